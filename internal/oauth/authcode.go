@@ -1,0 +1,174 @@
+package oauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"golang.org/x/oauth2"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// AuthRequest is one authorization-code attempt: the URL to open and the values the
+// callback is checked against. It holds the PKCE verifier: keep it in memory only.
+type AuthRequest struct {
+	URL         string
+	RedirectURL string
+	State       string
+	Nonce       string
+	Scopes      []string
+
+	verifier string
+	provider *Provider
+	config   *oauth2.Config
+}
+
+// String hides the verifier.
+func (a *AuthRequest) String() string { return "AuthRequest(" + a.RedirectURL + ")" }
+
+// randomString returns n random bytes, base64url-encoded without padding.
+func randomString(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand never fails on supported platforms
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewAuthRequest prepares an authorization request: 32 random bytes of state, a PKCE S256
+// verifier (unless the provider is known to reject PKCE), a nonce when openid is requested,
+// and the preset's extra parameters (Google: access_type=offline, prompt=consent).
+func (p *Provider) NewAuthRequest(creds Credentials, redirectURL string, scopes []string) *AuthRequest {
+	scopes = p.Scopes(scopes)
+	a := &AuthRequest{
+		RedirectURL: redirectURL,
+		State:       randomString(32),
+		Scopes:      scopes,
+		provider:    p,
+		config:      p.Config(creds, redirectURL, scopes),
+	}
+	var opts []oauth2.AuthCodeOption
+	if p.PKCE {
+		a.verifier = oauth2.GenerateVerifier()
+		opts = append(opts, oauth2.S256ChallengeOption(a.verifier))
+	}
+	if slices.Contains(scopes, "openid") {
+		a.Nonce = randomString(16)
+		opts = append(opts, oauth2.SetAuthURLParam("nonce", a.Nonce))
+	}
+	if p.Preset != nil {
+		for k, v := range p.Preset.AuthParams {
+			opts = append(opts, oauth2.SetAuthURLParam(k, v))
+		}
+	}
+	a.URL = a.config.AuthCodeURL(a.State, opts...)
+	return a
+}
+
+// CallbackError is an error response on the authorization callback (RFC 6749 4.1.2.1), or
+// a callback that failed a check (state, iss).
+type CallbackError struct {
+	Code        string // access_denied, invalid_scope, ..., or "state_mismatch", "iss_mismatch"
+	Description string
+}
+
+func (e *CallbackError) Error() string {
+	msg := "authorization failed: " + e.Code
+	if e.Description != "" {
+		msg += ": " + truncate(e.Description, 300)
+	}
+	switch e.Code {
+	case "access_denied":
+		msg += " (consent was refused at the provider; run authorize again and approve the request)"
+	case "invalid_scope":
+		msg += " (a requested scope is not enabled for this app: fix --scopes or the app's settings at the provider)"
+	case "state_mismatch":
+		msg += " (the callback does not belong to this authorization attempt; this can be a CSRF attempt or a stale browser tab: run authorize again)"
+	case "iss_mismatch":
+		msg += " (the response came from an unexpected issuer, a possible mix-up attack: check issuer_url)"
+	case "unauthorized_client":
+		msg += " (the app may not use the authorization-code grant, or the redirect URI is not registered)"
+	}
+	return msg
+}
+
+// ErrNoCode is returned for a callback without a code or an error.
+var ErrNoCode = errors.New("the callback has neither a code nor an error: open the authorization URL again")
+
+// Callback is a checked authorization response.
+type Callback struct {
+	Code string
+	// Extras are the other query values (QuickBooks realmId), without code, state and iss.
+	Extras map[string]string
+}
+
+// String hides the code.
+func (c *Callback) String() string { return "Callback(code=redacted)" }
+
+// ParseCallback checks the query of a request to the redirect URI: state in constant time,
+// the RFC 9207 iss parameter (required when the provider advertises it, and compared
+// whenever present), and error responses.
+func (a *AuthRequest) ParseCallback(q url.Values) (*Callback, error) {
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(a.State)) != 1 {
+		return nil, &CallbackError{Code: "state_mismatch", Description: "the state parameter is missing or wrong"}
+	}
+	if iss := q.Get("iss"); iss != "" || a.provider.IssParameter {
+		if strings.TrimSuffix(iss, "/") != strings.TrimSuffix(a.provider.Issuer, "/") {
+			return nil, &CallbackError{Code: "iss_mismatch", Description: fmt.Sprintf("expected iss %q, got %q", a.provider.Issuer, iss)}
+		}
+	}
+	if e := q.Get("error"); e != "" {
+		return nil, &CallbackError{Code: e, Description: q.Get("error_description")}
+	}
+	code := q.Get("code")
+	if code == "" {
+		return nil, ErrNoCode
+	}
+	cb := &Callback{Code: code, Extras: map[string]string{}}
+	for k, v := range q {
+		switch k {
+		case "code", "state", "iss", "scope", "session_state", "authuser", "prompt", "hd":
+			continue
+		}
+		if len(v) > 0 && len(k) <= 64 {
+			cb.Extras[k] = truncate(v[0], 512)
+		}
+	}
+	return cb, nil
+}
+
+// Exchange trades the callback's code for tokens at the token endpoint, with the PKCE
+// verifier, and returns a new token record (status authorized).
+func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*store.TokenSet, error) {
+	tc := a.provider.tokenCall("authorization_code", a.Scopes)
+	var opts []oauth2.AuthCodeOption
+	if a.verifier != "" {
+		opts = append(opts, oauth2.VerifierOption(a.verifier))
+	}
+	tok, err := a.config.Exchange(c.withTokenCall(ctx, tc), cb.Code, opts...)
+	if err != nil {
+		return nil, classify("exchange", err)
+	}
+	ts, err := c.tokenSet(tok, tc.body)
+	if err != nil {
+		return nil, &Error{Op: "exchange", Kind: KindRejected, Err: err}
+	}
+	if idt, ok := ts.Extra["id_token"].(string); ok {
+		if err := checkIDToken(idt, a.Nonce, a.config.ClientID, a.provider.Issuer); err != nil {
+			return nil, &Error{Op: "exchange", Kind: KindRejected, Code: "invalid_id_token", Description: err.Error()}
+		}
+	}
+	ts.Scopes = a.Scopes
+	ts.AuthorizedAt = c.now().UTC()
+	if len(cb.Extras) > 0 {
+		ts.CallbackExtras = cb.Extras
+	}
+	return ts, nil
+}

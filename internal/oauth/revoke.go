@@ -1,0 +1,85 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"golang.org/x/oauth2"
+)
+
+// ErrNoRevocationEndpoint is returned by Revoke when the provider has no RFC 7009 endpoint
+// (Microsoft, for one).
+var ErrNoRevocationEndpoint = fmt.Errorf("the provider has no token revocation endpoint (set revocation_url if it has one)")
+
+// Revoke revokes token at the provider's RFC 7009 endpoint. hint is "refresh_token" or
+// "access_token". Revoking a refresh token also ends its access tokens at most providers.
+// Per RFC 7009, an already invalid token is not an error (the server answers 200).
+func (c *Client) Revoke(ctx context.Context, p *Provider, creds Credentials, token, hint string) error {
+	if p.RevocationURL == "" {
+		return ErrNoRevocationEndpoint
+	}
+	form := url.Values{"token": {token}}
+	if hint != "" {
+		form.Set("token_type_hint", hint)
+	}
+	style := p.AuthStyle
+	if style == oauth2.AuthStyleAutoDetect {
+		style = oauth2.AuthStyleInHeader
+	}
+	err := c.revoke(ctx, p, creds, form, style)
+	if oe, ok := err.(*Error); ok && oe.Kind == KindInvalidClient && p.AuthStyle == oauth2.AuthStyleAutoDetect {
+		err = c.revoke(ctx, p, creds, form, oauth2.AuthStyleInParams)
+	}
+	return err
+}
+
+func (c *Client) revoke(ctx context.Context, p *Provider, creds Credentials, form url.Values, style oauth2.AuthStyle) error {
+	f := url.Values{}
+	for k, v := range form {
+		f[k] = v
+	}
+	if style == oauth2.AuthStyleInParams {
+		f.Set("client_id", creds.ClientID)
+		if creds.ClientSecret != "" {
+			f.Set("client_secret", creds.ClientSecret)
+		}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, strings.NewReader(f.Encode()))
+	if err != nil {
+		return &Error{Op: "revoke", Kind: KindRejected, Err: err}
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	if style == oauth2.AuthStyleInHeader {
+		// RFC 6749 2.3.1: form-urlencode id and secret before basic auth.
+		req.SetBasicAuth(url.QueryEscape(creds.ClientID), url.QueryEscape(creds.ClientSecret))
+	}
+	if p.Preset != nil {
+		for k, v := range p.Preset.TokenHeaders {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := c.http().Do(req)
+	if err != nil {
+		return &Error{Op: "revoke", Kind: KindTransient, Err: scrubURLError(err)}
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode/100 == 2 {
+		return nil
+	}
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	_ = json.Unmarshal(body, &e)
+	if e.Error == "invalid_token" || e.Error == "invalid_grant" {
+		return nil // already invalid: the goal is reached
+	}
+	return &Error{Op: "revoke", Kind: kindOf(resp.StatusCode, e.Error), StatusCode: resp.StatusCode, Code: e.Error, Description: truncate(e.Description, 300)}
+}

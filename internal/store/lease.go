@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// ErrLeaseHeld is matched (errors.Is) by the error AcquireLease returns while another holder
+// has an unexpired lease.
+var ErrLeaseHeld = errors.New("refresh lease held by another holder")
+
+// LeaseHeldError reports who holds a connection's refresh lease and until when.
+type LeaseHeldError struct {
+	Name      string
+	Holder    string
+	ExpiresAt time.Time
+}
+
+func (e *LeaseHeldError) Error() string {
+	return fmt.Sprintf("refresh of %q is in progress at %s (lease until %s)", e.Name, e.Holder, e.ExpiresAt.Format(time.RFC3339))
+}
+
+// Is makes errors.Is(err, ErrLeaseHeld) true.
+func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }
+
+// Lease is a connection's refresh lease: while it is unexpired, only Holder may call the
+// provider's token endpoint with the connection's refresh token. Acquisition and release
+// use check-and-set on the lease record, so two holders never both win.
+type Lease struct {
+	Name       string    `json:"-"`
+	Holder     string    `json:"holder"`
+	AcquiredAt time.Time `json:"acquired_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	// TokenVersion is the token record version the holder read when it took the lease.
+	TokenVersion int `json:"token_version,omitempty"`
+	// Phase is "refreshing" from just before the provider is called until the result is
+	// stored; a lease found expired in that phase means its holder died or lost Vault
+	// mid-refresh.
+	Phase string `json:"phase,omitempty"`
+	// Version is the KV v2 version of the lease record.
+	Version int `json:"-"`
+}
+
+// Held reports whether the lease is held by someone at time t.
+func (l *Lease) Held(t time.Time) bool { return l.Holder != "" && t.Before(l.ExpiresAt) }
+
+// GetLease returns the refresh lease record of connection name (an empty lease when none).
+func (s *Store) GetLease(ctx context.Context, name string) (*Lease, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	var l Lease
+	v, err := s.record(ctx, "lease", name, s.Layout(name).RefreshLease, &l)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err != nil {
+		l = Lease{}
+	}
+	l.Name, l.Version = name, v
+	return &l, nil
+}
+
+// AcquireLease takes the refresh lease of connection name for holder until now+ttl, when it
+// is free, expired or already held by holder. It returns a LeaseHeldError while another
+// holder's lease runs, and the previous lease record as prev (so the caller can see that a
+// holder died mid-refresh).
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (l *Lease, prev *Lease, err error) {
+	if holder == "" {
+		return nil, nil, errors.New("lease holder must not be empty")
+	}
+	prev, err = s.GetLease(ctx, name)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := now()
+	if prev.Held(t) && prev.Holder != holder {
+		return nil, prev, &LeaseHeldError{Name: name, Holder: prev.Holder, ExpiresAt: prev.ExpiresAt}
+	}
+	l = &Lease{Name: name, Holder: holder, AcquiredAt: t, ExpiresAt: t.Add(ttl)}
+	v, err := s.write(ctx, "lease", name, s.Layout(name).RefreshLease, l, prev.Version)
+	if err != nil {
+		if errors.Is(err, ErrConflict) {
+			cur, gerr := s.GetLease(ctx, name)
+			if gerr == nil && cur.Holder != "" {
+				return nil, prev, &LeaseHeldError{Name: name, Holder: cur.Holder, ExpiresAt: cur.ExpiresAt}
+			}
+			return nil, prev, &LeaseHeldError{Name: name, Holder: "another holder", ExpiresAt: t.Add(ttl)}
+		}
+		return nil, prev, err
+	}
+	l.Version = v
+	return l, prev, nil
+}
+
+// UpdateLease writes l (for example a new Phase or TokenVersion) if its version is unchanged,
+// which proves the caller still holds it.
+func (s *Store) UpdateLease(ctx context.Context, l *Lease) error {
+	v, err := s.write(ctx, "lease", l.Name, s.Layout(l.Name).RefreshLease, l, l.Version)
+	if err != nil {
+		return err
+	}
+	l.Version = v
+	return nil
+}
+
+// ReleaseLease frees l if it is still the current lease record. A lease that was taken over
+// after it expired is left alone (that is not an error).
+func (s *Store) ReleaseLease(ctx context.Context, l *Lease) error {
+	free := &Lease{Name: l.Name, AcquiredAt: l.AcquiredAt, ExpiresAt: now(), TokenVersion: l.TokenVersion, Version: l.Version}
+	err := s.UpdateLease(ctx, free)
+	if errors.Is(err, ErrConflict) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,102 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	vault "github.com/hashicorp/vault/api"
+)
+
+// ClientSecret is a connection's OAuth2 client secret.
+type ClientSecret struct {
+	Value string `json:"client_secret"`
+	// Version is the KV v2 version this value was read at.
+	Version int `json:"-"`
+}
+
+// String hides the secret from fmt and loggers.
+func (c ClientSecret) String() string { return "ClientSecret(redacted)" }
+
+// GoString hides the secret from %#v.
+func (c ClientSecret) GoString() string { return c.String() }
+
+// PutClientSecret stores a new version of the client secret of connection name. It needs
+// only metadata read access, never read access to the secret itself, so the role that
+// writes secrets (Terraform in CI) cannot read them back. Earlier versions stay in Vault's
+// version history (max_versions), which lets tokend fall back to the previous secret while
+// a rotation propagates at the provider.
+func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, error) {
+	if err := ValidateName(name); err != nil {
+		return 0, err
+	}
+	if strings.TrimSpace(secret) == "" {
+		return 0, errors.New("the client secret is empty: copy it from the provider's console")
+	}
+	p := s.Layout(name).ClientSecret
+	cas := 0
+	md, err := s.kv.GetMetadata(ctx, p)
+	switch {
+	case err == nil:
+		cas = md.CurrentVersion
+	case errors.Is(err, vault.ErrSecretNotFound):
+	default:
+		return 0, fmt.Errorf("reading the client secret's metadata for %q from Vault: %w", name, redactErr(err))
+	}
+	return s.write(ctx, "client secret", name, p, ClientSecret{Value: secret}, cas)
+}
+
+// ClientSecretVersion returns the current version of the client secret of connection name
+// without reading the secret. A missing secret returns a NotFoundError.
+func (s *Store) ClientSecretVersion(ctx context.Context, name string) (int, error) {
+	if err := ValidateName(name); err != nil {
+		return 0, err
+	}
+	md, err := s.kv.GetMetadata(ctx, s.Layout(name).ClientSecret)
+	if err != nil {
+		if errors.Is(err, vault.ErrSecretNotFound) {
+			return 0, &NotFoundError{Kind: "client secret", Name: name}
+		}
+		return 0, fmt.Errorf("reading the client secret's metadata for %q from Vault: %w", name, redactErr(err))
+	}
+	return md.CurrentVersion, nil
+}
+
+// GetClientSecret returns the current client secret of connection name.
+func (s *Store) GetClientSecret(ctx context.Context, name string) (*ClientSecret, error) {
+	if err := ValidateName(name); err != nil {
+		return nil, err
+	}
+	var cs ClientSecret
+	v, err := s.record(ctx, "client secret", name, s.Layout(name).ClientSecret, &cs)
+	if err != nil {
+		return nil, err
+	}
+	cs.Version = v
+	return &cs, nil
+}
+
+// GetPreviousClientSecret returns the live client secret version just before the current one,
+// for a fallback while a rotated secret propagates at the provider. It returns a
+// NotFoundError when there is none.
+func (s *Store) GetPreviousClientSecret(ctx context.Context, name string, current int) (*ClientSecret, error) {
+	p := s.Layout(name).ClientSecret
+	for v := current - 1; v > 0; v-- {
+		sec, err := s.kv.GetVersion(ctx, p, v)
+		if err != nil {
+			if errors.Is(err, vault.ErrSecretNotFound) {
+				break
+			}
+			return nil, fmt.Errorf("reading a previous client secret of %q from Vault: %w", name, redactErr(err))
+		}
+		if sec.Data == nil {
+			continue
+		}
+		val, _ := sec.Data["client_secret"].(string)
+		if val != "" {
+			return &ClientSecret{Value: val, Version: v}, nil
+		}
+	}
+	return nil, &NotFoundError{Kind: "previous client secret", Name: name}
+}

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
+)
+
+// globalFlags are the flags every command has: where Vault is and how to log.
+type globalFlags struct {
+	vaultAddr         string
+	vaultNamespace    string
+	vaultRoleID       string
+	vaultSecretIDFile string
+	vaultCACert       string
+	vaultSkipVerify   bool
+	mount             string
+	pathPrefix        string
+	logLevel          string
+	logFormat         string
+}
+
+var globals globalFlags
+
+func (g *globalFlags) register(root *cobra.Command) {
+	f := root.PersistentFlags()
+	f.StringVar(&g.vaultAddr, "vault-addr", "", "Vault address (default $VAULT_ADDR)")
+	f.StringVar(&g.vaultNamespace, "vault-namespace", os.Getenv("VAULT_NAMESPACE"), "Vault Enterprise namespace (default $VAULT_NAMESPACE)")
+	f.StringVar(&g.vaultRoleID, "vault-role-id", os.Getenv("VAULT_ROLE_ID"), "AppRole role id; with --vault-secret-id-file, log in with AppRole instead of VAULT_TOKEN")
+	f.StringVar(&g.vaultSecretIDFile, "vault-secret-id-file", os.Getenv("VAULT_SECRET_ID_FILE"), "file holding the AppRole secret id")
+	f.StringVar(&g.vaultCACert, "vault-cacert", "", "PEM file of the CA of Vault's certificate (default $VAULT_CACERT)")
+	f.BoolVar(&g.vaultSkipVerify, "vault-skip-verify", false, "do not verify Vault's TLS certificate (insecure; default $VAULT_SKIP_VERIFY)")
+	f.StringVar(&g.mount, "mount", envOr("TAILOR_MOUNT", store.DefaultMount), "KV v2 mount holding tailor's records ($TAILOR_MOUNT)")
+	f.StringVar(&g.pathPrefix, "path-prefix", envOr("TAILOR_PATH_PREFIX", store.DefaultPrefix), "path prefix inside the mount ($TAILOR_PATH_PREFIX)")
+	f.StringVar(&g.logLevel, "log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error ($TOKEND_LOG_LEVEL)")
+	f.StringVar(&g.logFormat, "log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json ($TOKEND_LOG_FORMAT)")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.setupLogging(cmd) }
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func (g *globalFlags) setupLogging(cmd *cobra.Command) error {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(g.logLevel)); err != nil {
+		return fmt.Errorf("invalid --log-level %q: use debug, info, warn or error", g.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler
+	switch strings.ToLower(g.logFormat) {
+	case "json":
+		h = slog.NewJSONHandler(cmd.ErrOrStderr(), opts)
+	case "text":
+		h = slog.NewTextHandler(cmd.ErrOrStderr(), opts)
+	default:
+		return fmt.Errorf("invalid --log-format %q: use text or json", g.logFormat)
+	}
+	slog.SetDefault(slog.New(h))
+	return nil
+}
+
+// openStore connects to Vault, checks the token, and returns the store. Close the client
+// when done.
+func (g *globalFlags) openStore(ctx context.Context) (*store.Store, *vaultclient.Client, error) {
+	cfg := vaultclient.Config{
+		Address: g.vaultAddr, Namespace: g.vaultNamespace, CACert: g.vaultCACert, SkipVerify: g.vaultSkipVerify,
+	}
+	if g.vaultRoleID != "" || g.vaultSecretIDFile != "" {
+		cfg.AppRole = &vaultclient.AppRole{RoleID: g.vaultRoleID, SecretIDFile: g.vaultSecretIDFile}
+	}
+	vc, err := vaultclient.New(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := vc.Verify(ctx); err != nil {
+		vc.Close()
+		return nil, nil, err
+	}
+	st, err := store.New(vc.Client, store.Options{Mount: g.mount, Prefix: g.pathPrefix})
+	if err != nil {
+		vc.Close()
+		return nil, nil, err
+	}
+	return st, vc, nil
+}
