@@ -34,16 +34,16 @@ func ParseTokenResponse(body []byte, now time.Time, fallback time.Duration) (*st
 	if ts.AccessToken == "" {
 		return nil, errors.New("the token response has no access_token")
 	}
-	if secs, ok := seconds(raw["expires_in"]); ok && secs > 0 {
+	if secs, ok := seconds(raw["expires_in"]); ok {
 		ts.Expiry = now.Add(time.Duration(secs) * time.Second).UTC()
 	} else {
 		ts.Expiry = now.Add(fallback).UTC()
 		ts.ExpiryGuessed = true
 	}
-	if secs, ok := seconds(raw["x_refresh_token_expires_in"]); ok && secs > 0 {
+	if secs, ok := seconds(raw["x_refresh_token_expires_in"]); ok {
 		ts.RefreshTokenExpiry = now.Add(time.Duration(secs) * time.Second).UTC()
 	}
-	if secs, ok := seconds(raw["x_refresh_token_lifetime_expires_in"]); ok && secs > 0 {
+	if secs, ok := seconds(raw["x_refresh_token_lifetime_expires_in"]); ok {
 		ts.RefreshTokenHardExpiry = now.Add(time.Duration(secs) * time.Second).UTC()
 	}
 	for k, v := range raw {
@@ -59,19 +59,29 @@ func ParseTokenResponse(body []byte, now time.Time, fallback time.Duration) (*st
 	return ts, nil
 }
 
-// seconds reads a JSON number or numeric string (some providers send "3600").
+// maxSeconds bounds lifetimes read from responses (10 years) so that absurd values cannot
+// overflow time arithmetic.
+const maxSeconds = 10 * 365 * 24 * 3600
+
+// seconds reads a JSON number or numeric string (some providers send "3600") as a lifetime in
+// seconds between 1 and maxSeconds.
 func seconds(v any) (int64, bool) {
+	var n int64
 	switch x := v.(type) {
 	case float64:
-		return int64(x), true
-	case json.Number:
-		n, err := x.Int64()
-		return n, err == nil
+		if x < 1 || x > maxSeconds {
+			return 0, false
+		}
+		n = int64(x)
 	case string:
-		n, err := strconv.ParseInt(x, 10, 64)
-		return n, err == nil
+		var err error
+		if n, err = strconv.ParseInt(strings.TrimSpace(x), 10, 64); err != nil {
+			return 0, false
+		}
+	default:
+		return 0, false
 	}
-	return 0, false
+	return n, n >= 1 && n <= maxSeconds
 }
 
 // tokenSet builds the record from x/oauth2's token and the raw body of the response.
@@ -186,7 +196,11 @@ func checkIDToken(idToken, nonce, clientID, issuer string) error {
 	if !found {
 		return fmt.Errorf("the id_token audience does not contain client_id %q", clientID)
 	}
-	if issuer != "" && !strings.Contains(issuer, "{") && strings.TrimSuffix(claims.Iss, "/") != strings.TrimSuffix(issuer, "/") && !strings.Contains(issuer, "/common/") && !strings.Contains(issuer, "/organizations/") {
+	// Google's ID tokens carry iss "https://accounts.google.com" or "accounts.google.com".
+	if issuer == "https://accounts.google.com" && claims.Iss == "accounts.google.com" {
+		return nil
+	}
+	if issuer != "" && !strings.Contains(issuer, "{") && strings.TrimSuffix(claims.Iss, "/") != strings.TrimSuffix(issuer, "/") && !strings.Contains(issuer, "/common/") && !strings.Contains(issuer, "/organizations/") && !strings.Contains(issuer, "/consumers/") {
 		return fmt.Errorf("the id_token issuer %q is not %q", claims.Iss, issuer)
 	}
 	return nil
