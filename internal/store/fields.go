@@ -25,3 +25,12 @@ func ValidateScope(s string) error {
 	}
 	return nil
 }
+
+// ValidateClientSecret reports whether secret is acceptable as a client secret: anything but
+// blank. PutClientSecret applies the same rule. The message never contains the value.
+func ValidateClientSecret(secret string) error {
+	if strings.TrimSpace(secret) == "" {
+		return errors.New("the client secret is empty: copy it from the provider's console")
+	}
+	return nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 
 	vault "github.com/hashicorp/vault/api"
 )
@@ -31,8 +30,8 @@ func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, 
 	if err := ValidateName(name); err != nil {
 		return 0, err
 	}
-	if strings.TrimSpace(secret) == "" {
-		return 0, errors.New("the client secret is empty: copy it from the provider's console")
+	if err := ValidateClientSecret(secret); err != nil {
+		return 0, err
 	}
 	p := s.Layout(name).ClientSecret
 	cas := 0

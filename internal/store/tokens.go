@@ -135,6 +135,11 @@ func (s *Store) putSummary(ctx context.Context, name string, st TokenStatus) err
 		"error_at":   formatTime(st.LastErrorAt),
 		"updated_at": formatTime(now()),
 	}
+	for k, v := range md {
+		if v == "" {
+			md[k] = nil // Vault rejects empty values; nil removes the key in a patch
+		}
+	}
 	if err := s.kv.PatchMetadata(ctx, s.Layout(name).Tokens, vault.KVMetadataPatchInput{CustomMetadata: md}); err != nil {
 		return fmt.Errorf("tokens of %q are stored, but updating their status summary failed: %w", name, redactErr(err))
 	}
