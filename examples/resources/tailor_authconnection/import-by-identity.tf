@@ -1,0 +1,6 @@
+import {
+  to = tailor_authconnection.quickbooks
+  identity = {
+    name = "quickbooks-oauth-prod"
+  }
+}

@@ -1,0 +1,4 @@
+import {
+  to = tailor_authconnection.quickbooks
+  id = "quickbooks-oauth-prod"
+}

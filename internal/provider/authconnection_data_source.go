@@ -1,0 +1,177 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+var (
+	_ datasource.DataSource              = &authConnectionDataSource{}
+	_ datasource.DataSourceWithConfigure = &authConnectionDataSource{}
+)
+
+// NewAuthConnectionDataSource returns the tailor_authconnection data source.
+func NewAuthConnectionDataSource() datasource.DataSource {
+	return &authConnectionDataSource{}
+}
+
+// authConnectionDataSource reads one connection by name. It never reads the client secret
+// or the tokens, only the configuration and the token status metadata.
+type authConnectionDataSource struct {
+	store *store.Store
+}
+
+// authConnectionDataSourceModel maps the data source schema; connectionStatusModel is
+// shared with tailor_authconnections.
+type authConnectionDataSourceModel = connectionStatusModel
+
+// connectionStatusModel is one connection's configuration and token status.
+type connectionStatusModel struct {
+	ID             types.String `tfsdk:"id"`
+	Name           types.String `tfsdk:"name"`
+	Type           types.String `tfsdk:"type"`
+	ProviderURL    types.String `tfsdk:"provider_url"`
+	IssuerURL      types.String `tfsdk:"issuer_url"`
+	ClientID       types.String `tfsdk:"client_id"`
+	AuthURL        types.String `tfsdk:"auth_url"`
+	TokenURL       types.String `tfsdk:"token_url"`
+	RevocationURL  types.String `tfsdk:"revocation_url"`
+	Scopes         types.List   `tfsdk:"scopes"`
+	Status         types.String `tfsdk:"status"`
+	Authorized     types.Bool   `tfsdk:"authorized"`
+	TokenExpiresAt types.String `tfsdk:"token_expires_at"`
+	LastError      types.String `tfsdk:"last_error"`
+}
+
+func (d *authConnectionDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_authconnection"
+}
+
+func (d *authConnectionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	attrs := connectionStatusAttributes()
+	attrs["name"] = schema.StringAttribute{
+		Description:         "Name of the connection to read.",
+		MarkdownDescription: "Name of the connection to read.",
+		Required:            true,
+		Validators:          []validator.String{connectionName()},
+	}
+	resp.Schema = schema.Schema{
+		Description: "Reads one OAuth2 connection from Vault by name: its configuration and token status. " +
+			"The client secret and the tokens are never read.",
+		MarkdownDescription: "Reads one OAuth2 connection from Vault by name: its configuration and token status. " +
+			"The client secret and the tokens are never read.",
+		Attributes: attrs,
+	}
+}
+
+func (d *authConnectionDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	if pd := configureData(req.ProviderData, &resp.Diagnostics); pd != nil {
+		d.store = pd.Store
+	}
+}
+
+func (d *authConnectionDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var cfg authConnectionDataSourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	m, err := readConnectionStatus(ctx, d.store, cfg.Name.ValueString())
+	if errors.Is(err, store.ErrNotFound) {
+		resp.Diagnostics.AddAttributeError(path.Root("name"), "Connection not found",
+			fmt.Sprintf("No connection named %q in Vault (%s/%s). The data source tailor_authconnections lists the existing ones; "+
+				"check the provider's mount and path_prefix.", cfg.Name.ValueString(), d.store.Mount(), d.store.Prefix()))
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the connection", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, m)...)
+}
+
+// readConnectionStatus reads the configuration and token status of connection name.
+func readConnectionStatus(ctx context.Context, st *store.Store, name string) (*connectionStatusModel, error) {
+	c, err := st.GetConnection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := st.GetTokenStatus(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	scopes, diags := scopesValue(ctx, c.Scopes)
+	if diags.HasError() {
+		return nil, diagsError(diags)
+	}
+	authorized, expires := statusValues(ts)
+	return &connectionStatusModel{
+		ID:             types.StringValue(c.Name),
+		Name:           types.StringValue(c.Name),
+		Type:           types.StringValue(c.Type),
+		ProviderURL:    types.StringValue(c.ProviderURL),
+		IssuerURL:      optionalString(c.IssuerURL),
+		ClientID:       types.StringValue(c.ClientID),
+		AuthURL:        optionalString(c.AuthURL),
+		TokenURL:       optionalString(c.TokenURL),
+		RevocationURL:  optionalString(c.RevocationURL),
+		Scopes:         scopes,
+		Status:         types.StringValue(string(ts.Status)),
+		Authorized:     authorized,
+		TokenExpiresAt: expires,
+		LastError:      optionalString(ts.LastError),
+	}, nil
+}
+
+func diagsError(diags diag.Diagnostics) error {
+	var errs []error
+	for _, d := range diags.Errors() {
+		errs = append(errs, fmt.Errorf("%s: %s", d.Summary(), d.Detail()))
+	}
+	return errors.Join(errs...)
+}
+
+// connectionStatusAttributes returns the computed attributes of one connection, as both
+// data sources show them.
+func connectionStatusAttributes() map[string]schema.Attribute {
+	str := func(desc, md string) schema.StringAttribute {
+		return schema.StringAttribute{Description: desc, MarkdownDescription: md, Computed: true}
+	}
+	return map[string]schema.Attribute{
+		"id":             str("The connection name.", "The connection name."),
+		"name":           str("The connection name.", "The connection name."),
+		"type":           str("Authentication type (TYPE_OAUTH2).", "Authentication type (`TYPE_OAUTH2`)."),
+		"provider_url":   str("OAuth2 provider URL.", "OAuth2 provider URL."),
+		"issuer_url":     str("Token issuer URL, or null.", "Token issuer URL, or null."),
+		"client_id":      str("OAuth2 client ID.", "OAuth2 client ID."),
+		"auth_url":       str("Authorization endpoint override, or null.", "Authorization endpoint override, or null."),
+		"token_url":      str("Token endpoint override, or null.", "Token endpoint override, or null."),
+		"revocation_url": str("Revocation endpoint override, or null.", "Revocation endpoint override, or null."),
+		"scopes": schema.ListAttribute{
+			Description:         "Default scopes requested at authorization, or null.",
+			MarkdownDescription: "Default scopes requested at authorization, or null.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
+		"status": str("Token status: authorized, needs_reauthorization (the provider refused the refresh token; run tokend authorize again) or not_authorized (no tokens yet).",
+			"Token status: `authorized`, `needs_reauthorization` (the provider refused the refresh token; run `tokend authorize NAME` again) or `not_authorized` (no tokens yet)."),
+		"authorized": schema.BoolAttribute{
+			Description:         "Whether status is authorized.",
+			MarkdownDescription: "Whether `status` is `authorized`.",
+			Computed:            true,
+		},
+		"token_expires_at": str("When the current access token expires (RFC 3339), or null.", "When the current access token expires (RFC 3339), or null."),
+		"last_error": str("The last refresh error tokend recorded, or null.",
+			"The last refresh error `tokend` recorded, or null."),
+	}
+}

@@ -1,0 +1,512 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+var (
+	_ resource.Resource                = &authConnectionResource{}
+	_ resource.ResourceWithConfigure   = &authConnectionResource{}
+	_ resource.ResourceWithImportState = &authConnectionResource{}
+	_ resource.ResourceWithModifyPlan  = &authConnectionResource{}
+	_ resource.ResourceWithIdentity    = &authConnectionResource{}
+)
+
+// NewAuthConnectionResource returns the tailor_authconnection resource.
+func NewAuthConnectionResource() resource.Resource {
+	return &authConnectionResource{}
+}
+
+// authConnectionResource manages one OAuth2 connection: its configuration and client
+// secret in Vault. Tokens are tokend's; this resource only reports their status.
+type authConnectionResource struct {
+	store *store.Store
+}
+
+// authConnectionResourceModel maps the resource schema.
+type authConnectionResourceModel struct {
+	ID                    types.String `tfsdk:"id"`
+	Name                  types.String `tfsdk:"name"`
+	Type                  types.String `tfsdk:"type"`
+	ProviderURL           types.String `tfsdk:"provider_url"`
+	IssuerURL             types.String `tfsdk:"issuer_url"`
+	ClientID              types.String `tfsdk:"client_id"`
+	AuthURL               types.String `tfsdk:"auth_url"`
+	TokenURL              types.String `tfsdk:"token_url"`
+	RevocationURL         types.String `tfsdk:"revocation_url"`
+	Scopes                types.List   `tfsdk:"scopes"`
+	ClientSecretWO        types.String `tfsdk:"client_secret_wo"`
+	ClientSecretWOVersion types.Int64  `tfsdk:"client_secret_wo_version"`
+	ClientSecret          types.String `tfsdk:"client_secret"`
+	Authorized            types.Bool   `tfsdk:"authorized"`
+	TokenExpiresAt        types.String `tfsdk:"token_expires_at"`
+}
+
+// authConnectionIdentityModel maps the resource identity schema.
+type authConnectionIdentityModel struct {
+	Name types.String `tfsdk:"name"`
+}
+
+func (r *authConnectionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_authconnection"
+}
+
+func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		Description: "An OAuth2 connection to an external provider (Google, Microsoft 365, QuickBooks, ...): its client " +
+			"configuration and client secret, stored in Vault. Authorize it afterwards with `tokend authorize NAME`; " +
+			"rotating the client secret keeps the tokens.",
+		MarkdownDescription: "An OAuth2 connection to an external provider (Google, Microsoft 365, QuickBooks, ...): its client " +
+			"configuration and client secret, stored in Vault. Authorize it afterwards with `tokend authorize NAME`; " +
+			"rotating the client secret keeps the tokens, so nobody has to authorize again.\n\n" +
+			"Give the client secret with the write-only `client_secret_wo` and `client_secret_wo_version` " +
+			"(Terraform and OpenTofu 1.11 or later): it is sent to Vault and never stored in the plan or the state. " +
+			"Bump `client_secret_wo_version` to rotate it.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Description:         "The connection name.",
+				MarkdownDescription: "The connection name.",
+				Computed:            true,
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"name": schema.StringAttribute{
+				Description: "Unique connection name: " + store.NameRule + ". Functions fetch tokens by this name. " +
+					"Changing it replaces the connection (the new one must be authorized again).",
+				MarkdownDescription: "Unique connection name: " + store.NameRule + ". Functions fetch tokens by this name. " +
+					"Changing it **replaces** the connection (the new one must be authorized again). " +
+					"Name connections after provider and environment, e.g. `google-oauth-dev` and `google-oauth-prod`.",
+				Required:      true,
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:    []validator.String{connectionName()},
+			},
+			"type": schema.StringAttribute{
+				Description:         "Authentication type. Only TYPE_OAUTH2 is supported.",
+				MarkdownDescription: "Authentication type. Only `TYPE_OAUTH2` is supported.",
+				Required:            true,
+				Validators:          []validator.String{connectionType()},
+			},
+			"provider_url": schema.StringAttribute{
+				Description: "OAuth2 provider URL; its /.well-known/openid-configuration gives the endpoints unless auth_url and token_url are set. " +
+					"https, or http for localhost only.",
+				MarkdownDescription: "OAuth2 provider URL, e.g. `https://accounts.google.com`; its `/.well-known/openid-configuration` gives " +
+					"the endpoints unless `auth_url` and `token_url` are set. `https`, or `http` for localhost and loopback addresses only.",
+				Required:   true,
+				Validators: []validator.String{endpointURL()},
+			},
+			"issuer_url": schema.StringAttribute{
+				Description:         "Token issuer URL, for ID token validation. https, or http for localhost only.",
+				MarkdownDescription: "Token issuer URL, for ID token validation. `https`, or `http` for localhost and loopback addresses only.",
+				Optional:            true,
+				Validators:          []validator.String{endpointURL()},
+			},
+			"client_id": schema.StringAttribute{
+				Description:         "OAuth2 client ID, from the provider's console.",
+				MarkdownDescription: "OAuth2 client ID, from the provider's console.",
+				Required:            true,
+				Validators:          []validator.String{clientID()},
+			},
+			"auth_url": schema.StringAttribute{
+				Description:         "Authorization endpoint; overrides discovery. https, or http for localhost only.",
+				MarkdownDescription: "Authorization endpoint; overrides discovery. `https`, or `http` for localhost and loopback addresses only.",
+				Optional:            true,
+				Validators:          []validator.String{endpointURL()},
+			},
+			"token_url": schema.StringAttribute{
+				Description:         "Token endpoint; overrides discovery. https, or http for localhost only.",
+				MarkdownDescription: "Token endpoint; overrides discovery. `https`, or `http` for localhost and loopback addresses only.",
+				Optional:            true,
+				Validators:          []validator.String{endpointURL()},
+			},
+			"revocation_url": schema.StringAttribute{
+				Description:         "Token revocation endpoint (RFC 7009); overrides discovery. https, or http for localhost only.",
+				MarkdownDescription: "Token revocation endpoint ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)); overrides discovery. `https`, or `http` for localhost and loopback addresses only.",
+				Optional:            true,
+				Validators:          []validator.String{endpointURL()},
+			},
+			"scopes": schema.ListAttribute{
+				Description: "Default scopes that tokend authorize requests, one per element. " +
+					"Microsoft 365 returns a refresh token only when offline_access is among them.",
+				MarkdownDescription: "Default scopes that `tokend authorize` requests, one per element. " +
+					"Microsoft 365 returns a refresh token only when `offline_access` is among them; Google needs none for that.",
+				ElementType: types.StringType,
+				Optional:    true,
+				Validators: []validator.List{
+					listvalidator.SizeAtLeast(1),
+					listvalidator.UniqueValues(),
+					listvalidator.ValueStringsAre(scope()),
+				},
+			},
+			"client_secret_wo": schema.StringAttribute{
+				Description: "OAuth2 client secret, write-only: sent to Vault, never stored in plan or state. " +
+					"Written on create and whenever client_secret_wo_version changes. Needs Terraform or OpenTofu 1.11 or later.",
+				MarkdownDescription: "OAuth2 client secret, **write-only**: sent to Vault, never stored in the plan or the state. " +
+					"Written on create and whenever `client_secret_wo_version` changes. Needs Terraform or OpenTofu 1.11 or later. " +
+					"Exactly one of `client_secret_wo` and `client_secret` is required to create a connection.",
+				Optional:  true,
+				Sensitive: true,
+				WriteOnly: true,
+				Validators: []validator.String{
+					stringvalidator.AlsoRequires(path.MatchRoot("client_secret_wo_version")),
+					stringvalidator.ConflictsWith(path.MatchRoot("client_secret")),
+					clientSecret(),
+				},
+			},
+			"client_secret_wo_version": schema.Int64Attribute{
+				Description: "Version of client_secret_wo. Change it (e.g. increment it) to write a new client secret to Vault; " +
+					"the stored tokens are kept, so nobody has to authorize again.",
+				MarkdownDescription: "Version of `client_secret_wo`. Change it (e.g. increment it) to write a new client secret to Vault; " +
+					"the stored tokens are kept, so nobody has to authorize again.",
+				Optional: true,
+				Validators: []validator.Int64{
+					int64validator.AlsoRequires(path.MatchRoot("client_secret_wo")),
+					int64validator.ConflictsWith(path.MatchRoot("client_secret")),
+				},
+			},
+			"client_secret": schema.StringAttribute{
+				Description: "OAuth2 client secret, for Terraform and OpenTofu older than 1.11 only. It is stored in the state " +
+					"(in plain text, only hidden from the CLI output): prefer client_secret_wo.",
+				MarkdownDescription: "OAuth2 client secret, for Terraform and OpenTofu older than 1.11 only. **It is stored in the state** " +
+					"(in plain text; `sensitive` only hides it from the CLI output): prefer `client_secret_wo`. " +
+					"Changing it writes the new secret to Vault and keeps the tokens.",
+				Optional:  true,
+				Sensitive: true,
+				Validators: []validator.String{
+					stringvalidator.ConflictsWith(path.MatchRoot("client_secret_wo"), path.MatchRoot("client_secret_wo_version")),
+					clientSecret(),
+				},
+			},
+			"authorized": schema.BoolAttribute{
+				Description: "Whether tokend holds usable tokens for the connection (read from the token record's metadata, " +
+					"never the tokens). False until `tokend authorize NAME` runs, and after the provider refused the refresh token.",
+				MarkdownDescription: "Whether `tokend` holds usable tokens for the connection (read from the token record's metadata, " +
+					"never the tokens). `false` until `tokend authorize NAME` runs, and after the provider refused the refresh token.",
+				Computed: true,
+			},
+			"token_expires_at": schema.StringAttribute{
+				Description:         "When the current access token expires (RFC 3339), or null when there is none. tokend refreshes it before then.",
+				MarkdownDescription: "When the current access token expires (RFC 3339), or null when there is none. `tokend` refreshes it before then.",
+				Computed:            true,
+			},
+		},
+	}
+}
+
+func (r *authConnectionResource) IdentitySchema(_ context.Context, _ resource.IdentitySchemaRequest, resp *resource.IdentitySchemaResponse) {
+	resp.IdentitySchema = identityschema.Schema{
+		Attributes: map[string]identityschema.Attribute{
+			"name": identityschema.StringAttribute{
+				Description:       "The connection name.",
+				RequiredForImport: true,
+			},
+		},
+	}
+}
+
+func (r *authConnectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if d := configureData(req.ProviderData, &resp.Diagnostics); d != nil {
+		r.store = d.Store
+	}
+}
+
+// ModifyPlan requires a client secret when a connection is created. After create, either
+// way of giving it may be removed from the configuration: the secret stays in Vault.
+func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
+		return // destroy or update
+	}
+	var wo, legacy types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("client_secret_wo"), &wo)...)
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("client_secret"), &legacy)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if wo.IsNull() && legacy.IsNull() {
+		resp.Diagnostics.AddAttributeError(path.Root("client_secret_wo"), "Missing client secret",
+			"A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version "+
+				"(Terraform or OpenTofu 1.11 or later; the secret is never stored in state), "+
+				"or client_secret with older versions (the secret is stored in state).")
+	}
+}
+
+func (r *authConnectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	var plan, config authConnectionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	secret := config.ClientSecretWO
+	if secret.IsNull() {
+		secret = plan.ClientSecret
+	}
+	if secret.IsNull() || secret.IsUnknown() {
+		resp.Diagnostics.AddAttributeError(path.Root("client_secret_wo"), "Missing client secret",
+			"A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version, or client_secret.")
+		return
+	}
+
+	c := plan.connection(ctx, &resp.Diagnostics)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := r.store.CreateConnection(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			resp.Diagnostics.AddAttributeError(path.Root("name"), "Connection already exists",
+				fmt.Sprintf("A connection named %q already exists in Vault (%s/%s). To manage it with Terraform, import it: "+
+					"`terraform import tailor_authconnection.<label> %[1]s`, or an `import` block with "+
+					"`to = tailor_authconnection.<label>` and `id = %[1]q`. Otherwise choose another name.",
+					c.Name, r.store.Mount(), r.store.Prefix()))
+			return
+		}
+		resp.Diagnostics.AddError("Cannot create the connection", err.Error())
+		return
+	}
+	if _, err := r.store.PutClientSecret(ctx, c.Name, secret.ValueString()); err != nil {
+		detail := fmt.Sprintf("The connection %q was created, but storing its client secret failed: %v.", c.Name, err)
+		if derr := r.store.DeleteConnection(ctx, c.Name); derr != nil {
+			detail += fmt.Sprintf(" Removing the half-created connection failed too (%v): delete it with `tokend delete %s` "+
+				"or import it, then apply again.", derr, c.Name)
+		} else {
+			detail += " The connection was removed again; fix the cause and apply again."
+		}
+		resp.Diagnostics.AddError("Cannot store the client secret", detail)
+		return
+	}
+	tflog.Info(ctx, "created connection", map[string]any{"name": c.Name})
+
+	plan.ID = types.StringValue(c.Name)
+	plan.ClientSecretWO = types.StringNull()
+	resp.Diagnostics.Append(r.readStatus(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.Identity.Set(ctx, authConnectionIdentityModel{Name: plan.Name})...)
+}
+
+func (r *authConnectionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	var state authConnectionResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	c, err := r.store.GetConnection(ctx, state.Name.ValueString())
+	if errors.Is(err, store.ErrNotFound) {
+		tflog.Warn(ctx, "connection not found in Vault; removing it from the state", map[string]any{"name": state.Name.ValueString()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Cannot read the connection", err.Error())
+		return
+	}
+	resp.Diagnostics.Append(state.setConnection(ctx, c)...)
+	resp.Diagnostics.Append(r.readStatus(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(resp.Identity.Set(ctx, authConnectionIdentityModel{Name: state.Name})...)
+}
+
+func (r *authConnectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	var plan, state, config authConnectionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	name := plan.Name.ValueString()
+
+	if !plan.sameConnection(&state) {
+		cur, err := r.store.GetConnection(ctx, name)
+		if errors.Is(err, store.ErrNotFound) {
+			resp.Diagnostics.AddError("Connection was deleted",
+				fmt.Sprintf("The connection %q was deleted from Vault outside Terraform while this plan was applied. "+
+					"Run plan again: it will create the connection.", name))
+			return
+		}
+		if err != nil {
+			resp.Diagnostics.AddError("Cannot read the connection", err.Error())
+			return
+		}
+		c := plan.connection(ctx, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		c.Version, c.CreatedAt = cur.Version, cur.CreatedAt
+		if err := r.store.UpdateConnection(ctx, c); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				resp.Diagnostics.AddError("Connection changed concurrently",
+					fmt.Sprintf("%v. Someone changed the connection in Vault while Terraform updated it; run plan again.", err))
+				return
+			}
+			resp.Diagnostics.AddError("Cannot update the connection", err.Error())
+			return
+		}
+		tflog.Info(ctx, "updated connection", map[string]any{"name": name, "vault_version": c.Version})
+	}
+
+	if secret, ok := rotatedSecret(&plan, &state, &config); ok {
+		if secret.IsNull() || secret.IsUnknown() {
+			resp.Diagnostics.AddAttributeError(path.Root("client_secret_wo"), "Missing client secret",
+				"client_secret_wo_version changed but client_secret_wo has no value: set both.")
+			return
+		}
+		if _, err := r.store.PutClientSecret(ctx, name, secret.ValueString()); err != nil {
+			resp.Diagnostics.AddError("Cannot store the new client secret",
+				fmt.Sprintf("Writing the new client secret of %q to Vault failed: %v. The previous secret is still in use; apply again.", name, err))
+			return
+		}
+		tflog.Info(ctx, "rotated client secret; tokens kept", map[string]any{"name": name})
+	}
+
+	plan.ID = types.StringValue(name)
+	plan.ClientSecretWO = types.StringNull()
+	resp.Diagnostics.Append(r.readStatus(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+	resp.Diagnostics.Append(resp.Identity.Set(ctx, authConnectionIdentityModel{Name: plan.Name})...)
+}
+
+// rotatedSecret returns the secret to write when the plan rotates it: a changed
+// client_secret_wo_version (the value comes from the configuration, as write-only values
+// are never in the plan) or a changed legacy client_secret.
+func rotatedSecret(plan, state, config *authConnectionResourceModel) (types.String, bool) {
+	if !plan.ClientSecretWOVersion.IsNull() && !plan.ClientSecretWOVersion.Equal(state.ClientSecretWOVersion) {
+		return config.ClientSecretWO, true
+	}
+	if !plan.ClientSecret.IsNull() && !plan.ClientSecret.Equal(state.ClientSecret) {
+		return plan.ClientSecret, true
+	}
+	return types.StringNull(), false
+}
+
+func (r *authConnectionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	var state authConnectionResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	// Revoking the tokens at the OAuth2 provider before deleting them comes with tokend's
+	// revocation support; until then the provider-side grant outlives the connection.
+	if err := r.store.DeleteConnection(ctx, state.Name.ValueString()); err != nil {
+		resp.Diagnostics.AddError("Cannot delete the connection", err.Error())
+		return
+	}
+	tflog.Info(ctx, "deleted connection, its client secret and its tokens", map[string]any{"name": state.Name.ValueString()})
+}
+
+func (r *authConnectionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	name := req.ID
+	if name == "" {
+		var id authConnectionIdentityModel
+		resp.Diagnostics.Append(req.Identity.Get(ctx, &id)...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+		name = id.Name.ValueString()
+	}
+	if err := store.ValidateName(name); err != nil {
+		resp.Diagnostics.AddError("Invalid import ID",
+			fmt.Sprintf("Import a connection by its name, e.g. `terraform import tailor_authconnection.google google-oauth-prod`: %v", err))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("name"), name)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), name)...)
+	resp.Diagnostics.Append(resp.Identity.Set(ctx, authConnectionIdentityModel{Name: types.StringValue(name)})...)
+}
+
+// readStatus sets Authorized and TokenExpiresAt from the token record's metadata.
+func (r *authConnectionResource) readStatus(ctx context.Context, m *authConnectionResourceModel) diag.Diagnostics {
+	var diags diag.Diagnostics
+	st, err := r.store.GetTokenStatus(ctx, m.Name.ValueString())
+	if err != nil {
+		diags.AddError("Cannot read the token status", err.Error())
+		return diags
+	}
+	m.Authorized, m.TokenExpiresAt = statusValues(st)
+	return diags
+}
+
+// statusValues maps a token status to the `authorized` and `token_expires_at` attributes.
+func statusValues(st store.TokenStatus) (types.Bool, types.String) {
+	expires := types.StringNull()
+	if st.Status != store.StatusNotAuthorized && !st.Expiry.IsZero() {
+		expires = types.StringValue(st.Expiry.UTC().Format(time.RFC3339))
+	}
+	return types.BoolValue(st.Status == store.StatusAuthorized), expires
+}
+
+// connection returns the store record for m (without version or timestamps).
+func (m *authConnectionResourceModel) connection(ctx context.Context, diags *diag.Diagnostics) *store.Connection {
+	var scopes []string
+	if !m.Scopes.IsNull() && !m.Scopes.IsUnknown() {
+		diags.Append(m.Scopes.ElementsAs(ctx, &scopes, false)...)
+	}
+	return &store.Connection{
+		Name:          m.Name.ValueString(),
+		Type:          m.Type.ValueString(),
+		ProviderURL:   m.ProviderURL.ValueString(),
+		IssuerURL:     m.IssuerURL.ValueString(),
+		ClientID:      m.ClientID.ValueString(),
+		AuthURL:       m.AuthURL.ValueString(),
+		TokenURL:      m.TokenURL.ValueString(),
+		RevocationURL: m.RevocationURL.ValueString(),
+		Scopes:        scopes,
+	}
+}
+
+// setConnection copies the fields of c into m; empty optional fields become null.
+func (m *authConnectionResourceModel) setConnection(ctx context.Context, c *store.Connection) diag.Diagnostics {
+	var diags diag.Diagnostics
+	m.ID = types.StringValue(c.Name)
+	m.Name = types.StringValue(c.Name)
+	m.Type = types.StringValue(c.Type)
+	m.ProviderURL = types.StringValue(c.ProviderURL)
+	m.IssuerURL = optionalString(c.IssuerURL)
+	m.ClientID = types.StringValue(c.ClientID)
+	m.AuthURL = optionalString(c.AuthURL)
+	m.TokenURL = optionalString(c.TokenURL)
+	m.RevocationURL = optionalString(c.RevocationURL)
+	m.Scopes, diags = scopesValue(ctx, c.Scopes)
+	return diags
+}
+
+// sameConnection reports whether m and o describe the same stored configuration (the
+// secret and the computed status are not part of it).
+func (m *authConnectionResourceModel) sameConnection(o *authConnectionResourceModel) bool {
+	return m.Name.Equal(o.Name) && m.Type.Equal(o.Type) && m.ProviderURL.Equal(o.ProviderURL) &&
+		m.IssuerURL.Equal(o.IssuerURL) && m.ClientID.Equal(o.ClientID) && m.AuthURL.Equal(o.AuthURL) &&
+		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes)
+}
+
+func optionalString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+func scopesValue(ctx context.Context, scopes []string) (types.List, diag.Diagnostics) {
+	if len(scopes) == 0 {
+		return types.ListNull(types.StringType), nil
+	}
+	return types.ListValueFrom(ctx, types.StringType, scopes)
+}

@@ -1,0 +1,105 @@
+package provider
+
+import (
+	"context"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// The validators below call the store's own checks, so that Terraform rejects at plan time
+// exactly what the store (and the tokend CLI) rejects, with the same message.
+
+var (
+	_ validator.String = storeStringValidator{}
+)
+
+// storeStringValidator runs check on known, non-null string values and reports its error
+// as an attribute error with the given summary.
+type storeStringValidator struct {
+	summary     string
+	description string
+	check       func(attr, v string) error
+}
+
+func (v storeStringValidator) Description(_ context.Context) string { return v.description }
+
+func (v storeStringValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (v storeStringValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if err := v.check(attrName(req), req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, v.summary, err.Error())
+	}
+}
+
+// attrName returns the attribute name of the validated value, for messages ("provider_url").
+func attrName(req validator.StringRequest) string {
+	steps := req.Path.Steps()
+	for i := len(steps) - 1; i >= 0; i-- {
+		if s := steps[i].String(); s != "" && s[0] != '[' {
+			return s
+		}
+	}
+	return req.Path.String()
+}
+
+// connectionName accepts the names store.ValidateName accepts.
+func connectionName() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid connection name",
+		description: "value must be a connection name: " + store.NameRule,
+		check:       func(_, v string) error { return store.ValidateName(v) },
+	}
+}
+
+// connectionType accepts the types store.ValidateType accepts.
+func connectionType() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid connection type",
+		description: "value must be one of: " + strings.Join(store.Types, ", "),
+		check:       func(_, v string) error { return store.ValidateType(v) },
+	}
+}
+
+// endpointURL accepts the URLs store.ValidateURL accepts: https, or http for loopback hosts.
+func endpointURL() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid URL",
+		description: "value must be an absolute https URL (plain http only for localhost and loopback addresses)",
+		check:       store.ValidateURL,
+	}
+}
+
+// clientID accepts any client id that is not blank.
+func clientID() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid client_id",
+		description: "value must not be blank",
+		check:       func(_, v string) error { return store.ValidateClientID(v) },
+	}
+}
+
+// scope accepts a single OAuth2 scope (no spaces or commas).
+func scope() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid scope",
+		description: "each scope must be non-empty and contain no spaces or commas",
+		check:       func(_, v string) error { return store.ValidateScope(v) },
+	}
+}
+
+// clientSecret accepts any client secret that is not blank. Its message never contains the value.
+func clientSecret() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid client secret",
+		description: "value must not be blank",
+		check:       func(_, v string) error { return store.ValidateClientSecret(v) },
+	}
+}
