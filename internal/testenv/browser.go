@@ -1,0 +1,204 @@
+package testenv
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const browserStartTimeout = 60 * time.Second
+
+// Browser is a headless Chromium for one test. Visit and VisitUntil each use
+// a new tab in a new browser context (like a fresh incognito window), so
+// visits share no cookies and can run in parallel.
+type Browser struct {
+	// Path is the Chromium binary.
+	Path string
+	// LogPath is the file that receives Chromium's output; its tail is
+	// printed when the test fails.
+	LogPath string
+	// StartedIn is how long Chromium took to start.
+	StartedIn time.Duration
+
+	ctx context.Context // the chromedp context that owns the browser
+}
+
+// ChromiumPath finds Chromium: $TAILOR_CHROMIUM, then chromium,
+// chromium-browser, google-chrome-stable or google-chrome on PATH, then
+// /usr/bin/chromium. It returns an error when TAILOR_CHROMIUM is set but is
+// not an executable, or when nothing is found.
+func ChromiumPath() (string, error) {
+	if p := os.Getenv("TAILOR_CHROMIUM"); p != "" {
+		if !isExecutable(p) {
+			return "", fmt.Errorf("testenv: TAILOR_CHROMIUM=%q is not an executable file", p)
+		}
+		return filepath.Abs(p)
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return filepath.Abs(p)
+		}
+	}
+	if isExecutable("/usr/bin/chromium") {
+		return "/usr/bin/chromium", nil
+	}
+	return "", errors.New("testenv: chromium not found in $TAILOR_CHROMIUM, PATH or /usr/bin/chromium")
+}
+
+// StartBrowser starts a headless Chromium with a fresh profile in
+// t.TempDir(), without network features that would call out (background
+// networking, component updates, sync, QUIC) and with only a minimal
+// environment. It stops in t.Cleanup.
+func StartBrowser(t testing.TB) *Browser {
+	t.Helper()
+	path, err := ChromiumPath()
+	if err != nil {
+		if os.Getenv("TAILOR_CHROMIUM") != "" {
+			t.Fatalf("%v", err)
+		}
+		Require(t, "chromium", InstallChromium)
+	}
+	tmp := t.TempDir()
+	home := filepath.Join(tmp, "home")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	b := &Browser{Path: path, LogPath: filepath.Join(tmp, "chromium.log")}
+	logf, err := os.OpenFile(b.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+
+	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-domain-reliability", true),
+		chromedp.Flag("disable-features", "Translate,OptimizationHints,MediaRouter,HttpsUpgrades,HttpsFirstBalancedModeAutoEnable"),
+		chromedp.NoInheritEnv,
+		chromedp.Env(baseEnv(home)...),
+		chromedp.CombinedOutput(logf),
+	)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("testenv: last lines of the chromium log %s:\n%s", b.LogPath, tailFile(b.LogPath, 40))
+		}
+	})
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+		logf.Close()
+	})
+
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- chromedp.Do(ctx) }() // the first Run starts the browser
+	select {
+	case err = <-errc:
+	case <-time.After(browserStartTimeout):
+		cancelCtx()
+		err = fmt.Errorf("no answer after %s", browserStartTimeout)
+	}
+	if err != nil {
+		t.Fatalf("testenv: starting chromium %s: %v; log %s:\n%s", path, err, b.LogPath, tailFile(b.LogPath, 40))
+	}
+	b.StartedIn = time.Since(start)
+	b.ctx = ctx
+	t.Logf("testenv: chromium %s started in %s", path, b.StartedIn.Round(time.Millisecond))
+	return b
+}
+
+// NewTab returns a chromedp context for a new tab in a new browser context
+// (no shared cookies), for tests that need their own chromedp actions. Cancel
+// it to close the tab. To bound an action, derive a context with a timeout
+// from the tab context after a first chromedp.Run on it.
+func (b *Browser) NewTab() (context.Context, context.CancelFunc) {
+	return chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+}
+
+// Visit opens u in a new tab, follows the redirects, waits until the
+// location has stayed the same for a short while on a fully loaded page, and
+// returns the final URL and the text of its body. ctx bounds the whole visit.
+// A page that cannot load (for example connection refused) is an error.
+func (b *Browser) Visit(ctx context.Context, u string) (finalURL, bodyText string, err error) {
+	return b.visit(ctx, u, nil)
+}
+
+// VisitUntil is like Visit, but waits until done returns true for the
+// location of a fully loaded page, for flows that go on in JavaScript after
+// the first page loads. It returns an error with the last location when ctx
+// ends first.
+func (b *Browser) VisitUntil(ctx context.Context, u string, done func(location *url.URL) bool) (finalURL, bodyText string, err error) {
+	return b.visit(ctx, u, done)
+}
+
+// pageState is what visit polls.
+type pageState struct {
+	Href  string `json:"href"`
+	Ready string `json:"ready"`
+	Text  string `json:"text"`
+}
+
+func (b *Browser) visit(ctx context.Context, u string, done func(*url.URL) bool) (string, string, error) {
+	tab, closeTab := b.NewTab()
+	defer closeTab()
+	// The tab context has no deadline of its own; end the actions with ctx.
+	rctx, cancel := context.WithCancel(tab)
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+
+	if err := chromedp.Do(rctx, chromedp.Navigate(u)); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return "", "", fmt.Errorf("testenv: visiting %s: %w", u, err)
+	}
+	const stableFor = 3 // polls of 100 ms
+	var last pageState
+	same := 0
+	for {
+		st, err := chromedp.Run(rctx, chromedp.Evaluate[pageState](
+			`({href: location.href, ready: document.readyState, text: document.body ? document.body.innerText : ""})`))
+		if err == nil { // errors are normal while a navigation replaces the page
+			if st.Href == last.Href && st.Ready == "complete" {
+				same++
+			} else {
+				same = 0
+			}
+			last = st
+			if st.Ready == "complete" {
+				if done == nil && same >= stableFor {
+					return st.Href, st.Text, nil
+				}
+				if done != nil {
+					if lu, perr := url.Parse(st.Href); perr == nil && done(lu) {
+						return st.Href, st.Text, nil
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return last.Href, last.Text, fmt.Errorf("testenv: visiting %s: page did not settle, last location %q: %w", u, last.Href, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
