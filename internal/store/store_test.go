@@ -239,13 +239,13 @@ func TestTokenRecordRoundTripAndStatus(t *testing.T) {
 		t.Fatalf("status summary = %+v, %v", sum, err)
 	}
 	got.Status = store.StatusNeedsReauthorization
-	got.LastError = "refresh failed: invalid_grant"
+	got.LastError = "refresh failed:\ninvalid_grant\t(Vault's errors span lines)"
 	got.LastErrorAt = exp
 	if err := st.PutTokens(ctx, "qb", got); err != nil {
 		t.Fatal(err)
 	}
 	sum, _ = st.GetTokenStatus(ctx, "qb")
-	if sum.Status != store.StatusNeedsReauthorization || sum.LastError != "refresh failed: invalid_grant" || !sum.LastErrorAt.Equal(exp) {
+	if sum.Status != store.StatusNeedsReauthorization || sum.LastError != "refresh failed: invalid_grant (Vault's errors span lines)" || !sum.LastErrorAt.Equal(exp) {
 		t.Fatalf("status after failure = %+v", sum)
 	}
 	// The summary holds no token.

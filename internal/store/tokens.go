@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	vault "github.com/hashicorp/vault/api"
 )
@@ -131,7 +134,7 @@ func (s *Store) putSummary(ctx context.Context, name string, st TokenStatus) err
 		"status":     string(st.Status),
 		"expiry":     formatTime(st.Expiry),
 		"rt_expiry":  formatTime(st.RefreshTokenExpiry),
-		"last_error": truncate(st.LastError, 512),
+		"last_error": truncate(printable(st.LastError), 512),
 		"error_at":   formatTime(st.LastErrorAt),
 		"updated_at": formatTime(now()),
 	}
@@ -205,9 +208,23 @@ func parseTime(s string) time.Time {
 	return t
 }
 
+// printable replaces control characters (newlines in multi-line errors) with spaces: Vault
+// rejects custom-metadata values that contain them.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || !unicode.IsPrint(r) && r != ' ' {
+			return ' '
+		}
+		return r
+	}, s)
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
