@@ -120,7 +120,7 @@ func (a *AuthRequest) ParseCallback(q url.Values) (*Callback, error) {
 		return nil, &CallbackError{Code: "state_mismatch", Description: "the state parameter is missing or wrong"}
 	}
 	if iss := q.Get("iss"); iss != "" || a.provider.IssParameter {
-		if strings.TrimSuffix(iss, "/") != strings.TrimSuffix(a.provider.Issuer, "/") {
+		if !issuerMatches(a.provider, iss) {
 			return nil, &CallbackError{Code: "iss_mismatch", Description: fmt.Sprintf("expected iss %q, got %q", a.provider.Issuer, iss)}
 		}
 	}
@@ -142,6 +142,32 @@ func (a *AuthRequest) ParseCallback(q url.Values) (*Callback, error) {
 		}
 	}
 	return cb, nil
+}
+
+// issuerMatches reports whether iss (from the callback) names the provider's issuer. An
+// unknown issuer (endpoints given as overrides without issuer_url) cannot be compared and
+// matches, unless the provider advertised the iss parameter. For Microsoft's
+// multi-tenant issuers (common, organizations, consumers) the tenant of the signed-in user
+// appears in iss, so any tenant of login.microsoftonline.com matches.
+func issuerMatches(p *Provider, iss string) bool {
+	want := strings.TrimSuffix(p.Issuer, "/")
+	got := strings.TrimSuffix(iss, "/")
+	if want == "" {
+		return !p.IssParameter
+	}
+	if got == want {
+		return true
+	}
+	if p.Preset != nil && p.Preset.Name == "microsoft" {
+		const pre, suf = "https://login.microsoftonline.com/", "/v2.0"
+		wantTenant := strings.TrimSuffix(strings.TrimPrefix(want, pre), suf)
+		switch wantTenant {
+		case "common", "organizations", "consumers":
+			t := strings.TrimSuffix(strings.TrimPrefix(got, pre), suf)
+			return strings.HasPrefix(got, pre) && strings.HasSuffix(got, suf) && t != "" && !strings.Contains(t, "/")
+		}
+	}
+	return false
 }
 
 // Exchange trades the callback's code for tokens at the token endpoint, with the PKCE

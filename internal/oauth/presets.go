@@ -28,6 +28,9 @@ type Preset struct {
 	TokenHeaders map[string]string
 	// CallbackParams are extra callback query values to keep (QuickBooks: realmId).
 	CallbackParams []string
+	// RevokeJSON sends the revocation request as a JSON object {"token": ...} instead of a
+	// form (QuickBooks/Intuit documents only JSON).
+	RevokeJSON bool
 	// NoPKCE is set for providers known to reject PKCE. None of the built-in presets is.
 	NoPKCE bool
 	// Notes says what to register at the provider; shown by `tokend authorize`.
@@ -119,6 +122,7 @@ var Presets = []*Preset{
 		},
 		TokenHeaders:   map[string]string{"x-include-refresh-token-hard-expires-in": "true", "Accept": "application/json"},
 		CallbackParams: []string{"realmId"},
+		RevokeJSON:     true,
 		Notes:          "In the Intuit Developer Portal > your app > Keys & OAuth, add the redirect URI; the company (realmId) chosen during consent is kept with the tokens.",
 	},
 }

@@ -49,11 +49,20 @@ func (c *Client) revoke(ctx context.Context, p *Provider, creds Credentials, for
 			f.Set("client_secret", creds.ClientSecret)
 		}
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, strings.NewReader(f.Encode()))
+	body, ctype := f.Encode(), "application/x-www-form-urlencoded"
+	if p.Preset != nil && p.Preset.RevokeJSON {
+		// Intuit: {"token": "..."} with the client in the Authorization header.
+		b, err := json.Marshal(map[string]string{"token": form.Get("token")})
+		if err != nil {
+			return &Error{Op: "revoke", Kind: KindRejected, Err: err}
+		}
+		body, ctype, style = string(b), "application/json", oauth2.AuthStyleInHeader
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, p.RevocationURL, strings.NewReader(body))
 	if err != nil {
 		return &Error{Op: "revoke", Kind: KindRejected, Err: err}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Content-Type", ctype)
 	req.Header.Set("Accept", "application/json")
 	if style == oauth2.AuthStyleInHeader {
 		// RFC 6749 2.3.1: form-urlencode id and secret before basic auth.
@@ -69,7 +78,7 @@ func (c *Client) revoke(ctx context.Context, p *Provider, creds Credentials, for
 		return &Error{Op: "revoke", Kind: KindTransient, Err: scrubURLError(err)}
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 == 2 {
 		return nil
 	}
@@ -77,7 +86,7 @@ func (c *Client) revoke(ctx context.Context, p *Provider, creds Credentials, for
 		Error       string `json:"error"`
 		Description string `json:"error_description"`
 	}
-	_ = json.Unmarshal(body, &e)
+	_ = json.Unmarshal(respBody, &e)
 	if e.Error == "invalid_token" || e.Error == "invalid_grant" {
 		return nil // already invalid: the goal is reached
 	}

@@ -1,0 +1,262 @@
+// Package connection holds the operations on a whole tailor connection that tokend's CLI and
+// the Terraform provider share: Create (configuration plus client secret), Revoke (RFC 7009
+// revocation at the provider, then the tokens are removed from Vault; the connection stays)
+// and Delete (revoke, then every record of the connection is removed).
+//
+// Errors name the next step and never contain a secret or a token.
+package connection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// Options changes how Revoke and Delete treat a provider that cannot revoke.
+type Options struct {
+	// Force removes the tokens from Vault even when revocation at the provider failed (the
+	// provider is unreachable, refused the client, ...). The failure is then reported in
+	// Result.RevokeError instead of being returned, and the tokens may stay valid at the
+	// provider until they expire.
+	Force bool
+	// LeaseWait bounds the wait for a refresh in progress (tokend serve holds the
+	// connection's refresh lease); 30 s when zero.
+	LeaseWait time.Duration
+	// Holder names this process in the refresh lease; "<host>:<pid>:revoke" when empty.
+	Holder string
+}
+
+// Result describes what Revoke or Delete did. It holds no token.
+type Result struct {
+	Name string
+	// Found is false when the connection did not exist (Delete then only removed leftovers).
+	Found bool
+	// HadTokens reports whether a token record existed.
+	HadTokens bool
+	// Revoked lists the token types revoked at the provider ("refresh_token", "access_token").
+	Revoked []string
+	// RevokeSkipped says why no revocation was attempted (no tokens, no revocation endpoint).
+	RevokeSkipped string
+	// RevokeError is the revocation failure that Options.Force let pass.
+	RevokeError error
+	// Warnings are partial failures worth telling the operator.
+	Warnings []string
+	// TokensDeleted reports whether the token record and refresh lease were removed.
+	TokensDeleted bool
+	// Deleted reports whether the configuration and client secret were removed (Delete).
+	Deleted bool
+}
+
+// NotFoundError reports a connection that does not exist.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string {
+	return fmt.Sprintf("connection %q does not exist in Vault: `tokend list` shows the existing connections", e.Name)
+}
+
+// Is makes errors.Is(err, store.ErrNotFound) true.
+func (e *NotFoundError) Is(target error) bool { return target == store.ErrNotFound }
+
+// Create stores a new connection and its client secret. It fails with a store.ConflictError
+// when the name is taken, and leaves nothing behind when storing the secret fails.
+func Create(ctx context.Context, st *store.Store, c *store.Connection, clientSecret string) error {
+	if err := store.ValidateClientID(c.ClientID); err != nil {
+		return err
+	}
+	if strings.TrimSpace(clientSecret) == "" {
+		return errors.New("the client secret is empty: copy it from the provider's console")
+	}
+	if c.Type == "" {
+		c.Type = store.TypeOAuth2
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	if err := st.CreateConnection(ctx, c); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("connection %q already exists: choose another name, or remove it first with `tokend delete %s`", c.Name, c.Name)
+		}
+		return fmt.Errorf("creating connection %q: %w", c.Name, err)
+	}
+	if _, err := st.PutClientSecret(ctx, c.Name, clientSecret); err != nil {
+		if derr := st.DeleteConnection(ctx, c.Name); derr != nil {
+			return fmt.Errorf("storing the client secret of %q failed (%w), and removing the half-created connection failed too (%v): remove it with `tokend delete %s`", c.Name, err, derr, c.Name)
+		}
+		return fmt.Errorf("storing the client secret of %q failed, so the connection was not created: %w", c.Name, err)
+	}
+	return nil
+}
+
+// Revoke ends the authorization of connection name: it revokes the refresh token and the
+// access token at the provider's RFC 7009 endpoint (when the provider has one), then removes
+// the token record and refresh lease from Vault. The connection and its client secret stay,
+// so it can be authorized again. It holds the connection's refresh lease meanwhile, so a
+// concurrent refresh cannot rotate the token between the revocation and the removal.
+//
+// When revocation fails, the tokens stay in Vault and the error says so, unless opts.Force
+// is set.
+func Revoke(ctx context.Context, st *store.Store, oc *oauth.Client, name string, opts ...Options) (Result, error) {
+	o := firstOpt(opts)
+	res := Result{Name: name}
+	conn, err := st.GetConnection(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return res, &NotFoundError{Name: name}
+		}
+		return res, fmt.Errorf("reading connection %q: %w", name, err)
+	}
+	res.Found = true
+	return res, revoke(ctx, st, oc, conn, o, &res)
+}
+
+// Delete revokes the tokens of connection name (see Revoke) and then removes its
+// configuration, client secret, tokens and refresh lease from Vault. A connection that does
+// not exist is not an error: Result.Found is false and any leftover records are removed.
+func Delete(ctx context.Context, st *store.Store, oc *oauth.Client, name string, opts ...Options) (Result, error) {
+	o := firstOpt(opts)
+	res := Result{Name: name}
+	if err := store.ValidateName(name); err != nil {
+		return res, err
+	}
+	conn, err := st.GetConnection(ctx, name)
+	switch {
+	case err == nil:
+		res.Found = true
+		if err := revoke(ctx, st, oc, conn, o, &res); err != nil {
+			return res, fmt.Errorf("%w; the connection was not deleted", err)
+		}
+	case errors.Is(err, store.ErrNotFound):
+		// Nothing to revoke with: no configuration. Remove whatever is left.
+	default:
+		return res, fmt.Errorf("reading connection %q: %w", name, err)
+	}
+	if err := st.DeleteConnection(ctx, name); err != nil {
+		return res, fmt.Errorf("deleting connection %q from Vault: %w; run the delete again", name, err)
+	}
+	res.TokensDeleted, res.Deleted = true, true
+	return res, nil
+}
+
+func firstOpt(opts []Options) Options {
+	if len(opts) > 0 {
+		return opts[0]
+	}
+	return Options{}
+}
+
+func revoke(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.Connection, o Options, res *Result) error {
+	name := conn.Name
+	lease, err := acquireLease(ctx, st, name, o)
+	if err != nil {
+		return err
+	}
+	// DeleteTokens removes the lease record together with the tokens; release it only when
+	// the tokens stay.
+	released := false
+	defer func() {
+		if !released {
+			_ = st.ReleaseLease(context.WithoutCancel(ctx), lease)
+		}
+	}()
+
+	ts, err := st.GetTokens(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		res.RevokeSkipped = "the connection has no tokens"
+	case err != nil:
+		return fmt.Errorf("reading the tokens of %q: %w", name, err)
+	default:
+		res.HadTokens = true
+		if rerr := revokeAtProvider(ctx, st, oc, conn, ts, res); rerr != nil {
+			if !o.Force {
+				return fmt.Errorf("revoking the tokens of %q at the provider failed, so they were kept in Vault: %w; "+
+					"run revoke again when the provider is reachable, or pass --force to remove them from Vault anyway (they then stay valid at the provider until they expire)", name, rerr)
+			}
+			res.RevokeError = rerr
+		}
+	}
+	if err := st.DeleteTokens(ctx, name); err != nil {
+		return fmt.Errorf("removing the tokens of %q from Vault: %w; run revoke again", name, err)
+	}
+	released = true
+	res.TokensDeleted = true
+	return nil
+}
+
+// revokeAtProvider revokes the refresh token, then the access token. Revoking the refresh
+// token is what matters (it ends the chain, and at most providers its access tokens); a
+// failure to revoke the access token afterwards is a warning.
+func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.Connection, ts *store.TokenSet, res *Result) error {
+	if ts.RefreshToken == "" && ts.AccessToken == "" {
+		res.RevokeSkipped = "the token record holds no token"
+		return nil
+	}
+	prov, err := oc.Resolve(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("finding the provider's revocation endpoint: %w", err)
+	}
+	if prov.RevocationURL == "" {
+		res.RevokeSkipped = "the provider has no token revocation endpoint (set revocation_url on the connection if it has one); remove the app's access in the provider's console to end the grant there"
+		return nil
+	}
+	secret, err := st.GetClientSecret(ctx, conn.Name)
+	if err != nil {
+		return fmt.Errorf("reading the client secret (the revocation request must authenticate the client): %w", err)
+	}
+	creds := oauth.Credentials{ClientID: conn.ClientID, ClientSecret: secret.Value}
+	if ts.RefreshToken != "" {
+		if err := oc.Revoke(ctx, prov, creds, ts.RefreshToken, "refresh_token"); err != nil {
+			return fmt.Errorf("revoking the refresh token: %w", err)
+		}
+		res.Revoked = append(res.Revoked, "refresh_token")
+	}
+	if ts.AccessToken != "" {
+		if err := oc.Revoke(ctx, prov, creds, ts.AccessToken, "access_token"); err != nil {
+			if len(res.Revoked) == 0 {
+				return fmt.Errorf("revoking the access token: %w", err)
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("the refresh token was revoked, but revoking the access token failed (%v); it stays valid at the provider until %s", err, ts.Expiry.Format(time.RFC3339)))
+		} else {
+			res.Revoked = append(res.Revoked, "access_token")
+		}
+	}
+	return nil
+}
+
+// acquireLease takes the connection's refresh lease, waiting while a refresh runs.
+func acquireLease(ctx context.Context, st *store.Store, name string, o Options) (*store.Lease, error) {
+	holder := o.Holder
+	if holder == "" {
+		host, _ := os.Hostname()
+		holder = host + ":" + strconv.Itoa(os.Getpid()) + ":revoke"
+	}
+	wait := o.LeaseWait
+	if wait <= 0 {
+		wait = 30 * time.Second
+	}
+	deadline := time.Now().Add(wait)
+	for {
+		l, _, err := st.AcquireLease(ctx, name, holder, 2*time.Minute)
+		if err == nil {
+			return l, nil
+		}
+		if !errors.Is(err, store.ErrLeaseHeld) {
+			return nil, fmt.Errorf("taking the refresh lease of %q: %w", name, err)
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("%w: a refresh of %q is in progress; run the command again in a minute", err, name)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

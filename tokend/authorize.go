@@ -1,0 +1,121 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+)
+
+// openBrowser opens the authorization URL; nil means the system browser. Tests replace it to
+// drive a headless browser.
+var openBrowser func(url string) error
+
+func init() { addCommand(newAuthorizeCmd) }
+
+func newAuthorizeCmd() *cobra.Command {
+	var (
+		scopes    string
+		port      int
+		noBrowser bool
+		timeout   time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "authorize NAME",
+		Short: "Authorize a connection in the browser and store its tokens in Vault",
+		Long: `authorize runs the OAuth2 authorization-code flow for connection NAME once, as an
+operator: it starts a callback server on 127.0.0.1 (and [::1]) at --port, opens the
+provider's consent page in your browser, and stores the tokens it receives in Vault.
+tokend serve then keeps the access token fresh with the refresh token.
+
+Register this redirect URI for the connection's client at the provider first:
+
+    http://localhost:<port>/callback        (default: http://localhost:8080/callback)
+
+Endpoints come from the connection's auth_url/token_url/revocation_url, else the built-in
+presets (Google, Microsoft, QuickBooks), else OIDC discovery from issuer_url or provider_url.
+The request uses state, PKCE (S256) and a nonce, and checks the RFC 9207 iss parameter.
+Google gets access_type=offline and prompt=consent, Microsoft offline_access, so that a
+refresh token is issued; a warning says so when none came back.
+
+Scopes default to the connection's scopes, else openid,profile,email.
+
+With --no-browser the URL is printed to stdout as a single line (all other messages go to
+stderr); open it in any browser that can reach localhost:<port> on this machine.
+Authorizing again replaces the stored tokens. See docs/authorize.md.`,
+		Example: `  # Google (register http://localhost:8080/callback in Google Cloud Console)
+  tokend authorize google-oauth --scopes https://www.googleapis.com/auth/admin.directory.user.readonly
+
+  # Microsoft 365 on another port
+  tokend authorize ms365-oauth --scopes https://graph.microsoft.com/User.Read --port 8085
+
+  # On a remote shell: print the URL instead of opening a browser
+  tokend authorize quickbooks-oauth --scopes com.intuit.quickbooks.accounting --no-browser`,
+		Args: exactName,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st, vc, err := globals.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer vc.Close()
+			res, err := authorize.Run(cmd.Context(), st, authorize.Options{
+				Name:      args[0],
+				Scopes:    splitScopes(scopes),
+				Port:      port,
+				Timeout:   timeout,
+				NoBrowser: noBrowser,
+				Open:      openBrowser,
+				Stdout:    cmd.OutOrStdout(),
+				Stderr:    cmd.ErrOrStderr(),
+				OAuth:     &oauth.Client{},
+			})
+			if err != nil {
+				return err
+			}
+			w := cmd.ErrOrStderr()
+			verb := "authorized"
+			if res.Replaced {
+				verb = "authorized again (the earlier tokens were replaced)"
+			}
+			fmt.Fprintf(w, "Connection %q %s: provider %s, access token expires at %s, refresh token: %s.\n",
+				res.Name, verb, res.Provider, res.Expiry.Format(time.RFC3339), yesNo(res.HasRefreshToken))
+			if !res.RefreshTokenExpiry.IsZero() {
+				fmt.Fprintf(w, "The refresh token expires at %s.\n", res.RefreshTokenExpiry.Format(time.RFC3339))
+			}
+			if v, ok := res.CallbackExtras["realmId"]; ok {
+				fmt.Fprintf(w, "QuickBooks company (realmId): %s\n", v)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&scopes, "scopes", "", "comma-separated scopes to request (default: the connection's scopes, else openid,profile,email)")
+	f.IntVar(&port, "port", authorize.DefaultPort, "port of the local callback server; the redirect URI is http://localhost:<port>/callback")
+	f.BoolVar(&noBrowser, "no-browser", false, "print the authorization URL to stdout instead of opening a browser")
+	f.DurationVar(&timeout, "timeout", authorize.DefaultTimeout, "how long to wait for the browser to come back")
+	return cmd
+}
+
+// splitScopes splits a --scopes value at commas and white space.
+func splitScopes(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
+
+// exactName accepts exactly one argument, the connection name.
+func exactName(cmd *cobra.Command, args []string) error {
+	if len(args) != 1 {
+		return fmt.Errorf("%s needs exactly one argument, the connection name (see `tokend list`); got %d", cmd.Name(), len(args))
+	}
+	return nil
+}

@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+func init() { addCommand(newCreateCmd) }
+
+// maxSecretSize bounds what is read from a secret file or stdin.
+const maxSecretSize = 64 << 10
+
+func newCreateCmd() *cobra.Command {
+	var (
+		c           store.Connection
+		scopes      string
+		secretFile  string
+		secretStdin bool
+		secretArg   string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --name NAME --provider-url URL --client-id ID (--client-secret-file FILE | --client-secret-stdin)",
+		Short: "Create a connection: its configuration and client secret, in Vault",
+		Long: `create stores a new OAuth2 connection in Vault: its configuration and its client secret.
+Then register the redirect URI http://localhost:8080/callback at the provider and run
+'tokend authorize NAME'.
+
+The client secret is never a command-line argument (other users can read process
+arguments, and shells keep them in history): give it in a file with --client-secret-file
+(readable only by you) or on standard input with --client-secret-stdin.
+
+Endpoints: built-in presets cover Google (https://accounts.google.com), Microsoft
+(https://login.microsoftonline.com/TENANT) and QuickBooks (https://appcenter.intuit.com/...);
+any other provider is found by OIDC discovery / RFC 8414 metadata from --issuer-url or
+--provider-url, and --auth-url, --token-url and --revocation-url override what is found.
+
+Connections managed with the Terraform provider (tailor_authconnection) should be
+changed there, not here.`,
+		Example: `  # Google, secret from a file
+  tokend create --name google-oauth --type TYPE_OAUTH2 \
+    --provider-url https://accounts.google.com --issuer-url https://accounts.google.com \
+    --client-id 1234.apps.googleusercontent.com --client-secret-file ~/.secrets/google-oauth
+
+  # Microsoft 365, secret piped from a password manager
+  pass show azure/app-secret | tokend create --name ms365-oauth \
+    --provider-url https://login.microsoftonline.com/TENANT_ID \
+    --issuer-url https://login.microsoftonline.com/TENANT_ID/v2.0 \
+    --client-id APP_ID --client-secret-stdin --scopes https://graph.microsoft.com/User.Read
+
+  # QuickBooks
+  tokend create --name quickbooks-oauth --provider-url https://appcenter.intuit.com/connect/oauth2 \
+    --issuer-url https://oauth.platform.intuit.com/op/v1 --client-id ID \
+    --client-secret-file qb.secret --scopes com.intuit.quickbooks.accounting
+
+  # Any OpenID Connect provider, with an explicit token endpoint
+  tokend create --name keycloak --provider-url https://sso.example.com/realms/main \
+    --client-id tailor --client-secret-file kc.secret \
+    --token-url https://sso.example.com/realms/main/protocol/openid-connect/token`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("client-secret") {
+				return errors.New("--client-secret is refused: a secret given as a command-line argument is visible to other users of this machine (ps, /proc) and is kept in your shell history. " +
+					"Put it in a file only you can read and pass --client-secret-file FILE, or pipe it in with --client-secret-stdin. " +
+					"Remove the command from your shell history, and rotate the secret at the provider if others could have seen it")
+			}
+			var missing []string
+			for _, f := range []string{"name", "provider-url", "client-id"} {
+				if !cmd.Flags().Changed(f) {
+					missing = append(missing, "--"+f)
+				}
+			}
+			if secretFile == "" && !secretStdin {
+				missing = append(missing, "--client-secret-file or --client-secret-stdin")
+			}
+			if len(missing) > 0 {
+				return fmt.Errorf("missing %s (see `tokend create --help`)", strings.Join(missing, ", "))
+			}
+			if secretFile != "" && secretStdin {
+				return errors.New("give the client secret once: either --client-secret-file or --client-secret-stdin")
+			}
+			c.Scopes = splitScopes(scopes)
+			var secret string
+			var err error
+			if secretFile != "" {
+				secret, err = readSecretFile(cmd.ErrOrStderr(), secretFile)
+			} else {
+				secret, err = readSecretStdin(cmd)
+			}
+			if err != nil {
+				return err
+			}
+			if err := c.Validate(); err != nil {
+				return err
+			}
+
+			st, vc, err := globals.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer vc.Close()
+			if err := connection.Create(cmd.Context(), st, &c, secret); err != nil {
+				return err
+			}
+			w := cmd.ErrOrStderr()
+			fmt.Fprintf(w, "Created connection %q.\n", c.Name)
+			checkEndpoints(cmd.Context(), w, &c)
+			fmt.Fprintf(w, "Next: register %s as a redirect URI for client %s at the provider, then run `tokend authorize %s`.\n",
+				authorize.RedirectURI(authorize.DefaultPort), c.ClientID, c.Name)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&c.Name, "name", "", "connection name (required): "+store.NameRule)
+	f.StringVar(&c.Type, "type", store.TypeOAuth2, "authentication type; only TYPE_OAUTH2")
+	f.StringVar(&c.ProviderURL, "provider-url", "", "OAuth2 provider URL (required), e.g. https://accounts.google.com")
+	f.StringVar(&c.IssuerURL, "issuer-url", "", "issuer URL, for discovery and token validation")
+	f.StringVar(&c.ClientID, "client-id", "", "OAuth2 client id from the provider's console (required)")
+	f.StringVar(&c.AuthURL, "auth-url", "", "authorization endpoint, overriding presets and discovery")
+	f.StringVar(&c.TokenURL, "token-url", "", "token endpoint, overriding presets and discovery")
+	f.StringVar(&c.RevocationURL, "revocation-url", "", "RFC 7009 revocation endpoint, overriding presets and discovery")
+	f.StringVar(&scopes, "scopes", "", "comma-separated default scopes for authorize (default openid,profile,email)")
+	f.StringVar(&secretFile, "client-secret-file", "", "file holding the client secret (surrounding white space is ignored)")
+	f.BoolVar(&secretStdin, "client-secret-stdin", false, "read the client secret from standard input")
+	f.StringVar(&secretArg, "client-secret", "", "refused: use --client-secret-file or --client-secret-stdin")
+	_ = f.MarkHidden("client-secret")
+	return cmd
+}
+
+func readSecretFile(warn io.Writer, path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the client secret file: %w", err)
+	}
+	if !fi.Mode().IsRegular() && fi.Mode()&os.ModeNamedPipe == 0 {
+		return "", fmt.Errorf("the client secret file %s is not a regular file", path)
+	}
+	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
+		fmt.Fprintf(warn, "Warning: %s can be read by other users (mode %s); chmod 600 it.\n", path, fi.Mode().Perm())
+	}
+	fh, err := os.Open(path)
+	if err != nil {
+		return "", fmt.Errorf("reading the client secret file: %w", err)
+	}
+	defer fh.Close()
+	return readSecret(fh, "the file "+path)
+}
+
+func readSecretStdin(cmd *cobra.Command) (string, error) {
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			fmt.Fprintln(cmd.ErrOrStderr(), "Paste the client secret, then press Enter and Ctrl-D:")
+		}
+	}
+	return readSecret(in, "standard input")
+}
+
+func readSecret(r io.Reader, from string) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxSecretSize+1))
+	if err != nil {
+		return "", fmt.Errorf("reading the client secret from %s: %w", from, err)
+	}
+	if len(b) > maxSecretSize {
+		return "", fmt.Errorf("the client secret in %s is longer than %d bytes: is it the right file?", from, maxSecretSize)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("the client secret in %s is empty: copy it from the provider's console", from)
+	}
+	if strings.ContainsAny(s, "\r\n") {
+		return "", fmt.Errorf("the client secret in %s spans several lines: put only the secret in it", from)
+	}
+	return s, nil
+}
+
+// checkEndpoints resolves the new connection's endpoints and reports the outcome; a failure
+// is a warning, since the provider may be unreachable from here but not from tokend serve.
+func checkEndpoints(ctx context.Context, w io.Writer, c *store.Connection) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	p, err := (&oauth.Client{}).Resolve(ctx, c)
+	if err != nil {
+		fmt.Fprintf(w, "Warning: the provider's endpoints could not be found yet (%v). authorize needs them: fix --issuer-url / --provider-url, or set --auth-url and --token-url.\n", err)
+		return
+	}
+	rev := p.RevocationURL
+	if rev == "" {
+		rev = "none (revoke will only remove the tokens from Vault)"
+	}
+	fmt.Fprintf(w, "Provider: %s (%s); authorization endpoint %s, token endpoint %s, revocation endpoint %s.\n", p.Name(), p.Source, p.AuthURL, p.TokenURL, rev)
+}
