@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -67,11 +66,8 @@ func (e *NotFoundError) Is(target error) bool { return target == store.ErrNotFou
 // Create stores a new connection and its client secret. It fails with a store.ConflictError
 // when the name is taken, and leaves nothing behind when storing the secret fails.
 func Create(ctx context.Context, st *store.Store, c *store.Connection, clientSecret string) error {
-	if err := store.ValidateClientID(c.ClientID); err != nil {
+	if err := store.ValidateClientSecret(clientSecret); err != nil {
 		return err
-	}
-	if strings.TrimSpace(clientSecret) == "" {
-		return errors.New("the client secret is empty: copy it from the provider's console")
 	}
 	if c.Type == "" {
 		c.Type = store.TypeOAuth2
