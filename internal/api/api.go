@@ -1,0 +1,238 @@
+// Package api is the HTTP API of `tokend serve`: token requests for functions, connection
+// status, health, readiness and Prometheus metrics, with bearer API keys for callers.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// Options configures a Server.
+type Options struct {
+	Broker *broker.Broker
+	// Keys reads API key records; required unless NoAuth.
+	Keys KeyStore
+	// KeyCacheTTL is how long API key records are cached [30s].
+	KeyCacheTTL time.Duration
+	// NoAuth serves every caller without an API key (the local demo only; tokend serve
+	// allows it only on loopback).
+	NoAuth bool
+	// Metrics; NewMetrics(Broker.Expiries) when nil. Pass the same value as the broker's
+	// Observer.
+	Metrics *Metrics
+	// RequestTimeout bounds how long a token request waits for a refresh [30s].
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Server serves the API.
+type Server struct {
+	o       Options
+	keys    *keyCache
+	metrics *Metrics
+	log     *slog.Logger
+	mux     *http.ServeMux
+}
+
+// New returns a Server.
+func New(o Options) (*Server, error) {
+	if o.Broker == nil {
+		return nil, errors.New("api: Broker is required")
+	}
+	if o.Keys == nil && !o.NoAuth {
+		return nil, errors.New("api: Keys is required unless NoAuth")
+	}
+	if o.KeyCacheTTL <= 0 {
+		o.KeyCacheTTL = 30 * time.Second
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(o.Broker.Expiries)
+	}
+	s := &Server{o: o, metrics: o.Metrics, log: o.Logger, mux: http.NewServeMux()}
+	if o.Keys != nil {
+		s.keys = &keyCache{ks: o.Keys, ttl: o.KeyCacheTTL, entries: map[string]keyEntry{}}
+	}
+	s.mux.HandleFunc("GET /v1/connections/{name}/token", s.token)
+	s.mux.HandleFunc("GET /v1/connections", s.list)
+	s.mux.HandleFunc("GET /healthz", s.healthz)
+	s.mux.HandleFunc("GET /readyz", s.readyz)
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{}))
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: use GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz or /metrics")
+	})
+	return s, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// Metrics returns the server's metrics.
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+type errorBody struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: msg})
+}
+
+// authenticate returns the caller or writes a 401 (or 503 when Vault cannot be asked).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*caller, bool) {
+	if s.o.NoAuth {
+		return &caller{id: "insecure-no-auth", patterns: []string{"*"}}, true
+	}
+	h := r.Header.Get("Authorization")
+	scheme, key, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend"`)
+		s.metrics.requests.WithLabelValues("unauthenticated").Inc()
+		writeError(w, http.StatusUnauthorized, "unauthenticated", "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
+		return nil, false
+	}
+	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key))
+	if err != nil {
+		if errors.Is(err, apikey.ErrMalformed) || errors.Is(err, errUnknownKey) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="tokend", error="invalid_token"`)
+			s.metrics.requests.WithLabelValues("unauthenticated").Inc()
+			s.log.Info("refused an unknown or malformed API key", "remote", r.RemoteAddr)
+			writeError(w, http.StatusUnauthorized, "unauthenticated", "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
+			return nil, false
+		}
+		s.metrics.requests.WithLabelValues("unavailable").Inc()
+		s.log.Warn("cannot check an API key: Vault error", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "the API key cannot be checked right now (Vault is unreachable); try again shortly")
+		return nil, false
+	}
+	return c, true
+}
+
+// token serves GET /v1/connections/{name}/token.
+func (s *Server) token(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
+	c, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	if err := store.ValidateName(name); err != nil {
+		s.metrics.requests.WithLabelValues("bad_request").Inc()
+		writeError(w, http.StatusNotFound, "not_found", err.Error())
+		return
+	}
+	if !apikey.Allows(c.patterns, name) {
+		s.metrics.requests.WithLabelValues("forbidden").Inc()
+		s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name)
+		writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.o.RequestTimeout)
+	defer cancel()
+	tok, err := s.o.Broker.Token(ctx, name)
+	if err != nil {
+		s.writeTokenError(w, name, err)
+		return
+	}
+	s.metrics.requests.WithLabelValues("ok").Inc()
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Pragma", "no-cache")
+	h.Set("Content-Length", strconv.Itoa(len(tok.JSON)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(tok.JSON)
+}
+
+func (s *Server) writeTokenError(w http.ResponseWriter, name string, err error) {
+	var na *broker.NotAuthorizedError
+	var un *broker.UnavailableError
+	switch {
+	case errors.Is(err, broker.ErrNotFound):
+		s.metrics.requests.WithLabelValues("not_found").Inc()
+		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
+	case errors.As(err, &na):
+		s.metrics.requests.WithLabelValues("not_authorized").Inc()
+		code := "not_authorized"
+		if na.Status == store.StatusNeedsReauthorization {
+			code = "needs_reauthorization"
+		}
+		writeError(w, http.StatusConflict, code, na.Error())
+	case errors.As(err, &un):
+		s.metrics.requests.WithLabelValues("unavailable").Inc()
+		secs := int((un.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		writeError(w, http.StatusServiceUnavailable, "unavailable", un.Error()+"; try again later")
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		s.metrics.requests.WithLabelValues("unavailable").Inc()
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
+	default:
+		s.metrics.requests.WithLabelValues("error").Inc()
+		s.log.Error("token request failed", "connection", name, "error", err)
+		writeError(w, http.StatusInternalServerError, "internal", "internal error; see tokend's log")
+	}
+}
+
+// list serves GET /v1/connections: the connections this key may use, without secrets.
+func (s *Server) list(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	st, err := s.o.Broker.Statuses(r.Context(), func(n string) bool { return apikey.Allows(c.patterns, n) })
+	if err != nil {
+		s.log.Warn("listing connections failed", "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot list connections: Vault is unreachable ("+err.Error()+")")
+		return
+	}
+	if st == nil {
+		st = []broker.Status{}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(map[string]any{"connections": st})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := s.o.Broker.Ping(ctx); err != nil {
+		writeError(w, http.StatusServiceUnavailable, "vault_unreachable", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+}

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/singleflight"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// KeyStore reads API key records (*store.Store).
+type KeyStore interface {
+	GetAPIKey(ctx context.Context, id string) (*store.APIKey, error)
+}
+
+// keyCache keeps API key records (hash and patterns, never a secret) in memory for ttl, so
+// the hot path does not read Vault. A revoked key keeps working for at most ttl.
+type keyCache struct {
+	ks    KeyStore
+	ttl   time.Duration
+	group singleflight.Group
+
+	mu      sync.RWMutex
+	entries map[string]keyEntry
+}
+
+type keyEntry struct {
+	rec     *store.APIKey // nil: no such key
+	fetched time.Time
+}
+
+const maxKeyCache = 10000
+
+var errUnknownKey = errors.New("unknown API key")
+
+// caller is an authenticated API key.
+type caller struct {
+	id       string
+	patterns []string
+}
+
+func (c *keyCache) authenticate(ctx context.Context, presented string) (*caller, error) {
+	id, secret, err := apikey.Parse(presented)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := c.get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil || !apikey.Verify(secret, rec.Hash) {
+		return nil, errUnknownKey
+	}
+	return &caller{id: id, patterns: rec.Connections}, nil
+}
+
+func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
+	now := time.Now()
+	c.mu.RLock()
+	e, ok := c.entries[id]
+	c.mu.RUnlock()
+	if ok && now.Sub(e.fetched) < c.ttl {
+		return e.rec, nil
+	}
+	v, err, _ := c.group.Do(id, func() (any, error) {
+		rec, err := c.ks.GetAPIKey(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			rec, err = nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if len(c.entries) >= maxKeyCache {
+			clear(c.entries) // crude bound against floods of made-up key ids
+		}
+		c.entries[id] = keyEntry{rec: rec, fetched: time.Now()}
+		c.mu.Unlock()
+		return rec, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rec, _ := v.(*store.APIKey)
+	return rec, nil
+}

@@ -1,0 +1,79 @@
+package api
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+)
+
+// Metrics are tokend's Prometheus metrics. They carry connection names but never tokens.
+type Metrics struct {
+	Registry  *prometheus.Registry
+	requests  *prometheus.CounterVec
+	duration  prometheus.Histogram
+	cacheHits prometheus.Counter
+	cacheMiss prometheus.Counter
+	refreshes *prometheus.CounterVec
+}
+
+// NewMetrics registers tokend's metrics (and the Go and process collectors) in a new
+// registry. expiries returns the cached tokens' expiry times for the per-connection gauge.
+func NewMetrics(expiries func() []broker.Expiry) *Metrics {
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_token_requests_total",
+			Help: "Token requests by outcome: ok, not_found, not_authorized, unavailable, unauthenticated, forbidden, bad_request, error.",
+		}, []string{"outcome"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "tokend_token_request_duration_seconds",
+			Help:    "Time to answer token requests, including waits for refreshes.",
+			Buckets: []float64{.0001, .0005, .001, .005, .01, .05, .1, .5, 1, 5, 30},
+		}),
+		cacheHits: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokend_cache_hits_total", Help: "Token requests answered from memory.",
+		}),
+		cacheMiss: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tokend_cache_misses_total", Help: "Token requests that had to read Vault or wait for a refresh.",
+		}),
+		refreshes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_refreshes_total",
+			Help: "Refresh attempts by outcome: success, invalid_grant, invalid_client, transient, rejected, store_error (calls to the provider or Vault failures on the refresh path), other_replica (another replica refreshed), superseded.",
+		}, []string{"connection", "outcome"}),
+	}
+	m.Registry.MustRegister(m.requests, m.duration, m.cacheHits, m.cacheMiss, m.refreshes,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if expiries != nil {
+		m.Registry.MustRegister(&expiryCollector{f: expiries})
+	}
+	for _, o := range []string{"ok", "not_found", "not_authorized", "unavailable", "unauthenticated", "forbidden", "bad_request"} {
+		m.requests.WithLabelValues(o)
+	}
+	return m
+}
+
+// CacheHit implements broker.Observer.
+func (m *Metrics) CacheHit(string) { m.cacheHits.Inc() }
+
+// CacheMiss implements broker.Observer.
+func (m *Metrics) CacheMiss(string) { m.cacheMiss.Inc() }
+
+// Refresh implements broker.Observer.
+func (m *Metrics) Refresh(name, outcome string) { m.refreshes.WithLabelValues(name, outcome).Inc() }
+
+var expiryDesc = prometheus.NewDesc("tokend_token_expiry_seconds",
+	"Seconds until the cached access token of a connection expires (negative: expired).", []string{"connection"}, nil)
+
+type expiryCollector struct{ f func() []broker.Expiry }
+
+func (c *expiryCollector) Describe(ch chan<- *prometheus.Desc) { ch <- expiryDesc }
+
+func (c *expiryCollector) Collect(ch chan<- prometheus.Metric) {
+	now := time.Now()
+	for _, e := range c.f() {
+		ch <- prometheus.MustNewConstMetric(expiryDesc, prometheus.GaugeValue, e.ExpiresAt.Sub(now).Seconds(), e.Name)
+	}
+}

@@ -1,0 +1,403 @@
+// Package brokertest sets up the real parts that the tests of tokend's broker, API and
+// serve command run against: a Vault dev server, Ory Hydra with short-lived tokens, a
+// counting proxy in front of Hydra's token endpoint, and authorized connections.
+package brokertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
+)
+
+// RedirectURI is registered for the Hydra client; nothing listens there: Authorize stops
+// at the redirect and reads the code from it.
+const RedirectURI = "http://127.0.0.1:9/callback"
+
+// Env is one test's Vault, Hydra and proxy.
+type Env struct {
+	Vault  *testenv.Vault
+	Hydra  *testenv.Hydra
+	Proxy  *TokenProxy
+	Store  *store.Store
+	Prefix string
+
+	ClientID, ClientSecret string
+}
+
+// Start starts Vault and Hydra (with opts), the token proxy, and registers a Hydra client.
+func Start(t testing.TB, opts testenv.HydraOptions) *Env {
+	t.Helper()
+	return StartWithVault(t, testenv.StartVault(t), opts)
+}
+
+// StartWithVault is Start on an existing Vault (for a second Hydra with other settings).
+func StartWithVault(t testing.TB, v *testenv.Vault, opts testenv.HydraOptions) *Env {
+	t.Helper()
+	h := testenv.StartHydra(t, opts)
+	e := &Env{Vault: v, Hydra: h, Prefix: "tailor"}
+	e.Proxy = NewTokenProxy(t, h.TokenURL)
+	e.ClientID, e.ClientSecret = h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{RedirectURI}})
+	e.Store = e.NewStore(t)
+	return e
+}
+
+// NewStore returns a store on its own Vault client (as a separate replica would have).
+func (e *Env) NewStore(t testing.TB) *store.Store {
+	t.Helper()
+	vc, err := vaultclient.New(context.Background(), vaultclient.Config{Address: e.Vault.Addr, Token: e.Vault.Token, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(vc.Close)
+	vc.SetMaxRetries(0)
+	st, err := store.New(vc.Client, store.Options{Prefix: e.Prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// AddConnection creates connection name for the Hydra client, with its token endpoint
+// routed through the counting proxy.
+func (e *Env) AddConnection(t testing.TB, name string) *store.Connection {
+	t.Helper()
+	ctx := context.Background()
+	c := &store.Connection{
+		Name: name, Type: store.TypeOAuth2, ProviderURL: e.Hydra.PublicURL, IssuerURL: e.Hydra.Issuer,
+		ClientID: e.ClientID, AuthURL: e.Hydra.AuthURL, TokenURL: e.Proxy.URL,
+		Scopes: []string{"openid", "offline_access", "email"},
+	}
+	if err := e.Store.CreateConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Store.PutClientSecret(ctx, name, e.ClientSecret); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Authorize runs the authorization-code flow (PKCE, state, nonce) for connection name
+// against Hydra's login and consent app with a cookie-keeping HTTP client, exchanges the
+// code through internal/oauth and stores the tokens (replacing any token record). The
+// exchange goes through the proxy but is not counted as a refresh.
+func (e *Env) Authorize(t testing.TB, name string) *store.TokenSet {
+	t.Helper()
+	ts, err := e.authorize(name)
+	if err != nil {
+		t.Fatalf("authorizing %s: %v", name, err)
+	}
+	return ts
+}
+
+func (e *Env) authorize(name string) (*store.TokenSet, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := e.Store.GetConnection(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := e.Store.GetClientSecret(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	oc := &oauth.Client{}
+	p, err := oc.Resolve(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	creds := oauth.Credentials{ClientID: conn.ClientID, ClientSecret: cs.Value}
+	ar := p.NewAuthRequest(creds, RedirectURI, conn.Scopes)
+	q, err := followToRedirect(ctx, ar.URL)
+	if err != nil {
+		return nil, err
+	}
+	cb, err := ar.ParseCallback(q)
+	if err != nil {
+		return nil, err
+	}
+	ts, err := oc.Exchange(ctx, ar, cb)
+	if err != nil {
+		return nil, err
+	}
+	if ts.RefreshToken == "" {
+		return nil, fmt.Errorf("no refresh token in the exchange answer (scopes %v)", ar.Scopes)
+	}
+	old, err := e.Store.GetTokens(ctx, name)
+	if err == nil {
+		ts.Version = old.Version
+	}
+	before := ts.Version
+	if err := e.Store.PutTokens(ctx, name, ts); err != nil && ts.Version == before {
+		return nil, err
+	}
+	return ts, nil
+}
+
+// followToRedirect follows the authorization redirects (Hydra, login app, consent app) with
+// a cookie jar until the redirect to RedirectURI, and returns that redirect's query.
+func followToRedirect(ctx context.Context, u string) (url.Values, error) {
+	jar, _ := cookiejar.New(nil)
+	var got url.Values
+	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if strings.HasPrefix(req.URL.String(), RedirectURI) {
+			got = req.URL.Query()
+			return http.ErrUseLastResponse
+		}
+		if len(via) > 20 {
+			return fmt.Errorf("too many redirects")
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	resp.Body.Close()
+	if got == nil {
+		return nil, fmt.Errorf("the flow ended at %s (%d) without reaching the redirect URI: %s", resp.Request.URL, resp.StatusCode, body)
+	}
+	return got, nil
+}
+
+// SpendRefreshToken refreshes the stored token set of name directly at Hydra (not through
+// tokend) and throws the answer away: the stored refresh token is then an old one, which
+// Hydra answers with invalid_grant (and revokes the chain) the next time it is used.
+func (e *Env) SpendRefreshToken(t testing.TB, name string) {
+	t.Helper()
+	ctx := context.Background()
+	ts, err := e.Store.GetTokens(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ts.RefreshToken}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.Hydra.TokenURL, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(e.ClientID), url.QueryEscape(e.ClientSecret))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("spending the refresh token: %d %s", resp.StatusCode, b)
+	}
+}
+
+// Introspection is the part of Hydra's introspection answer tests look at.
+type Introspection struct {
+	Active   bool   `json:"active"`
+	ClientID string `json:"client_id"`
+	TokenUse string `json:"token_use"`
+	Exp      int64  `json:"exp"`
+}
+
+// Introspect asks Hydra about token; safe to call from any goroutine.
+func (e *Env) Introspect(token string) (Introspection, error) {
+	var r Introspection
+	resp, err := http.PostForm(e.Hydra.AdminURL+"/admin/oauth2/introspect", url.Values{"token": {token}})
+	if err != nil {
+		return r, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return r, fmt.Errorf("introspection: %d", resp.StatusCode)
+	}
+	return r, json.NewDecoder(resp.Body).Decode(&r)
+}
+
+// TokenProxy is a reverse proxy in front of Hydra's token endpoint that counts refresh
+// requests and remembers a hash of every refresh token presented, so a test can prove that
+// no refresh token was ever sent twice.
+type TokenProxy struct {
+	URL string
+
+	mu        sync.Mutex
+	refreshes int
+	statuses  map[int]int
+	seen      map[string]int
+	down      bool
+	hold      chan struct{} // when set, refresh answers wait until it is closed
+	windows   [][2]time.Time
+	onAnswer  func()
+}
+
+// NewTokenProxy starts a proxy to target (Hydra's token endpoint) that stops in t.Cleanup.
+func NewTokenProxy(t testing.TB, target string) *TokenProxy {
+	tu, err := url.Parse(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &TokenProxy{statuses: map[int]int{}, seen: map[string]int{}}
+	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		r.Out.URL.Scheme, r.Out.URL.Host, r.Out.URL.Path = tu.Scheme, tu.Host, tu.Path
+		r.Out.Host = tu.Host
+	}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		began := time.Now()
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		form, _ := url.ParseQuery(string(body))
+		refresh := form.Get("grant_type") == "refresh_token"
+		p.mu.Lock()
+		down, hold := p.down, p.hold
+		if refresh {
+			p.refreshes++
+		}
+		p.mu.Unlock()
+		if down && refresh {
+			p.record(http.StatusServiceUnavailable)
+			http.Error(w, `{"error":"temporarily_unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		rec := httptest.NewRecorder()
+		rp.ServeHTTP(rec, r)
+		if refresh {
+			if rec.Code != http.StatusUnauthorized {
+				// A use of the refresh token: it reached Hydra and the client authenticated
+				// (a 401 is refused before Hydra looks at the grant).
+				sum := sha256.Sum256([]byte(form.Get("refresh_token")))
+				p.mu.Lock()
+				p.seen[hex.EncodeToString(sum[:8])]++
+				p.mu.Unlock()
+			}
+			p.record(rec.Code)
+			if hold != nil {
+				<-hold
+			}
+			p.mu.Lock()
+			p.windows = append(p.windows, [2]time.Time{began, time.Now()})
+			p.mu.Unlock()
+		}
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+	}))
+	t.Cleanup(srv.Close)
+	p.URL = srv.URL + "/oauth2/token"
+	return p
+}
+
+func (p *TokenProxy) record(code int) {
+	p.mu.Lock()
+	p.statuses[code]++
+	f := p.onAnswer
+	p.mu.Unlock()
+	if f != nil {
+		f()
+	}
+}
+
+// Refreshes returns how many refresh requests reached the proxy.
+func (p *TokenProxy) Refreshes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.refreshes
+}
+
+// Statuses returns the HTTP status counts of refresh answers.
+func (p *TokenProxy) Statuses() map[int]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := map[int]int{}
+	for k, v := range p.statuses {
+		out[k] = v
+	}
+	return out
+}
+
+// Windows returns the start and end time of every forwarded refresh request.
+func (p *TokenProxy) Windows() [][2]time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([][2]time.Time(nil), p.windows...)
+}
+
+// Reused returns how many refresh tokens were presented more than once.
+func (p *TokenProxy) Reused() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, c := range p.seen {
+		if c > 1 {
+			n++
+		}
+	}
+	return n
+}
+
+// SetDown makes refresh requests fail with 503 (without reaching Hydra) while down.
+func (p *TokenProxy) SetDown(down bool) {
+	p.mu.Lock()
+	p.down = down
+	p.mu.Unlock()
+}
+
+// Hold makes refresh answers wait (after Hydra has answered) until release is called.
+func (p *TokenProxy) Hold() (release func()) {
+	ch := make(chan struct{})
+	p.mu.Lock()
+	p.hold = ch
+	p.mu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			p.mu.Lock()
+			p.hold = nil
+			p.mu.Unlock()
+			close(ch)
+		})
+	}
+}
+
+// OnAnswer sets a function called after each refresh answer from Hydra (or a 503).
+func (p *TokenProxy) OnAnswer(f func()) {
+	p.mu.Lock()
+	p.onAnswer = f
+	p.mu.Unlock()
+}
+
+// SetHydraClientSecret changes the Hydra client's secret (JSON Patch on the admin API), as
+// an operator rotating it at the provider would.
+func (e *Env) SetHydraClientSecret(t testing.TB, secret string) {
+	t.Helper()
+	patch := []map[string]any{{"op": "replace", "path": "/client_secret", "value": secret}}
+	b, _ := json.Marshal(patch)
+	req, _ := http.NewRequest(http.MethodPatch, e.Hydra.AdminURL+"/admin/clients/"+url.PathEscape(e.ClientID), bytes.NewReader(b))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("patching the Hydra client secret: %d %s", resp.StatusCode, body)
+	}
+	e.ClientSecret = secret
+}

@@ -1,0 +1,131 @@
+// Package client is a Go client for `tokend serve`: it fetches a connection's access token.
+//
+//	c := client.New("https://tokend.internal:8787", os.Getenv("TAILOR_TOKEND_API_KEY"))
+//	tok, err := c.Token(ctx, "google-oauth")
+//	if client.IsNotAuthorized(err) { ... run `tokend authorize google-oauth` ... }
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client talks to one tokend.
+type Client struct {
+	baseURL string
+	apiKey  string
+	// HTTP is the client used for requests (a client with a 35 s timeout by default).
+	HTTP *http.Client
+}
+
+// New returns a client for the tokend at baseURL (e.g. http://127.0.0.1:8787) that
+// authenticates with apiKey (empty for a tokend started with --insecure-no-auth).
+func New(baseURL, apiKey string) *Client {
+	return &Client{baseURL: strings.TrimRight(baseURL, "/"), apiKey: apiKey, HTTP: &http.Client{Timeout: 35 * time.Second}}
+}
+
+// Token is a connection's access token.
+type Token struct {
+	AccessToken string    `json:"access_token"`
+	TokenType   string    `json:"token_type"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// String hides the token.
+func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Format(time.RFC3339) + ")" }
+
+// Error codes tokend returns (Error.Code).
+const (
+	CodeNotFound             = "not_found"
+	CodeNotAuthorized        = "not_authorized"
+	CodeNeedsReauthorization = "needs_reauthorization"
+	CodeUnavailable          = "unavailable"
+	CodeUnauthenticated      = "unauthenticated"
+	CodeForbidden            = "forbidden"
+)
+
+// Error is an error answer of tokend, or a failure to reach it (Status 0, Code "unreachable").
+type Error struct {
+	Status     int
+	Code       string
+	Message    string
+	RetryAfter time.Duration
+	Err        error
+}
+
+func (e *Error) Error() string {
+	if e.Status == 0 {
+		return "tokend unreachable: " + e.Message
+	}
+	return fmt.Sprintf("tokend: %s (%d): %s", e.Code, e.Status, e.Message)
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func code(err error) (string, int) {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code, e.Status
+	}
+	return "", -1
+}
+
+// IsNotFound reports a connection that does not exist (404).
+func IsNotFound(err error) bool { c, s := code(err); return s == 404 || c == CodeNotFound }
+
+// IsNotAuthorized reports a connection that must be authorized (again) with `tokend
+// authorize NAME` (409).
+func IsNotAuthorized(err error) bool { _, s := code(err); return s == 409 }
+
+// IsUnavailable reports a temporary failure (503 or tokend unreachable): retry later.
+func IsUnavailable(err error) bool { _, s := code(err); return s == 503 || s == 0 }
+
+// IsAuth reports a refused API key (401) or a key not allowed for the connection (403).
+func IsAuth(err error) bool { _, s := code(err); return s == 401 || s == 403 }
+
+// Token returns a valid access token for the connection name.
+func (c *Client) Token(ctx context.Context, name string) (*Token, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+"/v1/connections/"+url.PathEscape(name)+"/token", nil)
+	if err != nil {
+		return nil, err
+	}
+	if c.apiKey != "" {
+		req.Header.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		return nil, &Error{Code: "unreachable", Message: err.Error(), Err: err}
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, &Error{Code: "unreachable", Message: err.Error(), Err: err}
+	}
+	if resp.StatusCode != http.StatusOK {
+		e := &Error{Status: resp.StatusCode}
+		var eb struct{ Error, Message string }
+		if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
+			e.Code, e.Message = eb.Error, eb.Message
+		} else {
+			e.Code, e.Message = "http_"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode)
+		}
+		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+			e.RetryAfter = time.Duration(s) * time.Second
+		}
+		return nil, e
+	}
+	var t Token
+	if err := json.Unmarshal(body, &t); err != nil || t.AccessToken == "" {
+		return nil, &Error{Status: resp.StatusCode, Code: "bad_response", Message: "tokend's answer has no access_token"}
+	}
+	return &t, nil
+}

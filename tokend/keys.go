@@ -1,0 +1,112 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+func init() { addCommand(newKeysCmd) }
+
+func newKeysCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Manage the API keys that callers of tokend serve present",
+		Long: `API keys look like tk_<id>_<secret>. Vault stores only the key's id, a SHA-256 hash of its
+secret part, and the connection names or patterns (google-*) it may fetch tokens for.
+tokend serve caches key records for --key-cache-ttl (30s), so a revoked key stops working
+within that time.`,
+	}
+	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(), newKeysRevokeCmd())
+	return cmd
+}
+
+func newKeysCreateCmd() *cobra.Command {
+	var conns, desc string
+	cmd := &cobra.Command{
+		Use:   "create --connections 'google-*,ms365-oauth' [--description TEXT]",
+		Short: "Create an API key and print it once",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			patterns, err := apikey.ParsePatterns(conns)
+			if err != nil {
+				return err
+			}
+			st, vc, err := globals.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer vc.Close()
+			k, err := apikey.Generate()
+			if err != nil {
+				return err
+			}
+			rec := &store.APIKey{ID: k.ID, Hash: k.Hash, Connections: patterns, Description: desc}
+			if err := st.CreateAPIKey(cmd.Context(), rec); err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), k.Plain)
+			fmt.Fprintf(cmd.ErrOrStderr(), "Created API key %s for %s. It is shown only now: store it as TAILOR_TOKEND_API_KEY in the function's secrets.\n", k.ID, strings.Join(patterns, ","))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&conns, "connections", "", "comma-separated connection names or glob patterns the key may use (required)")
+	cmd.Flags().StringVar(&desc, "description", "", "what the key is for")
+	_ = cmd.MarkFlagRequired("connections")
+	return cmd
+}
+
+func newKeysListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List API keys (ids, patterns, descriptions; never secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st, vc, err := globals.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer vc.Close()
+			keys, err := st.ListAPIKeys(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tCONNECTIONS\tCREATED\tDESCRIPTION")
+			for _, k := range keys {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, strings.Join(k.Connections, ","), k.CreatedAt.UTC().Format(time.RFC3339), k.Description)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func newKeysRevokeCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Delete an API key (tokend serve stops accepting it within --key-cache-ttl)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id := args[0]
+			if kid, _, err := apikey.Parse(id); err == nil {
+				id = kid // a whole key was given
+			}
+			st, vc, err := globals.openStore(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer vc.Close()
+			if err := st.DeleteAPIKey(cmd.Context(), id); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Revoked API key %s.\n", id)
+			return nil
+		},
+	}
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/api"
+	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+func init() { addCommand(newServeCmd) }
+
+type serveFlags struct {
+	listen           string
+	tlsCert, tlsKey  string
+	insecureNoAuth   bool
+	replicaID        string
+	leaseTTL         time.Duration
+	leaseSafety      time.Duration
+	minLead          time.Duration
+	skew             time.Duration
+	recheck          time.Duration
+	fallbackLifetime time.Duration
+	keyCacheTTL      time.Duration
+	backoffMax       time.Duration
+	requestTimeout   time.Duration
+	noWarm           bool
+}
+
+func newServeCmd() *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve always-valid access tokens to functions over HTTP",
+		Long: `serve answers GET /v1/connections/{name}/token with a valid access token of the connection,
+refreshing tokens before they expire. Any number of replicas may share one Vault: a refresh
+lease in Vault makes sure only one of them refreshes a connection at a time.
+
+Callers authenticate with API keys (tokend keys create). --insecure-no-auth disables that
+for a local demo and is refused unless --listen is a loopback address.
+
+Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz, /metrics.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.listen, "listen", envOr("TOKEND_LISTEN", "127.0.0.1:8787"), "address to listen on ($TOKEND_LISTEN)")
+	fl.StringVar(&f.tlsCert, "tls-cert", os.Getenv("TOKEND_TLS_CERT"), "PEM certificate (chain) for HTTPS ($TOKEND_TLS_CERT)")
+	fl.StringVar(&f.tlsKey, "tls-key", os.Getenv("TOKEND_TLS_KEY"), "PEM private key for HTTPS ($TOKEND_TLS_KEY)")
+	fl.BoolVar(&f.insecureNoAuth, "insecure-no-auth", false, "serve tokens without API keys (local demo only; refused unless --listen is loopback)")
+	fl.StringVar(&f.replicaID, "replica-id", os.Getenv("TOKEND_REPLICA_ID"), "this replica's name in refresh leases (default: hostname-pid-random) ($TOKEND_REPLICA_ID)")
+	fl.DurationVar(&f.leaseTTL, "lease-ttl", 60*time.Second, "lifetime of a refresh lease in Vault")
+	fl.DurationVar(&f.leaseSafety, "lease-safety", 15*time.Second, "a refresh must end this long before its lease expires (also the tolerated clock skew between replicas)")
+	fl.DurationVar(&f.minLead, "refresh-min-lead", 30*time.Second, "refresh at least this long before expiry (capped at a third of the token lifetime)")
+	fl.DurationVar(&f.skew, "skew", time.Second, "clock difference tolerated between replicas: a cached token stops being served this long before any replica may refresh it")
+	fl.DurationVar(&f.recheck, "recheck-interval", 30*time.Second, "re-read cached records from Vault this often (picks up re-authorization)")
+	fl.DurationVar(&f.fallbackLifetime, "fallback-lifetime", oauth.DefaultFallbackLifetime, "access-token lifetime assumed when a provider sends no expires_in")
+	fl.DurationVar(&f.keyCacheTTL, "key-cache-ttl", 30*time.Second, "cache API key records this long (a revoked key works at most this long)")
+	fl.DurationVar(&f.backoffMax, "backoff-max", 3*time.Minute, "longest wait between failed refresh attempts")
+	fl.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "longest a token request waits for a refresh")
+	fl.BoolVar(&f.noWarm, "no-warm", false, "do not load all connections at start (they load on first request)")
+	return cmd
+}
+
+func defaultReplicaID() string {
+	h, _ := os.Hostname()
+	if h == "" {
+		h = "tokend"
+	}
+	b := make([]byte, 3)
+	_, _ = rand.Read(b)
+	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b))
+}
+
+func runServe(ctx context.Context, f serveFlags) error {
+	log := slog.Default()
+	host, _, err := net.SplitHostPort(f.listen)
+	if err != nil {
+		return fmt.Errorf("invalid --listen %q: use host:port, e.g. 127.0.0.1:8787", f.listen)
+	}
+	loopback := store.IsLoopbackHost(host)
+	if f.insecureNoAuth && !loopback {
+		return &exitError{code: 2, err: fmt.Errorf("--insecure-no-auth serves tokens to anyone who can connect, so it is allowed only on a loopback address (--listen 127.0.0.1:PORT), not %q", f.listen)}
+	}
+	if (f.tlsCert == "") != (f.tlsKey == "") {
+		return &exitError{code: 2, err: errors.New("give both --tls-cert and --tls-key, or neither")}
+	}
+	if f.tlsCert == "" && !loopback {
+		log.Warn("serving plain HTTP on a non-loopback address: API keys and tokens cross the network in clear text unless a TLS proxy is in front; use --tls-cert and --tls-key", "listen", f.listen)
+	}
+	if f.replicaID == "" {
+		f.replicaID = defaultReplicaID()
+	}
+	st, vc, err := globals.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer vc.Close()
+
+	var metrics *api.Metrics
+	var b *broker.Broker
+	metrics = api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
+	b, err = broker.New(broker.Options{
+		Store: st, OAuth: &oauth.Client{FallbackLifetime: f.fallbackLifetime},
+		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
+		RecheckInterval: f.recheck, BackoffMax: f.backoffMax, Observer: metrics, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Options{Broker: b, Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another tokend running? choose another --listen port)", f.listen, err)
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go b.Run(runCtx)
+	if !f.noWarm {
+		go func() {
+			start := time.Now()
+			n, err := b.Warm(runCtx)
+			if err != nil {
+				log.Warn("could not load connections at start; they load on first request", "error", err)
+				return
+			}
+			log.Info("cache warmed", "connections_with_tokens", n, "took", time.Since(start).Round(time.Millisecond))
+		}()
+	}
+
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	if f.insecureNoAuth {
+		log.Warn("API keys are NOT checked (--insecure-no-auth): any local process can fetch tokens")
+	}
+	log.Info("tokend serving", "url", scheme+"://"+ln.Addr().String(), "replica", f.replicaID, "vault", vc.Address(), "mount", st.Mount(), "prefix", st.Prefix())
+
+	errc := make(chan error, 1)
+	go func() {
+		if f.tlsCert != "" {
+			errc <- hs.ServeTLS(ln, f.tlsCert, f.tlsKey)
+		} else {
+			errc <- hs.Serve(ln)
+		}
+	}()
+	select {
+	case err := <-errc:
+		stop()
+		b.Close()
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = hs.Shutdown(sctx)
+	stop()
+	b.Close()
+	return nil
+}
