@@ -147,7 +147,10 @@ func (e *Error) hint() string {
 	case KindInvalidClient:
 		return "the provider refused the client credentials: check client_id and the client secret (set with the Terraform provider or `tokend create`), and that the app is enabled at the provider"
 	case KindTransient:
-		return "temporary: the provider could not be reached or had an error; it will be retried"
+		if e.Op == "refresh" {
+			return "temporary: the provider could not be reached or had an error; it will be retried"
+		}
+		return "temporary: the provider could not be reached or had an error; try again later"
 	}
 	if e.Code == "invalid_scope" {
 		return "check that the requested scopes are enabled for the app at the provider"

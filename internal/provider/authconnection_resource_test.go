@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -76,6 +77,11 @@ func mustTime(t *testing.T, s string) time.Time {
 }
 
 // putTokens stores a token set for name as tokend would after `tokend authorize`.
+//
+// Destroying a connection revokes its tokens at the provider. A test that destroys a
+// connection with tokens points its revocation_url at a revocationEndpoint on 127.0.0.1, or
+// leaves it to the provider's public endpoint, which the test transport refuses
+// (loopbackOnlyHTTP): the destroy then succeeds with a warning, and nothing leaves the machine.
 func (e *accEnv) putTokens(ctx context.Context, name string, expiry time.Time, version int) (*store.TokenSet, error) {
 	ts := &store.TokenSet{
 		AccessToken: "at-" + randomHex(8), RefreshToken: "rt-" + randomHex(8), TokenType: "Bearer",
@@ -117,9 +123,11 @@ func sameTokens(e *accEnv, name string, want **store.TokenSet) resource.TestChec
 
 // TestAccAuthConnectionResource_lifecycle: create, import, update in place, rotation of the
 // secret by version bump (tokens kept), a token refresh by tokend that shows no diff, rename
-// (replace) and destroy, each checked in Vault itself.
+// (replace, which revokes the old connection's tokens at its revocation_url, an httptest
+// endpoint) and destroy, each checked in Vault itself.
 func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 	e := newAccEnv(t)
+	ep := newRevocationEndpoint(t, nil)
 	const addr = "tailor_authconnection.google"
 	const name, renamed = "google-oauth-dev", "google-oauth-prod"
 	secret1, secret2 := "s1-"+randomHex(16), "s2-"+randomHex(16)
@@ -135,7 +143,7 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 	updated.IssuerURL = ""
 	updated.AuthURL = "http://127.0.0.1:4444/oauth2/auth"
 	updated.TokenURL = "http://localhost:4444/oauth2/token"
-	updated.RevocationURL = "https://oauth2.googleapis.com/revoke"
+	updated.RevocationURL = ep.srv.URL + "/revoke" // loopback: the rename revokes the tokens there
 	updated.Scopes = []string{"openid", "email", "https://www.googleapis.com/auth/admin.directory.user.readonly"}
 	rotated := updated
 	rotated.SecretWO, rotated.SecretVersion = secret2, 2
@@ -282,6 +290,10 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					expectSecret(e, renamed, secret2, 1),
+					func(*terraform.State) error {
+						// Google preset: the client authenticates in the form, with the rotated secret.
+						return expectRevoked(ep, "/revoke", tokens, updated.ClientID, secret2, false)
+					},
 					vaultCheck(func(ctx context.Context) error {
 						if _, err := e.store.GetConnection(ctx, name); !errors.Is(err, store.ErrNotFound) {
 							return fmt.Errorf("old connection %q after rename: want not found, got %v", name, err)
@@ -578,11 +590,23 @@ func TestAccAuthConnectionResource_legacySecret(t *testing.T) {
 	args3 := args
 	args3.Secret, args3.SecretWO, args3.SecretVersion = "", s3, 1
 	var tokens *store.TokenSet
+	rec := &applyDiags{}
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		// The QuickBooks preset's revocation endpoint is public: the test transport refuses it,
+		// so the destroy of the connection (which holds tokens) warns and still succeeds.
+		ProtoV6ProviderFactories: protoV6ProviderFactories(rec),
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
-		CheckDestroy:             e.checkDestroyed(name),
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			e.checkDestroyed(name),
+			func(*terraform.State) error {
+				w := rec.of(tfprotov6.DiagnosticSeverityWarning)
+				if len(w) != 1 || !strings.Contains(w[0].Detail, "developer.api.intuit.com") || !strings.Contains(w[0].Detail, errNotLoopback.Error()) {
+					return fmt.Errorf("destroy: want one warning about the refused QuickBooks revocation endpoint, got %d", len(w))
+				}
+				return nil
+			},
+		),
 		Steps: []resource.TestStep{
 			{
 				Config: e.providerConfig() + args.hcl("qb"),

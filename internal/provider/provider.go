@@ -15,6 +15,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
 )
@@ -32,6 +33,16 @@ var _ provider.Provider = &tailorProvider{}
 type tailorProvider struct {
 	// version is "dev" for local builds, the release version otherwise, "test" in tests.
 	version string
+	// oauth makes the requests to OAuth2 providers (token revocation on destroy).
+	oauth *oauth.Client
+}
+
+// providerOptions are the dependencies of the provider that tests replace.
+type providerOptions struct {
+	// OAuth is the client for requests to OAuth2 providers; the zero oauth.Client (30 s
+	// timeout per request) when nil. Tests give it an HTTP client that refuses any host but
+	// the loopback interface.
+	OAuth *oauth.Client
 }
 
 // tailorProviderModel maps the provider block.
@@ -49,12 +60,23 @@ type tailorProviderModel struct {
 // providerData is what Configure hands to every resource and data source.
 type providerData struct {
 	Store *store.Store
+	// OAuth makes the requests to OAuth2 providers (token revocation on destroy).
+	OAuth *oauth.Client
 }
 
 // New returns a constructor of the provider for providerserver.
 func New(version string) func() provider.Provider {
+	return newProvider(version, providerOptions{})
+}
+
+// newProvider is New with the dependencies of opts; tests use it.
+func newProvider(version string, opts providerOptions) func() provider.Provider {
 	return func() provider.Provider {
-		return &tailorProvider{version: version}
+		oc := opts.OAuth
+		if oc == nil {
+			oc = &oauth.Client{}
+		}
+		return &tailorProvider{version: version, oauth: oc}
 	}
 }
 
@@ -167,7 +189,7 @@ func (p *tailorProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		"vault_address": client.Address(), "mount": st.Mount(), "path_prefix": st.Prefix(),
 	})
 
-	data := &providerData{Store: st}
+	data := &providerData{Store: st, OAuth: p.oauth}
 	resp.DataSourceData = data
 	resp.ResourceData = data
 }

@@ -6,23 +6,129 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
 // testAccProtoV6ProviderFactories runs the provider under test in-process for
-// terraform-plugin-testing (OpenTofu reattaches to it).
-var testAccProtoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"tailor": providerserver.NewProtocol6WithError(New("test")()),
+// terraform-plugin-testing (OpenTofu reattaches to it). Its OAuth2 requests go through
+// loopbackOnlyHTTP: tests never reach a provider on the Internet.
+var testAccProtoV6ProviderFactories = protoV6ProviderFactories(nil)
+
+// protoV6ProviderFactories is testAccProtoV6ProviderFactories that, when rec is not nil,
+// records the diagnostics the provider returns from ApplyResourceChange (create, update,
+// delete) as OpenTofu receives them: the harness does not show warnings otherwise.
+func protoV6ProviderFactories(rec *applyDiags) map[string]func() (tfprotov6.ProviderServer, error) {
+	newServer := providerserver.NewProtocol6WithError(newProvider("test", providerOptions{
+		OAuth: &oauth.Client{HTTP: loopbackOnlyHTTP()},
+	})())
+	return map[string]func() (tfprotov6.ProviderServer, error){
+		"tailor": func() (tfprotov6.ProviderServer, error) {
+			srv, err := newServer()
+			if err != nil || rec == nil {
+				return srv, err
+			}
+			return recordingServer{ProviderServer: srv, rec: rec}, nil
+		},
+	}
+}
+
+// loopbackOnlyHTTP is the HTTP client of the provider under test. It sends requests to
+// loopback addresses only (httptest servers) and refuses any other host before dialing, and
+// never uses a proxy: the fixtures use real provider URLs (https://accounts.google.com, whose
+// preset has a public revocation endpoint, QuickBooks, ...), and a destroy of a connection
+// with tokens must then end in a warning, not in a request to the Internet.
+func loopbackOnlyHTTP() *http.Client {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
+	return &http.Client{
+		Timeout: 15 * time.Second,
+		Transport: loopbackOnlyTransport{next: &http.Transport{
+			Proxy: nil, // not http.ProxyFromEnvironment: a proxy would carry the request off this machine
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				host, port, err := net.SplitHostPort(addr)
+				if err != nil {
+					return nil, err
+				}
+				if strings.EqualFold(host, "localhost") {
+					host = "127.0.0.1" // no name resolution
+				}
+				if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+					return nil, fmt.Errorf("test transport refused to dial %s: tests must not leave this machine", addr)
+				}
+				return dialer.DialContext(ctx, network, net.JoinHostPort(host, port))
+			},
+			MaxIdleConns:    4,
+			IdleConnTimeout: 5 * time.Second,
+		}},
+	}
+}
+
+// errNotLoopback is what loopbackOnlyTransport answers for any host but the loopback one.
+var errNotLoopback = errors.New("the test transport refuses hosts other than loopback: tests must not leave this machine")
+
+type loopbackOnlyTransport struct{ next http.RoundTripper }
+
+func (t loopbackOnlyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if !store.IsLoopbackHost(req.URL.Hostname()) {
+		if req.Body != nil {
+			_ = req.Body.Close()
+		}
+		return nil, fmt.Errorf("%s %s: %w", req.Method, req.URL.Host, errNotLoopback)
+	}
+	return t.next.RoundTrip(req)
+}
+
+// applyDiags collects the diagnostics of ApplyResourceChange responses.
+type applyDiags struct {
+	mu    sync.Mutex
+	diags []*tfprotov6.Diagnostic
+}
+
+func (a *applyDiags) add(d []*tfprotov6.Diagnostic) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.diags = append(a.diags, d...)
+}
+
+// of returns the diagnostics recorded so far with the given severity.
+func (a *applyDiags) of(sev tfprotov6.DiagnosticSeverity) []*tfprotov6.Diagnostic {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*tfprotov6.Diagnostic
+	for _, d := range a.diags {
+		if d.Severity == sev {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// recordingServer is the provider server with ApplyResourceChange diagnostics recorded.
+type recordingServer struct {
+	tfprotov6.ProviderServer
+	rec *applyDiags
+}
+
+func (s recordingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6.ApplyResourceChangeRequest) (*tfprotov6.ApplyResourceChangeResponse, error) {
+	resp, err := s.ProviderServer.ApplyResourceChange(ctx, req)
+	if resp != nil {
+		s.rec.add(resp.Diagnostics)
+	}
+	return resp, err
 }
 
 // accEnv is what an acceptance test runs against: OpenTofu and a fresh Vault dev server,
@@ -92,6 +198,46 @@ func (e *accEnv) checkDestroyed(names ...string) resource.TestCheckFunc {
 		}
 		return nil
 	}
+}
+
+// vaultPaths lists every KV v2 path (recursively) under the test's prefix: the records of
+// every connection, with their refresh leases.
+func (e *accEnv) vaultPaths(ctx context.Context) ([]string, error) {
+	var out []string
+	var walk func(dir string) error
+	walk = func(dir string) error {
+		sec, err := e.store.Client().Logical().ListWithContext(ctx, e.store.Mount()+"/metadata/"+dir)
+		if err != nil || sec == nil {
+			return err
+		}
+		keys, _ := sec.Data["keys"].([]any)
+		for _, k := range keys {
+			ks, _ := k.(string)
+			if strings.HasSuffix(ks, "/") {
+				if err := walk(dir + "/" + strings.TrimSuffix(ks, "/")); err != nil {
+					return err
+				}
+			} else {
+				out = append(out, dir+"/"+ks)
+			}
+		}
+		return nil
+	}
+	return out, walk(e.store.Prefix())
+}
+
+// checkVaultEmpty fails when any record is left under the test's prefix.
+func (e *accEnv) checkVaultEmpty() resource.TestCheckFunc {
+	return vaultCheck(func(ctx context.Context) error {
+		left, err := e.vaultPaths(ctx)
+		if err != nil {
+			return err
+		}
+		if len(left) != 0 {
+			return fmt.Errorf("records left in Vault under %s: %v", e.prefix, left)
+		}
+		return nil
+	})
 }
 
 // vaultCheck wraps a check of Vault's contents as a TestCheckFunc.
