@@ -625,12 +625,12 @@ func (b *Broker) Statuses(ctx context.Context, keep func(name string) bool) ([]S
 				o.Status = store.StatusAuthorized
 			}
 			if !ts.Expiry.IsZero() {
-				exp := ts.Expiry.UTC()
+				exp := ts.Expiry.UTC().Truncate(time.Second) // as the token endpoint reports it
 				o.ExpiresAt = &exp
 			}
 			o.LastError = ts.LastError
 			if !ts.LastErrorAt.IsZero() {
-				at := ts.LastErrorAt.UTC()
+				at := ts.LastErrorAt.UTC().Truncate(time.Second)
 				o.LastErrorAt = &at
 			}
 		}()
@@ -653,7 +653,7 @@ func (b *Broker) Statuses(ctx context.Context, keep func(name string) bool) ([]S
 		e.mu.Lock()
 		out[i].RefreshFailures = e.failures
 		if e.failures > 0 && e.nextAttempt.After(now) {
-			t := e.nextAttempt.UTC()
+			t := e.nextAttempt.UTC().Truncate(time.Second)
 			out[i].NextAttemptAt = &t
 		}
 		if e.lastErr != nil {

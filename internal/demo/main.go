@@ -330,7 +330,7 @@ resource "tailor_authconnection" "google" {
 		for {
 			cur, err := tokenInfo(tokendURL, apiKey)
 			if err == nil && cur != first {
-				info("new token, expires_at %s (refreshed in the background; callers never waited)", cur)
+				info("new token, expires_at %s (refreshed by tokend at the cutoff, a lead before expiry; the old token was never served after it)", cur)
 				break
 			}
 			if time.Now().After(deadline) {
