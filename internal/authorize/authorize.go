@@ -451,12 +451,16 @@ func listen(port int) (*callbackServer, error) {
 		l4.Close()
 		return nil, listenError(port, addr6, err)
 	} // else: no IPv6 loopback on this host; 127.0.0.1 is enough.
-	mux := http.NewServeMux()
-	mux.HandleFunc(CallbackPath, s.handle)
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		http.Error(w, "tokend authorize: this server answers only "+CallbackPath, http.StatusNotFound)
-	})
-	s.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Exact path match, no http.ServeMux: the mux answers unclean paths (//callback,
+	// /./callback) with a redirect that repeats the query, that is the code and the state.
+	route := func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != CallbackPath {
+			http.Error(w, "tokend authorize: this server answers only "+CallbackPath, http.StatusNotFound)
+			return
+		}
+		s.handle(w, r)
+	}
+	s.http = &http.Server{Handler: http.HandlerFunc(route), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
 

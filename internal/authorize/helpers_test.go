@@ -24,7 +24,7 @@ import (
 )
 
 // newStore starts a Vault dev server for the test and returns a store on it.
-func newStore(t *testing.T) *store.Store {
+func newStore(t testing.TB) *store.Store {
 	t.Helper()
 	v := testenv.StartVault(t)
 	st, err := store.New(v.Client(), store.Options{})
@@ -35,7 +35,7 @@ func newStore(t *testing.T) *store.Store {
 }
 
 // freePort returns a port that was free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -45,7 +45,7 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func createConn(t *testing.T, st *store.Store, c *store.Connection, secret string) {
+func createConn(t testing.TB, st *store.Store, c *store.Connection, secret string) {
 	t.Helper()
 	if c.Type == "" {
 		c.Type = store.TypeOAuth2
@@ -128,7 +128,7 @@ func (b *httpBrowser) page(t *testing.T) string {
 // authorization, token and revocation endpoints: it checks the client, the redirect URI and
 // the PKCE verifier, issues one-time codes, and records every request.
 type fakeProvider struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	id     string
 	secret string
@@ -164,7 +164,7 @@ type recordedRequest struct {
 	ClientID, ClientSecret string
 }
 
-func newFakeProvider(t *testing.T, authStyle, issuer string) *fakeProvider {
+func newFakeProvider(t testing.TB, authStyle, issuer string) *fakeProvider {
 	f := &fakeProvider{t: t, id: "client-" + authStyle, secret: "s3cr3t-" + authStyle + "-value", authStyle: authStyle, issuer: issuer, codes: map[string]codeGrant{}}
 	f.tokenReply = func(grant string, n int, form url.Values) map[string]any {
 		return map[string]any{"access_token": fmt.Sprintf("at-%d", n), "refresh_token": fmt.Sprintf("rt-%d", n), "token_type": "Bearer", "expires_in": 3600}

@@ -495,46 +495,16 @@ func TestAccAuthConnectionResource_drift(t *testing.T) {
 // store's message, before anything reaches Vault.
 func TestAccAuthConnectionResource_invalid(t *testing.T) {
 	e := newAccEnv(t)
-	ok := connArgs{Name: "google-oauth", ProviderURL: "https://accounts.google.com", ClientID: "id",
-		SecretWO: "secret", SecretVersion: 1}
+	ok := validConnArgs
 	with := func(f func(a *connArgs)) string {
 		a := ok
 		f(&a)
 		return e.providerConfig() + a.hcl("c")
 	}
-	long := strings.Repeat("a", 64)
-	type tc struct {
-		config string
-		want   string
-	}
-	cases := []tc{
-		{with(func(a *connArgs) { a.Name = "Google-OAuth" }), store.ValidateName("Google-OAuth").Error()},
-		{with(func(a *connArgs) { a.Name = "google_oauth" }), store.ValidateName("google_oauth").Error()},
-		{with(func(a *connArgs) { a.Name = "-google" }), store.ValidateName("-google").Error()},
-		{with(func(a *connArgs) { a.Name = long }), store.ValidateName(long).Error()},
-		{with(func(a *connArgs) { a.Name = "" }), store.ValidateName("").Error()},
-		{strings.Replace(with(func(*connArgs) {}), `"TYPE_OAUTH2"`, `"TYPE_SAML"`, 1), store.ValidateType("TYPE_SAML").Error()},
-		{with(func(a *connArgs) { a.ProviderURL = "http://accounts.google.com" }), store.ValidateURL("provider_url", "http://accounts.google.com").Error()},
-		{with(func(a *connArgs) { a.ProviderURL = "accounts.google.com" }), store.ValidateURL("provider_url", "accounts.google.com").Error()},
-		{with(func(a *connArgs) { a.IssuerURL = "ftp://issuer.example.com" }), store.ValidateURL("issuer_url", "ftp://issuer.example.com").Error()},
-		{with(func(a *connArgs) { a.AuthURL = "https://user:pw@auth.example.com/" }), store.ValidateURL("auth_url", "https://user:pw@auth.example.com/").Error()},
-		{with(func(a *connArgs) { a.TokenURL = "http://10.0.0.1/token" }), store.ValidateURL("token_url", "http://10.0.0.1/token").Error()},
-		{with(func(a *connArgs) { a.RevocationURL = "https://example.com/revoke#x" }), store.ValidateURL("revocation_url", "https://example.com/revoke#x").Error()},
-		{with(func(a *connArgs) { a.ClientID = "   " }), store.ValidateClientID("   ").Error()},
-		{with(func(a *connArgs) { a.Scopes = []string{"openid email"} }), store.ValidateScope("openid email").Error()},
-		{with(func(a *connArgs) { a.Scopes = []string{"openid,email"} }), store.ValidateScope("openid,email").Error()},
-		{with(func(a *connArgs) { a.Scopes = []string{} }), "list must contain at least 1 elements"},
-		{with(func(a *connArgs) { a.Scopes = []string{"openid", "openid"} }), "This attribute contains duplicate values"},
-		{with(func(a *connArgs) { a.SecretVersion = 0 }), `Attribute "client_secret_wo_version" must be specified when "client_secret_wo" is specified`},
-		{with(func(a *connArgs) { a.SecretWO = "" }), `Attribute "client_secret_wo" must be specified when "client_secret_wo_version" is specified`},
-		{with(func(a *connArgs) { a.Secret = "legacy" }), `Attribute "client_secret_wo" cannot be specified when "client_secret" is specified`},
-		{with(func(a *connArgs) { a.SecretWO, a.SecretVersion = "", 0 }), "A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version"},
-		{with(func(a *connArgs) { a.SecretWO, a.SecretVersion, a.Extra = "", 0, "  client_secret = \" \"\n" }), store.ValidateClientSecret(" ").Error()},
-		{with(func(a *connArgs) { a.SecretWO = "  " }), store.ValidateClientSecret("").Error()},
-	}
+	// The cases are the rows of the invalid-input table in the docs (invalid_inputs_test.go).
 	var steps []resource.TestStep
-	for _, c := range cases {
-		steps = append(steps, resource.TestStep{Config: c.config, PlanOnly: true, ExpectError: quoteRE(c.want)})
+	for _, c := range invalidInputs() {
+		steps = append(steps, resource.TestStep{Config: e.providerConfig() + c.config("c"), PlanOnly: true, ExpectError: quoteRE(c.want)})
 	}
 	// A name that is taken in Vault (created outside Terraform): an actionable error at apply.
 	steps = append(steps, resource.TestStep{
