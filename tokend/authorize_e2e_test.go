@@ -111,31 +111,14 @@ func cliWaitURL(t *testing.T, out func() string, timeout time.Duration) string {
 	return ""
 }
 
-// vaultLeft lists every KV v2 path under the store's prefix.
+// vaultLeft lists every record under the store's prefix.
 func vaultLeft(t *testing.T, st *store.Store) []string {
 	t.Helper()
-	var out []string
-	var walk func(dir string)
-	walk = func(dir string) {
-		sec, err := st.Client().Logical().List(st.Mount() + "/metadata/" + dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sec == nil {
-			return
-		}
-		ks, _ := sec.Data["keys"].([]any)
-		for _, k := range ks {
-			s := k.(string)
-			if strings.HasSuffix(s, "/") {
-				walk(dir + "/" + strings.TrimSuffix(s, "/"))
-			} else {
-				out = append(out, dir+"/"+s)
-			}
-		}
+	recs, err := st.Records(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	walk(st.Prefix())
-	return out
+	return recs
 }
 
 // TestBinaryAuthorizeEndToEnd builds the real tokend binary and runs create, authorize

@@ -29,31 +29,14 @@ func newStore(t *testing.T) *store.Store {
 	return st
 }
 
-// vaultPaths lists every KV v2 path (recursively) under the store's prefix.
+// vaultPaths lists every record under the store's prefix.
 func vaultPaths(t *testing.T, st *store.Store) []string {
 	t.Helper()
-	var out []string
-	var walk func(dir string)
-	walk = func(dir string) {
-		sec, err := st.Client().Logical().List(st.Mount() + "/metadata/" + dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sec == nil {
-			return
-		}
-		keys, _ := sec.Data["keys"].([]any)
-		for _, k := range keys {
-			ks := k.(string)
-			if strings.HasSuffix(ks, "/") {
-				walk(dir + "/" + strings.TrimSuffix(ks, "/"))
-			} else {
-				out = append(out, dir+"/"+ks)
-			}
-		}
+	recs, err := st.Records(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
-	walk(st.Prefix())
-	return out
+	return recs
 }
 
 // revoker is an httptest RFC 7009 endpoint that records the tokens it revoked.

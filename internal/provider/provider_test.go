@@ -200,36 +200,10 @@ func (e *accEnv) checkDestroyed(names ...string) resource.TestCheckFunc {
 	}
 }
 
-// vaultPaths lists every KV v2 path (recursively) under the test's prefix: the records of
-// every connection, with their refresh leases.
-func (e *accEnv) vaultPaths(ctx context.Context) ([]string, error) {
-	var out []string
-	var walk func(dir string) error
-	walk = func(dir string) error {
-		sec, err := e.store.Client().Logical().ListWithContext(ctx, e.store.Mount()+"/metadata/"+dir)
-		if err != nil || sec == nil {
-			return err
-		}
-		keys, _ := sec.Data["keys"].([]any)
-		for _, k := range keys {
-			ks, _ := k.(string)
-			if strings.HasSuffix(ks, "/") {
-				if err := walk(dir + "/" + strings.TrimSuffix(ks, "/")); err != nil {
-					return err
-				}
-			} else {
-				out = append(out, dir+"/"+ks)
-			}
-		}
-		return nil
-	}
-	return out, walk(e.store.Prefix())
-}
-
 // checkVaultEmpty fails when any record is left under the test's prefix.
 func (e *accEnv) checkVaultEmpty() resource.TestCheckFunc {
 	return vaultCheck(func(ctx context.Context) error {
-		left, err := e.vaultPaths(ctx)
+		left, err := e.store.Records(ctx)
 		if err != nil {
 			return err
 		}

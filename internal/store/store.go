@@ -195,8 +195,17 @@ func (s *Store) destroy(ctx context.Context, kind, name, p string) error {
 	return nil
 }
 
-// list returns the child keys (without trailing slash for folders) under dir.
+// list returns the child keys under dir, folders without their trailing slash.
 func (s *Store) list(ctx context.Context, dir string) ([]string, error) {
+	keys, err := s.listRaw(ctx, dir)
+	for i, k := range keys {
+		keys[i] = strings.TrimSuffix(k, "/")
+	}
+	return keys, err
+}
+
+// listRaw returns the child keys under dir as Vault lists them: folders end in "/".
+func (s *Store) listRaw(ctx context.Context, dir string) ([]string, error) {
 	sec, err := s.client.Logical().ListWithContext(ctx, path.Join(s.mount, "metadata", dir))
 	if err != nil {
 		return nil, fmt.Errorf("listing %s in Vault: %w", dir, redactErr(err))
@@ -208,7 +217,7 @@ func (s *Store) list(ctx context.Context, dir string) ([]string, error) {
 	out := make([]string, 0, len(keys))
 	for _, k := range keys {
 		if ks, ok := k.(string); ok {
-			out = append(out, strings.TrimSuffix(ks, "/"))
+			out = append(out, ks)
 		}
 	}
 	return out, nil

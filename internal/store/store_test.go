@@ -197,12 +197,20 @@ func TestConfigAndTokensAreIndependent(t *testing.T) {
 	if _, err := st.GetClientSecret(ctx, "indep"); err != nil {
 		t.Fatalf("secret after DeleteTokens: %v", err)
 	}
+	recs, err := st.Records(ctx)
+	want := []string{"tailor/connections/indep/client-secret", "tailor/connections/indep/config"}
+	if err != nil || strings.Join(recs, ",") != strings.Join(want, ",") {
+		t.Fatalf("Records = %v, %v; want %v", recs, err, want)
+	}
 	// Deleting the connection removes everything.
 	if err := st.DeleteConnection(ctx, "indep"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.GetClientSecret(ctx, "indep"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("secret after delete: %v", err)
+	}
+	if recs, err := st.Records(ctx); err != nil || len(recs) != 0 {
+		t.Fatalf("Records after delete = %v, %v", recs, err)
 	}
 }
 
