@@ -2,8 +2,9 @@
 # tools.sh builds the pinned test tools (Vault, OpenTofu, Ory Hydra) from the tools/*
 # modules into bin/, and installs Debian's chromium and nodejs when they are missing.
 #
-# A tool is rebuilt only when bin/<tool> is missing or its stamp (a hash of the tools
-# module's go.mod, go.sum and build flags) differs, so a warm run takes seconds.
+# A tool is built only when no build with the same stamp (a hash of the tools module's
+# go.mod, go.sum and build flags) exists in the tools cache (below), so a warm run, even in
+# a fresh clone, takes seconds.
 #
 # Using a tool you already have: set TAILOR_VAULT, TAILOR_TOFU or TAILOR_HYDRA to its path,
 # or put it on PATH. A binary on PATH is used (and nothing is built) when its version is at
@@ -34,20 +35,32 @@ usable_on_path() {
 	return 1
 }
 
+# Built tools are kept outside the checkout, in $TAILOR_TOOLS_CACHE (default
+# ~/.cache/tailor-tools), one file per tool and stamp, and bin/<tool> links to them: a fresh
+# clone on the same machine (every CI run) then finds them at once instead of rebuilding.
+cache=${TAILOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tailor-tools}
+
 # build TOOL PKG TAGS LDFLAGS CGO
 build() {
 	local tool=$1 pkg=$2 tags=$3 ldflags=$4 cgo=$5
-	local stamp
+	local stamp target
 	stamp=$(cat "tools/$tool/go.mod" "tools/$tool/go.sum" | sha256sum | cut -c1-16)-$(printf '%s|%s|%s' "$tags" "$ldflags" "$cgo" | sha256sum | cut -c1-8)
 	if [ -x "bin/$tool" ] && [ "$(cat "bin/.$tool.stamp" 2>/dev/null)" = "$stamp" ]; then
 		log "$tool is up to date (bin/$tool)"; return 0
 	fi
-	log "building $tool ($pkg); this takes minutes on a cold machine"
-	local start=$SECONDS
-	(cd "tools/$tool" && CGO_ENABLED=$cgo go build -buildvcs=false -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$root/bin/$tool.tmp" "$pkg")
-	mv "bin/$tool.tmp" "bin/$tool"
+	target=$cache/$tool-$stamp
+	if [ ! -x "$target" ]; then
+		log "building $tool ($pkg); this takes minutes on a cold machine"
+		local start=$SECONDS
+		mkdir -p "$cache"
+		(cd "tools/$tool" && CGO_ENABLED=$cgo go build -buildvcs=false -trimpath ${tags:+-tags "$tags"} -ldflags "$ldflags" -o "$target.tmp.$$" "$pkg")
+		mv "$target.tmp.$$" "$target"
+		log "built $tool in $((SECONDS - start))s ($target)"
+	else
+		log "$tool found in the tools cache ($target)"
+	fi
+	ln -sfn "$target" "bin/$tool"
 	echo "$stamp" > "bin/.$tool.stamp"
-	log "built bin/$tool in $((SECONDS - start))s"
 }
 
 want=${*:-vault tofu hydra chromium node}
