@@ -34,6 +34,7 @@ type serveFlags struct {
 	recheck          time.Duration
 	fallbackLifetime time.Duration
 	keyCacheTTL      time.Duration
+	backoffBase      time.Duration
 	backoffMax       time.Duration
 	requestTimeout   time.Duration
 	noWarm           bool
@@ -68,6 +69,7 @@ Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /rea
 	fl.DurationVar(&f.recheck, "recheck-interval", 30*time.Second, "re-read cached records from Vault this often (picks up re-authorization)")
 	fl.DurationVar(&f.fallbackLifetime, "fallback-lifetime", oauth.DefaultFallbackLifetime, "access-token lifetime assumed when a provider sends no expires_in")
 	fl.DurationVar(&f.keyCacheTTL, "key-cache-ttl", 30*time.Second, "cache API key records this long (a revoked key works at most this long)")
+	fl.DurationVar(&f.backoffBase, "backoff-base", time.Second, "wait after the first failed refresh attempt; doubles per failure up to --backoff-max (with jitter)")
 	fl.DurationVar(&f.backoffMax, "backoff-max", 3*time.Minute, "longest wait between failed refresh attempts")
 	fl.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "longest a token request waits for a refresh")
 	fl.BoolVar(&f.noWarm, "no-warm", false, "do not load all connections at start (they load on first request)")
@@ -115,7 +117,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 	b, err = broker.New(broker.Options{
 		Store: st, OAuth: &oauth.Client{FallbackLifetime: f.fallbackLifetime},
 		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
-		RecheckInterval: f.recheck, BackoffMax: f.backoffMax, Observer: metrics, Logger: log,
+		RecheckInterval: f.recheck, BackoffBase: f.backoffBase, BackoffMax: f.backoffMax, Observer: metrics, Logger: log,
 	})
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/singleflight"
@@ -18,7 +19,8 @@ type KeyStore interface {
 }
 
 // keyCache keeps API key records (hash and patterns, never a secret) in memory for ttl, so
-// the hot path does not read Vault. A revoked key keeps working for at most ttl.
+// the hot path does not read Vault. A revoked key keeps working for at most ttl, or while
+// Vault cannot be read (a known key's record is then used after ttl).
 type keyCache struct {
 	ks    KeyStore
 	ttl   time.Duration
@@ -26,6 +28,8 @@ type keyCache struct {
 
 	mu      sync.RWMutex
 	entries map[string]keyEntry
+	// vaultErrAt is when reading a key record last failed (UnixNano; 0: never).
+	vaultErrAt atomic.Int64
 }
 
 type keyEntry struct {
@@ -66,12 +70,13 @@ func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 	if ok && now.Sub(e.fetched) < c.ttl {
 		return e.rec, nil
 	}
-	v, err, _ := c.group.Do(id, func() (any, error) {
+	load := func(ctx context.Context) (any, error) {
 		rec, err := c.ks.GetAPIKey(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			rec, err = nil, nil
 		}
 		if err != nil {
+			c.vaultErrAt.Store(time.Now().UnixNano())
 			return nil, err
 		}
 		c.mu.Lock()
@@ -81,8 +86,25 @@ func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 		c.entries[id] = keyEntry{rec: rec, fetched: time.Now()}
 		c.mu.Unlock()
 		return rec, nil
-	})
+	}
+	if ok && e.rec != nil && now.Sub(time.Unix(0, c.vaultErrAt.Load())) < c.ttl {
+		// Vault failed recently: answer from the known record at once and re-read it in the
+		// background, instead of making every caller wait for Vault's timeouts.
+		c.group.DoChan(id, func() (any, error) {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			return load(rctx)
+		})
+		return e.rec, nil
+	}
+	v, err, _ := c.group.Do(id, func() (any, error) { return load(ctx) })
 	if err != nil {
+		if ok && e.rec != nil {
+			// Vault cannot be read (outage): keep accepting a key we know rather than refuse
+			// every caller while tokens are still being served from memory. A key revoked
+			// during the outage is refused once Vault answers again.
+			return e.rec, nil
+		}
 		return nil, err
 	}
 	rec, _ := v.(*store.APIKey)

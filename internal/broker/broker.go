@@ -259,6 +259,16 @@ type entry struct {
 	// pending is a refreshed token set the provider returned that is not stored in Vault
 	// yet. It is never served; a goroutine keeps trying to store it.
 	pending *store.TokenSet
+	// oldOKUntil and oldOKVersion: after a failed refresh, the cached token of record
+	// version oldOKVersion may be served past its serving cutoff (up to its expiry) until
+	// oldOKUntil: the replica whose refresh failed holds the lease in phase "backoff" until
+	// its next attempt, so no replica can refresh (and revoke) the token before then.
+	oldOKUntil   time.Time
+	oldOKVersion int
+	// taintedVersion is a record version whose refresh got no answer (timeout, connection
+	// lost, a gateway's 502/504): the provider may have rotated it, so its token is not
+	// served past the cutoff.
+	taintedVersion int
 }
 
 // snapshot is what the hot path reads: immutable once published.
@@ -342,15 +352,31 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 			return nil, err
 		}
 	}
-	// Backing off after a failure: answer from what we have (a still-valid token or 503)
-	// without asking Vault or the provider again.
+	// Backing off after a failure (this replica's, or another's whose backoff lease it
+	// saw): answer from what we have (a still-valid token or 503) without asking the
+	// provider again.
 	if _, ok := b.backoffUntil(e, now); ok {
 		return b.answer(e)
 	}
-	if err := b.syncNow(ctx, e); err != nil && ctx.Err() != nil {
-		return nil, ctx.Err()
+	for round := 0; ; round++ {
+		if err := b.syncNow(ctx, e); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		tok, err := b.answer(e)
+		// The sync found the token not due yet, but it reached its cutoff before the answer
+		// (nothing failed and nothing is pending): sync again, which refreshes it or waits
+		// for the replica that does.
+		if err == nil || round == 2 || !b.quiet(e) {
+			return tok, err
+		}
 	}
-	return b.answer(e)
+}
+
+// quiet reports whether e has no failure and no pending write.
+func (b *Broker) quiet(e *entry) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failures == 0 && e.pending == nil && e.lastErr == nil
 }
 
 // negative returns the cached error for a not-found or not-authorized snapshot.
@@ -376,7 +402,12 @@ func (b *Broker) answer(e *entry) (*Token, error) {
 		}
 		// While a refreshed token set waits to be stored, the provider has already rotated
 		// (and may have revoked) the cached token, and the new one may not be served yet.
-		if s.token != nil && !pending && b.now().Before(s.expiry) {
+		// Before the cutoff nobody refreshes: the token read from Vault is served. From the
+		// cutoff on, any replica may refresh (and so revoke) it: it is served past the cutoff
+		// only while a backoff lease keeps every replica from refreshing.
+		now := b.now()
+		servable := now.Before(s.serveUntil) || now.Before(s.expiry.Add(-s.lead)) || b.oldTokenChecked(e, now) && b.oldVersion(e) == s.version
+		if s.token != nil && !pending && now.Before(s.expiry) && servable {
 			return s.token, nil
 		}
 	}
@@ -396,6 +427,11 @@ func (b *Broker) answer(e *entry) (*Token, error) {
 // syncNow runs the sync of e through the single-flight group and waits for it (or ctx).
 func (b *Broker) syncNow(ctx context.Context, e *entry) error {
 	ch := b.group.DoChan(e.name, func() (any, error) {
+		// Close waits for it: a process stopping (SIGTERM) in the middle of a refresh must
+		// store the rotated tokens before it exits.
+		if b.track() {
+			defer b.wg.Done()
+		}
 		// Detached from the caller: one caller giving up must not abort a refresh others
 		// wait for (or leave a half-done refresh behind).
 		sctx, cancel := context.WithTimeout(context.Background(), b.o.LeaseTTL+30*time.Second)
@@ -460,8 +496,9 @@ func (b *Broker) Run(ctx context.Context) {
 	}
 }
 
-// Close waits for background work started by Run (call it after Run's context ended). A
-// refreshed token set that could not be stored in Vault yet is logged as lost.
+// Close waits for background work started by Run and for syncs in flight (a refresh whose
+// provider call has been sent finishes and stores its result); call it after Run's context
+// ended. A refreshed token set that could not be stored in Vault yet is logged as lost.
 func (b *Broker) Close() {
 	b.closeMu.Lock()
 	if !b.isClosed {

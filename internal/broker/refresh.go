@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -14,6 +15,11 @@ import (
 
 // PhaseRefreshing marks a lease whose holder is calling the provider.
 const PhaseRefreshing = "refreshing"
+
+// PhaseBackoff marks a lease kept after a failed refresh (the provider answered, nothing was
+// rotated) until its holder's next attempt at ExpiresAt: no replica refreshes before, so all
+// may serve the cached token until then.
+const PhaseBackoff = "backoff"
 
 var errPendingWrite = errors.New("a refreshed token set is waiting to be stored in Vault")
 
@@ -74,6 +80,14 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 	for round := 0; round < 4; round++ {
 		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL)
 		var held *store.LeaseHeldError
+		if errors.As(err, &held) && prev != nil && prev.Phase == PhaseBackoff && prev.Holder == held.Holder && prev.TokenVersion == ts.Version {
+			// The holder's refresh failed and it retries at the lease's end: nobody refreshes
+			// before then, so the cached token may be served until then (less the skew), and
+			// this replica backs off with it (one attempt per backoff period in all).
+			b.publish(e, ts)
+			b.followBackoff(e, ts, prev)
+			return e.err()
+		}
 		if errors.As(err, &held) {
 			b.log.Debug("refresh in progress elsewhere; waiting for its result", "connection", name, "holder", held.Holder)
 			next, err := b.waitForOther(ctx, name, ts.Version, held.ExpiresAt)
@@ -165,8 +179,35 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 			defer release()
 			return b.markNeedsReauth(ctx, e, ts, err)
 		}
-		release()
-		return b.failProvider(e, err)
+		var oe *oauth.Error
+		// An answer from the provider itself (5xx, 429, 408) says nothing was rotated; 502 and
+		// 504 come from a gateway that may have lost the provider's answer.
+		answered := errors.As(err, &oe) && oe.StatusCode != 0 && oe.StatusCode != http.StatusBadGateway && oe.StatusCode != http.StatusGatewayTimeout
+		b.publish(e, ts)
+		err = b.failProvider(e, err)
+		if !answered {
+			// No answer (timeout, connection lost): the provider may have rotated the tokens
+			// and revoked the cached access token. Do not serve it past the cutoff.
+			release()
+			e.mu.Lock()
+			e.taintedVersion = ts.Version
+			e.mu.Unlock()
+			return err
+		}
+		// The provider answered that it did not refresh, and this replica held the lease, so
+		// the cached token is still the current one. Keep the lease, in phase "backoff",
+		// until the next attempt: no replica refreshes (and revokes the token) before then,
+		// so every replica may serve it until then, less the skew.
+		e.mu.Lock()
+		next := e.nextAttempt
+		e.mu.Unlock()
+		lease.Phase, lease.TokenVersion, lease.AcquiredAt, lease.ExpiresAt = PhaseBackoff, ts.Version, b.now(), next
+		if uerr := b.o.Store.UpdateLease(ctx, lease); uerr != nil {
+			release()
+			return err
+		}
+		b.oldTokenOK(e, ts.Version, next.Add(-b.skew(ts)))
+		return err
 	}
 	// (f) Store first. Nothing is served from newTS before Vault has it.
 	return b.storeRefreshed(ctx, e, lease, ts.Version, newTS, release)
@@ -431,7 +472,53 @@ func (b *Broker) backoff(n int) time.Duration {
 func (b *Broker) clearFailures(e *entry) {
 	e.mu.Lock()
 	e.failures, e.nextAttempt, e.lastErr = 0, time.Time{}, nil
+	e.oldOKUntil, e.taintedVersion = time.Time{}, 0
 	e.mu.Unlock()
+}
+
+// oldTokenOK records that no replica has refreshed or is refreshing record version v of
+// e (a refresh needs the lease): its cached token may be served past the serving cutoff for
+// the next PollInterval.
+func (b *Broker) oldTokenOK(e *entry, v int, until time.Time) {
+	e.mu.Lock()
+	if e.taintedVersion != v {
+		e.oldOKUntil, e.oldOKVersion = until, v
+	}
+	e.mu.Unlock()
+}
+
+// followBackoff adopts another replica's backoff lease on record ts: serve the cached token
+// until the lease ends (less the skew), and make no attempt before it ends. The failure
+// count is inferred from the lease's length, so the backoff keeps growing when this replica
+// makes the next attempt.
+func (b *Broker) followBackoff(e *entry, ts *store.TokenSet, l *store.Lease) {
+	d := l.ExpiresAt.Sub(l.AcquiredAt)
+	n := 1
+	for step := b.o.BackoffBase; step < d && step < b.o.BackoffMax; step *= 2 {
+		n++
+	}
+	e.mu.Lock()
+	e.failures = max(e.failures, n)
+	e.nextAttempt = l.ExpiresAt
+	e.lastErr = fmt.Errorf("the last refresh failed (on replica %s); next attempt at %s", l.Holder, l.ExpiresAt.UTC().Format(time.RFC3339))
+	e.mu.Unlock()
+	b.oldTokenOK(e, ts.Version, l.ExpiresAt.Add(-b.skew(ts)))
+	b.touch(e, l.ExpiresAt)
+}
+
+// skew is the clock difference tolerated for ts (Skew, at most a quarter of its lead).
+func (b *Broker) skew(ts *store.TokenSet) time.Duration { return min(b.o.Skew, b.lead(ts)/4) }
+
+func (b *Broker) oldTokenChecked(e *entry, now time.Time) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return now.Before(e.oldOKUntil)
+}
+
+func (b *Broker) oldVersion(e *entry) int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.oldOKVersion
 }
 
 // backoffUntil returns the time of the next attempt when e is backing off.

@@ -219,3 +219,126 @@ func TestLead(t *testing.T) {
 		}
 	}
 }
+
+// TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken: after a failed refresh
+// (the provider answered 503) a replica backs off and keeps serving its cached token past the
+// serving cutoff. Regression: it released the lease, so another replica (backoff was per
+// replica) could refresh meanwhile, and a provider like Hydra then revokes the token the
+// first replica kept serving until expiry (the crash soak caught revoked tokens served
+// after Hydra answered one replica's refresh with a 500). Now the failing replica keeps the
+// lease in phase "backoff" until its next attempt: no other replica refreshes before then,
+// other replicas serve the cached token too (without calling the provider), and nobody
+// serves it after the lease's end less the skew.
+func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) {
+	st := newMemStore()
+	st.conns["c"] = true
+	now := time.Now()
+	// A 6 s token issued 2 s ago: lead 2 s, so its cutoff is about now.
+	ts := store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: now.Add(4 * time.Second), RefreshedAt: now.Add(-2 * time.Second), Status: store.StatusAuthorized, Version: 1}
+	st.tokens["c"] = ts
+	oa := &fakeOAuth{life: time.Hour, err: &oauth.Error{Op: "refresh", Kind: oauth.KindTransient, StatusCode: 503, Code: "temporarily_unavailable"}}
+	b := newTestBroker(t, st, oa)
+	oa2 := &fakeOAuth{life: time.Hour}
+	b2, err := New(Options{Store: st, OAuth: oa2, ReplicaID: "other", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PollInterval: 20 * time.Millisecond, LeaseTTL: 10 * time.Second, LeaseSafety: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if _, err := b.Token(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Until(b.cutoff(&ts)) + 20*time.Millisecond)
+
+	// 1. This replica's refresh fails: the provider answered, nothing was rotated; the
+	// cached token is served while it backs off, and it keeps the lease.
+	tok, err := b.Token(ctx, "c")
+	if err != nil || tok.AccessToken != "old" {
+		t.Fatalf("after a failed refresh: Token = %v, %v; want the still-valid cached token", tok, err)
+	}
+	st.mu.Lock()
+	l := st.leases["c"]
+	st.mu.Unlock()
+	if l.Holder != "me" || l.Phase != PhaseBackoff || !l.Held(time.Now()) {
+		t.Fatalf("lease after the failed refresh: %+v; want held by me in phase backoff", l)
+	}
+	if _, _, err := st.AcquireLease(ctx, "c", "third", time.Minute); err == nil {
+		t.Fatalf("another replica could take the lease (and refresh, revoking the served token) while this one serves it")
+	}
+
+	// 2. Another replica serves the same token without calling the provider.
+	tok, err = b2.Token(ctx, "c")
+	if err != nil || tok.AccessToken != "old" {
+		t.Fatalf("other replica during the backoff: Token = %v, %v", tok, err)
+	}
+	if oa2.calls.Load() != 0 {
+		t.Fatalf("the other replica called the provider during the backoff")
+	}
+
+	// 3. Nobody serves the token from the lease's end less the skew; after it, a replica
+	// refreshes and the new token is served.
+	time.Sleep(time.Until(l.ExpiresAt.Add(-b.skew(&ts))) + 10*time.Millisecond)
+	for _, r := range []*Broker{b, b2} {
+		if tok, err := r.Token(ctx, "c"); err == nil && tok.AccessToken == "old" && time.Now().Before(l.ExpiresAt) {
+			t.Fatalf("%s served the cached token after the backoff lease's end less the skew", r.ReplicaID())
+		}
+	}
+	time.Sleep(time.Until(l.ExpiresAt) + 10*time.Millisecond)
+	oa.err = nil
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		tok, err := b2.Token(ctx, "c")
+		if err == nil && tok.AccessToken != "old" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no new token after the backoff: %v, %v", tok, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := oa.calls.Load() + oa2.calls.Load(); n != 2 {
+		t.Errorf("%d provider calls, want 2 (the failed one and one after the backoff)", n)
+	}
+}
+
+// TestCloseWaitsForARefreshInFlight: a process stopping (SIGTERM: tokend serve cancels Run,
+// shuts the HTTP server down and calls Close) while a refresh's provider call is in flight
+// must store the rotated tokens before it exits. Regression: the refresh ran in a detached
+// single-flight goroutine that Close did not wait for, so the process could exit after the
+// provider rotated the refresh token and before Vault had the new one (the crash soak lost a
+// refresh answer this way at shutdown).
+func TestCloseWaitsForARefreshInFlight(t *testing.T) {
+	st := newMemStore()
+	st.conns["c"] = true
+	st.tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 1}
+	inCall, release := make(chan struct{}), make(chan struct{})
+	oa := &fakeOAuth{life: time.Hour, hook: func() { close(inCall); <-release }}
+	b := newTestBroker(t, st, oa)
+	ctx, cancel := context.WithCancel(context.Background())
+	go b.Run(ctx)
+	reqCtx, reqCancel := context.WithCancel(context.Background())
+	go func() { _, _ = b.Token(reqCtx, "c") }()
+	<-inCall
+	// Shutdown: the request gives up, Run stops, Close is called.
+	reqCancel()
+	cancel()
+	closed := make(chan struct{})
+	go func() { b.Close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while a refresh's provider call was in flight")
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return after the refresh finished")
+	}
+	st.mu.Lock()
+	got := st.tokens["c"]
+	st.mu.Unlock()
+	if got.RefreshToken != "rt-1" || got.Version != 2 {
+		t.Errorf("after Close the record holds %q (version %d); want the rotated refresh token stored", got.RefreshToken, got.Version)
+	}
+}

@@ -231,7 +231,12 @@ func (e *Env) Introspect(token string) (Introspection, error) {
 
 // TokenProxy is a reverse proxy in front of Hydra's token endpoint that counts refresh
 // requests and remembers a hash of every refresh token presented, so a test can prove that
-// no refresh token was ever sent twice.
+// no refresh token was ever sent twice. It can also inject faults (SetFault) and records
+// every refresh request (Answers).
+//
+// Requests are forwarded to Hydra with a context detached from the caller's: once a refresh
+// request has reached the proxy, Hydra processes it even if the caller has gone (killed or
+// timed out), as a real provider would. Its answer is then lost: that is the crash window.
 type TokenProxy struct {
 	URL string
 
@@ -239,11 +244,51 @@ type TokenProxy struct {
 	refreshes int
 	statuses  map[int]int
 	seen      map[string]int
-	down      bool
+	fault     Fault
+	delay     time.Duration
 	hold      chan struct{} // when set, refresh answers wait until it is closed
 	windows   [][2]time.Time
+	answers   []Answer
 	onAnswer  func()
+	onRefresh func(Answer)
 }
+
+// Fault is a failure mode of the token endpoint injected by the proxy for refresh requests.
+type Fault int
+
+const (
+	// FaultNone forwards every request to Hydra.
+	FaultNone Fault = iota
+	// Fault5xx answers 503 temporarily_unavailable without reaching Hydra.
+	Fault5xx
+	// FaultDelay waits SetFault's delay before forwarding; a caller that gives up meanwhile
+	// is not forwarded (a provider slow to accept requests, not one that answers late).
+	FaultDelay
+	// FaultReset closes the connection without an answer (as a crashed or refusing
+	// endpoint would), without reaching Hydra.
+	FaultReset
+)
+
+// Answer is one refresh request as the proxy saw it. Tokens appear only as hashes.
+type Answer struct {
+	Start, End time.Time
+	// Status is the HTTP status sent back (0: connection closed, or the caller left
+	// before the request was forwarded).
+	Status int
+	// Reached is true when Hydra answered the request (Status may still be an error).
+	Reached bool
+	// Presented is TokenHash of the refresh token presented, Returned that of the new
+	// refresh token in a 200 answer.
+	Presented, Returned string
+}
+
+// TokenHash is the short hash by which the proxy remembers tokens.
+func TokenHash(tok string) string {
+	sum := sha256.Sum256([]byte(tok))
+	return hex.EncodeToString(sum[:8])
+}
+
+const proxyErrorHeader = "X-Brokertest-Proxy-Error"
 
 // NewTokenProxy starts a proxy to target (Hydra's token endpoint) that stops in t.Cleanup.
 func NewTokenProxy(t testing.TB, target string) *TokenProxy {
@@ -255,6 +300,9 @@ func NewTokenProxy(t testing.TB, target string) *TokenProxy {
 	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.Out.URL.Scheme, r.Out.URL.Host, r.Out.URL.Path = tu.Scheme, tu.Host, tu.Path
 		r.Out.Host = tu.Host
+	}, ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
+		w.Header().Set(proxyErrorHeader, "1")
+		w.WriteHeader(http.StatusBadGateway)
 	}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		began := time.Now()
@@ -263,33 +311,76 @@ func NewTokenProxy(t testing.TB, target string) *TokenProxy {
 		form, _ := url.ParseQuery(string(body))
 		refresh := form.Get("grant_type") == "refresh_token"
 		p.mu.Lock()
-		down, hold := p.down, p.hold
+		fault, delay, hold := p.fault, p.delay, p.hold
 		if refresh {
 			p.refreshes++
 		}
 		p.mu.Unlock()
-		if down && refresh {
-			p.record(http.StatusServiceUnavailable)
-			http.Error(w, `{"error":"temporarily_unavailable"}`, http.StatusServiceUnavailable)
+		if !refresh {
+			fault = FaultNone
+		}
+		a := Answer{Start: began, Presented: TokenHash(form.Get("refresh_token"))}
+		switch fault {
+		case Fault5xx:
+			a.Status = http.StatusServiceUnavailable
+			p.finish(a)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			_, _ = w.Write([]byte(`{"error":"temporarily_unavailable"}`))
 			return
+		case FaultReset:
+			p.finish(a)
+			if hj, ok := w.(http.Hijacker); ok {
+				if c, _, err := hj.Hijack(); err == nil {
+					_ = c.Close()
+					return
+				}
+			}
+			panic(http.ErrAbortHandler)
+		case FaultDelay:
+			select {
+			case <-time.After(delay):
+			case <-r.Context().Done():
+				p.finish(a) // the caller gave up: nothing reaches Hydra
+				return
+			}
 		}
 		rec := httptest.NewRecorder()
-		rp.ServeHTTP(rec, r)
+		rp.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+		reached := rec.Header().Get(proxyErrorHeader) == ""
+		rec.Header().Del(proxyErrorHeader)
 		if refresh {
-			if rec.Code != http.StatusUnauthorized {
+			a.Status, a.Reached = rec.Code, reached
+			if reached && rec.Code == http.StatusOK {
+				var out struct {
+					RefreshToken string `json:"refresh_token"`
+				}
+				if json.Unmarshal(rec.Body.Bytes(), &out) == nil && out.RefreshToken != "" {
+					a.Returned = TokenHash(out.RefreshToken)
+				}
+			}
+			if reached && rec.Code != http.StatusUnauthorized {
 				// A use of the refresh token: it reached Hydra and the client authenticated
 				// (a 401 is refused before Hydra looks at the grant).
-				sum := sha256.Sum256([]byte(form.Get("refresh_token")))
 				p.mu.Lock()
-				p.seen[hex.EncodeToString(sum[:8])]++
+				p.seen[a.Presented]++
 				p.mu.Unlock()
 			}
 			p.record(rec.Code)
+			p.mu.Lock()
+			f := p.onRefresh
+			p.mu.Unlock()
+			if f != nil {
+				a.End = time.Now()
+				f(a)
+			}
 			if hold != nil {
 				<-hold
 			}
+			a.End = time.Now()
 			p.mu.Lock()
-			p.windows = append(p.windows, [2]time.Time{began, time.Now()})
+			p.windows = append(p.windows, [2]time.Time{began, a.End})
+			p.answers = append(p.answers, a)
 			p.mu.Unlock()
 		}
 		for k, v := range rec.Header() {
@@ -301,6 +392,17 @@ func NewTokenProxy(t testing.TB, target string) *TokenProxy {
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL + "/oauth2/token"
 	return p
+}
+
+// finish records a refresh request that did not reach Hydra.
+func (p *TokenProxy) finish(a Answer) {
+	a.End = time.Now()
+	if a.Status != 0 {
+		p.record(a.Status)
+	}
+	p.mu.Lock()
+	p.answers = append(p.answers, a)
+	p.mu.Unlock()
 }
 
 func (p *TokenProxy) record(code int) {
@@ -338,6 +440,24 @@ func (p *TokenProxy) Windows() [][2]time.Time {
 	return append([][2]time.Time(nil), p.windows...)
 }
 
+// Answers returns every refresh request the proxy has finished, in order of completion.
+func (p *TokenProxy) Answers() []Answer {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Answer(nil), p.answers...)
+}
+
+// Presentations returns how often each refresh token (by TokenHash) reached Hydra.
+func (p *TokenProxy) Presentations() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[string]int, len(p.seen))
+	for k, v := range p.seen {
+		out[k] = v
+	}
+	return out
+}
+
 // Reused returns how many refresh tokens were presented more than once.
 func (p *TokenProxy) Reused() int {
 	p.mu.Lock()
@@ -353,8 +473,17 @@ func (p *TokenProxy) Reused() int {
 
 // SetDown makes refresh requests fail with 503 (without reaching Hydra) while down.
 func (p *TokenProxy) SetDown(down bool) {
+	if down {
+		p.SetFault(Fault5xx, 0)
+	} else {
+		p.SetFault(FaultNone, 0)
+	}
+}
+
+// SetFault injects f into refresh requests from now on (delay is for FaultDelay).
+func (p *TokenProxy) SetFault(f Fault, delay time.Duration) {
 	p.mu.Lock()
-	p.down = down
+	p.fault, p.delay = f, delay
 	p.mu.Unlock()
 }
 
@@ -379,6 +508,15 @@ func (p *TokenProxy) Hold() (release func()) {
 func (p *TokenProxy) OnAnswer(f func()) {
 	p.mu.Lock()
 	p.onAnswer = f
+	p.mu.Unlock()
+}
+
+// OnRefresh sets a function called synchronously after Hydra answered a refresh request
+// and before the answer is sent on: the answer waits until it returns (a test can kill the
+// caller or stop Vault there, inside the crash window).
+func (p *TokenProxy) OnRefresh(f func(Answer)) {
+	p.mu.Lock()
+	p.onRefresh = f
 	p.mu.Unlock()
 }
 

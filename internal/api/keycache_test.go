@@ -1,0 +1,48 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+type flakyKeys struct {
+	rec  *store.APIKey
+	down atomic.Bool
+}
+
+func (f *flakyKeys) GetAPIKey(_ context.Context, id string) (*store.APIKey, error) {
+	if f.down.Load() {
+		return nil, errors.New("vault unreachable")
+	}
+	if f.rec == nil || f.rec.ID != id {
+		return nil, &store.NotFoundError{Kind: "api key", Name: id}
+	}
+	return f.rec, nil
+}
+
+// TestKeyCacheKeepsKnownKeysDuringAVaultOutage: once its ttl has passed, a cached key record
+// is read again from Vault; if Vault cannot be read, the known record is used instead of
+// refusing the caller. Regression: every caller got 503 "the API key cannot be checked"
+// after --key-cache-ttl (30 s) of a Vault outage, although tokens were still being served
+// from memory. Unknown keys are still refused.
+func TestKeyCacheKeepsKnownKeysDuringAVaultOutage(t *testing.T) {
+	ks := &flakyKeys{rec: &store.APIKey{ID: "aaaaaaaaaaaa", Connections: []string{"c"}}}
+	c := &keyCache{ks: ks, ttl: 10 * time.Millisecond, entries: map[string]keyEntry{}}
+	ctx := context.Background()
+	if rec, err := c.get(ctx, "aaaaaaaaaaaa"); err != nil || rec == nil {
+		t.Fatalf("get = %v, %v", rec, err)
+	}
+	ks.down.Store(true)
+	time.Sleep(20 * time.Millisecond)
+	if rec, err := c.get(ctx, "aaaaaaaaaaaa"); err != nil || rec == nil {
+		t.Fatalf("known key with Vault down after the ttl: %v, %v; want the cached record", rec, err)
+	}
+	if _, err := c.get(ctx, "bbbbbbbbbbbb"); err == nil {
+		t.Fatalf("an unknown key was accepted with Vault down")
+	}
+}
