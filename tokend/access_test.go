@@ -74,25 +74,6 @@ func apiRoutes(t *testing.T) []string {
 	return routes
 }
 
-// tokendPolicy is the `policy:tokend` HCL block of docs/vault-layout.md.
-func tokendPolicy(t *testing.T) string {
-	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(filepath.Join(root, "docs", "vault-layout.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(doc), "<!-- policy:tokend -->\n```hcl\n")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 || !strings.Contains(block, `path "secret/data/tailor/connections/+/tokens"`) {
-		t.Fatal("docs/vault-layout.md has no tokend policy block after <!-- policy:tokend -->")
-	}
-	return block
-}
-
 // listeners returns the local addresses of the TCP sockets listening on port, from
 // /proc/net/tcp and /proc/net/tcp6.
 func listeners(t *testing.T, port int) []net.IP {
@@ -149,7 +130,7 @@ func TestAccessControl(t *testing.T) {
 	}
 
 	// The tokend role: only the documented policy.
-	if err := v.Client().Sys().PutPolicy("tailor-tokend", tokendPolicy(t)); err != nil {
+	if err := v.Client().Sys().PutPolicy("tailor-tokend", testenv.DocPolicy(t, "tokend", "")); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := v.Client().Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{"tailor-tokend"}, TTL: "1h"})
@@ -349,16 +330,10 @@ func TestAccessControl(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	get := func(path, authz string) (int, []byte) {
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		if authz != "" {
-			req.Header.Set("Authorization", authz)
-		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, b, err := getAuth(base+path, authz)
 		if err != nil {
 			t.Fatal(err)
 		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		return resp.StatusCode, b
 	}
 

@@ -131,17 +131,38 @@ func startServe(t *testing.T, bin string, env *brokertest.Env, replica string, e
 
 func get(t *testing.T, url, key string) (*http.Response, []byte) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	authz := ""
 	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
+		authz = "Bearer " + key
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, b, err := getAuth(url, authz)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
 	return resp, b
+}
+
+// quietClient bounds every test request, so a hung server fails the test instead of the
+// test binary's timeout.
+var quietClient = &http.Client{Timeout: 15 * time.Second}
+
+// getAuth sends GET url with the Authorization header authz ("" for none) and returns the
+// response and up to 64 KiB of its body. It never fails the test, so goroutines may call it.
+func getAuth(url, authz string) (*http.Response, []byte, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	resp, err := quietClient.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return resp, b, err
 }
 
 // TestServeProcessesAndNode runs three real `tokend serve` processes on one Vault against

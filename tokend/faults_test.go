@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
-	"net/http"
 	"os"
 	"strconv"
 	"testing"
@@ -68,7 +66,7 @@ func TestProviderFaults(t *testing.T) {
 			began := time.Now()
 			var ok200, unavailable, beforeCutoff int
 			for time.Since(began) < faultFor {
-				resp, body, err := getQuiet(url)
+				resp, body, err := getAuth(url, "")
 				done := time.Now()
 				if err != nil {
 					t.Fatalf("tokend unreachable: %v", err)
@@ -112,7 +110,7 @@ func TestProviderFaults(t *testing.T) {
 			// Recovery without intervention.
 			var tok1 string
 			for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-				resp, body, err := getQuiet(url)
+				resp, body, err := getAuth(url, "")
 				if err == nil && resp.StatusCode == 200 {
 					var tk tokenBody
 					_ = json.Unmarshal(body, &tk)
@@ -186,7 +184,7 @@ type tokenBody struct {
 
 func mustToken(t *testing.T, url string) (string, time.Time) {
 	t.Helper()
-	resp, body, err := getQuiet(url)
+	resp, body, err := getAuth(url, "")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET %s: %v %s", url, err, body)
 	}
@@ -195,19 +193,6 @@ func mustToken(t *testing.T, url string) (string, time.Time) {
 		t.Fatalf("token body: %v", err)
 	}
 	return tk.AccessToken, tk.ExpiresAt
-}
-
-var quietClient = &http.Client{Timeout: 15 * time.Second}
-
-// getQuiet is a GET that returns errors instead of failing the test (safe in goroutines).
-func getQuiet(url string) (*http.Response, []byte, error) {
-	resp, err := quietClient.Get(url)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return resp, b, err
 }
 
 func sanitizeName(s string) string {

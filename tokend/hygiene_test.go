@@ -420,16 +420,10 @@ variable "client_secret" {
 	statuses := map[int]int{}
 	call := func(path, authz string) (int, []byte) {
 		t.Helper()
-		req, _ := http.NewRequest(http.MethodGet, base+path, nil)
-		if authz != "" {
-			req.Header.Set("Authorization", authz)
-		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, body, err := getAuth(base+path, authz)
 		if err != nil {
 			t.Fatal(err)
 		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
 		statuses[resp.StatusCode]++
 		var hdr strings.Builder
 		for k, vs := range resp.Header {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -96,7 +95,7 @@ func TestVaultOutage(t *testing.T) {
 				return
 			default:
 			}
-			resp, _, err := getQuiet(p.URL + "/readyz")
+			resp, _, err := getAuth(p.URL+"/readyz", "")
 			if err == nil && time.Since(began) < outage {
 				readyMu.Lock()
 				readyStatuses[resp.StatusCode]++
@@ -106,7 +105,7 @@ func TestVaultOutage(t *testing.T) {
 		}
 	}()
 	for time.Since(began) < outage {
-		resp, body, err := getWithKey(steadyURL, key)
+		resp, body, err := getAuth(steadyURL, "Bearer "+key)
 		switch {
 		case err == nil && resp.StatusCode == 200:
 			var tk tokenBody
@@ -121,7 +120,7 @@ func TestVaultOutage(t *testing.T) {
 				t.Errorf("outage-steady during the outage: %v %v %s", err, statusOf(resp), body)
 			}
 		}
-		resp, body, err = getWithKey(rotURL, key)
+		resp, body, err = getAuth(rotURL, "Bearer "+key)
 		switch {
 		case err == nil && resp.StatusCode == 200:
 			rotServed++
@@ -144,7 +143,7 @@ func TestVaultOutage(t *testing.T) {
 	// After: ready again, the held refresh answer stored, refreshes going on.
 	var readyAfter time.Duration
 	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		if resp, _, err := getQuiet(p.URL + "/readyz"); err == nil && resp.StatusCode == 200 {
+		if resp, _, err := getAuth(p.URL+"/readyz", ""); err == nil && resp.StatusCode == 200 {
 			readyAfter = time.Since(restarted)
 			break
 		}
@@ -155,7 +154,7 @@ func TestVaultOutage(t *testing.T) {
 	okBefore := short.Proxy.Statuses()[200]
 	var rotBack time.Duration
 	for deadline := time.Now().Add(60 * time.Second); short.Proxy.Statuses()[200] < okBefore+2; time.Sleep(100 * time.Millisecond) {
-		if resp, _, err := getWithKey(rotURL, key); err == nil && resp.StatusCode == 200 && rotBack == 0 {
+		if resp, _, err := getAuth(rotURL, "Bearer "+key); err == nil && resp.StatusCode == 200 && rotBack == 0 {
 			rotBack = time.Since(restarted)
 		}
 		if time.Now().After(deadline) {
@@ -212,21 +211,9 @@ func TestVaultOutage(t *testing.T) {
 	}
 }
 
-func getWithKey(url, key string) (*http.Response, []byte, error) {
-	req, _ := http.NewRequest(http.MethodGet, url, nil)
-	req.Header.Set("Authorization", "Bearer "+key)
-	resp, err := quietClient.Do(req)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return resp, b, err
-}
-
 func tokenWithKey(t *testing.T, url, key string, want int) string {
 	t.Helper()
-	resp, body, err := getWithKey(url, key)
+	resp, body, err := getAuth(url, "Bearer "+key)
 	if err != nil || resp.StatusCode != want {
 		t.Fatalf("GET %s: %v %v %s", url, err, statusOf(resp), body)
 	}

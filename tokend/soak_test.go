@@ -233,7 +233,7 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 				defer wg.Done()
 				for ctx.Err() == nil {
 					start := time.Now()
-					resp, body, err := getQuiet(*r.url.Load() + "/v1/connections/" + c + "/token")
+					resp, body, err := getAuth(*r.url.Load()+"/v1/connections/"+c+"/token", "")
 					now := time.Now()
 					switch {
 					case err != nil:

@@ -17,89 +17,10 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
-
-// memStore is an in-memory broker.Store: connections, client secrets and token records.
-type memStore struct {
-	mu     sync.Mutex
-	conns  map[string]bool
-	tokens map[string]store.TokenSet
-	leases map[string]store.Lease
-}
-
-func (m *memStore) GetTokens(_ context.Context, name string) (*store.TokenSet, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.tokens[name]
-	if !ok {
-		return nil, &store.NotFoundError{Kind: "tokens", Name: name}
-	}
-	return &t, nil
-}
-
-func (m *memStore) PutTokens(_ context.Context, name string, t *store.TokenSet) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.tokens[name].Version != t.Version {
-		return &store.ConflictError{Kind: "tokens", Name: name, Version: t.Version}
-	}
-	t.Version++
-	m.tokens[name] = *t
-	return nil
-}
-
-func (m *memStore) GetConnection(_ context.Context, name string) (*store.Connection, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !m.conns[name] {
-		return nil, &store.NotFoundError{Kind: "connection", Name: name}
-	}
-	return &store.Connection{Name: name, ClientID: "id", TokenURL: "http://127.0.0.1:9/token", AuthURL: "http://127.0.0.1:9/auth", Version: 1}, nil
-}
-
-func (m *memStore) GetClientSecret(context.Context, string) (*store.ClientSecret, error) {
-	return &store.ClientSecret{Value: fuzzClientSecret, Version: 1}, nil
-}
-
-func (m *memStore) GetPreviousClientSecret(_ context.Context, name string, _ int) (*store.ClientSecret, error) {
-	return nil, &store.NotFoundError{Kind: "previous client secret", Name: name}
-}
-
-func (m *memStore) AcquireLease(_ context.Context, name, holder string, ttl time.Duration) (*store.Lease, *store.Lease, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	prev := m.leases[name]
-	l := store.Lease{Name: name, Holder: holder, AcquiredAt: time.Now(), ExpiresAt: time.Now().Add(ttl), Version: prev.Version + 1}
-	m.leases[name] = l
-	return &l, &prev, nil
-}
-
-func (m *memStore) UpdateLease(_ context.Context, l *store.Lease) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	l.Version++
-	m.leases[l.Name] = *l
-	return nil
-}
-
-func (m *memStore) ReleaseLease(ctx context.Context, l *store.Lease) error { return nil }
-
-func (m *memStore) ListConnections(context.Context) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []string
-	for n := range m.conns {
-		out = append(out, n)
-	}
-	return out, nil
-}
-
-func (m *memStore) GetTokenStatus(_ context.Context, name string) (store.TokenStatus, error) {
-	return store.TokenStatus{}, nil
-}
-func (m *memStore) Ping(context.Context) error { return nil }
 
 // noOAuth refuses every refresh: the fuzzed API never needs one (tokens live for an hour).
 type noOAuth struct{}
@@ -157,16 +78,17 @@ type fakeAPI struct {
 
 func newFakeAPI(t testing.TB) *fakeAPI {
 	t.Helper()
-	st := &memStore{conns: map[string]bool{}, tokens: map[string]store.TokenSet{}, leases: map[string]store.Lease{}}
+	st := brokertest.NewMemStore()
+	st.ClientSecret = fuzzClientSecret
 	f := &fakeAPI{keys: &memKeys{keys: map[string]*store.APIKey{}}, conns: map[string]bool{}}
 	exp := time.Now().Add(time.Hour)
 	for name, authorized := range map[string]bool{"google-oauth": true, "ms365-oauth": true, "google-pending": false} {
-		st.conns[name] = true
+		st.Conns[name] = true
 		f.conns[name] = authorized
 		if authorized {
 			ts := store.TokenSet{AccessToken: fuzzAccess + name, RefreshToken: fuzzRefresh + name, TokenType: "Bearer",
 				Expiry: exp, Status: store.StatusAuthorized, Version: 1}
-			st.tokens[name] = ts
+			st.Tokens[name] = ts
 			f.secrets = append(f.secrets, ts.AccessToken, ts.RefreshToken)
 		}
 	}

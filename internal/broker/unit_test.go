@@ -2,104 +2,17 @@ package broker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
-
-// memStore is an in-memory Store with the same check-and-set rules as the Vault store, for
-// protocol edge cases that are hard to provoke with real servers.
-type memStore struct {
-	mu     sync.Mutex
-	tokens map[string]store.TokenSet
-	leases map[string]store.Lease
-	conns  map[string]bool
-}
-
-func newMemStore() *memStore {
-	return &memStore{tokens: map[string]store.TokenSet{}, leases: map[string]store.Lease{}, conns: map[string]bool{}}
-}
-
-func (m *memStore) GetTokens(_ context.Context, name string) (*store.TokenSet, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	t, ok := m.tokens[name]
-	if !ok {
-		return nil, &store.NotFoundError{Kind: "tokens", Name: name}
-	}
-	return &t, nil
-}
-
-func (m *memStore) PutTokens(_ context.Context, name string, t *store.TokenSet) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.tokens[name].Version != t.Version {
-		return &store.ConflictError{Kind: "tokens", Name: name, Version: t.Version}
-	}
-	t.Version++
-	m.tokens[name] = *t
-	return nil
-}
-
-func (m *memStore) GetConnection(_ context.Context, name string) (*store.Connection, error) {
-	if !m.conns[name] {
-		return nil, &store.NotFoundError{Kind: "connection", Name: name}
-	}
-	return &store.Connection{Name: name, ClientID: "id", TokenURL: "http://127.0.0.1:9/token", AuthURL: "http://127.0.0.1:9/auth", Version: 1}, nil
-}
-
-func (m *memStore) GetClientSecret(context.Context, string) (*store.ClientSecret, error) {
-	return &store.ClientSecret{Value: "s", Version: 1}, nil
-}
-
-func (m *memStore) GetPreviousClientSecret(_ context.Context, name string, _ int) (*store.ClientSecret, error) {
-	return nil, &store.NotFoundError{Kind: "previous client secret", Name: name}
-}
-
-func (m *memStore) AcquireLease(_ context.Context, name, holder string, ttl time.Duration) (*store.Lease, *store.Lease, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	prev := m.leases[name]
-	if prev.Held(time.Now()) && prev.Holder != holder {
-		return nil, &prev, &store.LeaseHeldError{Name: name, Holder: prev.Holder, ExpiresAt: prev.ExpiresAt}
-	}
-	l := store.Lease{Name: name, Holder: holder, AcquiredAt: time.Now(), ExpiresAt: time.Now().Add(ttl), Version: prev.Version + 1}
-	m.leases[name] = l
-	return &l, &prev, nil
-}
-
-func (m *memStore) UpdateLease(_ context.Context, l *store.Lease) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.leases[l.Name].Version != l.Version {
-		return &store.ConflictError{Kind: "lease", Name: l.Name, Version: l.Version}
-	}
-	l.Version++
-	m.leases[l.Name] = *l
-	return nil
-}
-
-func (m *memStore) ReleaseLease(ctx context.Context, l *store.Lease) error {
-	free := &store.Lease{Name: l.Name, ExpiresAt: time.Now(), Version: l.Version}
-	if err := m.UpdateLease(ctx, free); err != nil && !errors.Is(err, store.ErrConflict) {
-		return err
-	}
-	return nil
-}
-
-func (m *memStore) ListConnections(context.Context) ([]string, error) { return nil, nil }
-func (m *memStore) GetTokenStatus(context.Context, string) (store.TokenStatus, error) {
-	return store.TokenStatus{}, nil
-}
-func (m *memStore) Ping(context.Context) error { return nil }
 
 // fakeOAuth answers refreshes with new tokens, or runs hook.
 type fakeOAuth struct {
@@ -137,9 +50,9 @@ func newTestBroker(t *testing.T, st Store, oa OAuth) *Broker {
 }
 
 func TestNoRefreshTokenIsServedUntilExpiry(t *testing.T) {
-	st := newMemStore()
-	st.conns["c"] = true
-	st.tokens["c"] = store.TokenSet{AccessToken: "only", Expiry: time.Now().Add(3 * time.Second), Status: store.StatusAuthorized, Version: 1}
+	st := brokertest.NewMemStore()
+	st.Conns["c"] = true
+	st.Tokens["c"] = store.TokenSet{AccessToken: "only", Expiry: time.Now().Add(3 * time.Second), Status: store.StatusAuthorized, Version: 1}
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)
 	for range 5 {
@@ -156,17 +69,17 @@ func TestNoRefreshTokenIsServedUntilExpiry(t *testing.T) {
 // TestWaitsForTheLeaseHolder: another replica holds the lease; this one does not call the
 // provider but waits for the record to change and serves the new token.
 func TestWaitsForTheLeaseHolder(t *testing.T) {
-	st := newMemStore()
-	st.conns["c"] = true
-	st.tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 3}
-	st.leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: PhaseRefreshing, Version: 7}
+	st := brokertest.NewMemStore()
+	st.Conns["c"] = true
+	st.Tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 3}
+	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: PhaseRefreshing, Version: 7}
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
-		st.mu.Lock()
-		st.tokens["c"] = store.TokenSet{AccessToken: "from-other", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour), RefreshedAt: time.Now(), Status: store.StatusAuthorized, Version: 4}
-		st.mu.Unlock()
+		st.Mu.Lock()
+		st.Tokens["c"] = store.TokenSet{AccessToken: "from-other", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour), RefreshedAt: time.Now(), Status: store.StatusAuthorized, Version: 4}
+		st.Mu.Unlock()
 	}()
 	tok, err := b.Token(context.Background(), "c")
 	if err != nil || tok.AccessToken != "from-other" {
@@ -180,21 +93,21 @@ func TestWaitsForTheLeaseHolder(t *testing.T) {
 // TestReauthorizationDuringRefreshWins: `tokend authorize` writes a new chain while this
 // replica refreshes the old one; the check-and-set makes the new record win.
 func TestReauthorizationDuringRefreshWins(t *testing.T) {
-	st := newMemStore()
-	st.conns["c"] = true
-	st.tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 1}
+	st := brokertest.NewMemStore()
+	st.Conns["c"] = true
+	st.Tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 1}
 	oa := &fakeOAuth{life: time.Hour}
 	oa.hook = func() {
-		st.mu.Lock()
-		st.tokens["c"] = store.TokenSet{AccessToken: "reauthorized", RefreshToken: "new-chain", Expiry: time.Now().Add(time.Hour), AuthorizedAt: time.Now(), Status: store.StatusAuthorized, Version: 2}
-		st.mu.Unlock()
+		st.Mu.Lock()
+		st.Tokens["c"] = store.TokenSet{AccessToken: "reauthorized", RefreshToken: "new-chain", Expiry: time.Now().Add(time.Hour), AuthorizedAt: time.Now(), Status: store.StatusAuthorized, Version: 2}
+		st.Mu.Unlock()
 	}
 	b := newTestBroker(t, st, oa)
 	tok, err := b.Token(context.Background(), "c")
 	if err != nil || tok.AccessToken != "reauthorized" {
 		t.Fatalf("Token = %v, %v", tok, err)
 	}
-	if st.tokens["c"].RefreshToken != "new-chain" {
+	if st.Tokens["c"].RefreshToken != "new-chain" {
 		t.Errorf("the re-authorized record was overwritten")
 	}
 }
@@ -203,7 +116,7 @@ func TestReauthorizationDuringRefreshWins(t *testing.T) {
 // failed token request with the other authentication style. The guard lets the retry
 // through only after a client-authentication failure.
 func TestLead(t *testing.T) {
-	b := newTestBroker(t, newMemStore(), &fakeOAuth{})
+	b := newTestBroker(t, brokertest.NewMemStore(), &fakeOAuth{})
 	now := time.Now().Truncate(time.Second)
 	for _, c := range []struct {
 		life, want time.Duration
@@ -230,12 +143,12 @@ func TestLead(t *testing.T) {
 // other replicas serve the cached token too (without calling the provider), and nobody
 // serves it after the lease's end less the skew.
 func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) {
-	st := newMemStore()
-	st.conns["c"] = true
+	st := brokertest.NewMemStore()
+	st.Conns["c"] = true
 	now := time.Now()
 	// A 6 s token issued 2 s ago: lead 2 s, so its cutoff is about now.
 	ts := store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: now.Add(4 * time.Second), RefreshedAt: now.Add(-2 * time.Second), Status: store.StatusAuthorized, Version: 1}
-	st.tokens["c"] = ts
+	st.Tokens["c"] = ts
 	oa := &fakeOAuth{life: time.Hour, err: &oauth.Error{Op: "refresh", Kind: oauth.KindTransient, StatusCode: 503, Code: "temporarily_unavailable"}}
 	b := newTestBroker(t, st, oa)
 	oa2 := &fakeOAuth{life: time.Hour}
@@ -256,9 +169,9 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 	if err != nil || tok.AccessToken != "old" {
 		t.Fatalf("after a failed refresh: Token = %v, %v; want the still-valid cached token", tok, err)
 	}
-	st.mu.Lock()
-	l := st.leases["c"]
-	st.mu.Unlock()
+	st.Mu.Lock()
+	l := st.Leases["c"]
+	st.Mu.Unlock()
 	if l.Holder != "me" || l.Phase != PhaseBackoff || !l.Held(time.Now()) {
 		t.Fatalf("lease after the failed refresh: %+v; want held by me in phase backoff", l)
 	}
@@ -308,9 +221,9 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 // provider rotated the refresh token and before Vault had the new one (the crash soak lost a
 // refresh answer this way at shutdown).
 func TestCloseWaitsForARefreshInFlight(t *testing.T) {
-	st := newMemStore()
-	st.conns["c"] = true
-	st.tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 1}
+	st := brokertest.NewMemStore()
+	st.Conns["c"] = true
+	st.Tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 1}
 	inCall, release := make(chan struct{}), make(chan struct{})
 	oa := &fakeOAuth{life: time.Hour, hook: func() { close(inCall); <-release }}
 	b := newTestBroker(t, st, oa)
@@ -335,9 +248,9 @@ func TestCloseWaitsForARefreshInFlight(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close did not return after the refresh finished")
 	}
-	st.mu.Lock()
-	got := st.tokens["c"]
-	st.mu.Unlock()
+	st.Mu.Lock()
+	got := st.Tokens["c"]
+	st.Mu.Unlock()
 	if got.RefreshToken != "rt-1" || got.Version != 2 {
 		t.Errorf("after Close the record holds %q (version %d); want the rotated refresh token stored", got.RefreshToken, got.Version)
 	}

@@ -443,27 +443,6 @@ func TestLoopbackOnlyHTTP(t *testing.T) {
 	}
 }
 
-// terraformPolicy returns the least-privilege Vault policy of the Terraform role exactly as
-// docs/vault-layout.md documents it (the HCL block after `<!-- policy:terraform -->`), for
-// mount secret and the given prefix, so the documented policy is the tested one.
-func terraformPolicy(t *testing.T, prefix string) string {
-	t.Helper()
-	root, err := testenv.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc, err := os.ReadFile(filepath.Join(root, "docs", "vault-layout.md"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, rest, ok := strings.Cut(string(doc), "<!-- policy:terraform -->\n```hcl\n")
-	block, _, ok2 := strings.Cut(rest, "```")
-	if !ok || !ok2 || !strings.Contains(block, `path "secret/data/tailor/connections/+/config"`) {
-		t.Fatal("docs/vault-layout.md has no Terraform policy block after <!-- policy:terraform -->")
-	}
-	return strings.NewReplacer("secret/data/tailor", "secret/data/"+prefix, "secret/metadata/tailor", "secret/metadata/"+prefix).Replace(block)
-}
-
 // TestAccAuthConnectionResource_destroyWithTerraformPolicy: with the least-privilege policy
 // of the Terraform role (terraformPolicy: no read of client secrets or tokens, no refresh
 // lease), the provider manages a connection, and destroying it while it holds tokens
@@ -474,7 +453,7 @@ func TestAccAuthConnectionResource_destroyWithTerraformPolicy(t *testing.T) {
 	ep := newRevocationEndpoint(t, nil)
 	rec := &applyDiags{}
 	root := e.vault.Client()
-	if err := root.Sys().PutPolicy("tailor-terraform", terraformPolicy(t, e.prefix)); err != nil {
+	if err := root.Sys().PutPolicy("tailor-terraform", testenv.DocPolicy(t, "terraform", e.prefix)); err != nil {
 		t.Fatal(err)
 	}
 	tok, err := root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{"tailor-terraform"}, TTL: "1h"})

@@ -1,0 +1,131 @@
+package brokertest
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// MemStore is an in-memory broker.Store with the same check-and-set rules as the Vault
+// store, for protocol edge cases that are hard to provoke with real servers and for fuzzing
+// the API without Vault. Tests seed and inspect Conns, Tokens and Leases directly, outside
+// concurrent use.
+type MemStore struct {
+	// Mu guards the maps; a test that changes them while the store is in use holds it.
+	Mu     sync.Mutex
+	Conns  map[string]bool
+	Tokens map[string]store.TokenSet
+	Leases map[string]store.Lease
+	// ClientSecret is what GetClientSecret returns for every connection ("s" when empty).
+	ClientSecret string
+}
+
+// NewMemStore returns an empty MemStore.
+func NewMemStore() *MemStore {
+	return &MemStore{Conns: map[string]bool{}, Tokens: map[string]store.TokenSet{}, Leases: map[string]store.Lease{}}
+}
+
+// GetTokens implements broker.Store.
+func (m *MemStore) GetTokens(_ context.Context, name string) (*store.TokenSet, error) {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	t, ok := m.Tokens[name]
+	if !ok {
+		return nil, &store.NotFoundError{Kind: "tokens", Name: name}
+	}
+	return &t, nil
+}
+
+// PutTokens implements broker.Store with check-and-set on t.Version.
+func (m *MemStore) PutTokens(_ context.Context, name string, t *store.TokenSet) error {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	if m.Tokens[name].Version != t.Version {
+		return &store.ConflictError{Kind: "tokens", Name: name, Version: t.Version}
+	}
+	t.Version++
+	m.Tokens[name] = *t
+	return nil
+}
+
+// GetConnection implements broker.Store: connections in Conns point at a closed port.
+func (m *MemStore) GetConnection(_ context.Context, name string) (*store.Connection, error) {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	if !m.Conns[name] {
+		return nil, &store.NotFoundError{Kind: "connection", Name: name}
+	}
+	return &store.Connection{Name: name, ClientID: "id", TokenURL: "http://127.0.0.1:9/token", AuthURL: "http://127.0.0.1:9/auth", Version: 1}, nil
+}
+
+// GetClientSecret implements broker.Store.
+func (m *MemStore) GetClientSecret(context.Context, string) (*store.ClientSecret, error) {
+	v := m.ClientSecret
+	if v == "" {
+		v = "s"
+	}
+	return &store.ClientSecret{Value: v, Version: 1}, nil
+}
+
+// GetPreviousClientSecret implements broker.Store: there is none.
+func (m *MemStore) GetPreviousClientSecret(_ context.Context, name string, _ int) (*store.ClientSecret, error) {
+	return nil, &store.NotFoundError{Kind: "previous client secret", Name: name}
+}
+
+// AcquireLease implements broker.Store with the Vault store's rules.
+func (m *MemStore) AcquireLease(_ context.Context, name, holder string, ttl time.Duration) (*store.Lease, *store.Lease, error) {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	prev := m.Leases[name]
+	if prev.Held(time.Now()) && prev.Holder != holder {
+		return nil, &prev, &store.LeaseHeldError{Name: name, Holder: prev.Holder, ExpiresAt: prev.ExpiresAt}
+	}
+	l := store.Lease{Name: name, Holder: holder, AcquiredAt: time.Now(), ExpiresAt: time.Now().Add(ttl), Version: prev.Version + 1}
+	m.Leases[name] = l
+	return &l, &prev, nil
+}
+
+// UpdateLease implements broker.Store with check-and-set on l.Version.
+func (m *MemStore) UpdateLease(_ context.Context, l *store.Lease) error {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	if m.Leases[l.Name].Version != l.Version {
+		return &store.ConflictError{Kind: "lease", Name: l.Name, Version: l.Version}
+	}
+	l.Version++
+	m.Leases[l.Name] = *l
+	return nil
+}
+
+// ReleaseLease implements broker.Store.
+func (m *MemStore) ReleaseLease(ctx context.Context, l *store.Lease) error {
+	free := &store.Lease{Name: l.Name, ExpiresAt: time.Now(), Version: l.Version}
+	if err := m.UpdateLease(ctx, free); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	return nil
+}
+
+// ListConnections implements broker.Store.
+func (m *MemStore) ListConnections(context.Context) ([]string, error) {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	out := make([]string, 0, len(m.Conns))
+	for n := range m.Conns {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// GetTokenStatus implements broker.Store.
+func (m *MemStore) GetTokenStatus(context.Context, string) (store.TokenStatus, error) {
+	return store.TokenStatus{}, nil
+}
+
+// Ping implements broker.Store.
+func (m *MemStore) Ping(context.Context) error { return nil }
