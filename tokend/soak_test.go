@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -100,7 +101,21 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 			t.Fatal(err)
 		}
 	}
-	args := []string{"--insecure-no-auth", "--lease-ttl", "4s", "--lease-safety", "1s", "--request-timeout", "3s",
+	// The lease must outlast any stall of its holder between the provider's answer and the
+	// Vault write, or a peer takes over and presents the refresh token again (allowed by the
+	// grace period, fenced by check-and-set, but then not a kill this test can account for).
+	// On a 2-core CI machine running other test packages at once, stalls of seconds happen:
+	// 10 s by default; the figures in docs/reliability.md were measured with
+	// TAILOR_SOAK_LEASE=4s, which recovers faster after a kill.
+	lease := 10 * time.Second
+	if v := os.Getenv("TAILOR_SOAK_LEASE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 2*time.Second {
+			t.Fatalf("TAILOR_SOAK_LEASE=%q: want a duration of at least 2s", v)
+		}
+		lease = d
+	}
+	args := []string{"--insecure-no-auth", "--lease-ttl", lease.String(), "--lease-safety", (lease / 4).String(), "--request-timeout", "3s",
 		"--recheck-interval", "2s", "--log-level", "info"}
 
 	var procsMu sync.Mutex
@@ -340,7 +355,7 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 		r.mu.Lock() // waits for a pending restart
 		r.mu.Unlock()
 	}
-	time.Sleep(6 * time.Second)
+	time.Sleep(lease + 2*time.Second)
 	stop()
 	wg.Wait()
 	elapsed := time.Since(began)
@@ -429,17 +444,32 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 	// Refresh tokens presented more than once: only the retry after a lost answer. Every
 	// presentation but the last must have had its answer lost; a refused one (400) must
 	// follow a lost answer.
+	//
+	// Hydra on in-memory SQLite sometimes fails a refresh under concurrent load: a 500
+	// ("Unable to serialize access"), or a 400 for a refresh token it accepts moments later.
+	// A token Hydra truly refused (reuse detection) can never succeed again, because the
+	// whole chain is revoked, so a 400 followed by a 200 for the same token is such a
+	// failure, not a refusal, and is counted with the 5xx answers.
 	var badReuse, refused400, refused400Lost, retried5xx int
 	for _, as := range presentedAt {
+		acceptedLater := func(i int) bool {
+			for _, b := range as[i+1:] {
+				if b.Status == 200 {
+					return true
+				}
+			}
+			return false
+		}
 		for i, a := range as {
+			hydraFailed := a.Status >= 500 || a.Status == 400 && acceptedLater(i)
 			if i < len(as)-1 && !isLost(a) {
-				if a.Status >= 500 {
-					retried5xx++ // Hydra answered with a server error: nothing was rotated
+				if hydraFailed {
+					retried5xx++ // Hydra failed the request: nothing was rotated
 				} else {
 					badReuse++
 				}
 			}
-			if a.Status == 400 {
+			if a.Status == 400 && !hydraFailed {
 				refused400++
 				for _, b := range as[:i] {
 					if isLost(b) {
@@ -483,7 +513,7 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 	servesMu.Unlock()
 
 	answered := ok200.Load() + unavailable.Load() + reauth409.Load() + otherStatus.Load()
-	t.Logf("%s: %d refreshes at Hydra in %s (statuses %v); %d kills (%d targeted at the crash window), kills that landed in the window: %d (%d of them random); lost refresh answers: %d, unexplained by a kill: %d; connections that needed re-authorization: %d %v; refused refresh tokens (400): %d; refresh tokens presented again after a Hydra 5xx: %d; introspection errors: %d, inactive-then-active answers: %d",
+	t.Logf("%s: %d refreshes at Hydra in %s (statuses %v); %d kills (%d targeted at the crash window), kills that landed in the window: %d (%d of them random); lost refresh answers: %d, unexplained by a kill: %d; connections that needed re-authorization: %d %v; refused refresh tokens (400): %d; refresh tokens presented again after a Hydra failure (5xx, or a 400 for a token accepted later): %d; introspection errors: %d, inactive-then-active answers: %d",
 		t.Name(), env.Proxy.Statuses()[200], elapsed.Round(time.Second), env.Proxy.Statuses(), len(allKills), targeted, windowKills, windowKillsRandom,
 		lostN, unexplained, deathCount, deaths, refused400, retried5xx, introErrs.Load(), introGlitches.Load())
 	t.Logf("calls: %d answered (%d ok, %d 503 = %.2f%%, %d 409), %d to a killed replica; %d distinct access tokens served",
@@ -506,6 +536,19 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 	}
 	if unexplained > 0 {
 		t.Errorf("%d lost refresh answers do not coincide with a kill of the lease holder", unexplained)
+	}
+	if badReuse > 0 || refused400 != refused400Lost {
+		// Show the answers to every refresh token presented more than once, for diagnosis.
+		for tok, as := range presentedAt {
+			if len(as) < 2 {
+				continue
+			}
+			var seq []string
+			for _, a := range as {
+				seq = append(seq, fmt.Sprintf("%d(reached=%v lost=%v at %s)", a.Status, a.Reached, isLost(a), a.End.Format("15:04:05.000")))
+			}
+			t.Logf("refresh token %s: %s", tok, strings.Join(seq, " -> "))
+		}
 	}
 	if badReuse > 0 {
 		t.Errorf("%d refresh-token presentations were followed by another presentation of the same token although their answer was not lost", badReuse)

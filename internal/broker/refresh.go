@@ -78,6 +78,13 @@ func (b *Broker) sync(ctx context.Context, e *entry) error {
 func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.TokenSet) error {
 	name := e.name
 	for round := 0; round < 4; round++ {
+		select {
+		case <-b.closed:
+			// A refresh started now could be cut off by the exit after the provider rotated
+			// the token (the crash window); another replica, or the next start, refreshes.
+			return b.failStore(e, errClosing)
+		default:
+		}
 		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL)
 		var held *store.LeaseHeldError
 		if errors.As(err, &held) && prev != nil && prev.Phase == PhaseBackoff && prev.Holder == held.Holder && prev.TokenVersion == ts.Version {
@@ -111,8 +118,12 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 	return b.failStore(e, errors.New("the refresh lease stayed busy without the token record changing"))
 }
 
+// errClosing ends a wait for another replica's refresh when the broker shuts down: the
+// waiting replica holds nothing that could be lost.
+var errClosing = errors.New("tokend is shutting down")
+
 // waitForOther polls the token record until its version differs from version, or the
-// other holder's lease has expired, or ctx ends.
+// other holder's lease has expired, or ctx ends, or the broker is closing.
 func (b *Broker) waitForOther(ctx context.Context, name string, version int, leaseEnd time.Time) (*store.TokenSet, error) {
 	t := time.NewTicker(b.o.PollInterval)
 	defer t.Stop()
@@ -120,6 +131,8 @@ func (b *Broker) waitForOther(ctx context.Context, name string, version int, lea
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-b.closed:
+			return nil, errClosing
 		case <-t.C:
 		}
 		ts, err := b.o.Store.GetTokens(ctx, name)
