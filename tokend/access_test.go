@@ -179,18 +179,7 @@ func TestAccessControl(t *testing.T) {
 	// authorize under the policy, with the callback server probed while it waits.
 	startAuthorize := func() (*exec.Cmd, *bufio.Reader, *cliBuffer) {
 		t.Helper()
-		cmd := exec.Command(bin, "authorize", "google-oauth", "--no-browser", "--port", strconv.Itoa(port), "--timeout", "60s")
-		cmd.Env = tokendEnv
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr cliBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		return cmd, bufio.NewReader(out), &stderr
+		return startAuthorizeProc(t, bin, tokendEnv, "google-oauth", port)
 	}
 	cb := func(host, method, path string) (int, string) {
 		t.Helper()

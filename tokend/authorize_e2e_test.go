@@ -252,3 +252,22 @@ func TestBinaryAuthorizeEndToEnd(t *testing.T) {
 		t.Errorf("list after delete: %s", out)
 	}
 }
+
+// startAuthorizeProc starts the real `tokend authorize NAME --no-browser` on port with env;
+// the authorization URL is the first line of the returned reader (its stdout).
+func startAuthorizeProc(t *testing.T, bin string, env []string, name string, port int, extra ...string) (*exec.Cmd, *bufio.Reader, *cliBuffer) {
+	t.Helper()
+	args := append([]string{"authorize", name, "--no-browser", "--port", strconv.Itoa(port), "--timeout", "60s"}, extra...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = env
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &cliBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd, bufio.NewReader(out), stderr
+}

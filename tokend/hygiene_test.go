@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -338,19 +337,8 @@ variable "client_secret" {
 		t.Helper()
 		step++
 		name := fmt.Sprintf("tokend-%02d-authorize", step)
-		cmd := exec.Command(bin, "authorize", "hygiene", "--no-browser", "--port", strconv.Itoa(port), "--timeout", "60s", "--log-level", "debug")
-		cmd.Env = tokendEnv
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var stderr cliBuffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		cmd, rd, stderr := startAuthorizeProc(t, bin, tokendEnv, "hygiene", port, "--log-level", "debug")
 		watch.add(cmd.Process.Pid)
-		rd := bufio.NewReader(out)
 		line, err := rd.ReadString('\n')
 		if err != nil {
 			t.Fatalf("authorize: %v\n%s", err, stderr.String())
