@@ -65,44 +65,7 @@ type sample struct {
 
 // load runs a closed loop of c workers sending GET u (with header h) for d.
 func load(u string, h http.Header, c int, d time.Duration) ([]sample, int) {
-	tr := &http.Transport{MaxIdleConns: c * 2, MaxIdleConnsPerHost: c * 2, DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	hc := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var all []sample
-	var errs atomic.Int64
-	end := time.Now().Add(d)
-	for range c {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			local := make([]sample, 0, 1<<16)
-			for time.Now().Before(end) {
-				req, _ := http.NewRequest(http.MethodGet, u, nil)
-				req.Header = h.Clone()
-				t0 := time.Now()
-				resp, err := hc.Do(req)
-				if err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if resp.StatusCode != 200 {
-						err = fmt.Errorf("status %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					errs.Add(1)
-					continue
-				}
-				local = append(local, sample{t0, time.Since(t0)})
-			}
-			mu.Lock()
-			all = append(all, local...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	return all, int(errs.Load())
+	return loadMulti([]string{u}, new(atomic.Int64), h, c, d)
 }
 
 func summarize(name string, s []sample, errs int, d time.Duration) loadResult {
@@ -378,7 +341,8 @@ func TestBenchTokend(t *testing.T) {
 	}
 }
 
-// loadMulti is load over many URLs, round robin.
+// loadMulti runs a closed loop of c workers sending GET requests (with header h) for d,
+// round robin over urls.
 func loadMulti(urls []string, ctr *atomic.Int64, h http.Header, c int, d time.Duration) ([]sample, int) {
 	tr := &http.Transport{MaxIdleConns: c * 2, MaxIdleConnsPerHost: c * 2, DisableCompression: true}
 	defer tr.CloseIdleConnections()
@@ -392,7 +356,7 @@ func loadMulti(urls []string, ctr *atomic.Int64, h http.Header, c int, d time.Du
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var local []sample
+			local := make([]sample, 0, 1<<16)
 			for time.Now().Before(end) {
 				u := urls[int(ctr.Add(1))%len(urls)]
 				req, _ := http.NewRequest(http.MethodGet, u, nil)
