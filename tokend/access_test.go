@@ -305,19 +305,7 @@ func TestAccessControl(t *testing.T) {
 		}
 	})
 	base := "http://" + addr
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("serve not ready under policy:tokend:\n%s", b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitReady(t, http.DefaultClient, base, "tokend serve under policy:tokend", logPath, 20*time.Second)
 	get := func(path, authz string) (int, []byte) {
 		resp, b, err := getAuth(base+path, authz)
 		if err != nil {

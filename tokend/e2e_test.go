@@ -113,17 +113,28 @@ func startServe(t *testing.T, bin string, env *brokertest.Env, replica string, e
 			t.Logf("%s log:\n%s", replica, b)
 		}
 	})
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		resp, err := hc.Get(p.URL + "/readyz")
+	waitReady(t, hc, p.URL, "tokend "+replica, logPath, 30*time.Second)
+	return p
+}
+
+// waitReady polls base/readyz until it answers 200, or fails the test after timeout with
+// the server's log (logPath, when not empty).
+func waitReady(t *testing.T, hc *http.Client, base, what, logPath string, timeout time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); ; {
+		resp, err := hc.Get(base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return p
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			b, _ := os.ReadFile(logPath)
-			t.Fatalf("tokend %s not ready: %v\n%s", replica, err, b)
+			var b []byte
+			if logPath != "" {
+				b, _ = os.ReadFile(logPath)
+			}
+			t.Fatalf("%s not ready: %v\n%s", what, err, b)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

@@ -392,18 +392,7 @@ variable "client_secret" {
 	}
 	t.Cleanup(stopServe)
 	base := "http://" + addr
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		if resp, err := http.Get(base + "/readyz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("tokend serve not ready")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitReady(t, http.DefaultClient, base, "tokend serve", "", 20*time.Second)
 	served := map[string]bool{}
 	statuses := map[int]int{}
 	call := func(path, authz string) (int, []byte) {
