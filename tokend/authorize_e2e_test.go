@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,23 +20,8 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
-// cliBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
-type cliBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *cliBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *cliBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// cliBuffer is testenv.SyncBuffer.
+type cliBuffer = testenv.SyncBuffer
 
 // cliResult is the outcome of one in-process tokend run.
 type cliResult struct {

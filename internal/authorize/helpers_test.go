@@ -1,7 +1,6 @@
 package authorize
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -58,23 +57,8 @@ func createConn(t testing.TB, st *store.Store, c *store.Connection, secret strin
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a writer and a concurrent reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is testenv.SyncBuffer.
+type syncBuffer = testenv.SyncBuffer
 
 // httpBrowser is an opener that follows the authorization URL with a plain HTTP client, in
 // the background, like a browser whose user approves at once. The final page is in page().
