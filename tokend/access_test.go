@@ -25,6 +25,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
@@ -155,9 +156,9 @@ func TestAccessControl(t *testing.T) {
 	port := cliFreePort(t)
 	clientID, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}})
 	for _, n := range []string{"google-oauth", "ms365-oauth"} {
-		c := &store.Connection{Name: n, Type: store.TypeOAuth2, ProviderURL: h.Issuer, IssuerURL: h.Issuer, ClientID: clientID,
+		c := &authconn.Connection{Name: n, Type: authconn.TypeOAuth2, ProviderURL: h.Issuer, IssuerURL: h.Issuer, ClientID: clientID,
 			Scopes: []string{"openid", "offline_access"}}
-		if err := root.CreateConnection(ctx, c); err != nil {
+		if _, err := root.CreateConnection(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := root.PutClientSecret(ctx, n, secret); err != nil {

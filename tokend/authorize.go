@@ -2,13 +2,15 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pkg/browser"
+
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
-	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
 // openBrowser opens the authorization URL; nil means the system browser. Tests replace it to
@@ -57,39 +59,7 @@ Authorizing again replaces the stored tokens. See docs/authorize.md.`,
   tokend authorize quickbooks-oauth --scopes com.intuit.quickbooks.accounting --no-browser`,
 		Args: exactName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, vc, err := globals.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer vc.Close()
-			res, err := authorize.Run(cmd.Context(), st, authorize.Options{
-				Name:      args[0],
-				Scopes:    splitScopes(scopes),
-				Port:      port,
-				Timeout:   timeout,
-				NoBrowser: noBrowser,
-				Open:      openBrowser,
-				Stdout:    cmd.OutOrStdout(),
-				Stderr:    cmd.ErrOrStderr(),
-				OAuth:     &oauth.Client{},
-			})
-			if err != nil {
-				return err
-			}
-			w := cmd.ErrOrStderr()
-			verb := "authorized"
-			if res.Replaced {
-				verb = "authorized again (the earlier tokens were replaced)"
-			}
-			fmt.Fprintf(w, "Connection %q %s: provider %s, access token expires at %s, refresh token: %s.\n",
-				res.Name, verb, res.Provider, res.Expiry.Format(time.RFC3339), yesNo(res.HasRefreshToken))
-			if !res.RefreshTokenExpiry.IsZero() {
-				fmt.Fprintf(w, "The refresh token expires at %s.\n", res.RefreshTokenExpiry.Format(time.RFC3339))
-			}
-			if v, ok := res.CallbackExtras["realmId"]; ok {
-				fmt.Fprintf(w, "QuickBooks company (realmId): %s\n", v)
-			}
-			return nil
+			return runAuthorize(cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout}, noBrowser)
 		},
 	}
 	f := cmd.Flags()
@@ -98,6 +68,48 @@ Authorizing again replaces the stored tokens. See docs/authorize.md.`,
 	f.BoolVar(&noBrowser, "no-browser", false, "print the authorization URL to stdout instead of opening a browser")
 	f.DurationVar(&timeout, "timeout", authorize.DefaultTimeout, "how long to wait for the browser to come back")
 	return cmd
+}
+
+func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBrowser bool) error {
+	st, vc, err := globals.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer vc.Close()
+	open := openBrowser
+	if open == nil {
+		open = systemBrowser(cmd.ErrOrStderr())
+	}
+	opts.Name = name
+	opts.UI = &authorize.TextUI{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), NoBrowser: noBrowser, Open: open}
+	res, err := authorize.Run(cmd.Context(), st, opts)
+	if err != nil {
+		return err
+	}
+	w := cmd.ErrOrStderr()
+	verb := "authorized"
+	if res.Replaced {
+		verb = "authorized again (the earlier tokens were replaced)"
+	}
+	fmt.Fprintf(w, "Connection %q %s: provider %s, access token expires at %s, refresh token: %s.\n",
+		res.Name, verb, res.Provider, res.Expiry.Format(time.RFC3339), yesNo(res.HasRefreshToken))
+	if !res.RefreshTokenExpiry.IsZero() {
+		fmt.Fprintf(w, "The refresh token expires at %s.\n", res.RefreshTokenExpiry.Format(time.RFC3339))
+	}
+	if v, ok := res.CallbackExtras["realmId"]; ok {
+		fmt.Fprintf(w, "QuickBooks company (realmId): %s\n", v)
+	}
+	return nil
+}
+
+// systemBrowser opens the system browser, sending the opener's own output to stderr so that
+// stdout keeps only what tokend prints.
+func systemBrowser(stderr io.Writer) func(string) error {
+	return func(u string) error {
+		browser.Stdout = stderr
+		browser.Stderr = stderr
+		return browser.OpenURL(u)
+	}
 }
 
 // splitScopes splits a --scopes value at commas and white space.

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
@@ -86,7 +86,7 @@ func TestCrashWindow(t *testing.T) {
 					AccessToken string `json:"access_token"`
 				}
 				_ = json.Unmarshal(body, &tok)
-				if status != 200 || final.Status != store.StatusAuthorized {
+				if status != 200 || final.Status != authconn.StatusAuthorized {
 					t.Fatalf("with a grace period the connection should survive: %d %s, status %s", status, body, final.Status)
 				}
 				if ir, _ := env.Introspect(tok.AccessToken); !ir.Active {
@@ -96,7 +96,7 @@ func TestCrashWindow(t *testing.T) {
 					t.Errorf("stored refresh token not active")
 				}
 			} else {
-				if status != 409 || final.Status != store.StatusNeedsReauthorization {
+				if status != 409 || final.Status != authconn.StatusNeedsReauthorization {
 					t.Fatalf("without a grace period Hydra must refuse the reused token: %d %s, status %s", status, body, final.Status)
 				}
 			}

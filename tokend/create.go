@@ -11,10 +11,10 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 func init() { addCommand(newCreateCmd) }
@@ -23,13 +23,7 @@ func init() { addCommand(newCreateCmd) }
 const maxSecretSize = 64 << 10
 
 func newCreateCmd() *cobra.Command {
-	var (
-		c           store.Connection
-		scopes      string
-		secretFile  string
-		secretStdin bool
-		secretArg   string
-	)
+	var f createFlags
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --provider-url URL --client-id ID (--client-secret-file FILE | --client-secret-stdin)",
 		Short: "Create a connection: its configuration and client secret, in Vault",
@@ -69,73 +63,100 @@ changed there, not here.`,
     --client-id tailor --client-secret-file kc.secret \
     --token-url https://sso.example.com/realms/main/protocol/openid-connect/token`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("client-secret") {
-				return errors.New("--client-secret is refused: a secret given as a command-line argument is visible to other users of this machine (ps, /proc) and is kept in your shell history. " +
-					"Put it in a file only you can read and pass --client-secret-file FILE, or pipe it in with --client-secret-stdin. " +
-					"Remove the command from your shell history, and rotate the secret at the provider if others could have seen it")
-			}
-			var missing []string
-			for _, f := range []string{"name", "provider-url", "client-id"} {
-				if !cmd.Flags().Changed(f) {
-					missing = append(missing, "--"+f)
-				}
-			}
-			if secretFile == "" && !secretStdin {
-				missing = append(missing, "--client-secret-file or --client-secret-stdin")
-			}
-			if len(missing) > 0 {
-				return fmt.Errorf("missing %s (see `tokend create --help`)", strings.Join(missing, ", "))
-			}
-			if secretFile != "" && secretStdin {
-				return errors.New("give the client secret once: either --client-secret-file or --client-secret-stdin")
-			}
-			c.Scopes = splitScopes(scopes)
-			var secret string
-			var err error
-			if secretFile != "" {
-				secret, err = readSecretFile(cmd.ErrOrStderr(), secretFile)
-			} else {
-				secret, err = readSecretStdin(cmd)
-			}
-			if err != nil {
-				return err
-			}
-			if err := c.Validate(); err != nil {
-				return err
-			}
-
-			st, vc, err := globals.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer vc.Close()
-			if err := connection.Create(cmd.Context(), st, &c, secret); err != nil {
-				return err
-			}
-			w := cmd.ErrOrStderr()
-			fmt.Fprintf(w, "Created connection %q.\n", c.Name)
-			checkEndpoints(cmd.Context(), w, &c)
-			fmt.Fprintf(w, "Next: register %s as a redirect URI for client %s at the provider, then run `tokend authorize %s`.\n",
-				authorize.RedirectURI(authorize.DefaultPort), c.ClientID, c.Name)
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCreate(cmd, &f) },
 	}
-	f := cmd.Flags()
-	f.StringVar(&c.Name, "name", "", "connection name (required): "+store.NameRule)
-	f.StringVar(&c.Type, "type", store.TypeOAuth2, "authentication type; only TYPE_OAUTH2")
-	f.StringVar(&c.ProviderURL, "provider-url", "", "OAuth2 provider URL (required), e.g. https://accounts.google.com")
-	f.StringVar(&c.IssuerURL, "issuer-url", "", "issuer URL, for discovery and token validation")
-	f.StringVar(&c.ClientID, "client-id", "", "OAuth2 client id from the provider's console (required)")
-	f.StringVar(&c.AuthURL, "auth-url", "", "authorization endpoint, overriding presets and discovery")
-	f.StringVar(&c.TokenURL, "token-url", "", "token endpoint, overriding presets and discovery")
-	f.StringVar(&c.RevocationURL, "revocation-url", "", "RFC 7009 revocation endpoint, overriding presets and discovery")
-	f.StringVar(&scopes, "scopes", "", "comma-separated default scopes for authorize (default openid,profile,email)")
-	f.StringVar(&secretFile, "client-secret-file", "", "file holding the client secret (surrounding white space is ignored)")
-	f.BoolVar(&secretStdin, "client-secret-stdin", false, "read the client secret from standard input")
-	f.StringVar(&secretArg, "client-secret", "", "refused: use --client-secret-file or --client-secret-stdin")
-	_ = f.MarkHidden("client-secret")
+	f.register(cmd)
 	return cmd
+}
+
+// createFlags are the flags of `tokend create`.
+type createFlags struct {
+	c           authconn.Connection
+	scopes      string
+	secretFile  string
+	secretStdin bool
+	secretArg   string
+}
+
+func (f *createFlags) register(cmd *cobra.Command) {
+	fl := cmd.Flags()
+	c := &f.c
+	fl.StringVar(&c.Name, "name", "", "connection name (required): "+authconn.NameRule)
+	fl.StringVar(&c.Type, "type", authconn.TypeOAuth2, "authentication type; only TYPE_OAUTH2")
+	fl.StringVar(&c.ProviderURL, "provider-url", "", "OAuth2 provider URL (required), e.g. https://accounts.google.com")
+	fl.StringVar(&c.IssuerURL, "issuer-url", "", "issuer URL, for discovery and token validation")
+	fl.StringVar(&c.ClientID, "client-id", "", "OAuth2 client id from the provider's console (required)")
+	fl.StringVar(&c.AuthURL, "auth-url", "", "authorization endpoint, overriding presets and discovery")
+	fl.StringVar(&c.TokenURL, "token-url", "", "token endpoint, overriding presets and discovery")
+	fl.StringVar(&c.RevocationURL, "revocation-url", "", "RFC 7009 revocation endpoint, overriding presets and discovery")
+	fl.StringVar(&f.scopes, "scopes", "", "comma-separated default scopes for authorize (default openid,profile,email)")
+	fl.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client secret (surrounding white space is ignored)")
+	fl.BoolVar(&f.secretStdin, "client-secret-stdin", false, "read the client secret from standard input")
+	fl.StringVar(&f.secretArg, "client-secret", "", "refused: use --client-secret-file or --client-secret-stdin")
+	_ = fl.MarkHidden("client-secret")
+}
+
+// errSecretArgument refuses --client-secret.
+var errSecretArgument = errors.New("--client-secret is refused: a secret given as a command-line argument is visible to other users of this machine (ps, /proc) and is kept in your shell history. " +
+	"Put it in a file only you can read and pass --client-secret-file FILE, or pipe it in with --client-secret-stdin. " +
+	"Remove the command from your shell history, and rotate the secret at the provider if others could have seen it")
+
+// check reports missing and conflicting flags.
+func (f *createFlags) check(cmd *cobra.Command) error {
+	if cmd.Flags().Changed("client-secret") {
+		return errSecretArgument
+	}
+	var missing []string
+	for _, name := range []string{"name", "provider-url", "client-id"} {
+		if !cmd.Flags().Changed(name) {
+			missing = append(missing, "--"+name)
+		}
+	}
+	if f.secretFile == "" && !f.secretStdin {
+		missing = append(missing, "--client-secret-file or --client-secret-stdin")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("missing %s (see `tokend create --help`)", strings.Join(missing, ", "))
+	}
+	if f.secretFile != "" && f.secretStdin {
+		return errors.New("give the client secret once: either --client-secret-file or --client-secret-stdin")
+	}
+	return nil
+}
+
+func runCreate(cmd *cobra.Command, f *createFlags) error {
+	if err := f.check(cmd); err != nil {
+		return err
+	}
+	c := &f.c
+	c.Scopes = splitScopes(f.scopes)
+	var secret string
+	var err error
+	if f.secretFile != "" {
+		secret, err = readSecretFile(cmd.ErrOrStderr(), f.secretFile)
+	} else {
+		secret, err = readSecretStdin(cmd)
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	st, vc, err := globals.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer vc.Close()
+	if err := connection.Create(cmd.Context(), st, c, secret); err != nil {
+		return err
+	}
+	w := cmd.ErrOrStderr()
+	fmt.Fprintf(w, "Created connection %q.\n", c.Name)
+	checkEndpoints(cmd.Context(), w, c)
+	fmt.Fprintf(w, "Next: register %s as a redirect URI for client %s at the provider, then run `tokend authorize %s`.\n",
+		authorize.RedirectURI(authorize.DefaultPort), c.ClientID, c.Name)
+	return nil
 }
 
 func readSecretFile(warn io.Writer, path string) (string, error) {
@@ -187,7 +208,7 @@ func readSecret(r io.Reader, from string) (string, error) {
 
 // checkEndpoints resolves the new connection's endpoints and reports the outcome; a failure
 // is a warning, since the provider may be unreachable from here but not from tokend serve.
-func checkEndpoints(ctx context.Context, w io.Writer, c *store.Connection) {
+func checkEndpoints(ctx context.Context, w io.Writer, c *authconn.Connection) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	p, err := (&oauth.Client{}).Resolve(ctx, c)

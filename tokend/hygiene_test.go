@@ -436,7 +436,7 @@ variable "client_secret" {
 	expect(tokPath, "Bearer "+other, 403)
 	expect("/v1/connections/hygiene-missing/token", "Bearer "+key, 404)
 	expect("/v1/connections/hygiene-pending/token", "Bearer "+key, 409)
-	expect("/v1/connections/Hygiene/token", "Bearer "+key, 404)
+	expect("/v1/connections/Hygiene/token", "Bearer "+key, 400)
 	expect("/v1/connections", "Bearer "+key, 200)
 	expect("/v1/connections", "", 401)
 	expect("/nope", "Bearer "+key, 404)

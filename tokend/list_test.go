@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 // TestListShowsStatusAndLastError: a connection whose refresh failed shows "reauthorize"
@@ -22,11 +22,11 @@ func TestListShowsStatusAndLastError(t *testing.T) {
 		}
 	}
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
-	if err := st.PutTokens(ctx, "alpha", &store.TokenSet{AccessToken: "tok-a", RefreshToken: "rt-a", Expiry: exp}); err != nil {
+	if _, err := st.PutTokens(ctx, "alpha", &authconn.TokenSet{AccessToken: "tok-a", RefreshToken: "rt-a", Expiry: exp}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.PutTokens(ctx, "beta", &store.TokenSet{AccessToken: "tok-b", Expiry: exp, Status: store.StatusNeedsReauthorization,
-		LastError: "refresh failed: invalid_grant (the provider no longer accepts the refresh token: run tokend authorize beta again)", LastErrorAt: time.Now()}); err != nil {
+	if _, err := st.PutTokens(ctx, "beta", &authconn.TokenSet{AccessToken: "tok-b", Expiry: exp, Status: authconn.StatusNeedsReauthorization,
+		LastError: "refresh failed: invalid_grant (the provider no longer accepts the refresh token: run tokend authorize beta again)", LastErrorAt: time.Now()}, 0); err != nil {
 		t.Fatal(err)
 	}
 	r := cliRun(t, "", "list")

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
@@ -197,9 +198,9 @@ func TestVaultOutage(t *testing.T) {
 	}
 	for _, c := range []struct {
 		env *brokertest.Env
-		ts  *store.TokenSet
+		ts  *store.TokenRecord
 	}{{short, rot}, {long, steady}} {
-		if c.ts.Status != store.StatusAuthorized {
+		if c.ts.Status != authconn.StatusAuthorized {
 			t.Errorf("status %s after the outage", c.ts.Status)
 		}
 		if ir, err := c.env.Introspect(c.ts.RefreshToken); err != nil || !ir.Active {

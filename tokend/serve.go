@@ -15,9 +15,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
 func init() { addCommand(newServeCmd) }
@@ -67,7 +69,7 @@ Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /rea
 	fl.DurationVar(&f.minLead, "refresh-min-lead", 30*time.Second, "refresh at least this long before expiry (capped at a third of the token lifetime)")
 	fl.DurationVar(&f.skew, "skew", time.Second, "clock difference tolerated between replicas: a cached token stops being served this long before any replica may refresh it")
 	fl.DurationVar(&f.recheck, "recheck-interval", 30*time.Second, "re-read cached records from Vault this often (picks up re-authorization)")
-	fl.DurationVar(&f.fallbackLifetime, "fallback-lifetime", oauth.DefaultFallbackLifetime, "access-token lifetime assumed when a provider sends no expires_in")
+	fl.DurationVar(&f.fallbackLifetime, "fallback-lifetime", tokens.DefaultFallbackLifetime, "access-token lifetime assumed when a provider sends no expires_in")
 	fl.DurationVar(&f.keyCacheTTL, "key-cache-ttl", 30*time.Second, "cache API key records this long (a revoked key works at most this long)")
 	fl.DurationVar(&f.backoffBase, "backoff-base", time.Second, "wait after the first failed refresh attempt; doubles per failure up to --backoff-max (with jitter)")
 	fl.DurationVar(&f.backoffMax, "backoff-max", 3*time.Minute, "longest wait between failed refresh attempts")
@@ -88,11 +90,49 @@ func defaultReplicaID() string {
 
 func runServe(ctx context.Context, f serveFlags) error {
 	log := slog.Default()
+	if err := f.check(log); err != nil {
+		return err
+	}
+	st, vc, err := globals.openStore(ctx)
+	if err != nil {
+		return err
+	}
+	defer vc.Close()
+	b, srv, err := f.newServer(st, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w (is another tokend running? choose another --listen port)", f.listen, err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go b.Run(runCtx)
+	if !f.noWarm {
+		go warm(runCtx, b, log)
+	}
+	if f.insecureNoAuth {
+		log.Warn("API keys are NOT checked (--insecure-no-auth): any local process can fetch tokens")
+	}
+	scheme := "http"
+	if f.tlsCert != "" {
+		scheme = "https"
+	}
+	log.Info("tokend serving", "url", scheme+"://"+ln.Addr().String(), "replica", f.replicaID, "vault", vc.Address(), "mount", st.Mount(), "prefix", st.Prefix())
+	err = f.serve(ctx, ln, srv, log)
+	stop()
+	b.Close()
+	return err
+}
+
+// check validates the flags and fills in defaults.
+func (f *serveFlags) check(log *slog.Logger) error {
 	host, _, err := net.SplitHostPort(f.listen)
 	if err != nil {
 		return fmt.Errorf("invalid --listen %q: use host:port, e.g. 127.0.0.1:8787", f.listen)
 	}
-	loopback := store.IsLoopbackHost(host)
+	loopback := authconn.IsLoopbackHost(host)
 	if f.insecureNoAuth && !loopback {
 		return &exitError{code: 2, err: fmt.Errorf("--insecure-no-auth serves tokens to anyone who can connect, so it is allowed only on a loopback address (--listen 127.0.0.1:PORT), not %q", f.listen)}
 	}
@@ -105,57 +145,39 @@ func runServe(ctx context.Context, f serveFlags) error {
 	if f.replicaID == "" {
 		f.replicaID = defaultReplicaID()
 	}
-	st, vc, err := globals.openStore(ctx)
-	if err != nil {
-		return err
-	}
-	defer vc.Close()
+	return nil
+}
 
-	var metrics *api.Metrics
+// newServer wires the broker and the HTTP API on st.
+func (f *serveFlags) newServer(st *store.Store, log *slog.Logger) (*broker.Broker, *api.Server, error) {
 	var b *broker.Broker
-	metrics = api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
-	b, err = broker.New(broker.Options{
-		Store: st, OAuth: &oauth.Client{FallbackLifetime: f.fallbackLifetime},
+	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
+	b, err := broker.New(broker.Options{
+		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
 		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
 		RecheckInterval: f.recheck, BackoffBase: f.backoffBase, BackoffMax: f.backoffMax, Observer: metrics, Logger: log,
 	})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	srv, err := api.New(api.Options{Broker: b, Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Logger: log})
+	return b, srv, err
+}
+
+// warm loads every connection at start, so that background refreshes cover them.
+func warm(ctx context.Context, b *broker.Broker, log *slog.Logger) {
+	start := time.Now()
+	n, err := b.Warm(ctx)
 	if err != nil {
-		return err
+		log.Warn("could not load connections at start; they load on first request", "error", err)
+		return
 	}
-	ln, err := net.Listen("tcp", f.listen)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w (is another tokend running? choose another --listen port)", f.listen, err)
-	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	log.Info("cache warmed", "connections_with_tokens", n, "took", time.Since(start).Round(time.Millisecond))
+}
 
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go b.Run(runCtx)
-	if !f.noWarm {
-		go func() {
-			start := time.Now()
-			n, err := b.Warm(runCtx)
-			if err != nil {
-				log.Warn("could not load connections at start; they load on first request", "error", err)
-				return
-			}
-			log.Info("cache warmed", "connections_with_tokens", n, "took", time.Since(start).Round(time.Millisecond))
-		}()
-	}
-
-	scheme := "http"
-	if f.tlsCert != "" {
-		scheme = "https"
-	}
-	if f.insecureNoAuth {
-		log.Warn("API keys are NOT checked (--insecure-no-auth): any local process can fetch tokens")
-	}
-	log.Info("tokend serving", "url", scheme+"://"+ln.Addr().String(), "replica", f.replicaID, "vault", vc.Address(), "mount", st.Mount(), "prefix", st.Prefix())
-
+// serve serves HTTP(S) on ln until ctx ends (then shuts down gracefully) or serving fails.
+func (f *serveFlags) serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	errc := make(chan error, 1)
 	go func() {
 		if f.tlsCert != "" {
@@ -166,8 +188,6 @@ func runServe(ctx context.Context, f serveFlags) error {
 	}()
 	select {
 	case err := <-errc:
-		stop()
-		b.Close()
 		return err
 	case <-ctx.Done():
 	}
@@ -175,7 +195,5 @@ func runServe(ctx context.Context, f serveFlags) error {
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = hs.Shutdown(sctx)
-	stop()
-	b.Close()
 	return nil
 }

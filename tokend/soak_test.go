@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
@@ -336,7 +336,7 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 		}
 		for _, c := range conns {
 			ts, err := env.Store.GetTokens(context.Background(), c)
-			if err == nil && ts.Status == store.StatusNeedsReauthorization {
+			if err == nil && ts.Status == authconn.StatusNeedsReauthorization {
 				deaths[c]++
 				deathCount++
 				if grace > 0 {
@@ -389,12 +389,12 @@ func runSoak(t *testing.T, bin string, cycles int, grace time.Duration, targetP 
 			t.Fatal(err)
 		}
 		finals[brokertest.TokenHash(ts.RefreshToken)] = true
-		if ts.Status == store.StatusNeedsReauthorization && grace == 0 {
+		if ts.Status == authconn.StatusNeedsReauthorization && grace == 0 {
 			deaths[c]++ // died after the monitor's last look
 			deathCount++
 		}
 		if grace > 0 {
-			if ts.Status != store.StatusAuthorized {
+			if ts.Status != authconn.StatusAuthorized {
 				t.Errorf("%s: final status %s", c, ts.Status)
 			}
 			if ir, err := env.Introspect(ts.RefreshToken); err != nil || !ir.Active {

@@ -16,8 +16,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/tokend/client"
 )
 
 // Options configures a Server.
@@ -77,7 +78,7 @@ func New(o Options) (*Server, error) {
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{}))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "not_found", "no such endpoint: use GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz or /metrics")
+		writeError(w, http.StatusNotFound, client.CodeNotFound, "no such endpoint: use GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz or /metrics")
 	})
 	return s, nil
 }
@@ -102,35 +103,50 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: msg})
 }
 
+// outcomes maps the error codes of the token endpoint to the outcome label of
+// tokend_token_requests_total.
+var outcomes = map[string]string{
+	client.CodeNotFound:             "not_found",
+	client.CodeInvalidName:          "bad_request",
+	client.CodeNotAuthorized:        "not_authorized",
+	client.CodeNeedsReauthorization: "not_authorized",
+	client.CodeUnavailable:          "unavailable",
+	client.CodeUnauthenticated:      "unauthenticated",
+	client.CodeForbidden:            "forbidden",
+	client.CodeInternal:             "error",
+}
+
+// fail counts a refused token-endpoint request by the outcome of code and writes the error.
+func (s *Server) fail(w http.ResponseWriter, status int, code, msg string) {
+	s.metrics.requests.WithLabelValues(outcomes[code]).Inc()
+	writeError(w, status, code, msg)
+}
+
 // authenticate returns the caller or writes a 401 (or 503 when Vault cannot be asked).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*caller, bool) {
 	if s.o.NoAuth {
 		return &caller{id: "insecure-no-auth", patterns: []string{"*"}}, true
 	}
-	h := r.Header.Get("Authorization")
-	scheme, key, ok := strings.Cut(h, " ")
+	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend"`)
-		s.metrics.requests.WithLabelValues("unauthenticated").Inc()
-		writeError(w, http.StatusUnauthorized, "unauthenticated", "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
+		s.fail(w, http.StatusUnauthorized, client.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
 		return nil, false
 	}
 	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key))
-	if err != nil {
-		if errors.Is(err, apikey.ErrMalformed) || errors.Is(err, errUnknownKey) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="tokend", error="invalid_token"`)
-			s.metrics.requests.WithLabelValues("unauthenticated").Inc()
-			s.log.Info("refused an unknown or malformed API key", "remote", r.RemoteAddr)
-			writeError(w, http.StatusUnauthorized, "unauthenticated", "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
-			return nil, false
-		}
-		s.metrics.requests.WithLabelValues("unavailable").Inc()
+	switch {
+	case err == nil:
+		return c, true
+	case errors.Is(err, apikey.ErrMalformed) || errors.Is(err, errUnknownKey):
+		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend", error="invalid_token"`)
+		s.log.Info("refused an unknown or malformed API key", "remote", r.RemoteAddr)
+		s.fail(w, http.StatusUnauthorized, client.CodeUnauthenticated, "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
+	default:
 		s.log.Warn("cannot check an API key: Vault error", "error", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "the API key cannot be checked right now (Vault is unreachable); try again shortly")
-		return nil, false
+		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
 	}
-	return c, true
+	return nil, false
 }
 
 // token serves GET /v1/connections/{name}/token.
@@ -142,15 +158,13 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name := r.PathValue("name")
-	if err := store.ValidateName(name); err != nil {
-		s.metrics.requests.WithLabelValues("bad_request").Inc()
-		writeError(w, http.StatusNotFound, "not_found", err.Error())
+	if err := authconn.ValidateName(name); err != nil {
+		s.fail(w, http.StatusBadRequest, client.CodeInvalidName, err.Error())
 		return
 	}
 	if !apikey.Allows(c.patterns, name) {
-		s.metrics.requests.WithLabelValues("forbidden").Inc()
 		s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name)
-		writeError(w, http.StatusForbidden, "forbidden", fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
+		s.fail(w, http.StatusForbidden, client.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.o.RequestTimeout)
@@ -175,28 +189,23 @@ func (s *Server) writeTokenError(w http.ResponseWriter, name string, err error) 
 	var un *broker.UnavailableError
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
-		s.metrics.requests.WithLabelValues("not_found").Inc()
-		writeError(w, http.StatusNotFound, "not_found", fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
+		s.fail(w, http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
 	case errors.As(err, &na):
-		s.metrics.requests.WithLabelValues("not_authorized").Inc()
-		code := "not_authorized"
-		if na.Status == store.StatusNeedsReauthorization {
-			code = "needs_reauthorization"
+		code := client.CodeNotAuthorized
+		if na.Status == authconn.StatusNeedsReauthorization {
+			code = client.CodeNeedsReauthorization
 		}
-		writeError(w, http.StatusConflict, code, na.Error())
+		s.fail(w, http.StatusConflict, code, na.Error())
 	case errors.As(err, &un):
-		s.metrics.requests.WithLabelValues("unavailable").Inc()
 		secs := int((un.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		writeError(w, http.StatusServiceUnavailable, "unavailable", un.Error()+"; try again later")
+		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, un.Error()+"; try again later")
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		s.metrics.requests.WithLabelValues("unavailable").Inc()
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, "unavailable", fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
+		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
 	default:
-		s.metrics.requests.WithLabelValues("error").Inc()
 		s.log.Error("token request failed", "connection", name, "error", err)
-		writeError(w, http.StatusInternalServerError, "internal", "internal error; see tokend's log")
+		s.fail(w, http.StatusInternalServerError, client.CodeInternal, "internal error; see tokend's log")
 	}
 }
 
@@ -210,7 +219,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Warn("listing connections failed", "error", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, "unavailable", "cannot list connections: Vault is unreachable ("+err.Error()+")")
+		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "cannot list connections: Vault is unreachable ("+err.Error()+")")
 		return
 	}
 	if st == nil {
@@ -230,7 +239,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := s.o.Broker.Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, "vault_unreachable", err.Error())
+		writeError(w, http.StatusServiceUnavailable, client.CodeVaultUnreachable, err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

@@ -91,7 +91,7 @@ func TestAPI(t *testing.T) {
 		{"/v1/connections/ms365-oauth/token", k.Plain, 403, "forbidden"},
 		{"/v1/connections/google-nothing/token", k.Plain, 404, "not_found"},
 		{"/v1/connections/google-pending/token", k.Plain, 409, "not_authorized"},
-		{"/v1/connections/Not_A_Name/token", k.Plain, 404, "not_found"},
+		{"/v1/connections/Not_A_Name/token", k.Plain, 400, "invalid_name"},
 		{"/v2/whatever", k.Plain, 404, "not_found"},
 	} {
 		a := call(t, hs.URL+c.path, c.key)

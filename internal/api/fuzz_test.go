@@ -16,6 +16,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -25,11 +26,11 @@ import (
 // noOAuth refuses every refresh: the fuzzed API never needs one (tokens live for an hour).
 type noOAuth struct{}
 
-func (noOAuth) Resolve(context.Context, *store.Connection) (*oauth.Provider, error) {
+func (noOAuth) Resolve(context.Context, *authconn.Connection) (*oauth.Provider, error) {
 	return &oauth.Provider{}, nil
 }
 
-func (noOAuth) Refresh(context.Context, *oauth.Provider, oauth.Credentials, *store.TokenSet) (*store.TokenSet, error) {
+func (noOAuth) Refresh(context.Context, *oauth.Provider, oauth.Credentials, string, []string) (*oauth.Token, error) {
 	return nil, errors.New("no refresh in this test")
 }
 
@@ -86,9 +87,9 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 		st.Conns[name] = true
 		f.conns[name] = authorized
 		if authorized {
-			ts := store.TokenSet{AccessToken: fuzzAccess + name, RefreshToken: fuzzRefresh + name, TokenType: "Bearer",
-				Expiry: exp, Status: store.StatusAuthorized, Version: 1}
-			st.Tokens[name] = ts
+			ts := authconn.TokenSet{AccessToken: fuzzAccess + name, RefreshToken: fuzzRefresh + name, TokenType: "Bearer",
+				Expiry: exp, Status: authconn.StatusAuthorized}
+			st.Tokens[name] = store.TokenRecord{TokenSet: ts, Version: 1}
 			f.secrets = append(f.secrets, ts.AccessToken, ts.RefreshToken)
 		}
 	}

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 // FuzzCallbackHandler runs the real flow (Run, with a Vault dev server and an httptest
@@ -84,7 +84,7 @@ func FuzzCallbackHandler(f *testing.F) {
 		done := make(chan result, 1)
 		go func() {
 			res, err := Run(ctx, st, Options{Name: "fuzz-cb", Port: port, Timeout: time.Minute, OAuth: &oauth.Client{},
-				Open: func(u string) error { opened <- u; return nil }, Stdout: io.Discard, Stderr: io.Discard})
+				UI: &TextUI{Out: io.Discard, Err: io.Discard, Open: func(u string) error { opened <- u; return nil }}})
 			done <- result{res, err}
 		}()
 		var authURL string
@@ -155,7 +155,7 @@ func FuzzCallbackHandler(f *testing.F) {
 				effective = u.Host // absolute-form target: net/http takes the host from it (RFC 9112 3.2.2)
 			}
 			h, p, err := net.SplitHostPort(effective)
-			if err != nil || p != ps || !store.IsLoopbackHost(h) {
+			if err != nil || p != ps || !authconn.IsLoopbackHost(h) {
 				t.Fatalf("accepted a request for Host %q (target %q)", host, reqTarget)
 			}
 			if status != http.StatusOK {

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
@@ -44,12 +45,12 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-func createConn(t testing.TB, st *store.Store, c *store.Connection, secret string) {
+func createConn(t testing.TB, st *store.Store, c *authconn.Connection, secret string) {
 	t.Helper()
 	if c.Type == "" {
-		c.Type = store.TypeOAuth2
+		c.Type = authconn.TypeOAuth2
 	}
-	if err := st.CreateConnection(context.Background(), c); err != nil {
+	if _, err := st.CreateConnection(context.Background(), c); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.PutClientSecret(context.Background(), c.Name, secret); err != nil {
@@ -294,8 +295,8 @@ func (f *fakeProvider) revoke(w http.ResponseWriter, r *http.Request) {
 
 // conn returns a connection with the given provider URLs whose endpoints are overridden to
 // point at the fake.
-func (f *fakeProvider) conn(name, providerURL, issuerURL string) *store.Connection {
-	return &store.Connection{Name: name, ProviderURL: providerURL, IssuerURL: issuerURL, ClientID: f.id,
+func (f *fakeProvider) conn(name, providerURL, issuerURL string) *authconn.Connection {
+	return &authconn.Connection{Name: name, ProviderURL: providerURL, IssuerURL: issuerURL, ClientID: f.id,
 		AuthURL: f.srv.URL + "/authorize", TokenURL: f.srv.URL + "/token", RevocationURL: f.srv.URL + "/revoke"}
 }
 
@@ -322,10 +323,12 @@ func runAuthorize(t *testing.T, st *store.Store, opts Options) (*Result, error, 
 	if opts.Timeout == 0 {
 		opts.Timeout = 30 * time.Second
 	}
-	if opts.Open == nil {
-		opts.Open = b.open
+	ui, _ := opts.UI.(*TextUI)
+	if ui == nil {
+		ui = &TextUI{Open: b.open}
 	}
-	opts.Stdout, opts.Stderr = &stdout, &stderr
+	ui.Out, ui.Err = &stdout, &stderr
+	opts.UI = ui
 	if opts.OAuth == nil {
 		opts.OAuth = &oauth.Client{}
 	}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
@@ -32,17 +33,15 @@ func newHydraBed(t *testing.T) *hydraBed {
 	b := testenv.StartBrowser(t)
 	port := freePort(t)
 	id, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{RedirectURI(port)}})
-	createConn(t, st, &store.Connection{Name: "hydra", ProviderURL: h.Issuer, ClientID: id}, secret)
+	createConn(t, st, &authconn.Connection{Name: "hydra", ProviderURL: h.Issuer, ClientID: id}, secret)
 	return &hydraBed{st: st, h: h, b: b, port: port, id: id, secret: secret}
 }
 
-func (hb *hydraBed) run(t *testing.T, opts Options) (*Result, error, *syncBuffer, *syncBuffer) {
+// run authorizes connection hydra with a TextUI that opens URLs with open.
+func (hb *hydraBed) run(t *testing.T, open func(string) error) (*Result, error, *syncBuffer, *syncBuffer) {
 	t.Helper()
 	var stdout, stderr syncBuffer
-	opts.Name, opts.Port, opts.Stdout, opts.Stderr = "hydra", hb.port, &stdout, &stderr
-	if opts.Timeout == 0 {
-		opts.Timeout = time.Minute
-	}
+	opts := Options{Name: "hydra", Port: hb.port, Timeout: time.Minute, UI: &TextUI{Out: &stdout, Err: &stderr, Open: open}}
 	res, err := Run(context.Background(), hb.st, opts)
 	return res, err, &stdout, &stderr
 }
@@ -55,7 +54,7 @@ func TestHydraWithChromium(t *testing.T) {
 	t.Run("authorize stores tokens that Hydra reports active", func(t *testing.T) {
 		op := hb.b.NewOpener(time.Minute)
 		start := time.Now()
-		res, err, stdout, stderr := hb.run(t, Options{Open: op.Open})
+		res, err, stdout, stderr := hb.run(t, op.Open)
 		if err != nil {
 			t.Fatalf("authorize: %v\n%s", err, stderr)
 		}
@@ -86,11 +85,11 @@ func TestHydraWithChromium(t *testing.T) {
 		if !rt.Active || rt.TokenUse != "refresh_token" {
 			t.Errorf("refresh token introspection %+v", rt)
 		}
-		if ts.Extra["id_token"] == nil || ts.Status != store.StatusAuthorized {
+		if ts.Extra["id_token"] == nil || ts.Status != authconn.StatusAuthorized {
 			t.Errorf("stored %v", ts)
 		}
 		st, err := hb.st.GetTokenStatus(ctx, "hydra")
-		if err != nil || st.Status != store.StatusAuthorized || st.Expiry.IsZero() {
+		if err != nil || st.Status != authconn.StatusAuthorized || st.Expiry.IsZero() {
 			t.Errorf("token status %+v %v", st, err)
 		}
 		assertNoSecret(t, "stderr", stderr.String(), hb.secret, ts.AccessToken, ts.RefreshToken)
@@ -109,8 +108,8 @@ func TestHydraWithChromium(t *testing.T) {
 		}
 		done := make(chan out, 1)
 		go func() {
-			res, err := Run(ctx, hb.st, Options{Name: "hydra", Port: hb.port, NoBrowser: true, Timeout: time.Minute, Stdout: &stdout, Stderr: &stderr,
-				Open: func(string) error { return errors.New("the opener must not be called with NoBrowser") }})
+			res, err := Run(ctx, hb.st, Options{Name: "hydra", Port: hb.port, Timeout: time.Minute, UI: &TextUI{Out: &stdout, Err: &stderr, NoBrowser: true,
+				Open: func(string) error { return errors.New("the opener must not be called with NoBrowser") }}})
 			done <- out{res, err}
 		}()
 		u := waitForURL(t, &stdout, 20*time.Second)
@@ -154,7 +153,7 @@ func TestHydraWithChromium(t *testing.T) {
 		hb.h.SetDeny(true)
 		defer hb.h.SetDeny(false)
 		op := hb.b.NewOpener(time.Minute)
-		_, err, _, _ := hb.run(t, Options{Open: op.Open})
+		_, err, _, _ := hb.run(t, op.Open)
 		var ce *CallbackError
 		if !errors.As(err, &ce) || ce.Code() != "access_denied" || !strings.Contains(err.Error(), "run authorize again and approve the request") {
 			t.Fatalf("denied: %v", err)
@@ -181,7 +180,7 @@ func TestHydraWithChromium(t *testing.T) {
 			u.RawQuery = q.Encode()
 			return op.Open(u.String())
 		}
-		_, err, _, _ := hb.run(t, Options{Open: tamper})
+		_, err, _, _ := hb.run(t, tamper)
 		var ce *CallbackError
 		if !errors.As(err, &ce) || ce.Code() != "state_mismatch" || !strings.Contains(err.Error(), "CSRF") {
 			t.Fatalf("tampered state: %v", err)
@@ -202,8 +201,8 @@ func TestHydraWithChromium(t *testing.T) {
 		}
 		defer l.Close()
 		var stdout, stderr syncBuffer
-		_, err = Run(ctx, hb.st, Options{Name: "hydra", Port: portOf(l), Stdout: &stdout, Stderr: &stderr,
-			Open: func(string) error { t.Error("browser opened although the port is taken"); return nil }})
+		_, err = Run(ctx, hb.st, Options{Name: "hydra", Port: portOf(l), UI: &TextUI{Out: &stdout, Err: &stderr,
+			Open: func(string) error { t.Error("browser opened although the port is taken"); return nil }}})
 		var pe *PortInUseError
 		if !errors.As(err, &pe) || !strings.Contains(err.Error(), "pass --port") {
 			t.Errorf("port in use: %v", err)
@@ -220,7 +219,7 @@ func TestHydraWithChromium(t *testing.T) {
 			}
 		}()
 		op := hb.b.NewOpener(time.Minute)
-		_, err, _, _ := hb.run(t, Options{Open: op.Open})
+		_, err, _, _ := hb.run(t, op.Open)
 		var oe *oauth.Error
 		if !errors.As(err, &oe) || oe.Kind != oauth.KindInvalidClient || !strings.Contains(err.Error(), "client secret") {
 			t.Errorf("wrong secret: %v", err)

@@ -12,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
 // TestGooglePreset: the connection names Google's real URLs (so the preset applies) and
@@ -52,7 +54,7 @@ func TestGooglePreset(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ts.AccessToken != "at-1" || ts.RefreshToken != "rt-1" || ts.Status != store.StatusAuthorized || ts.Extra["id_token"] == nil ||
+	if ts.AccessToken != "at-1" || ts.RefreshToken != "rt-1" || ts.Status != authconn.StatusAuthorized || ts.Extra["id_token"] == nil ||
 		!slices.Equal(ts.Scopes, []string{"openid", "email", scope}) || ts.AuthorizedAt.IsZero() {
 		t.Errorf("stored %+v scopes %v", ts, ts.Scopes)
 	}
@@ -112,7 +114,7 @@ func TestNoRefreshTokenOnFirstAuthorizationWarns(t *testing.T) {
 		t.Errorf("page does not carry the warning:\n%s", page)
 	}
 	if res.HasRefreshToken || len(res.Warnings) != 1 || !strings.Contains(res.Warnings[0], "cannot be refreshed") ||
-		!strings.Contains(res.Warnings[0], "--scopes read,offline_access") {
+		!strings.Contains(res.Warnings[0], "add offline_access to the scopes") {
 		t.Errorf("result %+v", res)
 	}
 	if !strings.Contains(stderr.String(), "Warning: the provider returned no refresh token") {
@@ -156,11 +158,11 @@ func TestMicrosoftPreset(t *testing.T) {
 	}
 	conn, _ := st.GetConnection(context.Background(), "ms365-oauth")
 	oc := &oauth.Client{}
-	prov, err := oc.Resolve(context.Background(), conn)
+	prov, err := oc.Resolve(context.Background(), &conn.Connection)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nts, err := oc.Refresh(context.Background(), prov, oauth.Credentials{ClientID: f.id, ClientSecret: f.secret}, ts)
+	tok, err := oc.Refresh(context.Background(), prov, oauth.Credentials{ClientID: f.id, ClientSecret: f.secret}, ts.RefreshToken, ts.Scopes)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +170,7 @@ func TestMicrosoftPreset(t *testing.T) {
 	if tr.Form.Get("grant_type") != "refresh_token" || tr.Form.Get("scope") != want || tr.Form.Get("refresh_token") != "rt-1" {
 		t.Errorf("refresh request form: grant %q scope %q", tr.Form.Get("grant_type"), tr.Form.Get("scope"))
 	}
-	if nts.RefreshToken != "rt-2" || !slices.Equal(nts.Scopes, ts.Scopes) {
+	if nts := tokens.Refreshed(&ts.TokenSet, tok, 0); nts.RefreshToken != "rt-2" || !slices.Equal(nts.Scopes, ts.Scopes) {
 		t.Errorf("refreshed %+v", nts)
 	}
 }
@@ -226,7 +228,7 @@ func TestQuickBooksPreset(t *testing.T) {
 	// Revocation uses Intuit's JSON body and basic auth.
 	conn, _ := st.GetConnection(context.Background(), "quickbooks-oauth")
 	oc := &oauth.Client{}
-	prov, _ := oc.Resolve(context.Background(), conn)
+	prov, _ := oc.Resolve(context.Background(), &conn.Connection)
 	if err := oc.Revoke(context.Background(), prov, oauth.Credentials{ClientID: f.id, ClientSecret: f.secret}, ts.RefreshToken, "refresh_token"); err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +333,7 @@ func TestTimeoutAndPortInUse(t *testing.T) {
 	stray := make(chan string, len(targets))
 	rebound := make(chan int, 1)
 	start := time.Now()
-	_, err, _, _, _ := runAuthorize(t, st, Options{Name: "slow", Port: port, Timeout: 1500 * time.Millisecond, Open: func(string) error {
+	_, err, _, _, _ := runAuthorize(t, st, Options{Name: "slow", Port: port, Timeout: 1500 * time.Millisecond, UI: &TextUI{Open: func(string) error {
 		// A forged callback from another site (DNS rebinding: Host is not localhost) is
 		// refused without ending the attempt.
 		go func() {
@@ -355,7 +357,7 @@ func TestTimeoutAndPortInUse(t *testing.T) {
 			}()
 		}
 		return nil
-	}})
+	}}})
 	var te *TimeoutError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "--timeout") || time.Since(start) < 1500*time.Millisecond {
 		t.Errorf("timeout: %v after %s", err, time.Since(start))

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -222,7 +223,7 @@ func TestReplicasRefreshOncePerExpiry(t *testing.T) {
 	if final.Version-first.Version != refreshes {
 		t.Errorf("token record went from version %d to %d, want one version per refresh (%d)", first.Version, final.Version, refreshes)
 	}
-	if final.Status != store.StatusAuthorized {
+	if final.Status != authconn.StatusAuthorized {
 		t.Errorf("final status %s", final.Status)
 	}
 	if ir, err := env.Introspect(final.RefreshToken); err != nil || !ir.Active {
@@ -256,18 +257,18 @@ func TestInvalidGrantMarksNeedsReauthorization(t *testing.T) {
 		time.Sleep(200 * time.Millisecond)
 	}
 	var na *broker.NotAuthorizedError
-	if !errors.As(err, &na) || na.Status != store.StatusNeedsReauthorization {
+	if !errors.As(err, &na) || na.Status != authconn.StatusNeedsReauthorization {
 		t.Fatalf("Token = %v, want needs_reauthorization", err)
 	}
 	if msg := err.Error(); !contains(msg, "tokend authorize hydra-oauth") {
 		t.Errorf("message %q does not name the command", msg)
 	}
 	ts, _ := env.Store.GetTokens(ctx, "hydra-oauth")
-	if ts.Status != store.StatusNeedsReauthorization || ts.LastError == "" {
+	if ts.Status != authconn.StatusNeedsReauthorization || ts.LastError == "" {
 		t.Errorf("Vault record: status %s, last_error %q", ts.Status, ts.LastError)
 	}
 	sts, err := b.Statuses(ctx, nil)
-	if err != nil || len(sts) != 1 || sts[0].Status != store.StatusNeedsReauthorization || sts[0].LastError == "" {
+	if err != nil || len(sts) != 1 || sts[0].Status != authconn.StatusNeedsReauthorization || sts[0].LastError == "" {
 		t.Errorf("Statuses = %+v, %v", sts, err)
 	}
 	// No more attempts: several background ticks and on-demand calls later, Hydra has seen
@@ -455,17 +456,16 @@ type failingStore struct {
 	stored   sync.Map // access tokens Vault accepted
 }
 
-func (f *failingStore) PutTokens(ctx context.Context, name string, t *store.TokenSet) error {
+func (f *failingStore) PutTokens(ctx context.Context, name string, t *authconn.TokenSet, version int) (int, error) {
 	if t.RefreshedAt.After(time.Time{}) && f.failPuts.Add(-1) >= 0 {
 		f.failed.Add(1)
-		return errors.New("injected Vault write failure")
+		return 0, errors.New("injected Vault write failure")
 	}
-	before := t.Version
-	err := f.Store.PutTokens(ctx, name, t)
-	if err == nil || t.Version != before {
+	v, err := f.Store.PutTokens(ctx, name, t, version)
+	if v > 0 {
 		f.stored.Store(t.AccessToken, true)
 	}
-	return err
+	return v, err
 }
 
 func (f *failingStore) wasStored(at string) bool {

@@ -2,15 +2,13 @@ package broker
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"net/http"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
 // PhaseRefreshing marks a lease whose holder is calling the provider.
@@ -52,7 +50,7 @@ func (b *Broker) sync(ctx context.Context, e *entry) error {
 		return b.failStore(e, err)
 	}
 	now := b.now()
-	if ts.Status != "" && ts.Status != store.StatusAuthorized || !b.due(ts, now) {
+	if b.settled(ts, now) {
 		b.publish(e, ts)
 		b.clearFailures(e)
 		return nil
@@ -75,7 +73,7 @@ func (b *Broker) sync(ctx context.Context, e *entry) error {
 
 // refreshWithLease takes the connection's refresh lease, or waits for the replica that
 // holds it to store its result.
-func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.TokenSet) error {
+func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.TokenRecord) error {
 	name := e.name
 	for round := 0; round < 4; round++ {
 		select {
@@ -124,7 +122,7 @@ var errClosing = errors.New("tokend is shutting down")
 
 // waitForOther polls the token record until its version differs from version, or the
 // other holder's lease has expired, or ctx ends, or the broker is closing.
-func (b *Broker) waitForOther(ctx context.Context, name string, version int, leaseEnd time.Time) (*store.TokenSet, error) {
+func (b *Broker) waitForOther(ctx context.Context, name string, version int, leaseEnd time.Time) (*store.TokenRecord, error) {
 	t := time.NewTicker(b.o.PollInterval)
 	defer t.Stop()
 	for {
@@ -148,13 +146,7 @@ func (b *Broker) waitForOther(ctx context.Context, name string, version int, lea
 // refreshHolding does the refresh while this replica holds lease.
 func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *store.Lease) error {
 	name := e.name
-	release := func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := b.o.Store.ReleaseLease(rctx, lease); err != nil {
-			b.log.Warn("could not release the refresh lease; it expires by itself", "connection", name, "until", lease.ExpiresAt, "error", err)
-		}
-	}
+	release := b.releaser(ctx, name, lease)
 	// (c) Re-read under the lease: another replica may have refreshed between our read and
 	// our acquisition.
 	ts, err := b.o.Store.GetTokens(ctx, name)
@@ -162,8 +154,7 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 		release()
 		return b.failStore(e, err)
 	}
-	now := b.now()
-	if ts.Status != "" && ts.Status != store.StatusAuthorized || !b.due(ts, now) {
+	if b.settled(ts, b.now()) {
 		release()
 		b.publish(e, ts)
 		b.clearFailures(e)
@@ -185,51 +176,72 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 		return b.failStore(e, err)
 	}
 	// (e) Call the provider with a deadline well inside the lease.
-	deadline := lease.ExpiresAt.Add(-b.o.LeaseSafety)
-	newTS, err := b.callProvider(ctx, name, ts, deadline)
+	newTS, err := b.callProvider(ctx, name, ts, lease.ExpiresAt.Add(-b.o.LeaseSafety))
 	if err != nil {
-		if oauth.IsInvalidGrant(err) {
-			defer release()
-			return b.markNeedsReauth(ctx, e, ts, err)
-		}
-		var oe *oauth.Error
-		// An answer from the provider itself (5xx, 429, 408) says nothing was rotated; 502 and
-		// 504 come from a gateway that may have lost the provider's answer.
-		answered := errors.As(err, &oe) && oe.StatusCode != 0 && oe.StatusCode != http.StatusBadGateway && oe.StatusCode != http.StatusGatewayTimeout
-		b.publish(e, ts)
-		err = b.failProvider(e, err)
-		if !answered {
-			// No answer (timeout, connection lost): the provider may have rotated the tokens
-			// and revoked the cached access token. Do not serve it past the cutoff.
-			release()
-			e.mu.Lock()
-			e.taintedVersion = ts.Version
-			e.mu.Unlock()
-			return err
-		}
-		// The provider answered that it did not refresh, and this replica held the lease, so
-		// the cached token is still the current one. Keep the lease, in phase "backoff",
-		// until the next attempt: no replica refreshes (and revokes the token) before then,
-		// so every replica may serve it until then, less the skew.
-		e.mu.Lock()
-		next := e.nextAttempt
-		e.mu.Unlock()
-		lease.Phase, lease.TokenVersion, lease.AcquiredAt, lease.ExpiresAt = PhaseBackoff, ts.Version, b.now(), next
-		if uerr := b.o.Store.UpdateLease(ctx, lease); uerr != nil {
-			release()
-			return err
-		}
-		b.oldTokenOK(e, ts.Version, next.Add(-b.skew(ts)))
-		return err
+		return b.refreshFailed(ctx, e, lease, ts, err, release)
 	}
 	// (f) Store first. Nothing is served from newTS before Vault has it.
 	return b.storeRefreshed(ctx, e, lease, ts.Version, newTS, release)
 }
 
+// settled reports whether ts needs no refresh now: it is not authorized (nothing to refresh
+// with) or not due yet.
+func (b *Broker) settled(ts *store.TokenRecord, now time.Time) bool {
+	return (ts.Status != "" && ts.Status != authconn.StatusAuthorized) || !b.due(&ts.TokenSet, now)
+}
+
+// releaser returns a function that frees lease, even after ctx ended.
+func (b *Broker) releaser(ctx context.Context, name string, lease *store.Lease) func() {
+	return func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := b.o.Store.ReleaseLease(rctx, lease); err != nil {
+			b.log.Warn("could not release the refresh lease; it expires by itself", "connection", name, "until", lease.ExpiresAt, "error", err)
+		}
+	}
+}
+
+// refreshFailed handles a failed provider call of a refresh of ts under lease.
+func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease, ts *store.TokenRecord, err error, release func()) error {
+	if oauth.IsInvalidGrant(err) {
+		defer release()
+		return b.markNeedsReauth(ctx, e, ts, err)
+	}
+	var oe *oauth.Error
+	answered := errors.As(err, &oe) && oe.Answered()
+	b.publish(e, ts)
+	err = b.failProvider(e, err)
+	if !answered {
+		// No answer (timeout, connection lost, a gateway's 502/504): the provider may have
+		// rotated the tokens and revoked the cached access token. Do not serve it past the
+		// cutoff.
+		release()
+		e.mu.Lock()
+		e.taintedVersion = ts.Version
+		e.mu.Unlock()
+		return err
+	}
+	// The provider answered that it did not refresh, and this replica held the lease, so
+	// the cached token is still the current one. Keep the lease, in phase "backoff", until
+	// the next attempt: no replica refreshes (and revokes the token) before then, so every
+	// replica may serve it until then, less the skew.
+	e.mu.Lock()
+	next := e.nextAttempt
+	e.mu.Unlock()
+	lease.Phase, lease.TokenVersion, lease.AcquiredAt, lease.ExpiresAt = PhaseBackoff, ts.Version, b.now(), next
+	if uerr := b.o.Store.UpdateLease(ctx, lease); uerr != nil {
+		release()
+		return err
+	}
+	b.oldTokenOK(e, ts.Version, next.Add(-b.skew(&ts.TokenSet)))
+	return err
+}
+
 // callProvider reads the connection and its client secret (every time, so a secret rotated
-// through Terraform is used without a restart) and calls the token endpoint. It reports
-// every failed call to the observer; the caller reports success after storing.
-func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenSet, deadline time.Time) (*store.TokenSet, error) {
+// through Terraform is used without a restart), calls the token endpoint and returns the
+// record to store (merged with ts by the rules of internal/tokens). It reports every failed
+// call to the observer; the caller reports success after storing.
+func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenRecord, deadline time.Time) (*authconn.TokenSet, error) {
 	conn, err := b.o.Store.GetConnection(ctx, name)
 	if err != nil {
 		b.o.Observer.Refresh(name, OutcomeStoreError)
@@ -247,29 +259,27 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenS
 		b.o.Observer.Refresh(name, outcomeOf(err))
 		return nil, err
 	}
-	newTS, err := b.o.OAuth.Refresh(rctx, p, oauth.Credentials{ClientID: conn.ClientID, ClientSecret: cs.Value}, ts)
-	if err == nil {
-		return newTS, nil
-	}
-	b.o.Observer.Refresh(name, outcomeOf(err))
-	var oe *oauth.Error
-	if errors.As(err, &oe) && oe.Kind == oauth.KindInvalidClient {
-		// Client authentication fails before the grant is looked at, so the refresh token
-		// is not spent: try the previous secret version once (a rotation may not have
-		// reached the provider yet, or was rolled back there).
-		prevSecret, perr := b.o.Store.GetPreviousClientSecret(ctx, name, cs.Version)
-		if perr != nil {
+	refresh := func(secret string) (*authconn.TokenSet, error) {
+		tok, err := b.o.OAuth.Refresh(rctx, p, oauth.Credentials{ClientID: conn.ClientID, ClientSecret: secret}, ts.RefreshToken, ts.Scopes)
+		if err != nil {
+			b.o.Observer.Refresh(name, outcomeOf(err))
 			return nil, err
 		}
-		b.log.Warn("the provider refused the current client secret; trying the previous version", "connection", name, "current_version", cs.Version, "previous_version", prevSecret.Version)
-		newTS, err2 := b.o.OAuth.Refresh(rctx, p, oauth.Credentials{ClientID: conn.ClientID, ClientSecret: prevSecret.Value}, ts)
-		if err2 == nil {
-			return newTS, nil
-		}
-		b.o.Observer.Refresh(name, outcomeOf(err2))
-		return nil, err2
+		return tokens.Refreshed(&ts.TokenSet, tok, b.o.FallbackLifetime), nil
 	}
-	return nil, err
+	newTS, err := refresh(cs.Value)
+	if err == nil || oauth.KindOf(err) != oauth.KindInvalidClient {
+		return newTS, err
+	}
+	// Client authentication fails before the grant is looked at, so the refresh token is not
+	// spent: try the previous secret version once (a rotation may not have reached the
+	// provider yet, or was rolled back there).
+	prevSecret, perr := b.o.Store.GetPreviousClientSecret(ctx, name, cs.Version)
+	if perr != nil {
+		return nil, err
+	}
+	b.log.Warn("the provider refused the current client secret; trying the previous version", "connection", name, "current_version", cs.Version, "previous_version", prevSecret.Version)
+	return refresh(prevSecret.Value)
 }
 
 func outcomeOf(err error) string {
@@ -289,14 +299,14 @@ func outcomeOf(err error) string {
 }
 
 // provider resolves the connection's endpoints, cached per connection version.
-func (b *Broker) provider(ctx context.Context, conn *store.Connection) (*oauth.Provider, error) {
+func (b *Broker) provider(ctx context.Context, conn *store.ConnectionRecord) (*oauth.Provider, error) {
 	b.provMu.Lock()
 	pe, ok := b.providers[conn.Name]
 	b.provMu.Unlock()
 	if ok && pe.version == conn.Version {
 		return pe.p, nil
 	}
-	p, err := b.o.OAuth.Resolve(ctx, conn)
+	p, err := b.o.OAuth.Resolve(ctx, &conn.Connection)
 	if err != nil {
 		return nil, err
 	}
@@ -304,260 +314,4 @@ func (b *Broker) provider(ctx context.Context, conn *store.Connection) (*oauth.P
 	b.providers[conn.Name] = provEntry{version: conn.Version, p: p}
 	b.provMu.Unlock()
 	return p, nil
-}
-
-// storeRefreshed writes newTS with check-and-set on the version the refresh started from.
-func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Lease, from int, newTS *store.TokenSet, release func()) error {
-	name := e.name
-	newTS.Version = from
-	newTS.Status = store.StatusAuthorized
-	newTS.LastError, newTS.LastErrorAt = "", time.Time{}
-	err := b.o.Store.PutTokens(ctx, name, newTS)
-	if err == nil || newTS.Version != from {
-		if err != nil {
-			b.log.Warn("tokens stored, but their status summary was not updated", "connection", name, "error", err)
-		}
-		release()
-		b.stored(e, newTS)
-		return nil
-	}
-	if errors.Is(err, store.ErrConflict) {
-		release()
-		return b.resolveConflict(ctx, e, newTS)
-	}
-	// Vault did not take the write. The provider has (probably) rotated the refresh token,
-	// so newTS may hold the only valid one: keep it, keep the lease, retry until stored.
-	b.log.Error("refreshed tokens could not be stored in Vault; keeping them in memory and retrying (the new access token is not served until stored)", "connection", name, "error", err)
-	e.mu.Lock()
-	e.pending = newTS
-	e.lastErr = fmt.Errorf("storing refreshed tokens in Vault: %w", err)
-	e.mu.Unlock()
-	b.o.Observer.Refresh(name, OutcomeStoreError)
-	if !b.track() {
-		b.log.Error("shutting down with refreshed tokens that Vault did not accept; the connection may need `tokend authorize` unless the provider has a rotation grace period", "connection", name)
-		return errPendingWrite
-	}
-	go b.storePending(e, lease, from, newTS)
-	return errPendingWrite
-}
-
-// resolveConflict handles a check-and-set failure on a write of newTS: the record may hold
-// newTS after all (a write whose answer was lost), or something newer (a re-authorization),
-// which then wins.
-func (b *Broker) resolveConflict(ctx context.Context, e *entry, newTS *store.TokenSet) error {
-	cur, err := b.o.Store.GetTokens(ctx, e.name)
-	if err != nil {
-		return b.failStore(e, err)
-	}
-	if cur.RefreshToken == newTS.RefreshToken && cur.AccessToken == newTS.AccessToken {
-		b.stored(e, cur)
-		return nil
-	}
-	b.log.Warn("the token record changed while this replica refreshed (re-authorized, or the lease was taken over); keeping the stored record and discarding this refresh", "connection", e.name)
-	b.o.Observer.Refresh(e.name, OutcomeSuperseded)
-	b.publish(e, cur)
-	b.clearFailures(e)
-	return nil
-}
-
-func (b *Broker) stored(e *entry, ts *store.TokenSet) {
-	b.publish(e, ts)
-	b.clearFailures(e)
-	b.o.Observer.Refresh(e.name, OutcomeSuccess)
-	b.log.Info("token refreshed", "connection", e.name, "expires_at", ts.Expiry.UTC().Format(time.RFC3339), "version", ts.Version)
-}
-
-// storePending retries the write of a refreshed token set until Vault takes it, extending
-// the lease meanwhile so that no other replica spends the old refresh token.
-func (b *Broker) storePending(e *entry, lease *store.Lease, from int, newTS *store.TokenSet) {
-	defer b.wg.Done()
-	name := e.name
-	delay := 250 * time.Millisecond
-	closing := false
-	for attempt := 1; ; attempt++ {
-		if closing {
-			b.log.Error("stopping with refreshed tokens that Vault never accepted; the connection may need `tokend authorize` unless the provider has a rotation grace period", "connection", name)
-			return
-		}
-		select {
-		case <-b.closed:
-			closing = true // one last attempt
-		case <-time.After(delay):
-		}
-		delay = min(delay*2, 5*time.Second)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		ts := *newTS
-		ts.Version = from
-		err := b.o.Store.PutTokens(ctx, name, &ts)
-		if err == nil || ts.Version != from {
-			b.finishPending(e)
-			_ = b.o.Store.ReleaseLease(ctx, lease)
-			cancel()
-			b.stored(e, &ts)
-			return
-		}
-		if errors.Is(err, store.ErrConflict) {
-			b.finishPending(e)
-			_ = b.o.Store.ReleaseLease(ctx, lease)
-			_ = b.resolveConflict(ctx, e, &ts)
-			cancel()
-			return
-		}
-		// Keep the lease ours while we retry (best effort: Vault is failing anyway).
-		ext := *lease
-		ext.ExpiresAt = b.now().Add(b.o.LeaseTTL)
-		if b.o.Store.UpdateLease(ctx, &ext) == nil {
-			*lease = ext
-		}
-		cancel()
-		b.log.Warn("retrying to store refreshed tokens", "connection", name, "attempt", attempt, "error", err)
-	}
-}
-
-func (b *Broker) finishPending(e *entry) {
-	e.mu.Lock()
-	e.pending = nil
-	e.mu.Unlock()
-}
-
-// markNeedsReauth records the provider's invalid_grant in Vault: status
-// needs_reauthorization, which stops all replicas from retrying until the record changes.
-func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenSet, cause error) error {
-	name := e.name
-	b.log.Error("the provider refused the refresh token; the connection needs to be authorized again", "connection", name, "error", cause, "fix", "tokend authorize "+name)
-	mark := *ts
-	mark.Status = store.StatusNeedsReauthorization
-	mark.LastError = cause.Error()
-	mark.LastErrorAt = b.now().UTC()
-	err := b.o.Store.PutTokens(ctx, name, &mark)
-	if err != nil && mark.Version == ts.Version {
-		if errors.Is(err, store.ErrConflict) {
-			cur, gerr := b.o.Store.GetTokens(ctx, name)
-			if gerr == nil {
-				b.publish(e, cur)
-				return nil
-			}
-		}
-		// Could not record it in Vault: remember locally and try again after a backoff.
-		b.publish(e, &mark)
-		return b.failStore(e, fmt.Errorf("recording needs_reauthorization in Vault: %w", err))
-	}
-	b.publish(e, &mark)
-	b.clearFailures(e)
-	return nil
-}
-
-// failStore records a Vault failure and schedules the next attempt with backoff.
-func (b *Broker) failStore(e *entry, err error) error {
-	b.log.Warn("Vault error while syncing a connection; serving cached tokens while they are valid", "connection", e.name, "error", err)
-	return b.fail(e, err)
-}
-
-// failProvider records a failed refresh and schedules the next attempt with backoff.
-func (b *Broker) failProvider(e *entry, err error) error {
-	b.log.Warn("refresh failed; will retry with backoff, serving the cached token while it is valid", "connection", e.name, "error", err)
-	return b.fail(e, err)
-}
-
-func (b *Broker) fail(e *entry, err error) error {
-	e.mu.Lock()
-	e.failures++
-	d := b.backoff(e.failures)
-	e.nextAttempt = b.now().Add(d)
-	e.lastErr = err
-	next := e.nextAttempt
-	e.mu.Unlock()
-	b.touch(e, next)
-	return err
-}
-
-// backoff returns the delay before attempt n+1: exponential from BackoffBase, capped at
-// BackoffMax, with "equal jitter" (half fixed, half random).
-func (b *Broker) backoff(n int) time.Duration {
-	d := b.o.BackoffBase
-	for i := 1; i < n && d < b.o.BackoffMax; i++ {
-		d *= 2
-	}
-	d = min(d, b.o.BackoffMax)
-	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
-}
-
-func (b *Broker) clearFailures(e *entry) {
-	e.mu.Lock()
-	e.failures, e.nextAttempt, e.lastErr = 0, time.Time{}, nil
-	e.oldOKUntil, e.taintedVersion = time.Time{}, 0
-	e.mu.Unlock()
-}
-
-// oldTokenOK records that no replica has refreshed or is refreshing record version v of
-// e (a refresh needs the lease): its cached token may be served past the serving cutoff for
-// the next PollInterval.
-func (b *Broker) oldTokenOK(e *entry, v int, until time.Time) {
-	e.mu.Lock()
-	if e.taintedVersion != v {
-		e.oldOKUntil, e.oldOKVersion = until, v
-	}
-	e.mu.Unlock()
-}
-
-// followBackoff adopts another replica's backoff lease on record ts: serve the cached token
-// until the lease ends (less the skew), and make no attempt before it ends. The failure
-// count is inferred from the lease's length, so the backoff keeps growing when this replica
-// makes the next attempt.
-func (b *Broker) followBackoff(e *entry, ts *store.TokenSet, l *store.Lease) {
-	d := l.ExpiresAt.Sub(l.AcquiredAt)
-	n := 1
-	for step := b.o.BackoffBase; step < d && step < b.o.BackoffMax; step *= 2 {
-		n++
-	}
-	e.mu.Lock()
-	e.failures = max(e.failures, n)
-	e.nextAttempt = l.ExpiresAt
-	e.lastErr = fmt.Errorf("the last refresh failed (on replica %s); next attempt at %s", l.Holder, l.ExpiresAt.UTC().Format(time.RFC3339))
-	e.mu.Unlock()
-	b.oldTokenOK(e, ts.Version, l.ExpiresAt.Add(-b.skew(ts)))
-	b.touch(e, l.ExpiresAt)
-}
-
-// skew is the clock difference tolerated for ts (Skew, at most a quarter of its lead).
-func (b *Broker) skew(ts *store.TokenSet) time.Duration { return min(b.o.Skew, b.lead(ts)/4) }
-
-func (b *Broker) oldTokenChecked(e *entry, now time.Time) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return now.Before(e.oldOKUntil)
-}
-
-func (b *Broker) oldVersion(e *entry) int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.oldOKVersion
-}
-
-// backoffUntil returns the time of the next attempt when e is backing off.
-func (b *Broker) backoffUntil(e *entry, now time.Time) (time.Time, bool) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.failures > 0 && now.Before(e.nextAttempt) {
-		return e.nextAttempt, true
-	}
-	return time.Time{}, false
-}
-
-func (e *entry) err() error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.lastErr == nil {
-		return errors.New("backing off after a failed refresh")
-	}
-	return e.lastErr
-}
-
-func encodeToken(t *Token) []byte {
-	b, _ := json.Marshal(struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresAt   string `json:"expires_at"`
-	}{t.AccessToken, t.TokenType, t.ExpiresAt.UTC().Format(time.RFC3339)})
-	return b
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -22,11 +23,11 @@ type fakeOAuth struct {
 	err   error
 }
 
-func (f *fakeOAuth) Resolve(context.Context, *store.Connection) (*oauth.Provider, error) {
+func (f *fakeOAuth) Resolve(context.Context, *authconn.Connection) (*oauth.Provider, error) {
 	return &oauth.Provider{}, nil
 }
 
-func (f *fakeOAuth) Refresh(_ context.Context, _ *oauth.Provider, _ oauth.Credentials, old *store.TokenSet) (*store.TokenSet, error) {
+func (f *fakeOAuth) Refresh(context.Context, *oauth.Provider, oauth.Credentials, string, []string) (*oauth.Token, error) {
 	n := f.calls.Add(1)
 	if f.hook != nil {
 		f.hook()
@@ -34,9 +35,8 @@ func (f *fakeOAuth) Refresh(_ context.Context, _ *oauth.Provider, _ oauth.Creden
 	if f.err != nil {
 		return nil, f.err
 	}
-	now := time.Now()
-	return &store.TokenSet{AccessToken: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n), TokenType: "Bearer",
-		Expiry: now.Add(f.life), RefreshedAt: now, Status: store.StatusAuthorized, Version: old.Version}, nil
+	return &oauth.Token{AccessToken: fmt.Sprintf("at-%d", n), RefreshToken: fmt.Sprintf("rt-%d", n), TokenType: "Bearer",
+		ExpiresIn: f.life, ReceivedAt: time.Now()}, nil
 }
 
 func newTestBroker(t *testing.T, st Store, oa OAuth) *Broker {
@@ -52,7 +52,7 @@ func newTestBroker(t *testing.T, st Store, oa OAuth) *Broker {
 func TestNoRefreshTokenIsServedUntilExpiry(t *testing.T) {
 	st := brokertest.NewMemStore()
 	st.Conns["c"] = true
-	st.Tokens["c"] = store.TokenSet{AccessToken: "only", Expiry: time.Now().Add(3 * time.Second), Status: store.StatusAuthorized, Version: 1}
+	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "only", Expiry: time.Now().Add(3 * time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)
 	for range 5 {
@@ -71,14 +71,14 @@ func TestNoRefreshTokenIsServedUntilExpiry(t *testing.T) {
 func TestWaitsForTheLeaseHolder(t *testing.T) {
 	st := brokertest.NewMemStore()
 	st.Conns["c"] = true
-	st.Tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 3}
+	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 3}
 	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: PhaseRefreshing, Version: 7}
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		st.Mu.Lock()
-		st.Tokens["c"] = store.TokenSet{AccessToken: "from-other", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour), RefreshedAt: time.Now(), Status: store.StatusAuthorized, Version: 4}
+		st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "from-other", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour), RefreshedAt: time.Now(), Status: authconn.StatusAuthorized}, Version: 4}
 		st.Mu.Unlock()
 	}()
 	tok, err := b.Token(context.Background(), "c")
@@ -95,11 +95,11 @@ func TestWaitsForTheLeaseHolder(t *testing.T) {
 func TestReauthorizationDuringRefreshWins(t *testing.T) {
 	st := brokertest.NewMemStore()
 	st.Conns["c"] = true
-	st.Tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 1}
+	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	oa := &fakeOAuth{life: time.Hour}
 	oa.hook = func() {
 		st.Mu.Lock()
-		st.Tokens["c"] = store.TokenSet{AccessToken: "reauthorized", RefreshToken: "new-chain", Expiry: time.Now().Add(time.Hour), AuthorizedAt: time.Now(), Status: store.StatusAuthorized, Version: 2}
+		st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "reauthorized", RefreshToken: "new-chain", Expiry: time.Now().Add(time.Hour), AuthorizedAt: time.Now(), Status: authconn.StatusAuthorized}, Version: 2}
 		st.Mu.Unlock()
 	}
 	b := newTestBroker(t, st, oa)
@@ -126,7 +126,7 @@ func TestLead(t *testing.T) {
 		{20 * time.Second, 20 * time.Second / 3},
 		{4 * time.Second, 4 * time.Second / 3},
 	} {
-		ts := &store.TokenSet{AccessToken: "a", RefreshedAt: now, Expiry: now.Add(c.life)}
+		ts := &authconn.TokenSet{AccessToken: "a", RefreshedAt: now, Expiry: now.Add(c.life)}
 		if got := b.lead(ts); got != c.want {
 			t.Errorf("lead for %s = %s, want %s", c.life, got, c.want)
 		}
@@ -147,7 +147,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 	st.Conns["c"] = true
 	now := time.Now()
 	// A 6 s token issued 2 s ago: lead 2 s, so its cutoff is about now.
-	ts := store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: now.Add(4 * time.Second), RefreshedAt: now.Add(-2 * time.Second), Status: store.StatusAuthorized, Version: 1}
+	ts := store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: now.Add(4 * time.Second), RefreshedAt: now.Add(-2 * time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	st.Tokens["c"] = ts
 	oa := &fakeOAuth{life: time.Hour, err: &oauth.Error{Op: "refresh", Kind: oauth.KindTransient, StatusCode: 503, Code: "temporarily_unavailable"}}
 	b := newTestBroker(t, st, oa)
@@ -161,7 +161,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 	if _, err := b.Token(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Until(b.cutoff(&ts)) + 20*time.Millisecond)
+	time.Sleep(time.Until(b.cutoff(&ts.TokenSet)) + 20*time.Millisecond)
 
 	// 1. This replica's refresh fails: the provider answered, nothing was rotated; the
 	// cached token is served while it backs off, and it keeps the lease.
@@ -190,7 +190,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 
 	// 3. Nobody serves the token from the lease's end less the skew; after it, a replica
 	// refreshes and the new token is served.
-	time.Sleep(time.Until(l.ExpiresAt.Add(-b.skew(&ts))) + 10*time.Millisecond)
+	time.Sleep(time.Until(l.ExpiresAt.Add(-b.skew(&ts.TokenSet))) + 10*time.Millisecond)
 	for _, r := range []*Broker{b, b2} {
 		if tok, err := r.Token(ctx, "c"); err == nil && tok.AccessToken == "old" && time.Now().Before(l.ExpiresAt) {
 			t.Fatalf("%s served the cached token after the backoff lease's end less the skew", r.ReplicaID())
@@ -223,7 +223,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 func TestCloseWaitsForARefreshInFlight(t *testing.T) {
 	st := brokertest.NewMemStore()
 	st.Conns["c"] = true
-	st.Tokens["c"] = store.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: store.StatusAuthorized, Version: 1}
+	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	inCall, release := make(chan struct{}), make(chan struct{})
 	oa := &fakeOAuth{life: time.Hour, hook: func() { close(inCall); <-release }}
 	b := newTestBroker(t, st, oa)

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
@@ -65,17 +66,17 @@ func (e *NotFoundError) Is(target error) bool { return target == store.ErrNotFou
 
 // Create stores a new connection and its client secret. It fails with a store.ConflictError
 // when the name is taken, and leaves nothing behind when storing the secret fails.
-func Create(ctx context.Context, st *store.Store, c *store.Connection, clientSecret string) error {
-	if err := store.ValidateClientSecret(clientSecret); err != nil {
+func Create(ctx context.Context, st *store.Store, c *authconn.Connection, clientSecret string) error {
+	if err := authconn.ValidateClientSecret(clientSecret); err != nil {
 		return err
 	}
 	if c.Type == "" {
-		c.Type = store.TypeOAuth2
+		c.Type = authconn.TypeOAuth2
 	}
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	if err := st.CreateConnection(ctx, c); err != nil {
+	if _, err := st.CreateConnection(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("connection %q already exists: choose another name, or remove it first with `tokend delete %s`", c.Name, c.Name)
 		}
@@ -118,7 +119,7 @@ func Revoke(ctx context.Context, st *store.Store, oc *oauth.Client, name string,
 func Delete(ctx context.Context, st *store.Store, oc *oauth.Client, name string, opts ...Options) (Result, error) {
 	o := firstOpt(opts)
 	res := Result{Name: name}
-	if err := store.ValidateName(name); err != nil {
+	if err := authconn.ValidateName(name); err != nil {
 		return res, err
 	}
 	conn, err := st.GetConnection(ctx, name)
@@ -147,7 +148,7 @@ func firstOpt(opts []Options) Options {
 	return Options{}
 }
 
-func revoke(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.Connection, o Options, res *Result) error {
+func revoke(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.ConnectionRecord, o Options, res *Result) error {
 	name := conn.Name
 	lease, err := acquireLease(ctx, st, name, o)
 	if err != nil {
@@ -189,12 +190,12 @@ func revoke(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.
 // revokeAtProvider revokes the refresh token, then the access token. Revoking the refresh
 // token is what matters (it ends the chain, and at most providers its access tokens); a
 // failure to revoke the access token afterwards is a warning.
-func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.Connection, ts *store.TokenSet, res *Result) error {
+func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.ConnectionRecord, ts *store.TokenRecord, res *Result) error {
 	if ts.RefreshToken == "" && ts.AccessToken == "" {
 		res.RevokeSkipped = "the token record holds no token"
 		return nil
 	}
-	prov, err := oc.Resolve(ctx, conn)
+	prov, err := oc.Resolve(ctx, &conn.Connection)
 	if err != nil {
 		return fmt.Errorf("finding the provider's revocation endpoint: %w", err)
 	}

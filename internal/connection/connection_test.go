@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -86,15 +87,15 @@ func (r *revoker) tokens() []string {
 	return out
 }
 
-func customConn(name, revURL string) *store.Connection {
-	return &store.Connection{Name: name, Type: store.TypeOAuth2, ProviderURL: "https://idp.example.com", ClientID: "cid",
+func customConn(name, revURL string) *authconn.Connection {
+	return &authconn.Connection{Name: name, Type: authconn.TypeOAuth2, ProviderURL: "https://idp.example.com", ClientID: "cid",
 		AuthURL: "https://idp.example.com/auth", TokenURL: "https://idp.example.com/token", RevocationURL: revURL}
 }
 
 func putTokens(t *testing.T, st *store.Store, name string) {
 	t.Helper()
-	ts := &store.TokenSet{AccessToken: "at-" + name, RefreshToken: "rt-" + name, Expiry: time.Now().Add(time.Hour)}
-	if err := st.PutTokens(context.Background(), name, ts); err != nil {
+	ts := &authconn.TokenSet{AccessToken: "at-" + name, RefreshToken: "rt-" + name, Expiry: time.Now().Add(time.Hour)}
+	if _, err := st.PutTokens(context.Background(), name, ts, 0); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -109,7 +110,7 @@ func TestCreate(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, err := st.GetConnection(ctx, "made")
-	if err != nil || got.Type != store.TypeOAuth2 || got.ClientID != "cid" {
+	if err != nil || got.Type != authconn.TypeOAuth2 || got.ClientID != "cid" {
 		t.Fatalf("stored %+v %v", got, err)
 	}
 	cs, err := st.GetClientSecret(ctx, "made")
@@ -239,7 +240,7 @@ func TestRevokeWithoutEndpoint(t *testing.T) {
 	st := newStore(t)
 	ctx := context.Background()
 	// Microsoft has no RFC 7009 endpoint; the preset applies, nothing is sent anywhere.
-	c := &store.Connection{Name: "ms", Type: store.TypeOAuth2, ProviderURL: "https://login.microsoftonline.com/common", ClientID: "cid"}
+	c := &authconn.Connection{Name: "ms", Type: authconn.TypeOAuth2, ProviderURL: "https://login.microsoftonline.com/common", ClientID: "cid"}
 	if err := Create(ctx, st, c, "the-client-secret"); err != nil {
 		t.Fatal(err)
 	}
@@ -276,13 +277,13 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	id, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}})
-	if err := Create(ctx, st, &store.Connection{Name: "hydra", ProviderURL: h.Issuer, ClientID: id}, secret); err != nil {
+	if err := Create(ctx, st, &authconn.Connection{Name: "hydra", ProviderURL: h.Issuer, ClientID: id}, secret); err != nil {
 		t.Fatal(err)
 	}
-	auth := func() *store.TokenSet {
+	auth := func() *store.TokenRecord {
 		t.Helper()
 		op := b.NewOpener(time.Minute)
-		_, err := authorize.Run(ctx, st, authorize.Options{Name: "hydra", Port: port, Timeout: time.Minute, Open: op.Open, Stdout: io.Discard, Stderr: io.Discard})
+		_, err := authorize.Run(ctx, st, authorize.Options{Name: "hydra", Port: port, Timeout: time.Minute, UI: &authorize.TextUI{Out: io.Discard, Err: io.Discard, Open: op.Open}})
 		if err != nil {
 			t.Fatalf("authorize: %v", err)
 		}
@@ -315,7 +316,7 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	if _, err := st.GetTokens(ctx, "hydra"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("tokens in Vault after revoke: %v", err)
 	}
-	if s, _ := st.GetTokenStatus(ctx, "hydra"); s.Status != store.StatusNotAuthorized {
+	if s, _ := st.GetTokenStatus(ctx, "hydra"); s.Status != authconn.StatusNotAuthorized {
 		t.Errorf("status after revoke %q", s.Status)
 	}
 	if _, err := st.GetConnection(ctx, "hydra"); err != nil {
@@ -325,11 +326,11 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	// A client registered for client_secret_post: Hydra's metadata offers both methods, so
 	// the exchange and the revocation find the one the client uses.
 	pid, psecret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}, TokenEndpointAuthMethod: "client_secret_post"})
-	if err := Create(ctx, st, &store.Connection{Name: "hydra-post", ProviderURL: h.Issuer, ClientID: pid}, psecret); err != nil {
+	if err := Create(ctx, st, &authconn.Connection{Name: "hydra-post", ProviderURL: h.Issuer, ClientID: pid}, psecret); err != nil {
 		t.Fatal(err)
 	}
 	op := b.NewOpener(time.Minute)
-	if _, err := authorize.Run(ctx, st, authorize.Options{Name: "hydra-post", Port: port, Timeout: time.Minute, Open: op.Open, Stdout: io.Discard, Stderr: io.Discard}); err != nil {
+	if _, err := authorize.Run(ctx, st, authorize.Options{Name: "hydra-post", Port: port, Timeout: time.Minute, UI: &authorize.TextUI{Out: io.Discard, Err: io.Discard, Open: op.Open}}); err != nil {
 		t.Fatalf("authorize with a client_secret_post client: %v", err)
 	}
 	op.Wait(t, time.Minute)

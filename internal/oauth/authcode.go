@@ -9,11 +9,8 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
-	"strings"
 
 	"golang.org/x/oauth2"
-
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 // AuthRequest is one authorization-code attempt: the URL to open and the values the
@@ -63,10 +60,8 @@ func (p *Provider) NewAuthRequest(creds Credentials, redirectURL string, scopes 
 		a.Nonce = randomString(16)
 		opts = append(opts, oauth2.SetAuthURLParam("nonce", a.Nonce))
 	}
-	if p.Preset != nil {
-		for k, v := range p.Preset.AuthParams {
-			opts = append(opts, oauth2.SetAuthURLParam(k, v))
-		}
+	for k, v := range p.preset().AuthParams {
+		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
 	a.URL = a.config.AuthCodeURL(a.State, opts...)
 	return a
@@ -146,55 +141,35 @@ func (a *AuthRequest) ParseCallback(q url.Values) (*Callback, error) {
 
 // issuerMatches reports whether iss (from the callback) names the provider's issuer. An
 // unknown issuer (endpoints given as overrides without issuer_url) cannot be compared and
-// matches, unless the provider advertised the iss parameter. For Microsoft's
-// multi-tenant issuers (common, organizations, consumers) the tenant of the signed-in user
-// appears in iss, so any tenant of login.microsoftonline.com matches.
+// matches, unless the provider advertised the iss parameter.
 func issuerMatches(p *Provider, iss string) bool {
-	want := strings.TrimSuffix(p.Issuer, "/")
-	got := strings.TrimSuffix(iss, "/")
-	if want == "" {
+	if p.Issuer == "" {
 		return !p.IssParameter
 	}
-	if got == want {
-		return true
-	}
-	if p.Preset != nil && p.Preset.Name == "microsoft" {
-		const pre, suf = "https://login.microsoftonline.com/", "/v2.0"
-		wantTenant := strings.TrimSuffix(strings.TrimPrefix(want, pre), suf)
-		switch wantTenant {
-		case "common", "organizations", "consumers":
-			t := strings.TrimSuffix(strings.TrimPrefix(got, pre), suf)
-			return strings.HasPrefix(got, pre) && strings.HasSuffix(got, suf) && t != "" && !strings.Contains(t, "/")
-		}
-	}
-	return false
+	return p.IssuerMatches(iss)
 }
 
 // Exchange trades the callback's code for tokens at the token endpoint, with the PKCE
-// verifier, and returns a new token record (status authorized).
-func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*store.TokenSet, error) {
-	tc := a.provider.tokenCall("authorization_code", a.Scopes)
+// verifier, and checks the ID token when one comes back (nonce, audience, issuer).
+func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*Token, error) {
+	p := a.provider
+	tc := p.tokenCall("authorization_code", a.Scopes)
 	var opts []oauth2.AuthCodeOption
 	if a.verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(a.verifier))
 	}
 	tok, err := a.config.Exchange(c.withTokenCall(ctx, tc), cb.Code, opts...)
 	if err != nil {
-		return nil, classify("exchange", err)
+		return nil, classify("exchange", err, p.preset().ErrorCodes)
 	}
-	ts, err := c.tokenSet(tok, tc.body)
+	t, err := c.token(p, tok, tc.body)
 	if err != nil {
 		return nil, &Error{Op: "exchange", Kind: KindRejected, Err: err}
 	}
-	if idt, ok := ts.Extra["id_token"].(string); ok {
-		if err := checkIDToken(idt, a.Nonce, a.config.ClientID, a.provider.Issuer); err != nil {
+	if idt, ok := t.Extra["id_token"].(string); ok {
+		if err := checkIDToken(idt, a.Nonce, a.config.ClientID, p); err != nil {
 			return nil, &Error{Op: "exchange", Kind: KindRejected, Code: "invalid_id_token", Description: err.Error()}
 		}
 	}
-	ts.Scopes = a.Scopes
-	ts.AuthorizedAt = c.now().UTC()
-	if len(cb.Extras) > 0 {
-		ts.CallbackExtras = cb.Extras
-	}
-	return ts, nil
+	return t, nil
 }

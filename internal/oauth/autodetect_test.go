@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"golang.org/x/oauth2"
-
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 // TestAutoDetectPresentsTheGrantOnce: with an unknown client authentication style,
@@ -35,7 +33,7 @@ func TestAutoDetectPresentsTheGrantOnce(t *testing.T) {
 	defer srv.Close()
 	p := &Provider{Endpoints: Endpoints{TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleAutoDetect}}
 	creds := Credentials{ClientID: "cid", ClientSecret: "sec"}
-	old := &store.TokenSet{RefreshToken: "rt"}
+	const old = "rt"
 	c := &Client{}
 	reset := func() { mu.Lock(); basic, post = 0, 0; mu.Unlock() }
 
@@ -51,7 +49,7 @@ func TestAutoDetectPresentsTheGrantOnce(t *testing.T) {
 	} {
 		reset()
 		reply = func(_ bool, w http.ResponseWriter) { w.WriteHeader(tc.status); _, _ = w.Write([]byte(tc.body)) }
-		_, err := c.Refresh(context.Background(), p, creds, old)
+		_, err := c.Refresh(context.Background(), p, creds, old, nil)
 		var oe *Error
 		if !asError(err, &oe) || oe.Kind != tc.kind {
 			t.Errorf("%s: %v, want kind %v", tc.name, err, tc.kind)
@@ -72,7 +70,7 @@ func TestAutoDetectPresentsTheGrantOnce(t *testing.T) {
 		}
 		_, _ = w.Write([]byte(`{"access_token":"at2","refresh_token":"rt2","expires_in":60}`))
 	}
-	ts, err := c.Refresh(context.Background(), p, creds, old)
+	ts, err := c.Refresh(context.Background(), p, creds, old, nil)
 	if err != nil || ts.RefreshToken != "rt2" || basic != 1 || post != 1 {
 		t.Errorf("post client: %v, %d basic, %d post", err, basic, post)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 func newTestRequest(t *testing.T, p *Provider, scopes []string) (*AuthRequest, url.Values) {
@@ -22,7 +22,7 @@ func newTestRequest(t *testing.T, p *Provider, scopes []string) (*AuthRequest, u
 }
 
 func TestNewAuthRequest(t *testing.T) {
-	google, _ := (&Client{}).Resolve(t.Context(), &store.Connection{ProviderURL: "https://accounts.google.com"})
+	google, _ := (&Client{}).Resolve(t.Context(), &authconn.Connection{ProviderURL: "https://accounts.google.com"})
 	a, q := newTestRequest(t, google, []string{"openid", "email"})
 	raw, err := base64.RawURLEncoding.DecodeString(a.State)
 	if err != nil || len(raw) != 32 {
@@ -43,7 +43,7 @@ func TestNewAuthRequest(t *testing.T) {
 		t.Errorf("String() = %q", a.String())
 	}
 
-	ms, _ := (&Client{}).Resolve(t.Context(), &store.Connection{ProviderURL: "https://login.microsoftonline.com/common"})
+	ms, _ := (&Client{}).Resolve(t.Context(), &authconn.Connection{ProviderURL: "https://login.microsoftonline.com/common"})
 	a, q = newTestRequest(t, ms, []string{"https://graph.microsoft.com/User.Read"})
 	if q.Get("scope") != "https://graph.microsoft.com/User.Read offline_access" || a.Nonce != "" || q.Has("nonce") || q.Has("prompt") {
 		t.Errorf("microsoft query %v", q)
@@ -109,7 +109,7 @@ func TestParseCallback(t *testing.T) {
 		t.Errorf("unknown issuer: %v", err)
 	}
 	// Microsoft multi-tenant: the user's tenant appears in iss.
-	ms, _ := (&Client{}).Resolve(t.Context(), &store.Connection{ProviderURL: "https://login.microsoftonline.com/common"})
+	ms, _ := (&Client{}).Resolve(t.Context(), &authconn.Connection{ProviderURL: "https://login.microsoftonline.com/common"})
 	a4, _ := newTestRequest(t, ms, nil)
 	if _, err := a4.ParseCallback(url.Values{"state": {a4.State}, "code": {"c"}, "iss": {"https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"}}); err != nil {
 		t.Errorf("microsoft tenant iss: %v", err)
@@ -128,20 +128,34 @@ func jwt(t *testing.T, claims map[string]any) string {
 }
 
 func TestCheckIDToken(t *testing.T) {
+	resolve := func(providerURL string) *Provider {
+		p, err := (&Client{}).Resolve(t.Context(), &authconn.Connection{ProviderURL: providerURL, IssuerURL: providerURL,
+			AuthURL: providerURL + "/auth", TokenURL: providerURL + "/token"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	idp, google := resolve("https://idp.example.com"), resolve("https://accounts.google.com")
+	msCommon, msTenant := resolve("https://login.microsoftonline.com/common"), resolve("https://login.microsoftonline.com/contoso")
+	const userTenant = "https://login.microsoftonline.com/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0"
 	for _, tc := range []struct {
-		name   string
-		claims map[string]any
-		issuer string
-		want   string
+		name     string
+		claims   map[string]any
+		provider *Provider
+		want     string
 	}{
-		{"ok", map[string]any{"iss": "https://idp.example.com", "aud": "cid", "nonce": "n"}, "https://idp.example.com", ""},
-		{"aud list", map[string]any{"iss": "https://idp.example.com", "aud": []string{"x", "cid"}, "nonce": "n"}, "https://idp.example.com", ""},
-		{"google legacy iss", map[string]any{"iss": "accounts.google.com", "aud": "cid", "nonce": "n"}, "https://accounts.google.com", ""},
-		{"nonce", map[string]any{"iss": "https://idp.example.com", "aud": "cid", "nonce": "other"}, "https://idp.example.com", "nonce"},
-		{"aud", map[string]any{"iss": "https://idp.example.com", "aud": "someone", "nonce": "n"}, "https://idp.example.com", "audience"},
-		{"iss", map[string]any{"iss": "https://evil.example.com", "aud": "cid", "nonce": "n"}, "https://idp.example.com", "issuer"},
+		{"ok", map[string]any{"iss": "https://idp.example.com", "aud": "cid", "nonce": "n"}, idp, ""},
+		{"aud list", map[string]any{"iss": "https://idp.example.com", "aud": []string{"x", "cid"}, "nonce": "n"}, idp, ""},
+		{"google legacy iss", map[string]any{"iss": "accounts.google.com", "aud": "cid", "nonce": "n"}, google, ""},
+		{"microsoft common: the user's tenant", map[string]any{"iss": userTenant, "aud": "cid", "nonce": "n"}, msCommon, ""},
+		{"microsoft single tenant: another tenant", map[string]any{"iss": userTenant, "aud": "cid", "nonce": "n"}, msTenant, "issuer"},
+		{"nonce", map[string]any{"iss": "https://idp.example.com", "aud": "cid", "nonce": "other"}, idp, "nonce"},
+		{"aud", map[string]any{"iss": "https://idp.example.com", "aud": "someone", "nonce": "n"}, idp, "audience"},
+		{"iss", map[string]any{"iss": "https://evil.example.com", "aud": "cid", "nonce": "n"}, idp, "issuer"},
+		{"google alias only for google", map[string]any{"iss": "accounts.google.com", "aud": "cid", "nonce": "n"}, idp, "issuer"},
 	} {
-		err := checkIDToken(jwt(t, tc.claims), "n", "cid", tc.issuer)
+		err := checkIDToken(jwt(t, tc.claims), "n", "cid", tc.provider)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v", tc.name, err)
 		}

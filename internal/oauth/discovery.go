@@ -11,7 +11,7 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 // Metadata is the subset of an OpenID Provider Configuration (OIDC Discovery 1.0) or OAuth
@@ -48,7 +48,7 @@ func ParseMetadata(data []byte, issuer string) (*Metadata, error) {
 		if f.v == "" {
 			continue
 		}
-		if err := store.ValidateURL("discovery document "+f.name, f.v); err != nil {
+		if err := authconn.ValidateURL("discovery document "+f.name, f.v); err != nil {
 			return nil, err
 		}
 	}

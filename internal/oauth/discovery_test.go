@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 func TestParseMetadata(t *testing.T) {
@@ -94,7 +94,7 @@ func TestDiscoverFallsBackToRFC8414(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := &Client{}
-	p, err := c.Resolve(context.Background(), &store.Connection{ProviderURL: srv.URL + "/realm"})
+	p, err := c.Resolve(context.Background(), &authconn.Connection{ProviderURL: srv.URL + "/realm"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +105,7 @@ func TestDiscoverFallsBackToRFC8414(t *testing.T) {
 		t.Errorf("Scopes = %v, want offline_access added", got)
 	}
 
-	_, err = c.Resolve(context.Background(), &store.Connection{ProviderURL: srv.URL + "/other"})
+	_, err = c.Resolve(context.Background(), &authconn.Connection{ProviderURL: srv.URL + "/other"})
 	var oe *Error
 	if !asError(err, &oe) || oe.Op != "discovery" || oe.Kind != KindRejected || !strings.Contains(err.Error(), "set auth_url and token_url") {
 		t.Errorf("missing metadata: %v", err)
@@ -115,7 +115,7 @@ func TestDiscoverFallsBackToRFC8414(t *testing.T) {
 func TestResolvePresetsAndOverrides(t *testing.T) {
 	c := &Client{}
 	ctx := context.Background()
-	p, err := c.Resolve(ctx, &store.Connection{ProviderURL: "https://login.microsoftonline.com/contoso.onmicrosoft.com"})
+	p, err := c.Resolve(ctx, &authconn.Connection{ProviderURL: "https://login.microsoftonline.com/contoso.onmicrosoft.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,14 +123,14 @@ func TestResolvePresetsAndOverrides(t *testing.T) {
 		p.Issuer != "https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0" {
 		t.Errorf("microsoft: %+v", p.Endpoints)
 	}
-	p, err = c.Resolve(ctx, &store.Connection{ProviderURL: "https://accounts.google.com", TokenURL: "http://127.0.0.1:1/token"})
+	p, err = c.Resolve(ctx, &authconn.Connection{ProviderURL: "https://accounts.google.com", TokenURL: "http://127.0.0.1:1/token"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.Name() != "google" || p.TokenURL != "http://127.0.0.1:1/token" || p.AuthURL != "https://accounts.google.com/o/oauth2/v2/auth" {
 		t.Errorf("google with token override: %+v", p.Endpoints)
 	}
-	p, err = c.Resolve(ctx, &store.Connection{ProviderURL: "https://idp.example.com", AuthURL: "https://idp.example.com/a", TokenURL: "https://idp.example.com/t"})
+	p, err = c.Resolve(ctx, &authconn.Connection{ProviderURL: "https://idp.example.com", AuthURL: "https://idp.example.com/a", TokenURL: "https://idp.example.com/t"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 func asError(err error, target **Error) bool { return errors.As(err, target) }
@@ -30,7 +28,7 @@ func TestErrorClassification(t *testing.T) {
 	defer srv.Close()
 	p := &Provider{Endpoints: Endpoints{TokenURL: srv.URL + "/token", AuthStyle: oauth2.AuthStyleInHeader}}
 	creds := Credentials{ClientID: "cid", ClientSecret: "very-secret-value"}
-	old := &store.TokenSet{RefreshToken: "old-refresh-token-value"}
+	const old = "old-refresh-token-value"
 	c := &Client{HTTP: &http.Client{Timeout: 5 * time.Second}}
 
 	for _, tc := range []struct {
@@ -39,17 +37,17 @@ func TestErrorClassification(t *testing.T) {
 		kind   ErrorKind
 		hint   string
 	}{
-		{400, `{"error":"invalid_grant","error_description":"token reused"}`, KindInvalidGrant, "tokend authorize"},
-		{401, `{"error":"invalid_client"}`, KindInvalidClient, "check client_id and the client secret"},
-		{400, `{"error":"unauthorized_client"}`, KindInvalidClient, "check client_id"},
-		{400, `{"error":"invalid_scope"}`, KindRejected, "scopes"},
+		{400, `{"error":"invalid_grant","error_description":"token reused"}`, KindInvalidGrant, "invalid_grant: token reused"},
+		{401, `{"error":"invalid_client"}`, KindInvalidClient, "(HTTP 401): invalid_client"},
+		{400, `{"error":"unauthorized_client"}`, KindInvalidClient, "unauthorized_client"},
+		{400, `{"error":"invalid_scope"}`, KindRejected, "invalid_scope"},
 		{503, `{"error":"temporarily_unavailable"}`, KindTransient, "temporary"},
 		{500, `oops`, KindTransient, "temporary"},
 		{429, `{}`, KindTransient, "temporary"},
-		{401, `<html>`, KindInvalidClient, "check client_id"},
+		{401, `<html>`, KindInvalidClient, "HTTP 401"},
 	} {
 		status, body = tc.status, tc.body
-		_, err := c.Refresh(context.Background(), p, creds, old)
+		_, err := c.Refresh(context.Background(), p, creds, old, nil)
 		var oe *Error
 		if !errors.As(err, &oe) {
 			t.Fatalf("%d %s: %T %v", tc.status, tc.body, err, err)
@@ -70,7 +68,7 @@ func TestErrorClassification(t *testing.T) {
 	dead := httptest.NewServer(http.NotFoundHandler())
 	dead.Close()
 	p.TokenURL = dead.URL + "/token?x=1"
-	_, err := c.Refresh(context.Background(), p, creds, old)
+	_, err := c.Refresh(context.Background(), p, creds, old, nil)
 	if !IsTransient(err) || strings.Contains(err.Error(), "x=1") {
 		t.Errorf("network error: %v", err)
 	}

@@ -7,57 +7,56 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
-// Provider is a connection's resolved provider: endpoints plus quirks.
+// Provider is a connection's resolved provider: endpoints plus the preset that names its
+// quirks (Generic for a provider without an entry in Presets).
 type Provider struct {
 	Endpoints
-	// Preset is the matching built-in preset, or nil for a generic provider.
+	// Preset is the matching entry of Presets, or Generic. Never nil after Resolve.
 	Preset *Preset
 	// Source says where the endpoints came from: "preset:google", "discovery", "overrides".
 	Source string
+	// tenant is the tenant of a preset with a TenantRule ("common", a tenant id).
+	tenant string
 }
 
-// Name returns the preset name, or "oidc" for a discovered provider, or "custom".
+// Name returns the preset name, "oidc" for a discovered provider, or "custom" for one whose
+// endpoints the connection names.
 func (p *Provider) Name() string {
-	switch {
-	case p.Preset != nil:
-		return p.Preset.Name
-	case p.Source == "discovery":
-		return "oidc"
+	if p.Source == "overrides" {
+		return "custom"
 	}
-	return "custom"
+	return p.preset().Name
+}
+
+func (p *Provider) preset() *Preset {
+	if p.Preset == nil {
+		return Generic
+	}
+	return p.Preset
 }
 
 // Resolve finds the endpoints of conn, in order: the connection's overrides (auth_url,
 // token_url, revocation_url) field by field, over a built-in preset matched by the host of
 // provider_url or issuer_url, else over OIDC discovery / RFC 8414 metadata from issuer_url,
 // then provider_url. Discovery is skipped when the overrides name both endpoints.
-func (c *Client) Resolve(ctx context.Context, conn *store.Connection) (*Provider, error) {
-	p := &Provider{}
-	if preset, u := PresetFor(conn.ProviderURL, conn.IssuerURL); preset != nil {
-		p.Preset = preset
-		p.Endpoints = preset.endpoints(u)
+func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provider, error) {
+	preset, u := PresetFor(conn.ProviderURL, conn.IssuerURL)
+	p := &Provider{Preset: preset}
+	switch {
+	case preset != Generic:
+		p.Endpoints, p.tenant = preset.endpoints(u)
 		p.Source = "preset:" + preset.Name
-	} else if conn.AuthURL == "" || conn.TokenURL == "" {
-		var firstErr error
-		for _, issuer := range dedupe(conn.IssuerURL, conn.ProviderURL) {
-			m, err := c.Discover(ctx, issuer)
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				continue
-			}
-			p.Endpoints = endpointsFromMetadata(m)
-			p.Source = "discovery"
-			break
+	case conn.AuthURL == "" || conn.TokenURL == "":
+		m, err := c.discoverAny(ctx, conn.IssuerURL, conn.ProviderURL)
+		if err != nil {
+			return nil, err
 		}
-		if p.Source == "" {
-			return nil, firstErr
-		}
-	} else {
+		p.Endpoints = endpointsFromMetadata(m)
+		p.Source = "discovery"
+	default:
 		p.Source = "overrides"
 		p.PKCE = true
 		p.Issuer = conn.IssuerURL
@@ -71,10 +70,25 @@ func (c *Client) Resolve(ctx context.Context, conn *store.Connection) (*Provider
 	if conn.RevocationURL != "" {
 		p.RevocationURL = conn.RevocationURL
 	}
-	if p.Preset != nil && p.Preset.NoPKCE {
+	if preset.NoPKCE {
 		p.PKCE = false
 	}
 	return p, nil
+}
+
+// discoverAny returns the metadata of the first of issuers that has usable metadata.
+func (c *Client) discoverAny(ctx context.Context, issuers ...string) (*Metadata, error) {
+	var firstErr error
+	for _, issuer := range dedupe(issuers...) {
+		m, err := c.Discover(ctx, issuer)
+		if err == nil {
+			return m, nil
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	return nil, firstErr
 }
 
 func dedupe(vals ...string) []string {
@@ -119,9 +133,8 @@ func endpointsFromMetadata(m *Metadata) Endpoints {
 	return e
 }
 
-// Scopes returns the scopes to request: requested (or the defaults), plus the preset's
-// required scopes, plus offline_access when a generic provider lists it (it is how OIDC
-// providers such as Hydra and Keycloak decide to issue a refresh token).
+// Scopes returns the scopes to request: requested, plus the preset's required scopes, plus
+// offline_access when the preset asks for it and the provider lists it.
 func (p *Provider) Scopes(requested []string) []string {
 	out := slices.Clone(requested)
 	add := func(s string) {
@@ -129,15 +142,29 @@ func (p *Provider) Scopes(requested []string) []string {
 			out = append(out, s)
 		}
 	}
-	if p.Preset != nil {
-		for _, s := range p.Preset.RequiredScopes {
-			add(s)
-		}
-	} else if slices.Contains(p.ScopesSupported, "offline_access") {
+	pre := p.preset()
+	for _, s := range pre.RequiredScopes {
+		add(s)
+	}
+	if pre.OfflineAccessIfListed && slices.Contains(p.ScopesSupported, "offline_access") {
 		add("offline_access")
 	}
 	return out
 }
+
+// IssuerMatches reports whether iss, from an ID token or an authorization response, names
+// the provider's issuer (with the preset's aliases and multi-tenant rule). An unknown issuer
+// (endpoints given as overrides without issuer_url) cannot be compared and matches.
+func (p *Provider) IssuerMatches(iss string) bool {
+	if p.Issuer == "" {
+		return true
+	}
+	return p.preset().issuerMatches(p.Issuer, p.tenant, iss)
+}
+
+// KeepsPreviousAccessToken reports whether the provider keeps the previous access token
+// valid after a refresh (a preset property; false when unknown).
+func (p *Provider) KeepsPreviousAccessToken() bool { return p.preset().KeepsPreviousAccessToken }
 
 // Config returns the x/oauth2 configuration for creds.
 func (p *Provider) Config(creds Credentials, redirectURL string, scopes []string) *oauth2.Config {
@@ -151,13 +178,11 @@ func (p *Provider) Config(creds Credentials, redirectURL string, scopes []string
 }
 
 func (p *Provider) tokenCall(grant string, scopes []string) *tokenCall {
-	tc := &tokenCall{}
-	if p.Preset != nil {
-		tc.headers = p.Preset.TokenHeaders
-		if grant == "refresh_token" && p.Preset.RefreshWithScopes && len(scopes) > 0 {
-			tc.form = map[string][]string{"scope": {strings.Join(scopes, " ")}}
-			tc.formFor = grant
-		}
+	pre := p.preset()
+	tc := &tokenCall{headers: pre.TokenHeaders}
+	if grant == "refresh_token" && pre.RefreshWithScopes && len(scopes) > 0 {
+		tc.form = map[string][]string{"scope": {strings.Join(scopes, " ")}}
+		tc.formFor = grant
 	}
 	return tc
 }

@@ -50,7 +50,7 @@ func (c *Client) revoke(ctx context.Context, p *Provider, creds Credentials, for
 		}
 	}
 	body, ctype := f.Encode(), "application/x-www-form-urlencoded"
-	if p.Preset != nil && p.Preset.RevokeJSON {
+	if p.preset().RevokeJSON {
 		// Intuit: {"token": "..."} with the client in the Authorization header.
 		b, err := json.Marshal(map[string]string{"token": form.Get("token")})
 		if err != nil {
@@ -68,10 +68,8 @@ func (c *Client) revoke(ctx context.Context, p *Provider, creds Credentials, for
 		// RFC 6749 2.3.1: form-urlencode id and secret before basic auth.
 		req.SetBasicAuth(url.QueryEscape(creds.ClientID), url.QueryEscape(creds.ClientSecret))
 	}
-	if p.Preset != nil {
-		for k, v := range p.Preset.TokenHeaders {
-			req.Header.Set(k, v)
-		}
+	for k, v := range p.preset().TokenHeaders {
+		req.Header.Set(k, v)
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {

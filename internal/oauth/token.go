@@ -11,158 +11,151 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
-
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-// ParseTokenResponse decodes the JSON body of a successful token response into a token
-// record, with the fields x/oauth2 does not name kept in Extra (without access_token and
-// refresh_token) and QuickBooks' refresh-token expiry fields applied. now is the time the
-// response was received; fallback is the lifetime used when expires_in is missing or not
-// positive.
-func ParseTokenResponse(body []byte, now time.Time, fallback time.Duration) (*store.TokenSet, error) {
+// Token is a successful token-endpoint answer as the provider sent it. It only describes the
+// protocol exchange: keeping it, and merging it with what was kept before (a refresh that
+// returns no refresh token keeps the old one), is the caller's job.
+type Token struct {
+	AccessToken string
+	TokenType   string
+	// RefreshToken is empty when the provider sent none.
+	RefreshToken string
+	// Scope is the granted scope, when the provider said.
+	Scope string
+	// ExpiresIn is the access token's lifetime (expires_in); 0 when the provider gave none.
+	ExpiresIn time.Duration
+	// RefreshExpiresIn and RefreshHardExpiresIn are the refresh token's rolling lifetime and
+	// the chain's absolute one, when the provider gives them (fields named by its preset).
+	RefreshExpiresIn, RefreshHardExpiresIn time.Duration
+	// ReceivedAt is when the answer arrived.
+	ReceivedAt time.Time
+	// Extra holds every other field of the answer (id_token, x_* fields, ...).
+	Extra map[string]any
+}
+
+// String hides the tokens.
+func (t *Token) String() string { return fmt.Sprintf("Token(expires_in=%s)", t.ExpiresIn) }
+
+// GoString hides the tokens.
+func (t *Token) GoString() string { return t.String() }
+
+// ParseTokenResponse decodes the JSON body of a successful token response received at
+// receivedAt, for a provider with preset p (Generic when nil): the fields x/oauth2 does not
+// name are kept in Extra (without access_token and refresh_token), and the preset's
+// refresh-token lifetime fields are read.
+func ParseTokenResponse(body []byte, receivedAt time.Time, p *Preset) (*Token, error) {
+	if p == nil {
+		p = Generic
+	}
 	var raw map[string]any
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, errors.New("the token response is not a JSON object")
 	}
-	ts := &store.TokenSet{Status: store.StatusAuthorized, Extra: map[string]any{}}
 	str := func(k string) string { s, _ := raw[k].(string); return s }
-	ts.AccessToken = str("access_token")
-	ts.RefreshToken = str("refresh_token")
-	ts.TokenType = str("token_type")
-	ts.Scope = str("scope")
-	if ts.AccessToken == "" {
+	t := &Token{AccessToken: str("access_token"), RefreshToken: str("refresh_token"), TokenType: str("token_type"),
+		Scope: str("scope"), ReceivedAt: receivedAt, Extra: map[string]any{}}
+	if t.AccessToken == "" {
 		return nil, errors.New("the token response has no access_token")
 	}
-	if secs, ok := seconds(raw["expires_in"]); ok {
-		ts.Expiry = now.Add(time.Duration(secs) * time.Second).UTC()
-	} else {
-		ts.Expiry = now.Add(fallback).UTC()
-		ts.ExpiryGuessed = true
+	t.ExpiresIn = lifetime(raw["expires_in"])
+	for _, f := range p.RefreshExpiryFields {
+		if d := lifetime(raw[f]); d > 0 {
+			t.RefreshExpiresIn = d
+			break
+		}
 	}
-	if secs, ok := seconds(raw["x_refresh_token_expires_in"]); ok {
-		ts.RefreshTokenExpiry = now.Add(time.Duration(secs) * time.Second).UTC()
-	}
-	if secs, ok := seconds(raw["x_refresh_token_lifetime_expires_in"]); ok {
-		ts.RefreshTokenHardExpiry = now.Add(time.Duration(secs) * time.Second).UTC()
+	if p.RefreshHardExpiryField != "" {
+		t.RefreshHardExpiresIn = lifetime(raw[p.RefreshHardExpiryField])
 	}
 	for k, v := range raw {
 		switch k {
 		case "access_token", "refresh_token", "token_type", "scope", "expires_in":
 			continue
 		}
-		ts.Extra[k] = v
+		t.Extra[k] = v
 	}
-	if len(ts.Extra) == 0 {
-		ts.Extra = nil
+	if len(t.Extra) == 0 {
+		t.Extra = nil
 	}
-	return ts, nil
+	return t, nil
 }
 
 // maxSeconds bounds lifetimes read from responses (10 years) so that absurd values cannot
 // overflow time arithmetic.
 const maxSeconds = 10 * 365 * 24 * 3600
 
-// seconds reads a JSON number or numeric string (some providers send "3600") as a lifetime in
-// seconds between 1 and maxSeconds.
-func seconds(v any) (int64, bool) {
+// lifetime reads a JSON number or numeric string (some providers send "3600") as a lifetime
+// in seconds between 1 and maxSeconds; anything else is 0.
+func lifetime(v any) time.Duration {
 	var n int64
 	switch x := v.(type) {
 	case float64:
 		if x < 1 || x > maxSeconds {
-			return 0, false
+			return 0
 		}
 		n = int64(x)
 	case string:
 		var err error
 		if n, err = strconv.ParseInt(strings.TrimSpace(x), 10, 64); err != nil {
-			return 0, false
+			return 0
 		}
 	default:
-		return 0, false
+		return 0
 	}
-	return n, n >= 1 && n <= maxSeconds
+	if n < 1 || n > maxSeconds {
+		return 0
+	}
+	return time.Duration(n) * time.Second
 }
 
-// tokenSet builds the record from x/oauth2's token and the raw body of the response.
-func (c *Client) tokenSet(tok *oauth2.Token, body []byte) (*store.TokenSet, error) {
+// token builds the Token from x/oauth2's token and the raw body of the answer.
+func (c *Client) token(p *Provider, tok *oauth2.Token, body []byte) (*Token, error) {
 	now := c.now()
 	if len(body) > 0 {
-		if ts, err := ParseTokenResponse(body, now, c.fallbackLifetime()); err == nil {
-			return ts, nil
+		if t, err := ParseTokenResponse(body, now, p.preset()); err == nil {
+			return t, nil
 		}
 	}
-	// Form-encoded responses (old GitHub style): x/oauth2 parsed them; keep what it has.
-	ts := &store.TokenSet{Status: store.StatusAuthorized, AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType, Expiry: tok.Expiry.UTC()}
-	if ts.AccessToken == "" {
+	// Form-encoded responses (GitHub without Accept: application/json): x/oauth2 parsed them.
+	t := &Token{AccessToken: tok.AccessToken, RefreshToken: tok.RefreshToken, TokenType: tok.TokenType, ReceivedAt: now}
+	if t.AccessToken == "" {
 		return nil, errors.New("the token response has no access_token")
 	}
-	if tok.Expiry.IsZero() {
-		ts.Expiry = now.Add(c.fallbackLifetime()).UTC()
-		ts.ExpiryGuessed = true
+	if !tok.Expiry.IsZero() {
+		t.ExpiresIn = tok.Expiry.Sub(now).Round(time.Second)
 	}
-	return ts, nil
+	return t, nil
 }
 
-// Refresh exchanges old's refresh token for a new token set and returns the record to
-// store: the new access token and expiry, the rotated refresh token or (when the provider
-// sends none) the old one, the authorization metadata of old (scopes, callback extras,
-// authorized-at) and status authorized. It asks for the authorized scopes when the provider
-// needs that (Microsoft). old is not modified.
+// Refresh exchanges refreshToken for a new token at the provider's token endpoint, asking
+// for scopes when the provider needs that (Microsoft).
 //
 // The caller must persist the result before it uses the new access token, and must make
 // sure no other refresh of the same connection runs at the same time: providers that rotate
 // refresh tokens (Hydra, QuickBooks) revoke the whole chain when an old one is used twice.
-func (c *Client) Refresh(ctx context.Context, p *Provider, creds Credentials, old *store.TokenSet) (*store.TokenSet, error) {
-	if old.RefreshToken == "" {
+func (c *Client) Refresh(ctx context.Context, p *Provider, creds Credentials, refreshToken string, scopes []string) (*Token, error) {
+	if refreshToken == "" {
 		return nil, &Error{Op: "refresh", Kind: KindInvalidGrant, Code: "no_refresh_token", Description: "no refresh token is stored for this connection"}
 	}
-	cfg := p.Config(creds, "", old.Scopes)
-	tc := p.tokenCall("refresh_token", old.Scopes)
-	src := cfg.TokenSource(c.withTokenCall(ctx, tc), &oauth2.Token{RefreshToken: old.RefreshToken, Expiry: time.Unix(1, 0)})
+	cfg := p.Config(creds, "", scopes)
+	tc := p.tokenCall("refresh_token", scopes)
+	src := cfg.TokenSource(c.withTokenCall(ctx, tc), &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)})
 	tok, err := src.Token()
 	if err != nil {
-		return nil, classify("refresh", err)
+		return nil, classify("refresh", err, p.preset().ErrorCodes)
 	}
-	ts, err := c.tokenSet(tok, tc.body)
+	t, err := c.token(p, tok, tc.body)
 	if err != nil {
 		return nil, &Error{Op: "refresh", Kind: KindRejected, Err: err}
 	}
-	if ts.RefreshToken == "" {
-		ts.RefreshToken = old.RefreshToken
-		if ts.RefreshTokenExpiry.IsZero() {
-			ts.RefreshTokenExpiry = old.RefreshTokenExpiry
-		}
-	}
-	if ts.RefreshTokenHardExpiry.IsZero() {
-		ts.RefreshTokenHardExpiry = old.RefreshTokenHardExpiry
-	}
-	if ts.Scope == "" {
-		ts.Scope = old.Scope
-	}
-	if ts.TokenType == "" {
-		ts.TokenType = old.TokenType
-	}
-	if _, ok := ts.Extra["id_token"]; !ok && old.Extra != nil {
-		if idt, ok := old.Extra["id_token"]; ok {
-			if ts.Extra == nil {
-				ts.Extra = map[string]any{}
-			}
-			ts.Extra["id_token"] = idt
-		}
-	}
-	ts.Scopes = old.Scopes
-	ts.CallbackExtras = old.CallbackExtras
-	ts.AuthorizedAt = old.AuthorizedAt
-	ts.RefreshedAt = c.now().UTC()
-	ts.Version = old.Version
-	return ts, nil
+	return t, nil
 }
 
 // checkIDToken compares the claims of an ID token received from the token endpoint with the
 // request: nonce, audience and (when known) issuer. Over a direct TLS connection to the token
 // endpoint, OIDC Core 3.1.3.7 allows TLS server validation in place of the signature check.
-func checkIDToken(idToken, nonce, clientID, issuer string) error {
+func checkIDToken(idToken, nonce, clientID string, p *Provider) error {
 	parts := strings.Split(idToken, ".")
 	if len(parts) != 3 {
 		return errors.New("the id_token is not a JWT")
@@ -196,12 +189,8 @@ func checkIDToken(idToken, nonce, clientID, issuer string) error {
 	if !found {
 		return fmt.Errorf("the id_token audience does not contain client_id %q", clientID)
 	}
-	// Google's ID tokens carry iss "https://accounts.google.com" or "accounts.google.com".
-	if issuer == "https://accounts.google.com" && claims.Iss == "accounts.google.com" {
-		return nil
-	}
-	if issuer != "" && !strings.Contains(issuer, "{") && strings.TrimSuffix(claims.Iss, "/") != strings.TrimSuffix(issuer, "/") && !strings.Contains(issuer, "/common/") && !strings.Contains(issuer, "/organizations/") && !strings.Contains(issuer, "/consumers/") {
-		return fmt.Errorf("the id_token issuer %q is not %q", claims.Iss, issuer)
+	if !p.IssuerMatches(claims.Iss) {
+		return fmt.Errorf("the id_token issuer %q is not %q", claims.Iss, p.Issuer)
 	}
 	return nil
 }

@@ -37,16 +37,8 @@ type authConnectionDataSourceModel = connectionStatusModel
 
 // connectionStatusModel is one connection's configuration and token status.
 type connectionStatusModel struct {
-	ID             types.String `tfsdk:"id"`
-	Name           types.String `tfsdk:"name"`
-	Type           types.String `tfsdk:"type"`
-	ProviderURL    types.String `tfsdk:"provider_url"`
-	IssuerURL      types.String `tfsdk:"issuer_url"`
-	ClientID       types.String `tfsdk:"client_id"`
-	AuthURL        types.String `tfsdk:"auth_url"`
-	TokenURL       types.String `tfsdk:"token_url"`
-	RevocationURL  types.String `tfsdk:"revocation_url"`
-	Scopes         types.List   `tfsdk:"scopes"`
+	ID types.String `tfsdk:"id"`
+	connectionConfigModel
 	Status         types.String `tfsdk:"status"`
 	Authorized     types.Bool   `tfsdk:"authorized"`
 	TokenExpiresAt types.String `tfsdk:"token_expires_at"`
@@ -60,14 +52,11 @@ func (d *authConnectionDataSource) Metadata(_ context.Context, req datasource.Me
 func (d *authConnectionDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	attrs := connectionStatusAttributes()
 	attrs["name"] = schema.StringAttribute{
-		Description:         "Name of the connection to read.",
 		MarkdownDescription: "Name of the connection to read.",
 		Required:            true,
 		Validators:          []validator.String{connectionName()},
 	}
 	resp.Schema = schema.Schema{
-		Description: "Reads one OAuth2 connection from Vault by name: its configuration and token status. " +
-			"The client secret and the tokens are never read.",
 		MarkdownDescription: "Reads one OAuth2 connection from Vault by name: its configuration and token status. " +
 			"The client secret and the tokens are never read.",
 		Attributes: attrs,
@@ -110,27 +99,14 @@ func readConnectionStatus(ctx context.Context, st *store.Store, name string) (*c
 	if err != nil {
 		return nil, err
 	}
-	scopes, diags := scopesValue(ctx, c.Scopes)
-	if diags.HasError() {
+	m := &connectionStatusModel{ID: types.StringValue(c.Name)}
+	if diags := m.set(ctx, &c.Connection); diags.HasError() {
 		return nil, diagsError(diags)
 	}
-	authorized, expires := statusValues(ts)
-	return &connectionStatusModel{
-		ID:             types.StringValue(c.Name),
-		Name:           types.StringValue(c.Name),
-		Type:           types.StringValue(c.Type),
-		ProviderURL:    types.StringValue(c.ProviderURL),
-		IssuerURL:      optionalString(c.IssuerURL),
-		ClientID:       types.StringValue(c.ClientID),
-		AuthURL:        optionalString(c.AuthURL),
-		TokenURL:       optionalString(c.TokenURL),
-		RevocationURL:  optionalString(c.RevocationURL),
-		Scopes:         scopes,
-		Status:         types.StringValue(string(ts.Status)),
-		Authorized:     authorized,
-		TokenExpiresAt: expires,
-		LastError:      optionalString(ts.LastError),
-	}, nil
+	m.Authorized, m.TokenExpiresAt = statusValues(ts)
+	m.Status = types.StringValue(string(ts.Status))
+	m.LastError = optionalString(ts.LastError)
+	return m, nil
 }
 
 func diagsError(diags diag.Diagnostics) error {
@@ -144,34 +120,30 @@ func diagsError(diags diag.Diagnostics) error {
 // connectionStatusAttributes returns the computed attributes of one connection, as both
 // data sources show them.
 func connectionStatusAttributes() map[string]schema.Attribute {
-	str := func(desc, md string) schema.StringAttribute {
-		return schema.StringAttribute{Description: desc, MarkdownDescription: md, Computed: true}
+	str := func(md string) schema.StringAttribute {
+		return schema.StringAttribute{MarkdownDescription: md, Computed: true}
 	}
 	return map[string]schema.Attribute{
-		"id":             str("The connection name.", "The connection name."),
-		"name":           str("The connection name.", "The connection name."),
-		"type":           str("Authentication type (TYPE_OAUTH2).", "Authentication type (`TYPE_OAUTH2`)."),
-		"provider_url":   str("OAuth2 provider URL.", "OAuth2 provider URL."),
-		"issuer_url":     str("Token issuer URL, or null.", "Token issuer URL, or null."),
-		"client_id":      str("OAuth2 client ID.", "OAuth2 client ID."),
-		"auth_url":       str("Authorization endpoint override, or null.", "Authorization endpoint override, or null."),
-		"token_url":      str("Token endpoint override, or null.", "Token endpoint override, or null."),
-		"revocation_url": str("Revocation endpoint override, or null.", "Revocation endpoint override, or null."),
+		"id":             str("The connection name."),
+		"name":           str("The connection name."),
+		"type":           str("Authentication type (`TYPE_OAUTH2`)."),
+		"provider_url":   str("OAuth2 provider URL."),
+		"issuer_url":     str("Token issuer URL, or null."),
+		"client_id":      str("OAuth2 client ID."),
+		"auth_url":       str("Authorization endpoint override, or null."),
+		"token_url":      str("Token endpoint override, or null."),
+		"revocation_url": str("Revocation endpoint override, or null."),
 		"scopes": schema.ListAttribute{
-			Description:         "Default scopes requested at authorization, or null.",
 			MarkdownDescription: "Default scopes requested at authorization, or null.",
 			ElementType:         types.StringType,
 			Computed:            true,
 		},
-		"status": str("Token status: authorized, needs_reauthorization (the provider refused the refresh token; run tokend authorize again) or not_authorized (no tokens yet).",
-			"Token status: `authorized`, `needs_reauthorization` (the provider refused the refresh token; run `tokend authorize NAME` again) or `not_authorized` (no tokens yet)."),
+		"status": str("Token status: `authorized`, `needs_reauthorization` (the provider refused the refresh token; run `tokend authorize NAME` again) or `not_authorized` (no tokens yet)."),
 		"authorized": schema.BoolAttribute{
-			Description:         "Whether status is authorized.",
 			MarkdownDescription: "Whether `status` is `authorized`.",
 			Computed:            true,
 		},
-		"token_expires_at": str("When the current access token expires (RFC 3339), or null.", "When the current access token expires (RFC 3339), or null."),
-		"last_error": str("The last refresh error tokend recorded, or null.",
-			"The last refresh error `tokend` recorded, or null."),
+		"token_expires_at": str("When the current access token expires (RFC 3339), or null."),
+		"last_error":       str("The last refresh error `tokend` recorded, or null."),
 	}
 }

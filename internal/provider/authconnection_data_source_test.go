@@ -6,27 +6,26 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 // seedConnections stores, as tokend would: an authorized Google connection, a Microsoft one
 // whose refresh token was refused, and a QuickBooks one that was never authorized.
 func (e *accEnv) seedConnections(ctx context.Context) error {
-	conns := []*store.Connection{
-		{Name: "google-oauth-prod", Type: store.TypeOAuth2, ProviderURL: "https://accounts.google.com",
+	conns := []*authconn.Connection{
+		{Name: "google-oauth-prod", Type: authconn.TypeOAuth2, ProviderURL: "https://accounts.google.com",
 			IssuerURL: "https://accounts.google.com", ClientID: "prod.apps.googleusercontent.com", Scopes: []string{"openid", "email"}},
-		{Name: "ms365-oauth-prod", Type: store.TypeOAuth2, ProviderURL: "https://login.microsoftonline.com/tenant",
+		{Name: "ms365-oauth-prod", Type: authconn.TypeOAuth2, ProviderURL: "https://login.microsoftonline.com/tenant",
 			ClientID: "azure-app", TokenURL: "https://login.microsoftonline.com/tenant/oauth2/v2.0/token"},
-		{Name: "quickbooks-oauth-prod", Type: store.TypeOAuth2, ProviderURL: "https://appcenter.intuit.com/connect/oauth2",
+		{Name: "quickbooks-oauth-prod", Type: authconn.TypeOAuth2, ProviderURL: "https://appcenter.intuit.com/connect/oauth2",
 			ClientID: "qb"},
 	}
 	for _, c := range conns {
-		if err := e.store.CreateConnection(ctx, c); err != nil {
+		if _, err := e.store.CreateConnection(ctx, c); err != nil {
 			return err
 		}
 		if _, err := e.store.PutClientSecret(ctx, c.Name, "secret-"+randomHex(8)); err != nil {
@@ -36,10 +35,11 @@ func (e *accEnv) seedConnections(ctx context.Context) error {
 	if _, err := e.putTokens(ctx, "google-oauth-prod", mustTimeE("2032-05-06T07:08:09Z"), 0); err != nil {
 		return err
 	}
-	return e.store.PutTokens(ctx, "ms365-oauth-prod", &store.TokenSet{
-		Status: store.StatusNeedsReauthorization, Expiry: mustTimeE("2020-01-01T00:00:00Z"),
+	_, err := e.store.PutTokens(ctx, "ms365-oauth-prod", &authconn.TokenSet{
+		Status: authconn.StatusNeedsReauthorization, Expiry: mustTimeE("2020-01-01T00:00:00Z"),
 		LastError: "invalid_grant: the refresh token was revoked",
-	})
+	}, 0)
+	return err
 }
 
 func mustTimeE(s string) time.Time {
@@ -73,7 +73,7 @@ data "tailor_authconnection" "bad" {
   name = "Bad_Name"
 }
 `,
-				ExpectError: quoteRE(store.ValidateName("Bad_Name").Error()),
+				ExpectError: quoteRE(authconn.ValidateName("Bad_Name").Error()),
 			},
 			{ // last, so that the post-test destroy has a valid configuration
 				Config: e.providerConfig() + `

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -51,16 +52,8 @@ type authConnectionResource struct {
 
 // authConnectionResourceModel maps the resource schema.
 type authConnectionResourceModel struct {
-	ID                    types.String `tfsdk:"id"`
-	Name                  types.String `tfsdk:"name"`
-	Type                  types.String `tfsdk:"type"`
-	ProviderURL           types.String `tfsdk:"provider_url"`
-	IssuerURL             types.String `tfsdk:"issuer_url"`
-	ClientID              types.String `tfsdk:"client_id"`
-	AuthURL               types.String `tfsdk:"auth_url"`
-	TokenURL              types.String `tfsdk:"token_url"`
-	RevocationURL         types.String `tfsdk:"revocation_url"`
-	Scopes                types.List   `tfsdk:"scopes"`
+	ID types.String `tfsdk:"id"`
+	connectionConfigModel
 	ClientSecretWO        types.String `tfsdk:"client_secret_wo"`
 	ClientSecretWOVersion types.Int64  `tfsdk:"client_secret_wo_version"`
 	ClientSecret          types.String `tfsdk:"client_secret"`
@@ -78,12 +71,13 @@ func (r *authConnectionResource) Metadata(_ context.Context, req resource.Metada
 }
 
 func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	resp.Schema = schema.Schema{
-		Description: "An OAuth2 connection to an external provider (Google, Microsoft 365, QuickBooks, ...): its client " +
-			"configuration and client secret, stored in Vault. Authorize it afterwards with `tokend authorize NAME`; " +
-			"rotating the client secret keeps the tokens. Destroying it revokes the tokens at the provider (RFC 7009, " +
-			"when the provider has a revocation endpoint), then deletes the configuration, client secret and tokens from Vault; " +
-			"when revocation fails, destroy still succeeds with a warning.",
+	resp.Schema = authConnectionResourceSchema()
+}
+
+// authConnectionResourceSchema is the schema of tailor_authconnection. Descriptions are
+// Markdown; tfplugindocs renders them into docs/resources/authconnection.md.
+func authConnectionResourceSchema() schema.Schema {
+	return schema.Schema{
 		MarkdownDescription: "An OAuth2 connection to an external provider (Google, Microsoft 365, QuickBooks, ...): its client " +
 			"configuration and client secret, stored in Vault. Authorize it afterwards with `tokend authorize NAME`; " +
 			"rotating the client secret keeps the tokens, so nobody has to authorize again.\n\n" +
@@ -96,15 +90,12 @@ func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequ
 			"the tokens may then stay valid at the provider until they expire.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
-				Description:         "The connection name.",
 				MarkdownDescription: "The connection name.",
 				Computed:            true,
 				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 			},
 			"name": schema.StringAttribute{
-				Description: "Unique connection name: " + store.NameRule + ". Functions fetch tokens by this name. " +
-					"Changing it replaces the connection (the new one must be authorized again).",
-				MarkdownDescription: "Unique connection name: " + store.NameRule + ". Functions fetch tokens by this name. " +
+				MarkdownDescription: "Unique connection name: " + authconn.NameRule + ". Functions fetch tokens by this name. " +
 					"Changing it **replaces** the connection (the new one must be authorized again). " +
 					"Name connections after provider and environment, e.g. `google-oauth-dev` and `google-oauth-prod`.",
 				Required:      true,
@@ -112,52 +103,42 @@ func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequ
 				Validators:    []validator.String{connectionName()},
 			},
 			"type": schema.StringAttribute{
-				Description:         "Authentication type. Only TYPE_OAUTH2 is supported.",
 				MarkdownDescription: "Authentication type. Only `TYPE_OAUTH2` is supported.",
 				Required:            true,
 				Validators:          []validator.String{connectionType()},
 			},
 			"provider_url": schema.StringAttribute{
-				Description: "OAuth2 provider URL; its /.well-known/openid-configuration gives the endpoints unless auth_url and token_url are set. " +
-					"https, or http for localhost only.",
 				MarkdownDescription: "OAuth2 provider URL, e.g. `https://accounts.google.com`; its `/.well-known/openid-configuration` gives " +
 					"the endpoints unless `auth_url` and `token_url` are set. `https`, or `http` for localhost and loopback addresses only.",
 				Required:   true,
 				Validators: []validator.String{endpointURL()},
 			},
 			"issuer_url": schema.StringAttribute{
-				Description:         "Token issuer URL, for ID token validation. https, or http for localhost only.",
 				MarkdownDescription: "Token issuer URL, for ID token validation. `https`, or `http` for localhost and loopback addresses only.",
 				Optional:            true,
 				Validators:          []validator.String{endpointURL()},
 			},
 			"client_id": schema.StringAttribute{
-				Description:         "OAuth2 client ID, from the provider's console.",
 				MarkdownDescription: "OAuth2 client ID, from the provider's console.",
 				Required:            true,
 				Validators:          []validator.String{clientID()},
 			},
 			"auth_url": schema.StringAttribute{
-				Description:         "Authorization endpoint; overrides discovery. https, or http for localhost only.",
 				MarkdownDescription: "Authorization endpoint; overrides discovery. `https`, or `http` for localhost and loopback addresses only.",
 				Optional:            true,
 				Validators:          []validator.String{endpointURL()},
 			},
 			"token_url": schema.StringAttribute{
-				Description:         "Token endpoint; overrides discovery. https, or http for localhost only.",
 				MarkdownDescription: "Token endpoint; overrides discovery. `https`, or `http` for localhost and loopback addresses only.",
 				Optional:            true,
 				Validators:          []validator.String{endpointURL()},
 			},
 			"revocation_url": schema.StringAttribute{
-				Description:         "Token revocation endpoint (RFC 7009), where destroy revokes the tokens; overrides discovery. https, or http for localhost only.",
 				MarkdownDescription: "Token revocation endpoint ([RFC 7009](https://www.rfc-editor.org/rfc/rfc7009)), where destroy revokes the tokens; overrides discovery. `https`, or `http` for localhost and loopback addresses only.",
 				Optional:            true,
 				Validators:          []validator.String{endpointURL()},
 			},
 			"scopes": schema.ListAttribute{
-				Description: "Default scopes that tokend authorize requests, one per element. " +
-					"Microsoft 365 returns a refresh token only when offline_access is among them.",
 				MarkdownDescription: "Default scopes that `tokend authorize` requests, one per element. " +
 					"Microsoft 365 returns a refresh token only when `offline_access` is among them; Google needs none for that.",
 				ElementType: types.StringType,
@@ -169,8 +150,6 @@ func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequ
 				},
 			},
 			"client_secret_wo": schema.StringAttribute{
-				Description: "OAuth2 client secret, write-only: sent to Vault, never stored in plan or state. " +
-					"Written on create and whenever client_secret_wo_version changes. Needs Terraform or OpenTofu 1.11 or later.",
 				MarkdownDescription: "OAuth2 client secret, **write-only**: sent to Vault, never stored in the plan or the state. " +
 					"Written on create and whenever `client_secret_wo_version` changes. Needs Terraform or OpenTofu 1.11 or later. " +
 					"Exactly one of `client_secret_wo` and `client_secret` is required to create a connection.",
@@ -184,8 +163,6 @@ func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequ
 				},
 			},
 			"client_secret_wo_version": schema.Int64Attribute{
-				Description: "Version of client_secret_wo. Change it (e.g. increment it) to write a new client secret to Vault; " +
-					"the stored tokens are kept, so nobody has to authorize again.",
 				MarkdownDescription: "Version of `client_secret_wo`. Change it (e.g. increment it) to write a new client secret to Vault; " +
 					"the stored tokens are kept, so nobody has to authorize again.",
 				Optional: true,
@@ -195,8 +172,6 @@ func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequ
 				},
 			},
 			"client_secret": schema.StringAttribute{
-				Description: "OAuth2 client secret, for Terraform and OpenTofu older than 1.11 only. It is stored in the state " +
-					"(in plain text, only hidden from the CLI output): prefer client_secret_wo.",
 				MarkdownDescription: "OAuth2 client secret, for Terraform and OpenTofu older than 1.11 only. **It is stored in the state** " +
 					"(in plain text; `sensitive` only hides it from the CLI output): prefer `client_secret_wo`. " +
 					"Changing it writes the new secret to Vault and keeps the tokens.",
@@ -208,14 +183,11 @@ func (r *authConnectionResource) Schema(_ context.Context, _ resource.SchemaRequ
 				},
 			},
 			"authorized": schema.BoolAttribute{
-				Description: "Whether tokend holds usable tokens for the connection (read from the token record's metadata, " +
-					"never the tokens). False until `tokend authorize NAME` runs, and after the provider refused the refresh token.",
 				MarkdownDescription: "Whether `tokend` holds usable tokens for the connection (read from the token record's metadata, " +
 					"never the tokens). `false` until `tokend authorize NAME` runs, and after the provider refused the refresh token.",
 				Computed: true,
 			},
 			"token_expires_at": schema.StringAttribute{
-				Description:         "When the current access token expires (RFC 3339), or null when there is none. tokend refreshes it before then.",
 				MarkdownDescription: "When the current access token expires (RFC 3339), or null when there is none. `tokend` refreshes it before then.",
 				Computed:            true,
 			},
@@ -281,7 +253,7 @@ func (r *authConnectionResource) Create(ctx context.Context, req resource.Create
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if err := r.store.CreateConnection(ctx, c); err != nil {
+	if _, err := r.store.CreateConnection(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			resp.Diagnostics.AddAttributeError(path.Root("name"), "Connection already exists",
 				fmt.Sprintf("A connection named %q already exists in Vault (%s/%s). To manage it with Terraform, import it: "+
@@ -329,7 +301,8 @@ func (r *authConnectionResource) Read(ctx context.Context, req resource.ReadRequ
 		resp.Diagnostics.AddError("Cannot read the connection", err.Error())
 		return
 	}
-	resp.Diagnostics.Append(state.setConnection(ctx, c)...)
+	state.ID = types.StringValue(c.Name)
+	resp.Diagnostics.Append(state.set(ctx, &c.Connection)...)
 	resp.Diagnostics.Append(r.readStatus(ctx, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
@@ -348,7 +321,7 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 	}
 	name := plan.Name.ValueString()
 
-	if !plan.sameConnection(&state) {
+	if !plan.connectionConfigModel.equal(&state.connectionConfigModel) {
 		cur, err := r.store.GetConnection(ctx, name)
 		if errors.Is(err, store.ErrNotFound) {
 			resp.Diagnostics.AddError("Connection was deleted",
@@ -364,8 +337,9 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 		if resp.Diagnostics.HasError() {
 			return
 		}
-		c.Version, c.CreatedAt = cur.Version, cur.CreatedAt
-		if err := r.store.UpdateConnection(ctx, c); err != nil {
+		c.CreatedAt = cur.CreatedAt
+		v, err := r.store.UpdateConnection(ctx, c, cur.Version)
+		if err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				resp.Diagnostics.AddError("Connection changed concurrently",
 					fmt.Sprintf("%v. Someone changed the connection in Vault while Terraform updated it; run plan again.", err))
@@ -374,7 +348,7 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 			resp.Diagnostics.AddError("Cannot update the connection", err.Error())
 			return
 		}
-		tflog.Info(ctx, "updated connection", map[string]any{"name": name, "vault_version": c.Version})
+		tflog.Info(ctx, "updated connection", map[string]any{"name": name, "vault_version": v})
 	}
 
 	if secret, ok := rotatedSecret(&plan, &state, &config); ok {
@@ -560,7 +534,7 @@ func (r *authConnectionResource) ImportState(ctx context.Context, req resource.I
 		}
 		name = id.Name.ValueString()
 	}
-	if err := store.ValidateName(name); err != nil {
+	if err := authconn.ValidateName(name); err != nil {
 		resp.Diagnostics.AddError("Invalid import ID",
 			fmt.Sprintf("Import a connection by its name, e.g. `terraform import tailor_authconnection.google google-oauth-prod`: %v", err))
 		return
@@ -583,67 +557,10 @@ func (r *authConnectionResource) readStatus(ctx context.Context, m *authConnecti
 }
 
 // statusValues maps a token status to the `authorized` and `token_expires_at` attributes.
-func statusValues(st store.TokenStatus) (types.Bool, types.String) {
+func statusValues(st authconn.TokenStatus) (types.Bool, types.String) {
 	expires := types.StringNull()
-	if st.Status != store.StatusNotAuthorized && !st.Expiry.IsZero() {
+	if st.Status != authconn.StatusNotAuthorized && !st.Expiry.IsZero() {
 		expires = types.StringValue(st.Expiry.UTC().Format(time.RFC3339))
 	}
-	return types.BoolValue(st.Status == store.StatusAuthorized), expires
-}
-
-// connection returns the store record for m (without version or timestamps).
-func (m *authConnectionResourceModel) connection(ctx context.Context, diags *diag.Diagnostics) *store.Connection {
-	var scopes []string
-	if !m.Scopes.IsNull() && !m.Scopes.IsUnknown() {
-		diags.Append(m.Scopes.ElementsAs(ctx, &scopes, false)...)
-	}
-	return &store.Connection{
-		Name:          m.Name.ValueString(),
-		Type:          m.Type.ValueString(),
-		ProviderURL:   m.ProviderURL.ValueString(),
-		IssuerURL:     m.IssuerURL.ValueString(),
-		ClientID:      m.ClientID.ValueString(),
-		AuthURL:       m.AuthURL.ValueString(),
-		TokenURL:      m.TokenURL.ValueString(),
-		RevocationURL: m.RevocationURL.ValueString(),
-		Scopes:        scopes,
-	}
-}
-
-// setConnection copies the fields of c into m; empty optional fields become null.
-func (m *authConnectionResourceModel) setConnection(ctx context.Context, c *store.Connection) diag.Diagnostics {
-	var diags diag.Diagnostics
-	m.ID = types.StringValue(c.Name)
-	m.Name = types.StringValue(c.Name)
-	m.Type = types.StringValue(c.Type)
-	m.ProviderURL = types.StringValue(c.ProviderURL)
-	m.IssuerURL = optionalString(c.IssuerURL)
-	m.ClientID = types.StringValue(c.ClientID)
-	m.AuthURL = optionalString(c.AuthURL)
-	m.TokenURL = optionalString(c.TokenURL)
-	m.RevocationURL = optionalString(c.RevocationURL)
-	m.Scopes, diags = scopesValue(ctx, c.Scopes)
-	return diags
-}
-
-// sameConnection reports whether m and o describe the same stored configuration (the
-// secret and the computed status are not part of it).
-func (m *authConnectionResourceModel) sameConnection(o *authConnectionResourceModel) bool {
-	return m.Name.Equal(o.Name) && m.Type.Equal(o.Type) && m.ProviderURL.Equal(o.ProviderURL) &&
-		m.IssuerURL.Equal(o.IssuerURL) && m.ClientID.Equal(o.ClientID) && m.AuthURL.Equal(o.AuthURL) &&
-		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes)
-}
-
-func optionalString(s string) types.String {
-	if s == "" {
-		return types.StringNull()
-	}
-	return types.StringValue(s)
-}
-
-func scopesValue(ctx context.Context, scopes []string) (types.List, diag.Diagnostics) {
-	if len(scopes) == 0 {
-		return types.ListNull(types.StringType), nil
-	}
-	return types.ListValueFrom(ctx, types.StringType, scopes)
+	return types.BoolValue(st.Status == authconn.StatusAuthorized), expires
 }

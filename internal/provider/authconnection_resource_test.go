@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
@@ -82,12 +83,13 @@ func mustTime(t *testing.T, s string) time.Time {
 // connection with tokens points its revocation_url at a revocationEndpoint on 127.0.0.1, or
 // leaves it to the provider's public endpoint, which the test transport refuses
 // (loopbackOnlyHTTP): the destroy then succeeds with a warning, and nothing leaves the machine.
-func (e *accEnv) putTokens(ctx context.Context, name string, expiry time.Time, version int) (*store.TokenSet, error) {
-	ts := &store.TokenSet{
+func (e *accEnv) putTokens(ctx context.Context, name string, expiry time.Time, version int) (*store.TokenRecord, error) {
+	ts := &authconn.TokenSet{
 		AccessToken: "at-" + randomHex(8), RefreshToken: "rt-" + randomHex(8), TokenType: "Bearer",
-		Expiry: expiry, Status: store.StatusAuthorized, AuthorizedAt: time.Now().UTC(), Version: version,
+		Expiry: expiry, Status: authconn.StatusAuthorized, AuthorizedAt: time.Now().UTC(),
 	}
-	return ts, e.store.PutTokens(ctx, name, ts)
+	v, err := e.store.PutTokens(ctx, name, ts, version)
+	return &store.TokenRecord{TokenSet: *ts, Version: v}, err
 }
 
 func expectSecret(e *accEnv, name, want string, wantVersion int) resource.TestCheckFunc {
@@ -106,7 +108,7 @@ func expectSecret(e *accEnv, name, want string, wantVersion int) resource.TestCh
 	})
 }
 
-func sameTokens(e *accEnv, name string, want **store.TokenSet) resource.TestCheckFunc {
+func sameTokens(e *accEnv, name string, want **store.TokenRecord) resource.TestCheckFunc {
 	return vaultCheck(func(ctx context.Context) error {
 		got, err := e.store.GetTokens(ctx, name)
 		if err != nil {
@@ -150,7 +152,7 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 	renamedArgs := rotated
 	renamedArgs.Name = renamed
 
-	var tokens *store.TokenSet
+	var tokens *store.TokenRecord
 	var configVersion int
 
 	resource.Test(t, resource.TestCase{
@@ -186,7 +188,7 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 						if err != nil {
 							return err
 						}
-						if c.Type != store.TypeOAuth2 || c.ProviderURL != base.ProviderURL || c.IssuerURL != base.IssuerURL ||
+						if c.Type != authconn.TypeOAuth2 || c.ProviderURL != base.ProviderURL || c.IssuerURL != base.IssuerURL ||
 							c.ClientID != base.ClientID || !slices.Equal(c.Scopes, base.Scopes) || c.AuthURL != "" {
 							return fmt.Errorf("connection in Vault does not match the configuration: %+v", c)
 						}
@@ -374,9 +376,9 @@ func TestAccAuthConnectionResource_import(t *testing.T) {
 			},
 			{ // adopt a connection created outside Terraform (e.g. by tokend create) with an import block
 				PreConfig: e.mustRun(func(ctx context.Context) error {
-					c := &store.Connection{Name: outside, Type: store.TypeOAuth2, ProviderURL: qb.ProviderURL,
+					c := &authconn.Connection{Name: outside, Type: authconn.TypeOAuth2, ProviderURL: qb.ProviderURL,
 						IssuerURL: qb.IssuerURL, ClientID: qb.ClientID, Scopes: qb.Scopes}
-					if err := e.store.CreateConnection(ctx, c); err != nil {
+					if _, err := e.store.CreateConnection(ctx, c); err != nil {
 						return err
 					}
 					_, err := e.store.PutClientSecret(ctx, outside, outsideSecret)
@@ -436,7 +438,8 @@ func TestAccAuthConnectionResource_drift(t *testing.T) {
 						return err
 					}
 					c.ClientID, c.Scopes, c.TokenURL = "client-changed-outside", []string{"openid", "email"}, "https://oauth2.googleapis.com/token"
-					return e.store.UpdateConnection(ctx, c)
+					_, err = e.store.UpdateConnection(ctx, &c.Connection, c.Version)
+					return err
 				}),
 				RefreshState: true,
 				Check: resource.ComposeAggregateTestCheckFunc(
@@ -509,8 +512,9 @@ func TestAccAuthConnectionResource_invalid(t *testing.T) {
 	// A name that is taken in Vault (created outside Terraform): an actionable error at apply.
 	steps = append(steps, resource.TestStep{
 		PreConfig: e.mustRun(func(ctx context.Context) error {
-			return e.store.CreateConnection(ctx, &store.Connection{Name: "taken", Type: store.TypeOAuth2,
+			_, err := e.store.CreateConnection(ctx, &authconn.Connection{Name: "taken", Type: authconn.TypeOAuth2,
 				ProviderURL: "https://accounts.google.com", ClientID: "someone-else"})
+			return err
 		}),
 		Config:      with(func(a *connArgs) { a.Name = "taken" }),
 		ExpectError: quoteRE(`A connection named "taken" already exists in Vault (secret/` + e.prefix + `). To manage it with Terraform, import it`),
@@ -559,7 +563,7 @@ func TestAccAuthConnectionResource_legacySecret(t *testing.T) {
 	args2.Secret = s2
 	args3 := args
 	args3.Secret, args3.SecretWO, args3.SecretVersion = "", s3, 1
-	var tokens *store.TokenSet
+	var tokens *store.TokenRecord
 	rec := &applyDiags{}
 
 	resource.Test(t, resource.TestCase{

@@ -25,6 +25,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -112,7 +113,7 @@ func (ep *revocationEndpoint) callsTo(path string) []revokeCall {
 // expectRevoked checks that path received exactly the revocation of ts's refresh token, then
 // of its access token, each authenticated as clientID with secret, in the form (basic false)
 // or with HTTP Basic (basic true).
-func expectRevoked(ep *revocationEndpoint, path string, ts *store.TokenSet, clientID, secret string, basic bool) error {
+func expectRevoked(ep *revocationEndpoint, path string, ts *store.TokenRecord, clientID, secret string, basic bool) error {
 	got := ep.callsTo(path)
 	want := []struct{ token, hint string }{{ts.RefreshToken, "refresh_token"}, {ts.AccessToken, "access_token"}}
 	if len(got) != len(want) {
@@ -148,7 +149,7 @@ func TestAccAuthConnectionResource_destroyRevokes(t *testing.T) {
 		AuthURL: ep.srv.URL + "/authorize", TokenURL: ep.srv.URL + "/token", RevocationURL: ep.srv.URL + "/custom/revoke",
 		SecretWO: "c-" + randomHex(16) + "+&=", SecretVersion: 1}
 	cfg := e.providerConfig() + google.hcl("google") + custom.hcl("custom")
-	var googleTokens, customTokens *store.TokenSet
+	var googleTokens, customTokens *store.TokenRecord
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(rec),
@@ -226,7 +227,7 @@ func TestAccAuthConnectionResource_destroyRevocationFails(t *testing.T) {
 		SecretWO: "o-" + randomHex(16), SecretVersion: 1}
 	all := []connArgs{down, partial, offline}
 	cfg := e.providerConfig() + down.hcl("down") + partial.hcl("partial") + offline.hcl("offline")
-	tokens := map[string]*store.TokenSet{}
+	tokens := map[string]*authconn.TokenSet{}
 
 	checkWarnings := func(*terraform.State) error {
 		if errs := rec.of(tfprotov6.DiagnosticSeverityError); len(errs) != 0 {
@@ -305,7 +306,7 @@ func TestAccAuthConnectionResource_destroyRevocationFails(t *testing.T) {
 						if err != nil {
 							return err
 						}
-						tokens[c.Name] = ts
+						tokens[c.Name] = &ts.TokenSet
 					}
 					return nil
 				}),
@@ -465,7 +466,7 @@ func TestAccAuthConnectionResource_destroyWithTerraformPolicy(t *testing.T) {
 	args := connArgs{Name: "google-oauth-ci", ProviderURL: "https://accounts.google.com", ClientID: "ci-client",
 		RevocationURL: ep.srv.URL + "/revoke", SecretWO: "ci-" + randomHex(16), SecretVersion: 1}
 	cfg := provider + args.hcl("ci")
-	var tokens *store.TokenSet
+	var tokens *store.TokenRecord
 
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories(rec),

@@ -38,19 +38,15 @@ func (d *authConnectionsDataSource) Metadata(_ context.Context, req datasource.M
 
 func (d *authConnectionsDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "Lists every OAuth2 connection in Vault (under the provider's mount and path_prefix) with its " +
-			"configuration and token status, sorted by name. The client secrets and the tokens are never read.",
 		MarkdownDescription: "Lists every OAuth2 connection in Vault (under the provider's `mount` and `path_prefix`) with its " +
 			"configuration and token status, sorted by name. The client secrets and the tokens are never read.",
 		Attributes: map[string]schema.Attribute{
 			"names": schema.ListAttribute{
-				Description:         "Names of all connections, sorted.",
 				MarkdownDescription: "Names of all connections, sorted.",
 				ElementType:         types.StringType,
 				Computed:            true,
 			},
 			"connections": schema.ListNestedAttribute{
-				Description:         "All connections, sorted by name.",
 				MarkdownDescription: "All connections, sorted by name.",
 				Computed:            true,
 				NestedObject: schema.NestedAttributeObject{

@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
@@ -37,23 +37,23 @@ var validConnArgs = connArgs{Name: "google-oauth", ProviderURL: "https://account
 func invalidInputs() []invalidInput {
 	long := strings.Repeat("a", 64)
 	name := func(n string) invalidInput {
-		return invalidInput{attr: "name", input: fmt.Sprintf("%q", n), edit: func(a *connArgs) { a.Name = n }, want: store.ValidateName(n).Error()}
+		return invalidInput{attr: "name", input: fmt.Sprintf("%q", n), edit: func(a *connArgs) { a.Name = n }, want: authconn.ValidateName(n).Error()}
 	}
 	u := func(attr, v string, set func(a *connArgs)) invalidInput {
-		return invalidInput{attr: attr, input: fmt.Sprintf("%q", v), edit: set, want: store.ValidateURL(attr, v).Error()}
+		return invalidInput{attr: attr, input: fmt.Sprintf("%q", v), edit: set, want: authconn.ValidateURL(attr, v).Error()}
 	}
 	return []invalidInput{
 		name("Google-OAuth"), name("google_oauth"), name("-google"), name(long), name(""),
-		{attr: "type", input: `"TYPE_SAML"`, samlType: true, want: store.ValidateType("TYPE_SAML").Error()},
+		{attr: "type", input: `"TYPE_SAML"`, samlType: true, want: authconn.ValidateType("TYPE_SAML").Error()},
 		u("provider_url", "http://accounts.google.com", func(a *connArgs) { a.ProviderURL = "http://accounts.google.com" }),
 		u("provider_url", "accounts.google.com", func(a *connArgs) { a.ProviderURL = "accounts.google.com" }),
 		u("issuer_url", "ftp://issuer.example.com", func(a *connArgs) { a.IssuerURL = "ftp://issuer.example.com" }),
 		u("auth_url", "https://user:pw@auth.example.com/", func(a *connArgs) { a.AuthURL = "https://user:pw@auth.example.com/" }),
 		u("token_url", "http://10.0.0.1/token", func(a *connArgs) { a.TokenURL = "http://10.0.0.1/token" }),
 		u("revocation_url", "https://example.com/revoke#x", func(a *connArgs) { a.RevocationURL = "https://example.com/revoke#x" }),
-		{attr: "client_id", input: `"   "`, edit: func(a *connArgs) { a.ClientID = "   " }, want: store.ValidateClientID("   ").Error()},
-		{attr: "scopes", input: `["openid email"]`, edit: func(a *connArgs) { a.Scopes = []string{"openid email"} }, want: store.ValidateScope("openid email").Error()},
-		{attr: "scopes", input: `["openid,email"]`, edit: func(a *connArgs) { a.Scopes = []string{"openid,email"} }, want: store.ValidateScope("openid,email").Error()},
+		{attr: "client_id", input: `"   "`, edit: func(a *connArgs) { a.ClientID = "   " }, want: authconn.ValidateClientID("   ").Error()},
+		{attr: "scopes", input: `["openid email"]`, edit: func(a *connArgs) { a.Scopes = []string{"openid email"} }, want: authconn.ValidateScope("openid email").Error()},
+		{attr: "scopes", input: `["openid,email"]`, edit: func(a *connArgs) { a.Scopes = []string{"openid,email"} }, want: authconn.ValidateScope("openid,email").Error()},
 		{attr: "scopes", input: `[]`, edit: func(a *connArgs) { a.Scopes = []string{} }, want: "list must contain at least 1 elements"},
 		{attr: "scopes", input: `["openid", "openid"]`, edit: func(a *connArgs) { a.Scopes = []string{"openid", "openid"} }, want: "This attribute contains duplicate values"},
 		{attr: "client_secret_wo", input: "set, `client_secret_wo_version` missing", edit: func(a *connArgs) { a.SecretVersion = 0 },
@@ -64,8 +64,8 @@ func invalidInputs() []invalidInput {
 			want: `Attribute "client_secret_wo" cannot be specified when "client_secret" is specified`},
 		{attr: "client_secret_wo", input: "missing (and no `client_secret`) on create", edit: func(a *connArgs) { a.SecretWO, a.SecretVersion = "", 0 }, atPlan: true,
 			want: "A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version"},
-		{attr: "client_secret", input: `" "`, edit: func(a *connArgs) { a.SecretWO, a.SecretVersion, a.Secret = "", 0, " " }, want: store.ValidateClientSecret(" ").Error()},
-		{attr: "client_secret_wo", input: `"  "`, edit: func(a *connArgs) { a.SecretWO = "  " }, want: store.ValidateClientSecret("").Error()},
+		{attr: "client_secret", input: `" "`, edit: func(a *connArgs) { a.SecretWO, a.SecretVersion, a.Secret = "", 0, " " }, want: authconn.ValidateClientSecret(" ").Error()},
+		{attr: "client_secret_wo", input: `"  "`, edit: func(a *connArgs) { a.SecretWO = "  " }, want: authconn.ValidateClientSecret("").Error()},
 	}
 }
 

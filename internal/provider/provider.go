@@ -87,50 +87,40 @@ func (p *tailorProvider) Metadata(_ context.Context, _ provider.MetadataRequest,
 
 func (p *tailorProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
 	resp.Schema = schema.Schema{
-		Description: "The tailor provider manages OAuth2 connections (client configuration and client secret) " +
-			"stored in HashiCorp Vault, where tokend reads them to authorize and refresh tokens.",
 		MarkdownDescription: "The `tailor` provider manages OAuth2 connections (client configuration and client secret) " +
 			"stored in HashiCorp Vault's KV v2 secrets engine, where `tokend` reads them to authorize and refresh tokens. " +
 			"The client secret is written to Vault and never kept in Terraform state when you use `client_secret_wo`.",
 		Attributes: map[string]schema.Attribute{
 			"vault_address": schema.StringAttribute{
-				Description:         "Address of the Vault server, e.g. https://vault.example.com:8200. Falls back to VAULT_ADDR.",
 				MarkdownDescription: "Address of the Vault server, e.g. `https://vault.example.com:8200`. Falls back to `VAULT_ADDR`.",
 				Optional:            true,
 			},
 			"vault_token": schema.StringAttribute{
-				Description:         "Vault token. Falls back to VAULT_TOKEN. Prefer the environment variable: a token in the configuration is stored in plan files.",
 				MarkdownDescription: "Vault token. Falls back to `VAULT_TOKEN`. Prefer the environment variable: a token written in the configuration ends up in saved plan files.",
 				Optional:            true,
 				Sensitive:           true,
 			},
 			"vault_namespace": schema.StringAttribute{
-				Description:         "Vault Enterprise / HCP Vault namespace. Falls back to VAULT_NAMESPACE.",
 				MarkdownDescription: "Vault Enterprise / HCP Vault namespace. Falls back to `VAULT_NAMESPACE`.",
 				Optional:            true,
 			},
 			"mount": schema.StringAttribute{
-				Description:         fmt.Sprintf("Path of the KV version 2 secrets engine that holds the connections. Falls back to %s, then %q.", EnvMount, store.DefaultMount),
 				MarkdownDescription: fmt.Sprintf("Path of the KV version 2 secrets engine that holds the connections. Falls back to `%s`, then `%s`.", EnvMount, store.DefaultMount),
 				Optional:            true,
 			},
 			"path_prefix": schema.StringAttribute{
-				Description:         fmt.Sprintf("Path prefix inside the mount under which connections are stored; tokend must use the same. Falls back to %s, then %q.", EnvPathPrefix, store.DefaultPrefix),
 				MarkdownDescription: fmt.Sprintf("Path prefix inside the mount under which connections are stored; `tokend` must use the same one. Falls back to `%s`, then `%s`.", EnvPathPrefix, store.DefaultPrefix),
 				Optional:            true,
 			},
 			"ca_cert_file": schema.StringAttribute{
-				Description:         "PEM file of the CA certificate that signed Vault's TLS certificate. Falls back to VAULT_CACERT.",
 				MarkdownDescription: "PEM file of the CA certificate that signed Vault's TLS certificate. Falls back to `VAULT_CACERT`.",
 				Optional:            true,
 			},
 			"ca_cert_dir": schema.StringAttribute{
-				Description:         "Directory of PEM CA certificates to verify Vault's TLS certificate. Falls back to VAULT_CAPATH.",
 				MarkdownDescription: "Directory of PEM CA certificates to verify Vault's TLS certificate. Falls back to `VAULT_CAPATH`.",
 				Optional:            true,
 			},
 			"skip_tls_verify": schema.BoolAttribute{
-				Description:         "Do not verify Vault's TLS certificate. For tests only. Falls back to VAULT_SKIP_VERIFY.",
 				MarkdownDescription: "Do not verify Vault's TLS certificate. For tests only. Falls back to `VAULT_SKIP_VERIFY`.",
 				Optional:            true,
 			},

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
@@ -46,8 +47,8 @@ data "tailor_authconnections" "all" {}
 					t.Setenv("VAULT_ADDR", e.vault.Addr)
 					t.Setenv("VAULT_TOKEN", e.vault.Token)
 					t.Setenv(EnvPathPrefix, e.prefix)
-					if err := e.store.CreateConnection(context.Background(), &store.Connection{Name: "from-env",
-						Type: store.TypeOAuth2, ProviderURL: "https://accounts.google.com", ClientID: "c"}); err != nil {
+					if _, err := e.store.CreateConnection(context.Background(), &authconn.Connection{Name: "from-env",
+						Type: authconn.TypeOAuth2, ProviderURL: "https://accounts.google.com", ClientID: "c"}); err != nil {
 						t.Fatal(err)
 					}
 				},

@@ -19,6 +19,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
@@ -83,7 +84,7 @@ var errNotLoopback = errors.New("the test transport refuses hosts other than loo
 type loopbackOnlyTransport struct{ next http.RoundTripper }
 
 func (t loopbackOnlyTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !store.IsLoopbackHost(req.URL.Hostname()) {
+	if !authconn.IsLoopbackHost(req.URL.Hostname()) {
 		if req.Body != nil {
 			_ = req.Body.Close()
 		}

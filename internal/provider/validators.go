@@ -6,10 +6,10 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
-// The validators below call the store's own checks, so that Terraform rejects at plan time
+// The validators below call the domain model's own checks, so that Terraform rejects at plan time
 // exactly what the store (and the tokend CLI) rejects, with the same message.
 
 var (
@@ -50,30 +50,30 @@ func attrName(req validator.StringRequest) string {
 	return req.Path.String()
 }
 
-// connectionName accepts the names store.ValidateName accepts.
+// connectionName accepts the names authconn.ValidateName accepts.
 func connectionName() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid connection name",
-		description: "value must be a connection name: " + store.NameRule,
-		check:       func(_, v string) error { return store.ValidateName(v) },
+		description: "value must be a connection name: " + authconn.NameRule,
+		check:       func(_, v string) error { return authconn.ValidateName(v) },
 	}
 }
 
-// connectionType accepts the types store.ValidateType accepts.
+// connectionType accepts the types authconn.ValidateType accepts.
 func connectionType() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid connection type",
-		description: "value must be one of: " + strings.Join(store.Types, ", "),
-		check:       func(_, v string) error { return store.ValidateType(v) },
+		description: "value must be one of: " + strings.Join(authconn.Types, ", "),
+		check:       func(_, v string) error { return authconn.ValidateType(v) },
 	}
 }
 
-// endpointURL accepts the URLs store.ValidateURL accepts: https, or http for loopback hosts.
+// endpointURL accepts the URLs authconn.ValidateURL accepts: https, or http for loopback hosts.
 func endpointURL() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid URL",
 		description: "value must be an absolute https URL (plain http only for localhost and loopback addresses)",
-		check:       store.ValidateURL,
+		check:       authconn.ValidateURL,
 	}
 }
 
@@ -82,7 +82,7 @@ func clientID() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid client_id",
 		description: "value must not be blank",
-		check:       func(_, v string) error { return store.ValidateClientID(v) },
+		check:       func(_, v string) error { return authconn.ValidateClientID(v) },
 	}
 }
 
@@ -91,7 +91,7 @@ func scope() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid scope",
 		description: "each scope must be non-empty and contain no spaces or commas",
-		check:       func(_, v string) error { return store.ValidateScope(v) },
+		check:       func(_, v string) error { return authconn.ValidateScope(v) },
 	}
 }
 
@@ -100,6 +100,6 @@ func clientSecret() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid client secret",
 		description: "value must not be blank",
-		check:       func(_, v string) error { return store.ValidateClientSecret(v) },
+		check:       func(_, v string) error { return authconn.ValidateClientSecret(v) },
 	}
 }

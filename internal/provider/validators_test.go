@@ -5,11 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 func runStringValidator(v validator.String, p path.Path, val types.String) []string {
@@ -35,38 +34,38 @@ func TestValidators(t *testing.T) {
 		{"name ok", connectionName(), path.Root("name"), "google-oauth-prod", ""},
 		{"name digits", connectionName(), path.Root("name"), "a1", ""},
 		{"name 63 chars", connectionName(), path.Root("name"), long[:63], ""},
-		{"name upper", connectionName(), path.Root("name"), "Google", store.ValidateName("Google").Error()},
-		{"name underscore", connectionName(), path.Root("name"), "google_oauth", store.ValidateName("google_oauth").Error()},
-		{"name leading hyphen", connectionName(), path.Root("name"), "-google", store.ValidateName("-google").Error()},
-		{"name trailing hyphen", connectionName(), path.Root("name"), "google-", store.ValidateName("google-").Error()},
-		{"name 64 chars", connectionName(), path.Root("name"), long, store.ValidateName(long).Error()},
-		{"name empty", connectionName(), path.Root("name"), "", store.ValidateName("").Error()},
+		{"name upper", connectionName(), path.Root("name"), "Google", authconn.ValidateName("Google").Error()},
+		{"name underscore", connectionName(), path.Root("name"), "google_oauth", authconn.ValidateName("google_oauth").Error()},
+		{"name leading hyphen", connectionName(), path.Root("name"), "-google", authconn.ValidateName("-google").Error()},
+		{"name trailing hyphen", connectionName(), path.Root("name"), "google-", authconn.ValidateName("google-").Error()},
+		{"name 64 chars", connectionName(), path.Root("name"), long, authconn.ValidateName(long).Error()},
+		{"name empty", connectionName(), path.Root("name"), "", authconn.ValidateName("").Error()},
 
 		{"type ok", connectionType(), path.Root("type"), "TYPE_OAUTH2", ""},
-		{"type lower", connectionType(), path.Root("type"), "oauth2", store.ValidateType("oauth2").Error()},
+		{"type lower", connectionType(), path.Root("type"), "oauth2", authconn.ValidateType("oauth2").Error()},
 
 		{"url https", endpointURL(), path.Root("provider_url"), "https://accounts.google.com", ""},
 		{"url loopback http", endpointURL(), path.Root("token_url"), "http://127.0.0.1:4444/oauth2/token", ""},
 		{"url localhost http", endpointURL(), path.Root("auth_url"), "http://localhost:8080/auth", ""},
 		{"url ipv6 loopback", endpointURL(), path.Root("auth_url"), "http://[::1]:8080/auth", ""},
-		{"url http remote", endpointURL(), path.Root("provider_url"), "http://accounts.google.com", store.ValidateURL("provider_url", "http://accounts.google.com").Error()},
-		{"url ftp", endpointURL(), path.Root("issuer_url"), "ftp://example.com", store.ValidateURL("issuer_url", "ftp://example.com").Error()},
-		{"url relative", endpointURL(), path.Root("revocation_url"), "/revoke", store.ValidateURL("revocation_url", "/revoke").Error()},
-		{"url userinfo", endpointURL(), path.Root("token_url"), "https://u:p@example.com/t", store.ValidateURL("token_url", "https://u:p@example.com/t").Error()},
-		{"url fragment", endpointURL(), path.Root("token_url"), "https://example.com/t#x", store.ValidateURL("token_url", "https://example.com/t#x").Error()},
-		{"url empty", endpointURL(), path.Root("issuer_url"), "", store.ValidateURL("issuer_url", "").Error()},
+		{"url http remote", endpointURL(), path.Root("provider_url"), "http://accounts.google.com", authconn.ValidateURL("provider_url", "http://accounts.google.com").Error()},
+		{"url ftp", endpointURL(), path.Root("issuer_url"), "ftp://example.com", authconn.ValidateURL("issuer_url", "ftp://example.com").Error()},
+		{"url relative", endpointURL(), path.Root("revocation_url"), "/revoke", authconn.ValidateURL("revocation_url", "/revoke").Error()},
+		{"url userinfo", endpointURL(), path.Root("token_url"), "https://u:p@example.com/t", authconn.ValidateURL("token_url", "https://u:p@example.com/t").Error()},
+		{"url fragment", endpointURL(), path.Root("token_url"), "https://example.com/t#x", authconn.ValidateURL("token_url", "https://example.com/t#x").Error()},
+		{"url empty", endpointURL(), path.Root("issuer_url"), "", authconn.ValidateURL("issuer_url", "").Error()},
 
 		{"client id ok", clientID(), path.Root("client_id"), "abc.apps.googleusercontent.com", ""},
-		{"client id blank", clientID(), path.Root("client_id"), "  ", store.ValidateClientID("  ").Error()},
+		{"client id blank", clientID(), path.Root("client_id"), "  ", authconn.ValidateClientID("  ").Error()},
 
 		{"secret ok", clientSecret(), path.Root("client_secret_wo"), "s3cr3t", ""},
-		{"secret blank", clientSecret(), path.Root("client_secret_wo"), " \t", store.ValidateClientSecret(" ").Error()},
+		{"secret blank", clientSecret(), path.Root("client_secret_wo"), " \t", authconn.ValidateClientSecret(" ").Error()},
 
 		{"scope ok", scope(), path.Root("scopes").AtListIndex(0), "offline_access", ""},
 		{"scope url", scope(), path.Root("scopes").AtListIndex(0), "https://graph.microsoft.com/.default", ""},
-		{"scope space", scope(), path.Root("scopes").AtListIndex(1), "openid email", store.ValidateScope("openid email").Error()},
-		{"scope comma", scope(), path.Root("scopes").AtListIndex(1), "openid,email", store.ValidateScope("openid,email").Error()},
-		{"scope empty", scope(), path.Root("scopes").AtListIndex(0), "", store.ValidateScope("").Error()},
+		{"scope space", scope(), path.Root("scopes").AtListIndex(1), "openid email", authconn.ValidateScope("openid email").Error()},
+		{"scope comma", scope(), path.Root("scopes").AtListIndex(1), "openid,email", authconn.ValidateScope("openid,email").Error()},
+		{"scope empty", scope(), path.Root("scopes").AtListIndex(0), "", authconn.ValidateScope("").Error()},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -121,14 +120,14 @@ func TestValidatorsSkipNullAndUnknown(t *testing.T) {
 func TestStatusValues(t *testing.T) {
 	exp := mustTime(t, "2030-01-02T03:04:05Z")
 	for _, c := range []struct {
-		st         store.TokenStatus
+		st         authconn.TokenStatus
 		authorized bool
 		expires    string
 	}{
-		{store.TokenStatus{Status: store.StatusNotAuthorized}, false, ""},
-		{store.TokenStatus{Status: store.StatusAuthorized, Expiry: exp}, true, "2030-01-02T03:04:05Z"},
-		{store.TokenStatus{Status: store.StatusNeedsReauthorization, Expiry: exp}, false, "2030-01-02T03:04:05Z"},
-		{store.TokenStatus{Status: store.StatusAuthorized}, true, ""},
+		{authconn.TokenStatus{Status: authconn.StatusNotAuthorized}, false, ""},
+		{authconn.TokenStatus{Status: authconn.StatusAuthorized, Expiry: exp}, true, "2030-01-02T03:04:05Z"},
+		{authconn.TokenStatus{Status: authconn.StatusNeedsReauthorization, Expiry: exp}, false, "2030-01-02T03:04:05Z"},
+		{authconn.TokenStatus{Status: authconn.StatusAuthorized}, true, ""},
 	} {
 		a, e := statusValues(c.st)
 		if a.ValueBool() != c.authorized {

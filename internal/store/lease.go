@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 // ErrLeaseHeld is matched (errors.Is) by the error AcquireLease returns while another holder
@@ -48,7 +50,7 @@ func (l *Lease) Held(t time.Time) bool { return l.Holder != "" && t.Before(l.Exp
 
 // GetLease returns the refresh lease record of connection name (an empty lease when none).
 func (s *Store) GetLease(ctx context.Context, name string) (*Lease, error) {
-	if err := ValidateName(name); err != nil {
+	if err := authconn.ValidateName(name); err != nil {
 		return nil, err
 	}
 	var l Lease

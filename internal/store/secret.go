@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	vault "github.com/hashicorp/vault/api"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 // ClientSecret is a connection's OAuth2 client secret.
@@ -27,10 +29,10 @@ func (c ClientSecret) GoString() string { return c.String() }
 // version history (max_versions), which lets tokend fall back to the previous secret while
 // a rotation propagates at the provider.
 func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, error) {
-	if err := ValidateName(name); err != nil {
+	if err := authconn.ValidateName(name); err != nil {
 		return 0, err
 	}
-	if err := ValidateClientSecret(secret); err != nil {
+	if err := authconn.ValidateClientSecret(secret); err != nil {
 		return 0, err
 	}
 	p := s.Layout(name).ClientSecret
@@ -49,7 +51,7 @@ func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, 
 // ClientSecretVersion returns the current version of the client secret of connection name
 // without reading the secret. A missing secret returns a NotFoundError.
 func (s *Store) ClientSecretVersion(ctx context.Context, name string) (int, error) {
-	if err := ValidateName(name); err != nil {
+	if err := authconn.ValidateName(name); err != nil {
 		return 0, err
 	}
 	md, err := s.kv.GetMetadata(ctx, s.Layout(name).ClientSecret)
@@ -64,7 +66,7 @@ func (s *Store) ClientSecretVersion(ctx context.Context, name string) (int, erro
 
 // GetClientSecret returns the current client secret of connection name.
 func (s *Store) GetClientSecret(ctx context.Context, name string) (*ClientSecret, error) {
-	if err := ValidateName(name); err != nil {
+	if err := authconn.ValidateName(name); err != nil {
 		return nil, err
 	}
 	var cs ClientSecret

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
@@ -26,10 +27,10 @@ func newStore(t *testing.T, prefix string) (*store.Store, *testenv.Vault) {
 	return st, v
 }
 
-func testConnection(name string) *store.Connection {
-	return &store.Connection{
+func testConnection(name string) *authconn.Connection {
+	return &authconn.Connection{
 		Name:        name,
-		Type:        store.TypeOAuth2,
+		Type:        authconn.TypeOAuth2,
 		ProviderURL: "https://accounts.google.com",
 		IssuerURL:   "https://accounts.google.com",
 		ClientID:    "client-" + name,
@@ -49,16 +50,17 @@ func TestConnectionLifecycle(t *testing.T) {
 	}
 
 	c := testConnection("google-oauth")
-	if err := st.CreateConnection(ctx, c); err != nil {
+	v1, err := st.CreateConnection(ctx, c)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Version != 1 || c.CreatedAt.IsZero() {
-		t.Fatalf("after create: version %d, created %v", c.Version, c.CreatedAt)
+	if v1 != 1 || c.CreatedAt.IsZero() {
+		t.Fatalf("after create: version %d, created %v", v1, c.CreatedAt)
 	}
 	// Creating again is a conflict, never an overwrite.
 	dup := testConnection("google-oauth")
 	dup.ClientID = "other"
-	err = st.CreateConnection(ctx, dup)
+	_, err = st.CreateConnection(ctx, dup)
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "already exists") {
 		t.Fatalf("second create: got %v, want a conflict saying it already exists", err)
 	}
@@ -72,15 +74,16 @@ func TestConnectionLifecycle(t *testing.T) {
 	}
 
 	got.ClientID = "new-client"
-	if err := st.UpdateConnection(ctx, got); err != nil {
+	v2, err := st.UpdateConnection(ctx, &got.Connection, got.Version)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Version != 2 {
-		t.Fatalf("version after update = %d, want 2", got.Version)
+	if v2 != 2 {
+		t.Fatalf("version after update = %d, want 2", v2)
 	}
 	// A writer holding the old version loses.
 	c.ClientID = "stale"
-	if err := st.UpdateConnection(ctx, c); !errors.Is(err, store.ErrConflict) {
+	if _, err := st.UpdateConnection(ctx, c, v1); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("stale update: got %v, want ErrConflict", err)
 	}
 	again, _ := st.GetConnection(ctx, "google-oauth")
@@ -104,7 +107,7 @@ func TestConnectionLifecycle(t *testing.T) {
 		t.Fatalf("second delete: %v", err)
 	}
 	// And the name can be created again from scratch.
-	if err := st.CreateConnection(ctx, testConnection("google-oauth")); err != nil {
+	if _, err := st.CreateConnection(ctx, testConnection("google-oauth")); err != nil {
 		t.Fatalf("re-create after delete: %v", err)
 	}
 }
@@ -113,7 +116,7 @@ func TestCreateAfterSoftDelete(t *testing.T) {
 	t.Parallel()
 	st, v := newStore(t, "")
 	ctx := context.Background()
-	if err := st.CreateConnection(ctx, testConnection("soft")); err != nil {
+	if _, err := st.CreateConnection(ctx, testConnection("soft")); err != nil {
 		t.Fatal(err)
 	}
 	// Someone runs `vault kv delete` (a soft delete) outside tailor.
@@ -123,12 +126,12 @@ func TestCreateAfterSoftDelete(t *testing.T) {
 	if _, err := st.GetConnection(ctx, "soft"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("soft-deleted connection: got %v, want ErrNotFound", err)
 	}
-	c := testConnection("soft")
-	if err := st.CreateConnection(ctx, c); err != nil {
+	ver, err := st.CreateConnection(ctx, testConnection("soft"))
+	if err != nil {
 		t.Fatalf("create over a soft-deleted record: %v", err)
 	}
-	if c.Version != 2 {
-		t.Fatalf("version = %d, want 2", c.Version)
+	if ver != 2 {
+		t.Fatalf("version = %d, want 2", ver)
 	}
 }
 
@@ -137,20 +140,21 @@ func TestConfigAndTokensAreIndependent(t *testing.T) {
 	st, _ := newStore(t, "")
 	ctx := context.Background()
 	c := testConnection("indep")
-	if err := st.CreateConnection(ctx, c); err != nil {
+	cv, err := st.CreateConnection(ctx, c)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.PutClientSecret(ctx, "indep", "s3cret-1"); err != nil {
 		t.Fatal(err)
 	}
-	ts := &store.TokenSet{AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "Bearer", Expiry: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}
-	if err := st.PutTokens(ctx, "indep", ts); err != nil {
+	ts := &authconn.TokenSet{AccessToken: "at-1", RefreshToken: "rt-1", TokenType: "Bearer", Expiry: time.Now().Add(time.Hour).UTC().Truncate(time.Second)}
+	if _, err := st.PutTokens(ctx, "indep", ts, 0); err != nil {
 		t.Fatal(err)
 	}
 
 	// A config update leaves tokens and secret alone.
 	c.ClientID = "changed"
-	if err := st.UpdateConnection(ctx, c); err != nil {
+	if _, err := st.UpdateConnection(ctx, c, cv); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetTokens(ctx, "indep")
@@ -162,7 +166,7 @@ func TestConfigAndTokensAreIndependent(t *testing.T) {
 	}
 	// A token write and a secret rotation leave the config alone.
 	got.AccessToken = "at-2"
-	if err := st.PutTokens(ctx, "indep", got); err != nil {
+	if _, err := st.PutTokens(ctx, "indep", &got.TokenSet, got.Version); err != nil {
 		t.Fatal(err)
 	}
 	if v, err := st.PutClientSecret(ctx, "indep", "s3cret-2"); err != nil || v != 2 {
@@ -219,7 +223,7 @@ func TestTokenRecordRoundTripAndStatus(t *testing.T) {
 	st, _ := newStore(t, "")
 	ctx := context.Background()
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)
-	ts := &store.TokenSet{
+	ts := &authconn.TokenSet{
 		AccessToken: "AT-SECRET-VALUE", RefreshToken: "RT-SECRET-VALUE", TokenType: "Bearer", Expiry: exp, Scope: "openid email",
 		RefreshTokenExpiry:     exp.Add(100 * 24 * time.Hour),
 		RefreshTokenHardExpiry: exp.Add(5 * 365 * 24 * time.Hour),
@@ -227,33 +231,33 @@ func TestTokenRecordRoundTripAndStatus(t *testing.T) {
 		CallbackExtras:         map[string]string{"realmId": "9130350"},
 		Scopes:                 []string{"openid", "email"},
 	}
-	if st2, err := st.GetTokenStatus(ctx, "qb"); err != nil || st2.Status != store.StatusNotAuthorized {
+	if st2, err := st.GetTokenStatus(ctx, "qb"); err != nil || st2.Status != authconn.StatusNotAuthorized {
 		t.Fatalf("status without tokens = %v, %v", st2.Status, err)
 	}
-	if err := st.PutTokens(ctx, "qb", ts); err != nil {
+	if _, err := st.PutTokens(ctx, "qb", ts, 0); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetTokens(ctx, "qb")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Status != store.StatusAuthorized || !got.RefreshTokenExpiry.Equal(ts.RefreshTokenExpiry) ||
+	if got.Status != authconn.StatusAuthorized || !got.RefreshTokenExpiry.Equal(ts.RefreshTokenExpiry) ||
 		!got.RefreshTokenHardExpiry.Equal(ts.RefreshTokenHardExpiry) || got.CallbackExtras["realmId"] != "9130350" ||
 		got.Extra["x_custom"] != float64(42) || got.Extra["id_token"] != "x.y.z" || len(got.Scopes) != 2 {
 		t.Fatalf("round trip lost data: %s extras=%v callback=%v", got, got.Extra, got.CallbackExtras)
 	}
 	sum, err := st.GetTokenStatus(ctx, "qb")
-	if err != nil || sum.Status != store.StatusAuthorized || !sum.Expiry.Equal(exp) {
+	if err != nil || sum.Status != authconn.StatusAuthorized || !sum.Expiry.Equal(exp) {
 		t.Fatalf("status summary = %+v, %v", sum, err)
 	}
-	got.Status = store.StatusNeedsReauthorization
+	got.Status = authconn.StatusNeedsReauthorization
 	got.LastError = "refresh failed:\ninvalid_grant\t(Vault's errors span lines)"
 	got.LastErrorAt = exp
-	if err := st.PutTokens(ctx, "qb", got); err != nil {
+	if _, err := st.PutTokens(ctx, "qb", &got.TokenSet, got.Version); err != nil {
 		t.Fatal(err)
 	}
 	sum, _ = st.GetTokenStatus(ctx, "qb")
-	if sum.Status != store.StatusNeedsReauthorization || sum.LastError != "refresh failed: invalid_grant (Vault's errors span lines)" || !sum.LastErrorAt.Equal(exp) {
+	if sum.Status != authconn.StatusNeedsReauthorization || sum.LastError != "refresh failed: invalid_grant (Vault's errors span lines)" || !sum.LastErrorAt.Equal(exp) {
 		t.Fatalf("status after failure = %+v", sum)
 	}
 	// The summary holds no token.
@@ -274,7 +278,7 @@ func TestConcurrentReadModifyWrite(t *testing.T) {
 	t.Parallel()
 	st, _ := newStore(t, "")
 	ctx := context.Background()
-	if err := st.PutTokens(ctx, "race", &store.TokenSet{AccessToken: "at", Extra: map[string]any{}}); err != nil {
+	if _, err := st.PutTokens(ctx, "race", &authconn.TokenSet{AccessToken: "at", Extra: map[string]any{}}, 0); err != nil {
 		t.Fatal(err)
 	}
 	const writers = 50
@@ -295,7 +299,7 @@ func TestConcurrentReadModifyWrite(t *testing.T) {
 					ts.Extra = map[string]any{}
 				}
 				ts.Extra[fmt.Sprintf("w%02d", i)] = true
-				err = st.PutTokens(ctx, "race", ts)
+				_, err = st.PutTokens(ctx, "race", &ts.TokenSet, ts.Version)
 				if err == nil {
 					return
 				}
@@ -336,10 +340,10 @@ func TestPrefixesAreIsolated(t *testing.T) {
 	ctx := context.Background()
 	dev, _ := store.New(v.Client(), store.Options{Prefix: "tailor-dev"})
 	prod, _ := store.New(v.Client(), store.Options{Prefix: "tailor-prod"})
-	if err := dev.CreateConnection(ctx, testConnection("google-oauth")); err != nil {
+	if _, err := dev.CreateConnection(ctx, testConnection("google-oauth")); err != nil {
 		t.Fatal(err)
 	}
-	if err := dev.PutTokens(ctx, "google-oauth", &store.TokenSet{AccessToken: "dev"}); err != nil {
+	if _, err := dev.PutTokens(ctx, "google-oauth", &authconn.TokenSet{AccessToken: "dev"}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := prod.GetConnection(ctx, "google-oauth"); !errors.Is(err, store.ErrNotFound) {
@@ -352,7 +356,7 @@ func TestPrefixesAreIsolated(t *testing.T) {
 		t.Fatalf("prod lists %v", names)
 	}
 	// The same name in prod is a separate record.
-	if err := prod.CreateConnection(ctx, testConnection("google-oauth")); err != nil {
+	if _, err := prod.CreateConnection(ctx, testConnection("google-oauth")); err != nil {
 		t.Fatalf("create in prod: %v", err)
 	}
 	if err := prod.DeleteConnection(ctx, "google-oauth"); err != nil {
@@ -380,31 +384,43 @@ func TestLease(t *testing.T) {
 	if err := st.UpdateLease(ctx, l); err != nil {
 		t.Fatal(err)
 	}
-	// Concurrent acquirers of an expired lease: exactly one wins.
+	// Concurrent acquirers of an expired lease: exactly one wins (the winner keeps the lease
+	// until all have tried, so no one can find it free after a release), and the winner sees
+	// the dead holder's record, phase included, as the previous lease.
 	time.Sleep(2100 * time.Millisecond)
-	var wins atomic.Int64
+	type result struct {
+		lease, prev *store.Lease
+		err         error
+	}
+	results := make(chan result, 10)
 	var wg sync.WaitGroup
 	for i := range 10 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			nl, prev, err := st.AcquireLease(ctx, "conn", fmt.Sprintf("r%d", i), time.Minute)
-			if err == nil {
-				wins.Add(1)
-				if prev.Phase != "refreshing" || prev.Holder != "replica-a" {
-					t.Errorf("winner did not see the dead holder's phase: %+v", prev)
-				}
-				if err := st.ReleaseLease(ctx, nl); err != nil {
-					t.Error(err)
-				}
-			} else if !errors.Is(err, store.ErrLeaseHeld) {
-				t.Errorf("acquire: %v", err)
-			}
+			results <- result{nl, prev, err}
 		}()
 	}
 	wg.Wait()
-	if wins.Load() < 1 {
-		t.Fatalf("no one acquired the expired lease")
+	close(results)
+	var winners []result
+	for r := range results {
+		switch {
+		case r.err == nil:
+			winners = append(winners, r)
+		case !errors.Is(r.err, store.ErrLeaseHeld):
+			t.Errorf("a losing acquirer got %v, want ErrLeaseHeld", r.err)
+		}
+	}
+	if len(winners) != 1 {
+		t.Fatalf("%d acquirers won the expired lease, want exactly 1", len(winners))
+	}
+	if w := winners[0]; w.prev.Phase != "refreshing" || w.prev.Holder != "replica-a" {
+		t.Errorf("the winner did not see the dead holder's phase: prev %+v", w.prev)
+	}
+	if err := st.ReleaseLease(ctx, winners[0].lease); err != nil {
+		t.Fatal(err)
 	}
 	// The original holder's stale update must fail: it no longer holds the lease.
 	if err := st.UpdateLease(ctx, l); !errors.Is(err, store.ErrConflict) {
@@ -443,5 +459,11 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if err := st.DeleteAPIKey(ctx, "abcdef123456"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete missing: %v", err)
+	}
+}
+
+func TestNewRejectsBadPaths(t *testing.T) {
+	if _, err := store.New(nil, store.Options{Prefix: "../x"}); err == nil {
+		t.Fatal("New accepted a prefix with ..")
 	}
 }

@@ -42,14 +42,20 @@ type Token struct {
 // String hides the token.
 func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Format(time.RFC3339) + ")" }
 
-// Error codes tokend returns (Error.Code).
+// Error codes tokend returns (Error.Code). tokend's API (internal/api) answers with these
+// constants, so they are the protocol.
 const (
-	CodeNotFound             = "not_found"
-	CodeNotAuthorized        = "not_authorized"
-	CodeNeedsReauthorization = "needs_reauthorization"
-	CodeUnavailable          = "unavailable"
-	CodeUnauthenticated      = "unauthenticated"
-	CodeForbidden            = "forbidden"
+	CodeNotFound             = "not_found"             // 404: no such connection
+	CodeInvalidName          = "invalid_name"          // 400: not a valid connection name
+	CodeNotAuthorized        = "not_authorized"        // 409: never authorized, or revoked
+	CodeNeedsReauthorization = "needs_reauthorization" // 409: the provider refused the refresh token
+	CodeUnavailable          = "unavailable"           // 503: no valid token right now; see RetryAfter
+	CodeUnauthenticated      = "unauthenticated"       // 401: no, unknown or revoked API key
+	CodeForbidden            = "forbidden"             // 403: the key may not use the connection
+	CodeInternal             = "internal"              // 500
+	CodeVaultUnreachable     = "vault_unreachable"     // 503 from /readyz
+	// CodeUnreachable is the code of an Error for a tokend that could not be reached (Status 0).
+	CodeUnreachable = "unreachable"
 )
 
 // Error is an error answer of tokend, or a failure to reach it (Status 0, Code "unreachable").
@@ -88,6 +94,9 @@ func IsNotAuthorized(err error) bool { _, s := code(err); return s == 409 }
 // IsUnavailable reports a temporary failure (503 or tokend unreachable): retry later.
 func IsUnavailable(err error) bool { _, s := code(err); return s == 503 || s == 0 }
 
+// IsInvalidName reports a name that no connection can have (400).
+func IsInvalidName(err error) bool { c, _ := code(err); return c == CodeInvalidName }
+
 // IsAuth reports a refused API key (401) or a key not allowed for the connection (403).
 func IsAuth(err error) bool { _, s := code(err); return s == 401 || s == 403 }
 
@@ -103,12 +112,12 @@ func (c *Client) Token(ctx context.Context, name string) (*Token, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, &Error{Code: "unreachable", Message: err.Error(), Err: err}
+		return nil, &Error{Code: CodeUnreachable, Message: err.Error(), Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, &Error{Code: "unreachable", Message: err.Error(), Err: err}
+		return nil, &Error{Code: CodeUnreachable, Message: err.Error(), Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := &Error{Status: resp.StatusCode}

@@ -21,7 +21,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
@@ -77,15 +78,15 @@ func (e *Env) NewStore(t testing.TB) *store.Store {
 
 // AddConnection creates connection name for the Hydra client, with its token endpoint
 // routed through the counting proxy.
-func (e *Env) AddConnection(t testing.TB, name string) *store.Connection {
+func (e *Env) AddConnection(t testing.TB, name string) *authconn.Connection {
 	t.Helper()
 	ctx := context.Background()
-	c := &store.Connection{
-		Name: name, Type: store.TypeOAuth2, ProviderURL: e.Hydra.PublicURL, IssuerURL: e.Hydra.Issuer,
+	c := &authconn.Connection{
+		Name: name, Type: authconn.TypeOAuth2, ProviderURL: e.Hydra.PublicURL, IssuerURL: e.Hydra.Issuer,
 		ClientID: e.ClientID, AuthURL: e.Hydra.AuthURL, TokenURL: e.Proxy.URL,
 		Scopes: []string{"openid", "offline_access", "email"},
 	}
-	if err := e.Store.CreateConnection(ctx, c); err != nil {
+	if _, err := e.Store.CreateConnection(ctx, c); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.Store.PutClientSecret(ctx, name, e.ClientSecret); err != nil {
@@ -94,11 +95,11 @@ func (e *Env) AddConnection(t testing.TB, name string) *store.Connection {
 	return c
 }
 
-// Authorize runs the authorization-code flow (PKCE, state, nonce) for connection name
-// against Hydra's login and consent app with a cookie-keeping HTTP client, exchanges the
-// code through internal/oauth and stores the tokens (replacing any token record). The
-// exchange goes through the proxy but is not counted as a refresh.
-func (e *Env) Authorize(t testing.TB, name string) *store.TokenSet {
+// Authorize runs the authorization-code flow of internal/authorize (PKCE, state, nonce) for
+// connection name against Hydra's login and consent app with a cookie-keeping HTTP client in
+// place of a browser, and returns the stored token record (which replaces any earlier one).
+// The exchange goes through the proxy but is not counted as a refresh.
+func (e *Env) Authorize(t testing.TB, name string) *store.TokenRecord {
 	t.Helper()
 	ts, err := e.authorize(name)
 	if err != nil {
@@ -107,48 +108,25 @@ func (e *Env) Authorize(t testing.TB, name string) *store.TokenSet {
 	return ts
 }
 
-func (e *Env) authorize(name string) (*store.TokenSet, error) {
+func (e *Env) authorize(name string) (*store.TokenRecord, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := e.Store.GetConnection(ctx, name)
+	a, err := authorize.Begin(ctx, e.Store, authorize.Request{Name: name, RedirectURI: RedirectURI})
 	if err != nil {
 		return nil, err
 	}
-	cs, err := e.Store.GetClientSecret(ctx, name)
+	q, err := followToRedirect(ctx, a.Request.URL)
 	if err != nil {
 		return nil, err
 	}
-	oc := &oauth.Client{}
-	p, err := oc.Resolve(ctx, conn)
+	res, err := a.Complete(ctx, q)
 	if err != nil {
 		return nil, err
 	}
-	creds := oauth.Credentials{ClientID: conn.ClientID, ClientSecret: cs.Value}
-	ar := p.NewAuthRequest(creds, RedirectURI, conn.Scopes)
-	q, err := followToRedirect(ctx, ar.URL)
-	if err != nil {
-		return nil, err
+	if !res.HasRefreshToken {
+		return nil, fmt.Errorf("no refresh token in the exchange answer (scopes %v)", res.Scopes)
 	}
-	cb, err := ar.ParseCallback(q)
-	if err != nil {
-		return nil, err
-	}
-	ts, err := oc.Exchange(ctx, ar, cb)
-	if err != nil {
-		return nil, err
-	}
-	if ts.RefreshToken == "" {
-		return nil, fmt.Errorf("no refresh token in the exchange answer (scopes %v)", ar.Scopes)
-	}
-	old, err := e.Store.GetTokens(ctx, name)
-	if err == nil {
-		ts.Version = old.Version
-	}
-	before := ts.Version
-	if err := e.Store.PutTokens(ctx, name, ts); err != nil && ts.Version == before {
-		return nil, err
-	}
-	return ts, nil
+	return e.Store.GetTokens(ctx, name)
 }
 
 // followToRedirect follows the authorization redirects (Hydra, login app, consent app) with

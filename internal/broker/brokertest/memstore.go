@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
@@ -18,7 +19,7 @@ type MemStore struct {
 	// Mu guards the maps; a test that changes them while the store is in use holds it.
 	Mu     sync.Mutex
 	Conns  map[string]bool
-	Tokens map[string]store.TokenSet
+	Tokens map[string]store.TokenRecord
 	Leases map[string]store.Lease
 	// ClientSecret is what GetClientSecret returns for every connection ("s" when empty).
 	ClientSecret string
@@ -26,11 +27,11 @@ type MemStore struct {
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{Conns: map[string]bool{}, Tokens: map[string]store.TokenSet{}, Leases: map[string]store.Lease{}}
+	return &MemStore{Conns: map[string]bool{}, Tokens: map[string]store.TokenRecord{}, Leases: map[string]store.Lease{}}
 }
 
 // GetTokens implements broker.Store.
-func (m *MemStore) GetTokens(_ context.Context, name string) (*store.TokenSet, error) {
+func (m *MemStore) GetTokens(_ context.Context, name string) (*store.TokenRecord, error) {
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
 	t, ok := m.Tokens[name]
@@ -40,26 +41,29 @@ func (m *MemStore) GetTokens(_ context.Context, name string) (*store.TokenSet, e
 	return &t, nil
 }
 
-// PutTokens implements broker.Store with check-and-set on t.Version.
-func (m *MemStore) PutTokens(_ context.Context, name string, t *store.TokenSet) error {
+// PutTokens implements broker.Store with check-and-set on version.
+func (m *MemStore) PutTokens(_ context.Context, name string, t *authconn.TokenSet, version int) (int, error) {
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
-	if m.Tokens[name].Version != t.Version {
-		return &store.ConflictError{Kind: "tokens", Name: name, Version: t.Version}
+	if m.Tokens[name].Version != version {
+		return 0, &store.ConflictError{Kind: "tokens", Name: name, Version: version}
 	}
-	t.Version++
-	m.Tokens[name] = *t
-	return nil
+	if t.Status == "" {
+		t.Status = authconn.StatusAuthorized
+	}
+	m.Tokens[name] = store.TokenRecord{TokenSet: *t, Version: version + 1}
+	return version + 1, nil
 }
 
 // GetConnection implements broker.Store: connections in Conns point at a closed port.
-func (m *MemStore) GetConnection(_ context.Context, name string) (*store.Connection, error) {
+func (m *MemStore) GetConnection(_ context.Context, name string) (*store.ConnectionRecord, error) {
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
 	if !m.Conns[name] {
 		return nil, &store.NotFoundError{Kind: "connection", Name: name}
 	}
-	return &store.Connection{Name: name, ClientID: "id", TokenURL: "http://127.0.0.1:9/token", AuthURL: "http://127.0.0.1:9/auth", Version: 1}, nil
+	c := authconn.Connection{Name: name, ClientID: "id", TokenURL: "http://127.0.0.1:9/token", AuthURL: "http://127.0.0.1:9/auth"}
+	return &store.ConnectionRecord{Connection: c, Version: 1}, nil
 }
 
 // GetClientSecret implements broker.Store.
@@ -123,8 +127,8 @@ func (m *MemStore) ListConnections(context.Context) ([]string, error) {
 }
 
 // GetTokenStatus implements broker.Store.
-func (m *MemStore) GetTokenStatus(context.Context, string) (store.TokenStatus, error) {
-	return store.TokenStatus{}, nil
+func (m *MemStore) GetTokenStatus(context.Context, string) (authconn.TokenStatus, error) {
+	return authconn.TokenStatus{}, nil
 }
 
 // Ping implements broker.Store.

@@ -1,4 +1,4 @@
-package store
+package authconn
 
 import (
 	"net/url"

@@ -1,0 +1,92 @@
+package authconn
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// NameRule describes the allowed connection names, for error messages.
+const NameRule = "1 to 63 characters: lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. google-oauth-prod)"
+
+// NamePattern is the regular expression of NameRule (RE2 and ECMAScript syntax alike), so
+// that other implementations (the JavaScript client) can check against the same rule.
+const NamePattern = `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`
+
+var nameRE = regexp.MustCompile(NamePattern)
+
+// ValidateName reports whether name is an allowed connection name.
+func ValidateName(name string) error {
+	if !nameRE.MatchString(name) {
+		return fmt.Errorf("invalid connection name %q: use %s", name, NameRule)
+	}
+	return nil
+}
+
+// ValidateURL reports whether raw is an acceptable endpoint URL: absolute https with a host,
+// or plain http only for loopback hosts (localhost, 127.0.0.0/8, ::1) so that local providers
+// and tests work. field names the attribute in the message.
+func ValidateURL(field, raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return fmt.Errorf("%s %q is not an absolute URL: use https://host/path", field, raw)
+	}
+	if u.User != nil {
+		return fmt.Errorf("%s must not contain a user name or password", field)
+	}
+	if u.Fragment != "" {
+		return fmt.Errorf("%s %q must not contain a fragment (#...)", field, raw)
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if IsLoopbackHost(u.Hostname()) {
+			return nil
+		}
+		return fmt.Errorf("%s %q uses http: use https (plain http is allowed only for localhost and 127.0.0.1)", field, raw)
+	default:
+		return fmt.Errorf("%s %q has scheme %q: use https", field, raw, u.Scheme)
+	}
+}
+
+// IsLoopbackHost reports whether host is localhost or a loopback IP address.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ValidateClientID reports whether id is an acceptable OAuth2 client id: anything but blank.
+// Connection.Validate applies the same rule; the Terraform provider calls this at plan time
+// so that its message is the CLI's.
+func ValidateClientID(id string) error {
+	if strings.TrimSpace(id) == "" {
+		return errors.New("client_id is required: copy it from the provider's console")
+	}
+	return nil
+}
+
+// ValidateScope reports whether s is an acceptable single OAuth2 scope: not empty, without
+// spaces or commas (each scope is its own list element). Connection.Validate applies the
+// same rule to every element of Scopes.
+func ValidateScope(s string) error {
+	if s == "" || strings.ContainsAny(s, " \t\n,") {
+		return fmt.Errorf("invalid scope %q: give each scope as its own list element, without spaces or commas", s)
+	}
+	return nil
+}
+
+// ValidateClientSecret reports whether secret is acceptable as a client secret: anything but
+// blank. The message never contains the value.
+func ValidateClientSecret(secret string) error {
+	if strings.TrimSpace(secret) == "" {
+		return errors.New("the client secret is empty: copy it from the provider's console")
+	}
+	return nil
+}

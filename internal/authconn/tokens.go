@@ -1,0 +1,77 @@
+package authconn
+
+import (
+	"fmt"
+	"time"
+)
+
+// Status is the authorization state of a connection.
+type Status string
+
+const (
+	// StatusAuthorized: the token set can be used and refreshed.
+	StatusAuthorized Status = "authorized"
+	// StatusNeedsReauthorization: the provider refused the refresh token (invalid_grant);
+	// someone must authorize the connection again.
+	StatusNeedsReauthorization Status = "needs_reauthorization"
+	// StatusNotAuthorized: no token set is stored (the status of a connection without tokens).
+	StatusNotAuthorized Status = "not_authorized"
+)
+
+// TokenSet is the token record of one connection.
+type TokenSet struct {
+	AccessToken  string    `json:"access_token,omitempty"`
+	RefreshToken string    `json:"refresh_token,omitempty"`
+	TokenType    string    `json:"token_type,omitempty"`
+	Expiry       time.Time `json:"expiry,omitempty"`
+	// ExpiryGuessed is true when the provider sent no expires_in and Expiry is a fallback.
+	ExpiryGuessed bool   `json:"expiry_guessed,omitempty"`
+	Scope         string `json:"scope,omitempty"`
+	// RefreshTokenExpiry is when the refresh token expires, when the provider says
+	// (QuickBooks: x_refresh_token_expires_in, a rolling 100 days).
+	RefreshTokenExpiry time.Time `json:"refresh_token_expiry,omitempty"`
+	// RefreshTokenHardExpiry is an absolute limit on the refresh token chain, when the
+	// provider says (QuickBooks: x_refresh_token_lifetime_expires_in, 5 years).
+	RefreshTokenHardExpiry time.Time `json:"refresh_token_hard_expiry,omitempty"`
+	// Extra holds the other fields of the last token response (id_token, x_* fields, ...).
+	Extra map[string]any `json:"extra,omitempty"`
+	// CallbackExtras holds extra values from the authorization callback (QuickBooks realmId).
+	CallbackExtras map[string]string `json:"callback_extras,omitempty"`
+
+	Status      Status    `json:"status"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitempty"`
+	// AuthorizedAt is when the authorization that started this token chain was stored.
+	AuthorizedAt time.Time `json:"authorized_at,omitempty"`
+	// RefreshedAt is when the access token was last refreshed.
+	RefreshedAt time.Time `json:"refreshed_at,omitempty"`
+	// Scopes are the scopes requested at authorization; refreshes ask for the same ones.
+	Scopes []string `json:"scopes,omitempty"`
+}
+
+// String hides the tokens from fmt and loggers.
+func (t TokenSet) String() string {
+	return fmt.Sprintf("TokenSet(status=%s, expiry=%s)", t.Status, t.Expiry.Format(time.RFC3339))
+}
+
+// GoString hides the tokens from %#v.
+func (t TokenSet) GoString() string { return t.String() }
+
+// TokenStatus is the non-secret summary of a token record, which roles without read access
+// to the tokens (Terraform) can see.
+type TokenStatus struct {
+	Status             Status
+	Expiry             time.Time
+	RefreshTokenExpiry time.Time
+	LastError          string
+	LastErrorAt        time.Time
+	UpdatedAt          time.Time
+}
+
+// Summary returns the non-secret summary of t.
+func (t *TokenSet) Summary() TokenStatus {
+	return TokenStatus{
+		Status: t.Status, Expiry: t.Expiry, RefreshTokenExpiry: t.RefreshTokenExpiry,
+		LastError: t.LastError, LastErrorAt: t.LastErrorAt,
+	}
+}

@@ -1,0 +1,223 @@
+package authorize
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
+)
+
+// Request describes an authorization to begin.
+type Request struct {
+	// Name is the connection to authorize.
+	Name string
+	// Scopes to request; the connection's scopes when empty, else DefaultScopes.
+	Scopes []string
+	// RedirectURI is where the provider sends the browser back (registered at the provider).
+	RedirectURI string
+	// OAuth performs the provider requests; a zero oauth.Client when nil.
+	OAuth *oauth.Client
+	// FallbackLifetime is the access-token lifetime assumed when the provider sends no
+	// expires_in (tokens.DefaultFallbackLifetime when zero).
+	FallbackLifetime time.Duration
+}
+
+// Attempt is one authorization of a connection in progress: the request to send the user to,
+// and what its callback is checked against. It holds the PKCE verifier: keep it in memory.
+type Attempt struct {
+	Name     string
+	ClientID string
+	Provider *oauth.Provider
+	Request  *oauth.AuthRequest
+
+	st       *store.Store
+	oc       *oauth.Client
+	fallback time.Duration
+}
+
+// Begin reads connection r.Name and its client secret from st, resolves the provider's
+// endpoints and prepares the authorization request (state, PKCE, nonce, the preset's
+// parameters). Errors say what to do next.
+func Begin(ctx context.Context, st *store.Store, r Request) (*Attempt, error) {
+	if r.OAuth == nil {
+		r.OAuth = &oauth.Client{}
+	}
+	name := r.Name
+	conn, err := st.GetConnection(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("connection %q does not exist in Vault: create it first with `tokend create --name %s ...` or the Terraform provider (resource tailor_authconnection); `tokend list` shows the existing connections", name, name)
+		}
+		return nil, fmt.Errorf("reading connection %q: %w", name, err)
+	}
+	secret, err := st.GetClientSecret(ctx, name)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fmt.Errorf("connection %q has no client secret in Vault: set it with the Terraform provider (client_secret_wo), or delete and re-create the connection with `tokend create ... --client-secret-file FILE`", name)
+		}
+		return nil, fmt.Errorf("reading the client secret of %q: %w", name, err)
+	}
+	prov, err := r.OAuth.Resolve(ctx, &conn.Connection)
+	if err != nil {
+		return nil, fmt.Errorf("finding the OAuth2 endpoints of %q: %w", name, err)
+	}
+	if prov.AuthURL == "" || prov.TokenURL == "" {
+		return nil, fmt.Errorf("connection %q has no authorization or token endpoint: set auth_url and token_url on the connection", name)
+	}
+	scopes, err := scopesFor(r.Scopes, conn.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	creds := oauth.Credentials{ClientID: conn.ClientID, ClientSecret: secret.Value}
+	return &Attempt{Name: name, ClientID: conn.ClientID, Provider: prov, Request: prov.NewAuthRequest(creds, r.RedirectURI, scopes),
+		st: st, oc: r.OAuth, fallback: r.FallbackLifetime}, nil
+}
+
+// scopesFor returns the scopes to request: requested, else the connection's, else
+// DefaultScopes, each checked.
+func scopesFor(requested, conn []string) ([]string, error) {
+	scopes := requested
+	if len(scopes) == 0 {
+		scopes = conn
+	}
+	if len(scopes) == 0 {
+		scopes = DefaultScopes
+	}
+	for _, s := range scopes {
+		if err := authconn.ValidateScope(s); err != nil {
+			return nil, err
+		}
+	}
+	return scopes, nil
+}
+
+// Complete checks the callback query q, exchanges its code and stores the token set,
+// replacing an earlier record.
+func (a *Attempt) Complete(ctx context.Context, q url.Values) (*Result, error) {
+	cb, err := a.Request.ParseCallback(q)
+	if err != nil {
+		var ce *oauth.CallbackError
+		if errors.As(err, &ce) {
+			return nil, &CallbackError{Name: a.Name, Err: ce}
+		}
+		return nil, fmt.Errorf("authorizing %q: %w", a.Name, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	tok, err := a.oc.Exchange(ctx, a.Request, cb)
+	if err != nil {
+		return nil, exchangeError(a.Name, err)
+	}
+	ts := tokens.Authorized(tok, a.Request.Scopes, cb.Extras, a.fallback)
+	res := &Result{Name: a.Name, Provider: a.Provider.Name(), RedirectURI: a.Request.RedirectURL, Scopes: a.Request.Scopes,
+		GrantedScope: ts.Scope, CallbackExtras: ts.CallbackExtras}
+	if err := a.store(ctx, ts, res); err != nil {
+		return nil, err
+	}
+	res.Expiry, res.RefreshTokenExpiry, res.HasRefreshToken = ts.Expiry, ts.RefreshTokenExpiry, ts.RefreshToken != ""
+	advice := a.Provider.Preset.NoRefreshTokenAdvice
+	if res.KeptRefreshToken {
+		res.Warnings = append(res.Warnings, "the provider returned no new refresh token; the refresh token of the earlier authorization was kept. "+advice)
+	} else if !res.HasRefreshToken {
+		res.Warnings = append(res.Warnings, fmt.Sprintf("the provider returned no refresh token: connection %q works only until its access token expires at %s and cannot be refreshed. %s",
+			a.Name, ts.Expiry.Format(time.RFC3339), advice))
+	}
+	return res, nil
+}
+
+// store writes ts as the token record of the connection, replacing an existing record (read
+// first, so check-and-set replaces exactly the version seen). A record written by someone
+// else in between (a refresh of the old chain) is replaced on a retry: this authorization is
+// newer.
+func (a *Attempt) store(ctx context.Context, ts *authconn.TokenSet, res *Result) error {
+	issued := *ts
+	for attempt := 1; ; attempt++ {
+		*ts = issued
+		old, err := a.st.GetTokens(ctx, a.Name)
+		version := 0
+		switch {
+		case err == nil:
+			version = old.Version
+			res.Replaced = true
+			res.KeptRefreshToken = tokens.KeepRefreshToken(ts, &old.TokenSet)
+		case errors.Is(err, store.ErrNotFound):
+			res.Replaced, res.KeptRefreshToken = false, false
+		default:
+			return fmt.Errorf("the provider issued tokens for %q but reading the existing token record failed, so nothing was stored: %w; authorize again when Vault is reachable", a.Name, err)
+		}
+		v, err := a.st.PutTokens(ctx, a.Name, ts, version)
+		if v > 0 {
+			res.Version = v
+			if err != nil { // the tokens are stored; only the status summary failed
+				res.Warnings = append(res.Warnings, err.Error())
+			}
+			return nil
+		}
+		if errors.Is(err, store.ErrConflict) && attempt < 5 {
+			continue
+		}
+		return fmt.Errorf("storing the tokens of %q in Vault failed, so the authorization is lost: %w; authorize again", a.Name, err)
+	}
+}
+
+// Result describes a completed authorization. It holds no token.
+type Result struct {
+	Name string
+	// Provider is the preset name ("google", "microsoft", "quickbooks", "github"), "oidc" for
+	// a discovered provider, or "custom".
+	Provider string
+	// RedirectURI is the redirect URI that was used.
+	RedirectURI string
+	// Scopes are the scopes that were requested.
+	Scopes []string
+	// GrantedScope is the scope the provider reported in the token response, if any.
+	GrantedScope string
+	// Expiry is when the access token expires.
+	Expiry time.Time
+	// HasRefreshToken reports whether the stored record has a refresh token.
+	HasRefreshToken bool
+	// KeptRefreshToken: the provider sent no refresh token and the one from the earlier
+	// authorization was kept.
+	KeptRefreshToken bool
+	// RefreshTokenExpiry is when the refresh token expires, when the provider says.
+	RefreshTokenExpiry time.Time
+	// CallbackExtras are the extra values of the callback (QuickBooks realmId).
+	CallbackExtras map[string]string
+	// Replaced reports whether an earlier token record was replaced.
+	Replaced bool
+	// Version is the KV v2 version of the stored token record.
+	Version int
+	// Warnings are things the operator should act on (no refresh token, ...).
+	Warnings []string
+}
+
+// Message is the text of the page shown in the browser at the end.
+func (r *Result) Message() string {
+	msg := fmt.Sprintf("Connection %q is authorized and its tokens are stored in Vault. You can close this window.", r.Name)
+	for _, w := range r.Warnings {
+		msg += " Warning: " + w
+	}
+	return msg
+}
+
+func exchangeError(name string, err error) error {
+	switch oauth.KindOf(err) {
+	case oauth.KindInvalidClient:
+		return fmt.Errorf("exchanging the authorization code of %q: %w; next: check the connection's client_id and its client secret in Vault (set it again with the Terraform provider), and that the app is enabled at the provider", name, err)
+	case oauth.KindInvalidGrant:
+		return fmt.Errorf("exchanging the authorization code of %q: %w; next: the code may have expired or been used: check that the redirect URI registered at the provider is exactly the one printed above, then authorize again", name, err)
+	case oauth.KindTransient:
+		return fmt.Errorf("exchanging the authorization code of %q: %w; try again in a moment", name, err)
+	}
+	var oe *oauth.Error
+	if errors.As(err, &oe) && oe.Code == "invalid_scope" {
+		return fmt.Errorf("exchanging the authorization code of %q: %w; next: check that the requested scopes are enabled for the app at the provider", name, err)
+	}
+	return fmt.Errorf("exchanging the authorization code of %q: %w", name, err)
+}

@@ -1,0 +1,302 @@
+package broker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// Token is an access token as served to callers. It never holds the refresh token.
+type Token struct {
+	AccessToken string
+	TokenType   string
+	ExpiresAt   time.Time
+	// JSON is the response body {"access_token","token_type","expires_at"}, encoded once.
+	JSON []byte
+}
+
+// String hides the token.
+func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Format(time.RFC3339) + ")" }
+
+// GoString hides the token.
+func (t *Token) GoString() string { return t.String() }
+
+// entry is one connection's cache slot.
+type entry struct {
+	name string
+	snap atomic.Pointer[snapshot]
+	busy atomic.Bool // a background sync is queued or running
+
+	mu          sync.Mutex
+	failures    int
+	nextAttempt time.Time
+	lastErr     error
+	// pending is a refreshed token set the provider returned that is not stored in Vault
+	// yet. It is never served; a goroutine keeps trying to store it.
+	pending *authconn.TokenSet
+	// oldOKUntil and oldOKVersion: after a failed refresh, the cached token of record
+	// version oldOKVersion may be served past its serving cutoff (up to its expiry) until
+	// oldOKUntil: the replica whose refresh failed holds the lease in phase "backoff" until
+	// its next attempt, so no replica can refresh (and revoke) the token before then.
+	oldOKUntil   time.Time
+	oldOKVersion int
+	// taintedVersion is a record version whose refresh got no answer (timeout, connection
+	// lost, a gateway's 502/504): the provider may have rotated it, so its token is not
+	// served past the cutoff.
+	taintedVersion int
+}
+
+// snapshot is what the hot path reads: immutable once published.
+type snapshot struct {
+	token     *Token // nil when there is no access token
+	expiry    time.Time
+	version   int
+	status    authconn.Status // "" for an unknown connection
+	notFound  bool
+	lastError string
+	checkedAt time.Time
+	refreshAt time.Time // when the background loop refreshes: the cutoff plus a little jitter
+	// serveUntil is the cutoff minus Skew: until then the token is served from memory
+	// without any check (zero when there is no servable token).
+	serveUntil time.Time
+	recheckAt  time.Time // when the background loop re-reads the record
+	lead       time.Duration
+}
+
+// Token returns a valid access token for connection name. Served from memory when the cached
+// token is valid for longer than Skew; otherwise Vault is read and, when needed, the token
+// is refreshed (once per connection across callers and replicas) before it is returned.
+// Errors are ErrNotFound, *NotAuthorizedError, *UnavailableError, or a name validation error.
+func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
+	now := b.now()
+	b.mu.RLock()
+	e := b.entries[name]
+	b.mu.RUnlock()
+	if e != nil {
+		if s := e.snap.Load(); s != nil && s.token != nil && now.Before(s.serveUntil) {
+			b.o.Observer.CacheHit(name)
+			return s.token, nil
+		}
+	} else {
+		if err := authconn.ValidateName(name); err != nil {
+			return nil, err
+		}
+		e = b.entry(name)
+	}
+	b.o.Observer.CacheMiss(name)
+
+	// Cached negative answers: do not ask Vault on every request.
+	if s := e.snap.Load(); s != nil && now.Before(s.checkedAt.Add(b.o.NegativeTTL)) {
+		if err := b.negative(e, s); err != nil {
+			return nil, err
+		}
+	}
+	// Backing off after a failure (this replica's, or another's whose backoff lease it
+	// saw): answer from what we have (a still-valid token or 503) without asking the
+	// provider again.
+	if _, ok := b.backoffUntil(e, now); ok {
+		return b.answer(e)
+	}
+	for round := 0; ; round++ {
+		if err := b.syncNow(ctx, e); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		tok, err := b.answer(e)
+		// The sync found the token not due yet, but it reached its cutoff before the answer
+		// (nothing failed and nothing is pending): sync again, which refreshes it or waits
+		// for the replica that does.
+		if err == nil || round == 2 || !b.quiet(e) {
+			return tok, err
+		}
+	}
+}
+
+// quiet reports whether e has no failure and no pending write.
+func (b *Broker) quiet(e *entry) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.failures == 0 && e.pending == nil && e.lastErr == nil
+}
+
+// negative returns the cached error for a not-found or not-authorized snapshot.
+func (b *Broker) negative(e *entry, s *snapshot) error {
+	switch {
+	case s.notFound:
+		return fmt.Errorf("%w: %q (create it with Terraform or `tokend create`)", ErrNotFound, e.name)
+	case s.status != "" && s.status != authconn.StatusAuthorized:
+		return &NotAuthorizedError{Name: e.name, Status: s.status, LastError: s.lastError}
+	}
+	return nil
+}
+
+// answer turns the entry's current state into a token or an error.
+func (b *Broker) answer(e *entry) (*Token, error) {
+	s := e.snap.Load()
+	e.mu.Lock()
+	pending := e.pending != nil
+	e.mu.Unlock()
+	if s != nil {
+		if err := b.negative(e, s); err != nil {
+			return nil, err
+		}
+		// While a refreshed token set waits to be stored, the provider has already rotated
+		// (and may have revoked) the cached token, and the new one may not be served yet.
+		// Before the cutoff nobody refreshes: the token read from Vault is served. From the
+		// cutoff on, any replica may refresh (and so revoke) it: it is served past the cutoff
+		// only while a backoff lease keeps every replica from refreshing.
+		now := b.now()
+		servable := now.Before(s.serveUntil) || now.Before(s.expiry.Add(-s.lead)) || b.oldTokenChecked(e, now) && b.oldVersion(e) == s.version
+		if s.token != nil && !pending && now.Before(s.expiry) && servable {
+			return s.token, nil
+		}
+	}
+	e.mu.Lock()
+	retry := time.Until(e.nextAttempt)
+	lastErr := e.lastErr
+	e.mu.Unlock()
+	if retry < time.Second {
+		retry = time.Second
+	}
+	if lastErr == nil {
+		lastErr = errors.New("the token could not be refreshed")
+	}
+	return nil, &UnavailableError{Name: e.name, RetryAfter: retry, Err: lastErr}
+}
+
+// syncNow runs the sync of e through the single-flight group and waits for it (or ctx).
+func (b *Broker) syncNow(ctx context.Context, e *entry) error {
+	ch := b.group.DoChan(e.name, func() (any, error) {
+		// Close waits for it: a process stopping (SIGTERM) in the middle of a refresh must
+		// store the rotated tokens before it exits.
+		if b.track() {
+			defer b.wg.Done()
+		}
+		// Detached from the caller: one caller giving up must not abort a refresh others
+		// wait for (or leave a half-done refresh behind).
+		sctx, cancel := context.WithTimeout(context.Background(), b.o.LeaseTTL+30*time.Second)
+		defer cancel()
+		return nil, b.sync(sctx, e)
+	})
+	select {
+	case r := <-ch:
+		return r.Err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// lead returns how long before expiry ts is refreshed: max(10% of the lifetime, MinLead),
+// at most a third of the lifetime. It depends only on the record, so every replica computes
+// the same value.
+func (b *Broker) lead(ts *authconn.TokenSet) time.Duration {
+	issued := ts.RefreshedAt
+	if ts.AuthorizedAt.After(issued) {
+		issued = ts.AuthorizedAt
+	}
+	life := ts.Expiry.Truncate(time.Second).Sub(issued)
+	if issued.IsZero() || life <= 0 {
+		return b.o.MinLead
+	}
+	lead := max(life/10, b.o.MinLead)
+	return min(lead, life/3)
+}
+
+// cutoff returns the moment from which ts may be refreshed, by any replica.
+func (b *Broker) cutoff(ts *authconn.TokenSet) time.Time {
+	return ts.Expiry.Truncate(time.Second).Add(-b.lead(ts))
+}
+
+// due reports whether ts should be refreshed now.
+func (b *Broker) due(ts *authconn.TokenSet, now time.Time) bool {
+	return ts.AccessToken == "" || !now.Before(b.cutoff(ts))
+}
+
+// publish caches the state of ts as read from Vault.
+func (b *Broker) publish(e *entry, ts *store.TokenRecord) *snapshot {
+	now := b.now()
+	// Callers see expires_at in whole seconds; never serve past that.
+	s := &snapshot{version: ts.Version, status: ts.Status, expiry: ts.Expiry.Truncate(time.Second), lastError: ts.LastError, checkedAt: now}
+	if s.status == "" {
+		s.status = authconn.StatusAuthorized
+	}
+	if s.status == authconn.StatusAuthorized && ts.AccessToken != "" {
+		if old := e.snap.Load(); old != nil && old.token != nil && old.version == ts.Version && old.token.AccessToken == ts.AccessToken {
+			s.token = old.token
+		} else {
+			s.token = newToken(ts)
+		}
+	}
+	s.lead = b.lead(&ts.TokenSet)
+	cutoff := b.cutoff(&ts.TokenSet)
+	// The background loop refreshes just after the cutoff; the small jitter spreads the
+	// replicas' lease attempts, and the first to take the lease refreshes for all.
+	s.refreshAt = cutoff.Add(time.Duration(rand.Int64N(int64(min(s.lead/8, 500*time.Millisecond)) + 1)))
+	switch {
+	case s.token == nil:
+	case ts.RefreshToken == "":
+		// Nobody can refresh it, so nobody can revoke it by refreshing: serve to expiry.
+		s.serveUntil = s.expiry.Add(-min(b.o.Skew, s.lead/4))
+	default:
+		s.serveUntil = cutoff.Add(-min(b.o.Skew, s.lead/4))
+	}
+	s.recheckAt = b.recheckAt(now)
+	e.snap.Store(s)
+	return s
+}
+
+func (b *Broker) recheckAt(now time.Time) time.Time {
+	r := b.o.RecheckInterval
+	return now.Add(r - time.Duration(rand.Int64N(int64(r/5)+1)))
+}
+
+// publishMissing caches "no such connection" or "not authorized".
+func (b *Broker) publishMissing(e *entry, notFound bool) {
+	now := b.now()
+	s := &snapshot{notFound: notFound, checkedAt: now, recheckAt: b.recheckAt(now)}
+	if !notFound {
+		s.status = authconn.StatusNotAuthorized
+	}
+	e.snap.Store(s)
+}
+
+// touch keeps the current snapshot but moves its next re-check, so that a failing
+// background re-read is not retried on every tick.
+func (b *Broker) touch(e *entry, until time.Time) {
+	old := e.snap.Load()
+	if old == nil {
+		return
+	}
+	s := *old
+	s.recheckAt = until
+	if s.refreshAt.Before(until) {
+		s.refreshAt = until
+	}
+	e.snap.Store(&s)
+}
+
+func newToken(ts *store.TokenRecord) *Token {
+	tt := ts.TokenType
+	if tt == "" {
+		tt = "Bearer"
+	}
+	t := &Token{AccessToken: ts.AccessToken, TokenType: tt, ExpiresAt: ts.Expiry.UTC().Truncate(time.Second)}
+	t.JSON = encodeToken(t)
+	return t
+}
+
+func encodeToken(t *Token) []byte {
+	b, _ := json.Marshal(struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+		ExpiresAt   string `json:"expires_at"`
+	}{t.AccessToken, t.TokenType, t.ExpiresAt.UTC().Format(time.RFC3339)})
+	return b
+}

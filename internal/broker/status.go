@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// Status is the non-secret state of one connection as this replica sees it.
+type Status struct {
+	Name string `json:"name"`
+	// Status is authorized, needs_reauthorization or not_authorized (from Vault).
+	Status      authconn.Status `json:"status"`
+	ExpiresAt   *time.Time      `json:"expires_at,omitempty"`
+	LastError   string          `json:"last_error,omitempty"`
+	LastErrorAt *time.Time      `json:"last_error_at,omitempty"`
+	// Cached is true when this replica holds a valid access token in memory.
+	Cached bool `json:"cached"`
+	// RefreshFailures counts consecutive failed refresh attempts on this replica.
+	RefreshFailures int        `json:"refresh_failures,omitempty"`
+	NextAttemptAt   *time.Time `json:"next_attempt_at,omitempty"`
+	LocalError      string     `json:"local_error,omitempty"`
+}
+
+// Statuses lists every connection in Vault for which keep returns true, with its status
+// from its token record and this replica's cache state. It never includes tokens.
+func (b *Broker) Statuses(ctx context.Context, keep func(name string) bool) ([]Status, error) {
+	names, err := b.o.Store.ListConnections(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []Status
+	for _, n := range names {
+		if keep == nil || keep(n) {
+			out = append(out, Status{Name: n})
+		}
+	}
+	errs := make([]error, len(out))
+	forEach(len(out), 8, func(i int) { errs[i] = b.readStatus(ctx, &out[i]) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	now := b.now()
+	for i := range out {
+		b.addLocalState(&out[i], now)
+	}
+	return out, nil
+}
+
+// forEach runs f(0) ... f(n-1) with at most conc running at once, and waits for them.
+func forEach(n, conc int, f func(i int)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, conc)
+	for i := range n {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(i)
+		}()
+	}
+	wg.Wait()
+}
+
+// readStatus fills o from the connection's token record in Vault.
+func (b *Broker) readStatus(ctx context.Context, o *Status) error {
+	ts, err := b.o.Store.GetTokens(ctx, o.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		o.Status = authconn.StatusNotAuthorized
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	o.Status = ts.Status
+	if o.Status == "" {
+		o.Status = authconn.StatusAuthorized
+	}
+	o.ExpiresAt = timePtr(ts.Expiry) // in whole seconds, as the token endpoint reports it
+	o.LastError = ts.LastError
+	o.LastErrorAt = timePtr(ts.LastErrorAt)
+	return nil
+}
+
+// addLocalState adds this replica's cache and backoff state of the connection to o.
+func (b *Broker) addLocalState(o *Status, now time.Time) {
+	b.mu.RLock()
+	e := b.entries[o.Name]
+	b.mu.RUnlock()
+	if e == nil {
+		return
+	}
+	if s := e.snap.Load(); s != nil && s.token != nil && now.Before(s.expiry) {
+		o.Cached = true
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	o.RefreshFailures = e.failures
+	if e.failures > 0 && e.nextAttempt.After(now) {
+		o.NextAttemptAt = timePtr(e.nextAttempt)
+	}
+	if e.lastErr != nil {
+		o.LocalError = e.lastErr.Error()
+	}
+}
+
+// timePtr returns t in UTC and whole seconds, or nil for the zero time.
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Second)
+	return &u
+}
+
+// Expiry is a cached token's expiry, for metrics.
+type Expiry struct {
+	Name      string
+	ExpiresAt time.Time
+}
+
+// Expiries returns the expiry of every cached token.
+func (b *Broker) Expiries() []Expiry {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	out := make([]Expiry, 0, len(b.entries))
+	for n, e := range b.entries {
+		if s := e.snap.Load(); s != nil && s.token != nil {
+			out = append(out, Expiry{Name: n, ExpiresAt: s.expiry})
+		}
+	}
+	return out
+}
+
+// Ping checks that Vault is reachable.
+func (b *Broker) Ping(ctx context.Context) error { return b.o.Store.Ping(ctx) }

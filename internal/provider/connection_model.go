@@ -1,0 +1,80 @@
+package provider
+
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+)
+
+// connectionConfigModel is a connection's stored configuration as Terraform sees it. The
+// resource and both data sources embed it, so the mapping between a stored connection and
+// Terraform values exists once (set and connection).
+type connectionConfigModel struct {
+	Name          types.String `tfsdk:"name"`
+	Type          types.String `tfsdk:"type"`
+	ProviderURL   types.String `tfsdk:"provider_url"`
+	IssuerURL     types.String `tfsdk:"issuer_url"`
+	ClientID      types.String `tfsdk:"client_id"`
+	AuthURL       types.String `tfsdk:"auth_url"`
+	TokenURL      types.String `tfsdk:"token_url"`
+	RevocationURL types.String `tfsdk:"revocation_url"`
+	Scopes        types.List   `tfsdk:"scopes"`
+}
+
+// set copies the configuration of c into m; empty optional fields become null.
+func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection) diag.Diagnostics {
+	m.Name = types.StringValue(c.Name)
+	m.Type = types.StringValue(c.Type)
+	m.ProviderURL = types.StringValue(c.ProviderURL)
+	m.IssuerURL = optionalString(c.IssuerURL)
+	m.ClientID = types.StringValue(c.ClientID)
+	m.AuthURL = optionalString(c.AuthURL)
+	m.TokenURL = optionalString(c.TokenURL)
+	m.RevocationURL = optionalString(c.RevocationURL)
+	var diags diag.Diagnostics
+	m.Scopes, diags = scopesValue(ctx, c.Scopes)
+	return diags
+}
+
+// connection returns the connection m describes (without timestamps).
+func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diagnostics) *authconn.Connection {
+	var scopes []string
+	if !m.Scopes.IsNull() && !m.Scopes.IsUnknown() {
+		diags.Append(m.Scopes.ElementsAs(ctx, &scopes, false)...)
+	}
+	return &authconn.Connection{
+		Name:          m.Name.ValueString(),
+		Type:          m.Type.ValueString(),
+		ProviderURL:   m.ProviderURL.ValueString(),
+		IssuerURL:     m.IssuerURL.ValueString(),
+		ClientID:      m.ClientID.ValueString(),
+		AuthURL:       m.AuthURL.ValueString(),
+		TokenURL:      m.TokenURL.ValueString(),
+		RevocationURL: m.RevocationURL.ValueString(),
+		Scopes:        scopes,
+	}
+}
+
+// equal reports whether m and o describe the same stored configuration.
+func (m *connectionConfigModel) equal(o *connectionConfigModel) bool {
+	return m.Name.Equal(o.Name) && m.Type.Equal(o.Type) && m.ProviderURL.Equal(o.ProviderURL) &&
+		m.IssuerURL.Equal(o.IssuerURL) && m.ClientID.Equal(o.ClientID) && m.AuthURL.Equal(o.AuthURL) &&
+		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes)
+}
+
+func optionalString(s string) types.String {
+	if s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(s)
+}
+
+func scopesValue(ctx context.Context, scopes []string) (types.List, diag.Diagnostics) {
+	if len(scopes) == 0 {
+		return types.ListNull(types.StringType), nil
+	}
+	return types.ListValueFrom(ctx, types.StringType, scopes)
+}

@@ -1,0 +1,108 @@
+// Package tokens turns what an OAuth2 provider answered (an oauth.Token) into the token
+// record tailor stores (an authconn.TokenSet), with the rules a token broker must keep. The
+// refresher (internal/broker) and the authorization flows (internal/authorize) both write
+// records through it, so the rules exist once:
+//
+//   - a refresh answer without a refresh token keeps the stored one (and its expiry);
+//   - a refresh keeps the authorization's data: requested scopes, callback extras (QuickBooks'
+//     realmId), authorized-at, the ID token, and the granted scope and token type when the
+//     answer leaves them out;
+//   - an answer without expires_in gets a fallback lifetime, marked as guessed;
+//   - a new authorization without a refresh token keeps the refresh token of the record it
+//     replaces, while that record is still authorized (Google on re-consent).
+package tokens
+
+import (
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+)
+
+// DefaultFallbackLifetime is the access-token lifetime assumed when a provider sends no
+// expires_in.
+const DefaultFallbackLifetime = time.Hour
+
+// fromToken builds the record of answer t, status authorized.
+func fromToken(t *oauth.Token, fallback time.Duration) *authconn.TokenSet {
+	if fallback <= 0 {
+		fallback = DefaultFallbackLifetime
+	}
+	at := t.ReceivedAt.UTC()
+	ts := &authconn.TokenSet{
+		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Scope: t.Scope,
+		Expiry: at.Add(t.ExpiresIn), Extra: maps.Clone(t.Extra), Status: authconn.StatusAuthorized,
+	}
+	if t.ExpiresIn <= 0 {
+		ts.Expiry, ts.ExpiryGuessed = at.Add(fallback), true
+	}
+	if t.RefreshExpiresIn > 0 {
+		ts.RefreshTokenExpiry = at.Add(t.RefreshExpiresIn)
+	}
+	if t.RefreshHardExpiresIn > 0 {
+		ts.RefreshTokenHardExpiry = at.Add(t.RefreshHardExpiresIn)
+	}
+	return ts
+}
+
+// Authorized returns the record of a new authorization: t is the answer to the code
+// exchange, scopes the scopes requested, extras the callback's extra values.
+func Authorized(t *oauth.Token, scopes []string, extras map[string]string, fallback time.Duration) *authconn.TokenSet {
+	ts := fromToken(t, fallback)
+	ts.Scopes = slices.Clone(scopes)
+	ts.AuthorizedAt = t.ReceivedAt.UTC()
+	if len(extras) > 0 {
+		ts.CallbackExtras = maps.Clone(extras)
+	}
+	return ts
+}
+
+// Refreshed returns the record to store after a refresh of old answered with t. old is not
+// modified.
+func Refreshed(old *authconn.TokenSet, t *oauth.Token, fallback time.Duration) *authconn.TokenSet {
+	ts := fromToken(t, fallback)
+	if ts.RefreshToken == "" {
+		ts.RefreshToken = old.RefreshToken
+		if ts.RefreshTokenExpiry.IsZero() {
+			ts.RefreshTokenExpiry = old.RefreshTokenExpiry
+		}
+	}
+	if ts.RefreshTokenHardExpiry.IsZero() {
+		ts.RefreshTokenHardExpiry = old.RefreshTokenHardExpiry
+	}
+	if ts.Scope == "" {
+		ts.Scope = old.Scope
+	}
+	if ts.TokenType == "" {
+		ts.TokenType = old.TokenType
+	}
+	if idt, ok := old.Extra["id_token"]; ok {
+		if _, has := ts.Extra["id_token"]; !has {
+			if ts.Extra == nil {
+				ts.Extra = map[string]any{}
+			}
+			ts.Extra["id_token"] = idt
+		}
+	}
+	ts.Scopes = slices.Clone(old.Scopes)
+	ts.CallbackExtras = maps.Clone(old.CallbackExtras)
+	ts.AuthorizedAt = old.AuthorizedAt
+	ts.RefreshedAt = t.ReceivedAt.UTC()
+	return ts
+}
+
+// KeepRefreshToken applies the re-authorization rule to next, a new authorization that
+// replaces prev (nil when there was none): when next has no refresh token and prev is still
+// authorized with one, next keeps prev's refresh token and its expiries. It reports whether
+// it did.
+func KeepRefreshToken(next, prev *authconn.TokenSet) bool {
+	if next.RefreshToken != "" || prev == nil || prev.RefreshToken == "" || prev.Status != authconn.StatusAuthorized {
+		return false
+	}
+	next.RefreshToken = prev.RefreshToken
+	next.RefreshTokenExpiry = prev.RefreshTokenExpiry
+	next.RefreshTokenHardExpiry = prev.RefreshTokenHardExpiry
+	return true
+}

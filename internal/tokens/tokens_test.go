@@ -1,0 +1,96 @@
+package tokens
+
+import (
+	"testing"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+)
+
+var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+
+func oldRecord() *authconn.TokenSet {
+	return &authconn.TokenSet{
+		AccessToken: "old-at", RefreshToken: "old-rt", TokenType: "Bearer", Scope: "openid offline_access",
+		Expiry: now.Add(-time.Minute), Scopes: []string{"openid", "offline_access"}, Status: authconn.StatusAuthorized,
+		CallbackExtras: map[string]string{"realmId": "123"}, AuthorizedAt: now.Add(-24 * time.Hour),
+		RefreshTokenExpiry: now.Add(90 * 24 * time.Hour), RefreshTokenHardExpiry: now.Add(1000 * time.Hour),
+		Extra: map[string]any{"id_token": "h.p.s"}, LastError: "refresh failed earlier",
+	}
+}
+
+func TestRefreshedRotatesAndKeepsTheAuthorizationData(t *testing.T) {
+	old := oldRecord()
+	got := Refreshed(old, &oauth.Token{AccessToken: "new-at", RefreshToken: "new-rt", TokenType: "Bearer",
+		ExpiresIn: time.Hour, ReceivedAt: now, Extra: map[string]any{"x_custom": "kept"}}, 30*time.Minute)
+	if got.AccessToken != "new-at" || got.RefreshToken != "new-rt" || !got.Expiry.Equal(now.Add(time.Hour)) || got.ExpiryGuessed {
+		t.Fatalf("rotation not taken: %s (rotated=%v)", got, got.RefreshToken == "new-rt")
+	}
+	if got.CallbackExtras["realmId"] != "123" || !got.AuthorizedAt.Equal(old.AuthorizedAt) || len(got.Scopes) != 2 ||
+		!got.RefreshedAt.Equal(now) || got.Status != authconn.StatusAuthorized || got.LastError != "" {
+		t.Fatalf("authorization data not carried over, or the old error kept: %+v", got)
+	}
+	if got.Extra["x_custom"] != "kept" || got.Extra["id_token"] != "h.p.s" || !got.RefreshTokenHardExpiry.Equal(old.RefreshTokenHardExpiry) ||
+		got.Scope != old.Scope {
+		t.Fatalf("extras, hard expiry or granted scope lost: %v %v %q", got.Extra, got.RefreshTokenHardExpiry, got.Scope)
+	}
+	if old.RefreshToken != "old-rt" || old.AccessToken != "old-at" {
+		t.Fatal("Refreshed modified the old record")
+	}
+}
+
+func TestRefreshedWithoutARefreshTokenKeepsTheOldOne(t *testing.T) {
+	old := oldRecord()
+	got := Refreshed(old, &oauth.Token{AccessToken: "new-at", ReceivedAt: now}, 30*time.Minute)
+	if got.RefreshToken != "old-rt" || !got.RefreshTokenExpiry.Equal(old.RefreshTokenExpiry) {
+		t.Fatalf("the refresh token or its expiry was lost: rt kept=%v expiry %v", got.RefreshToken == "old-rt", got.RefreshTokenExpiry)
+	}
+	if got.TokenType != "Bearer" {
+		t.Fatalf("token type not carried over: %q", got.TokenType)
+	}
+}
+
+func TestAMissingExpiresInGetsTheFallbackLifetime(t *testing.T) {
+	got := Refreshed(oldRecord(), &oauth.Token{AccessToken: "a", ReceivedAt: now}, 30*time.Minute)
+	if !got.ExpiryGuessed || !got.Expiry.Equal(now.Add(30*time.Minute)) {
+		t.Fatalf("expiry %v guessed %v, want the 30m fallback", got.Expiry, got.ExpiryGuessed)
+	}
+	got = Authorized(&oauth.Token{AccessToken: "a", ReceivedAt: now}, nil, nil, 0)
+	if !got.ExpiryGuessed || !got.Expiry.Equal(now.Add(DefaultFallbackLifetime)) {
+		t.Fatalf("expiry %v guessed %v, want the default fallback", got.Expiry, got.ExpiryGuessed)
+	}
+}
+
+func TestAuthorizedRecordsTheRequestAndTheRefreshTokenLifetimes(t *testing.T) {
+	got := Authorized(&oauth.Token{AccessToken: "a", RefreshToken: "r", ExpiresIn: time.Hour, ReceivedAt: now,
+		RefreshExpiresIn: 100 * 24 * time.Hour, RefreshHardExpiresIn: 5 * 365 * 24 * time.Hour},
+		[]string{"com.intuit.quickbooks.accounting"}, map[string]string{"realmId": "9130"}, time.Hour)
+	if got.Status != authconn.StatusAuthorized || !got.AuthorizedAt.Equal(now) || got.Scopes[0] != "com.intuit.quickbooks.accounting" ||
+		got.CallbackExtras["realmId"] != "9130" {
+		t.Fatalf("authorization data: %+v", got)
+	}
+	if !got.RefreshTokenExpiry.Equal(now.Add(100*24*time.Hour)) || !got.RefreshTokenHardExpiry.Equal(now.Add(5*365*24*time.Hour)) {
+		t.Fatalf("refresh-token expiries %v / %v", got.RefreshTokenExpiry, got.RefreshTokenHardExpiry)
+	}
+}
+
+func TestKeepRefreshTokenOnlyFromAStillAuthorizedRecord(t *testing.T) {
+	next := &authconn.TokenSet{AccessToken: "a2"}
+	if !KeepRefreshToken(next, oldRecord()) || next.RefreshToken != "old-rt" || next.RefreshTokenHardExpiry.IsZero() {
+		t.Fatalf("the refresh token of the replaced authorized record was not kept: %+v", next)
+	}
+	dead := oldRecord()
+	dead.Status = authconn.StatusNeedsReauthorization
+	next = &authconn.TokenSet{AccessToken: "a2"}
+	if KeepRefreshToken(next, dead) || next.RefreshToken != "" {
+		t.Fatal("a refresh token the provider refused was kept")
+	}
+	next = &authconn.TokenSet{AccessToken: "a2", RefreshToken: "new"}
+	if KeepRefreshToken(next, oldRecord()) || next.RefreshToken != "new" {
+		t.Fatal("a new refresh token was replaced by the old one")
+	}
+	if KeepRefreshToken(&authconn.TokenSet{}, nil) {
+		t.Fatal("kept a refresh token from no record")
+	}
+}
