@@ -3,13 +3,13 @@
 # OAuth2 provider, `tofu apply` creating the connection google-oauth with the tailor
 # provider, `tokend authorize` through headless Chromium, `tokend serve`, and the seed's
 # function example (functions/js/examples/basic-usage.mjs, unchanged) fetching a token and
-# calling Hydra's userinfo endpoint with it. See internal/demo/main.go.
+# calling Hydra's userinfo endpoint with it. See examples/demo/.
 #
 #   scripts/demo.sh                    # headless Chromium does the consent
 #   DEMO_BROWSER=user scripts/demo.sh  # your own browser opens the consent page
 #   scripts/demo.sh -keep              # leave the servers running until Ctrl-C
 #
-# Needs bin/vault, bin/hydra, bin/tofu (make tools), chromium and node (20+).
+# Needs vault, hydra, tofu, chromium and node 20+, found as the tests find them (make tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 unset VAULT_ADDR VAULT_TOKEN VAULT_NAMESPACE TF_LOG
@@ -17,4 +17,4 @@ echo "building tokend and terraform-provider-tailor into bin/" >&2
 go build -buildvcs=false -trimpath -o bin/tokend ./tokend
 go build -buildvcs=false -trimpath -o bin/terraform-provider-tailor .
 browser=${DEMO_BROWSER:-headless}
-exec go run ./internal/demo -browser "$browser" "$@"
+exec go run ./examples/demo -browser "$browser" "$@"

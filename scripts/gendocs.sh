@@ -10,7 +10,7 @@
 # schema, and `tfplugindocs generate --providers-schema` renders from that file.
 #
 # Tools: bin/tfplugindocs is built from the pinned tools/docs module when missing or out of date;
-# tofu is $TAILOR_TOFU, bin/tofu (scripts/tools.sh tofu) or tofu on PATH.
+# tofu is found as the tests find it (scripts/findtool: $TAILOR_TOFU, bin/tofu, tofu on PATH).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -27,12 +27,9 @@ if [ ! -x bin/tfplugindocs ] || [ "$(cat bin/.tfplugindocs.stamp 2>/dev/null)" !
 	echo "$stamp" > bin/.tfplugindocs.stamp
 fi
 
-tofu=${TAILOR_TOFU:-}
+tofu=$(go run ./scripts/findtool tofu | cut -f2)
 if [ -z "$tofu" ]; then
-	if [ -x bin/tofu ]; then tofu=$root/bin/tofu
-	elif command -v tofu >/dev/null 2>&1; then tofu=$(command -v tofu)
-	else log "tofu not found: run scripts/tools.sh tofu, put tofu on PATH or set TAILOR_TOFU"; exit 1
-	fi
+	log "tofu not found: run scripts/tools.sh tofu, put tofu 1.11+ on PATH or set TAILOR_TOFU"; exit 1
 fi
 
 tmp=$(mktemp -d)
@@ -68,7 +65,7 @@ log "reading the schema with $("$tofu" version | head -n1)"
 
 log "checking examples/"
 "$tofu" fmt -check -diff -recursive examples
-for dir in examples/provider examples/resources/* examples/data-sources/*; do
+for dir in examples/provider examples/resources/* examples/data-sources/* examples/demo; do
 	[ -d "$dir" ] || continue
 	v="$tmp/validate/$dir"
 	mkdir -p "$v"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -120,17 +119,42 @@ func listeners(t *testing.T, port int) []net.IP {
 //     nothing} is refused with 401 / 403, except the routes that are open by design.
 func TestAccessControl(t *testing.T) {
 	t.Parallel()
+	a := newAccessBed(t)
+	a.authorize(t, checkCallbackListensOnLoopbackOnly, checkCallbackRefusesForeignRequests)
+	checkWrongStateStoresNothing(t, a)
+	a.revokeKey(t, a.revoked)
+	a.startServe(t)
+	checkClosedRoutesRefuseBadCredentials(t, a)
+	checkServeRefreshesUnderPolicy(t, a)
+	checkRevokedKeyRefusedAfterCacheTTL(t, a)
+	checkRevokeUnderPolicy(t, a)
+}
+
+// accessBed is the access test's Vault, Hydra, browser, connections and keys.
+type accessBed struct {
+	hydra                             *testenv.Hydra
+	browser                           *testenv.Browser
+	bin                               string
+	root                              *store.Store
+	tokendEnv, operatorEnv            []string
+	port                              int
+	secret                            string
+	good, otherConn, noMatch, revoked apikey.Key
+	first                             *store.TokenRecord
+	base, logPath                     string
+}
+
+// newAccessBed starts Vault, Hydra and Chromium, makes a Vault token with only the
+// documented tokend policy, and lets the operator (root token) create two connections and
+// four API keys.
+func newAccessBed(t *testing.T) *accessBed {
 	v := testenv.StartVault(t)
-	h := testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
-	br := testenv.StartBrowser(t)
-	bin := buildTokend(t)
+	a := &accessBed{hydra: testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second}), browser: testenv.StartBrowser(t), bin: buildTokend(t)}
 	ctx := context.Background()
-	root, err := store.New(v.Client(), store.Options{})
-	if err != nil {
+	var err error
+	if a.root, err = store.New(v.Client(), store.Options{}); err != nil {
 		t.Fatal(err)
 	}
-
-	// The tokend role: only the documented policy.
 	if err := v.Client().Sys().PutPolicy("tailor-tokend", testenv.DocPolicy(t, "tokend", "")); err != nil {
 		t.Fatal(err)
 	}
@@ -141,115 +165,82 @@ func TestAccessControl(t *testing.T) {
 	if p := tok.Auth.Policies; len(p) != 2 || !contains(p, "default") || !contains(p, "tailor-tokend") {
 		t.Fatalf("token policies %v", p)
 	}
-	tokendEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + tok.Auth.ClientToken}
-	operatorEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + v.Token}
-	run := func(env []string, args ...string) (string, string, error) {
-		cmd := exec.Command(bin, args...)
-		cmd.Env = env
-		var so, se strings.Builder
-		cmd.Stdout, cmd.Stderr = &so, &se
-		err := cmd.Run()
-		return so.String(), se.String(), err
-	}
-
-	// The operator creates the connections and the keys.
-	port := cliFreePort(t)
-	clientID, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}})
+	a.tokendEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + tok.Auth.ClientToken}
+	a.operatorEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + v.Token}
+	a.port = cliFreePort(t)
+	var clientID string
+	clientID, a.secret = a.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(a.port)}})
 	for _, n := range []string{"google-oauth", "ms365-oauth"} {
-		c := &authconn.Connection{Name: n, Type: authconn.TypeOAuth2, ProviderURL: h.Issuer, IssuerURL: h.Issuer, ClientID: clientID,
+		c := &authconn.Connection{Name: n, Type: authconn.TypeOAuth2, ProviderURL: a.hydra.Issuer, IssuerURL: a.hydra.Issuer, ClientID: clientID,
 			Scopes: []string{"openid", "offline_access"}}
-		if _, err := root.CreateConnection(ctx, c); err != nil {
+		if _, err := a.root.CreateConnection(ctx, c); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := root.PutClientSecret(ctx, n, secret); err != nil {
+		if _, err := a.root.PutClientSecret(ctx, n, a.secret); err != nil {
 			t.Fatal(err)
 		}
 	}
-	mkKey := func(patterns ...string) apikey.Key {
-		k, err := apikey.Generate()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := root.CreateAPIKey(ctx, &store.APIKey{ID: k.ID, Hash: k.Hash, Connections: patterns}); err != nil {
-			t.Fatal(err)
-		}
-		return k
-	}
-	good, otherConn, noMatch, revoked := mkKey("google-*"), mkKey("ms365-oauth"), mkKey("quickbooks-*"), mkKey("*")
+	a.good, a.otherConn, a.noMatch, a.revoked = a.mkKey(t, "google-*"), a.mkKey(t, "ms365-oauth"), a.mkKey(t, "quickbooks-*"), a.mkKey(t, "*")
+	return a
+}
 
-	// authorize under the policy, with the callback server probed while it waits.
-	startAuthorize := func() (*exec.Cmd, *bufio.Reader, *cliBuffer) {
-		t.Helper()
-		return startAuthorizeProc(t, bin, tokendEnv, "google-oauth", port)
+func (a *accessBed) mkKey(t *testing.T, patterns ...string) apikey.Key {
+	t.Helper()
+	k, err := apikey.Generate()
+	if err != nil {
+		t.Fatal(err)
 	}
-	cb := func(host, method, path string) (int, string) {
-		t.Helper()
-		req, _ := http.NewRequest(method, "http://127.0.0.1:"+strconv.Itoa(port)+path, nil)
-		if host != "" {
-			req.Host = host
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("callback %s %s: %v", method, path, err)
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		return resp.StatusCode, string(b)
+	if err := a.root.CreateAPIKey(context.Background(), &store.APIKey{ID: k.ID, Hash: k.Hash, Connections: patterns}); err != nil {
+		t.Fatal(err)
 	}
-	lh := "localhost:" + strconv.Itoa(port)
+	return k
+}
 
-	cmd, rd, stderr := startAuthorize()
+// run runs the tokend CLI with env.
+func (a *accessBed) run(env []string, args ...string) (string, string, error) {
+	cmd := exec.Command(a.bin, args...)
+	cmd.Env = env
+	var so, se strings.Builder
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	return so.String(), se.String(), err
+}
+
+func (a *accessBed) revokeKey(t *testing.T, k apikey.Key) {
+	t.Helper()
+	if _, se, err := a.run(a.operatorEnv, "keys", "revoke", k.ID); err != nil {
+		t.Fatalf("keys revoke: %v %s", err, se)
+	}
+}
+
+// callback sends a request to the authorize callback server.
+func (a *accessBed) callback(t *testing.T, host, method, path string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, "http://127.0.0.1:"+strconv.Itoa(a.port)+path, nil)
+	if host != "" {
+		req.Host = host
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("callback %s %s: %v", method, path, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, string(b)
+}
+
+// authorize runs `tokend authorize google-oauth` under the tokend policy, runs probes while
+// it waits for the callback, then completes it in Chromium.
+func (a *accessBed) authorize(t *testing.T, probes ...func(*testing.T, *accessBed)) {
+	cmd, rd, stderr := startAuthorizeProc(t, a.bin, a.tokendEnv, "google-oauth", a.port)
 	line, err := rd.ReadString('\n')
 	if err != nil {
 		t.Fatalf("authorize: %v\n%s", err, stderr.String())
 	}
-	// Listening sockets of the callback port: loopback only.
-	ls := listeners(t, port)
-	if len(ls) == 0 {
-		t.Fatal("no listening socket found for the callback port in /proc/net/tcp*")
+	for _, p := range probes {
+		p(t, a)
 	}
-	for _, ip := range ls {
-		if !ip.IsLoopback() {
-			t.Errorf("the callback server listens on %s", ip)
-		}
-	}
-	// Every non-loopback address of this machine: the port is closed there.
-	var probed []string
-	addrs, _ := net.InterfaceAddrs()
-	for _, a := range addrs {
-		ipn, ok := a.(*net.IPNet)
-		if !ok || ipn.IP.IsLoopback() {
-			continue
-		}
-		target := net.JoinHostPort(ipn.IP.String(), strconv.Itoa(port))
-		if ipn.IP.IsLinkLocalUnicast() && ipn.IP.To4() == nil {
-			continue // needs a zone; the listener check above covers it
-		}
-		probed = append(probed, target)
-		if c, err := net.DialTimeout("tcp", target, 2*time.Second); err == nil {
-			c.Close()
-			t.Errorf("the callback port accepts connections on %s", target)
-		}
-	}
-	t.Logf("callback: listening on %v; refused on the non-loopback addresses %v", ls, probed)
-	// Another Host (DNS rebinding), other paths and methods, a stray visit: refused, and the
-	// attempt goes on.
-	for _, c := range []struct {
-		host, method, path string
-		want               int
-	}{
-		{"evil.example:" + strconv.Itoa(port), "GET", "/callback?state=x&code=y", http.StatusMisdirectedRequest},
-		{"localhost:1", "GET", "/callback?state=x&code=y", http.StatusMisdirectedRequest},
-		{lh, "POST", "/callback?state=x&code=y", http.StatusMethodNotAllowed},
-		{lh, "GET", "/other?state=x&code=y", http.StatusNotFound},
-		{lh, "GET", "//callback?state=x&code=y", http.StatusNotFound},
-		{lh, "GET", "/callback", http.StatusBadRequest},
-	} {
-		if got, body := cb(c.host, c.method, c.path); got != c.want || strings.Contains(body, "code=y") {
-			t.Errorf("callback %s %s (Host %s): %d %q, want %d", c.method, c.path, c.host, got, body, c.want)
-		}
-	}
-	op := br.NewOpener(time.Minute)
+	op := a.browser.NewOpener(time.Minute)
 	_ = op.Open(strings.TrimSpace(line))
 	_, _ = io.ReadAll(rd)
 	if err := cmd.Wait(); err != nil {
@@ -258,39 +249,88 @@ func TestAccessControl(t *testing.T) {
 	if vis := op.Wait(t, time.Minute); !strings.Contains(vis.Text, "Authorization complete") {
 		t.Fatalf("browser page %q", vis.Text)
 	}
-	first, err := root.GetTokens(ctx, "google-oauth")
-	if err != nil {
+	if a.first, err = a.root.GetTokens(context.Background(), "google-oauth"); err != nil {
 		t.Fatal(err)
 	}
+}
 
-	// A callback with a wrong or without a state: the attempt fails, nothing is stored.
+func checkCallbackListensOnLoopbackOnly(t *testing.T, a *accessBed) {
+	ls := listeners(t, a.port)
+	if len(ls) == 0 {
+		t.Fatal("no listening socket found for the callback port in /proc/net/tcp*")
+	}
+	for _, ip := range ls {
+		if !ip.IsLoopback() {
+			t.Errorf("invariant «the callback server listens on loopback only»: it listens on %s", ip)
+		}
+	}
+	// Every non-loopback address of this machine: the port is closed there.
+	var probed []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, addr := range addrs {
+		ipn, ok := addr.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || (ipn.IP.IsLinkLocalUnicast() && ipn.IP.To4() == nil) {
+			continue // a link-local v6 address needs a zone; the listener check covers it
+		}
+		target := net.JoinHostPort(ipn.IP.String(), strconv.Itoa(a.port))
+		probed = append(probed, target)
+		if c, err := net.DialTimeout("tcp", target, 2*time.Second); err == nil {
+			c.Close()
+			t.Errorf("invariant «the callback server listens on loopback only»: the port accepts connections on %s", target)
+		}
+	}
+	t.Logf("callback: listening on %v; refused on the non-loopback addresses %v", ls, probed)
+}
+
+// checkCallbackRefusesForeignRequests: another Host (DNS rebinding), other paths and methods,
+// a stray visit are refused, and the attempt goes on.
+func checkCallbackRefusesForeignRequests(t *testing.T, a *accessBed) {
+	lh := "localhost:" + strconv.Itoa(a.port)
+	for _, c := range []struct {
+		host, method, path string
+		want               int
+	}{
+		{"evil.example:" + strconv.Itoa(a.port), "GET", "/callback?state=x&code=y", http.StatusMisdirectedRequest},
+		{"localhost:1", "GET", "/callback?state=x&code=y", http.StatusMisdirectedRequest},
+		{lh, "POST", "/callback?state=x&code=y", http.StatusMethodNotAllowed},
+		{lh, "GET", "/other?state=x&code=y", http.StatusNotFound},
+		{lh, "GET", "//callback?state=x&code=y", http.StatusNotFound},
+		{lh, "GET", "/callback", http.StatusBadRequest},
+	} {
+		if got, body := a.callback(t, c.host, c.method, c.path); got != c.want || strings.Contains(body, "code=y") {
+			t.Errorf("invariant «the callback refuses foreign requests and goes on»: %s %s (Host %s): %d %q, want %d", c.method, c.path, c.host, got, body, c.want)
+		}
+	}
+}
+
+// checkWrongStateStoresNothing: a callback with a wrong or without a state fails the
+// attempt, and nothing is stored.
+func checkWrongStateStoresNothing(t *testing.T, a *accessBed) {
+	lh := "localhost:" + strconv.Itoa(a.port)
 	for _, q := range []string{"state=wrong-state&code=some-code", "code=some-code", "state=&code=some-code"} {
-		cmd, rd, stderr := startAuthorize()
+		cmd, rd, stderr := startAuthorizeProc(t, a.bin, a.tokendEnv, "google-oauth", a.port)
 		if _, err := rd.ReadString('\n'); err != nil {
 			t.Fatal(err)
 		}
-		got, body := cb(lh, "GET", "/callback?"+q)
+		got, body := a.callback(t, lh, "GET", "/callback?"+q)
 		err := cmd.Wait()
 		if got != http.StatusBadRequest || !strings.Contains(body, "state") || strings.Contains(body, "some-code") || err == nil ||
 			!strings.Contains(stderr.String(), "state") {
-			t.Errorf("callback ?%s: %d, exit %v, page %q, stderr %q", q, got, err, body, stderr.String())
+			t.Errorf("invariant «a wrong state fails the attempt»: ?%s: %d, exit %v, page %q, stderr %q", q, got, err, body, stderr.String())
 		}
-		if ts, err := root.GetTokens(ctx, "google-oauth"); err != nil || ts.Version != first.Version {
-			t.Errorf("callback ?%s changed the token record: %v", q, err)
+		if ts, err := a.root.GetTokens(context.Background(), "google-oauth"); err != nil || ts.Version != a.first.Version {
+			t.Errorf("invariant «a wrong state stores nothing»: ?%s changed the token record: %v", q, err)
 		}
 	}
+}
 
-	// Revoke one key before serve starts (the operator's CLI).
-	if _, se, err := run(operatorEnv, "keys", "revoke", revoked.ID); err != nil {
-		t.Fatalf("keys revoke: %v %s", err, se)
-	}
-
-	// serve under the policy.
+// startServe starts `tokend serve` under the tokend policy.
+func (a *accessBed) startServe(t *testing.T) {
 	addr := freeAddr(t)
-	logPath := filepath.Join(t.TempDir(), "serve.log")
-	lf, _ := os.Create(logPath)
-	serve := exec.Command(bin, "serve", "--listen", addr, "--recheck-interval", "1s", "--key-cache-ttl", "1s", "--log-level", "debug")
-	serve.Env = tokendEnv
+	a.logPath = filepath.Join(t.TempDir(), "serve.log")
+	lf, _ := os.Create(a.logPath)
+	serve := exec.Command(a.bin, "serve", "--listen", addr, "--recheck-interval", "1s", "--key-cache-ttl", "1s", "--log-level", "debug")
+	serve.Env = a.tokendEnv
 	serve.Stdout, serve.Stderr = lf, lf
 	serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := serve.Start(); err != nil {
@@ -301,98 +341,65 @@ func TestAccessControl(t *testing.T) {
 		_ = serve.Wait()
 		lf.Close()
 		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
+			b, _ := os.ReadFile(a.logPath)
 			t.Logf("serve log:\n%s", b)
 		}
 	})
-	base := "http://" + addr
-	waitReady(t, http.DefaultClient, base, "tokend serve under policy:tokend", logPath, 20*time.Second)
-	get := func(path, authz string) (int, []byte) {
-		resp, b, err := getAuth(base+path, authz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp.StatusCode, b
-	}
+	a.base = "http://" + addr
+	waitReady(t, http.DefaultClient, a.base, "tokend serve under policy:tokend", a.logPath, 20*time.Second)
+}
 
-	// The sweep.
+func (a *accessBed) get(t *testing.T, path, authz string) (int, []byte) {
+	t.Helper()
+	resp, b, err := getAuth(a.base+path, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// credentialClass is a kind of bad credentials the sweep sends.
+type credentialClass struct {
+	name    string
+	headers []string
+}
+
+func (a *accessBed) credentialClasses() []credentialClass {
 	badID, _ := apikey.Generate()
-	_, goodSecret, _ := apikey.Parse(good.Plain)
-	classes := []struct {
-		name    string
-		headers []string
-	}{
+	_, goodSecret, _ := apikey.Parse(a.good.Plain)
+	g := a.good
+	return []credentialClass{
 		{"no Authorization", []string{""}},
-		{"malformed", []string{"Bearer", "Bearer tk_", "Basic Zm9vOmJhcg==", good.Plain, "Bearer tk_" + good.ID, "Bearer " + good.Plain + "x", "Token " + good.Plain}},
-		{"wrong key", []string{"Bearer " + badID.Plain, "Bearer tk_" + good.ID + "_" + strings.Repeat("0", len(goodSecret))}},
-		{"revoked key", []string{"Bearer " + revoked.Plain}},
-		{"key for another connection", []string{"Bearer " + otherConn.Plain}},
-		{"key whose glob matches nothing", []string{"Bearer " + noMatch.Plain}},
+		{"malformed", []string{"Bearer", "Bearer tk_", "Basic Zm9vOmJhcg==", g.Plain, "Bearer tk_" + g.ID, "Bearer " + g.Plain + "x", "Token " + g.Plain}},
+		{"wrong key", []string{"Bearer " + badID.Plain, "Bearer tk_" + g.ID + "_" + strings.Repeat("0", len(goodSecret))}},
+		{"revoked key", []string{"Bearer " + a.revoked.Plain}},
+		{"key for another connection", []string{"Bearer " + a.otherConn.Plain}},
+		{"key whose glob matches nothing", []string{"Bearer " + a.noMatch.Plain}},
 	}
-	open := map[string]string{
-		"GET /healthz": "liveness for orchestrators; says only that the process runs",
-		"GET /readyz":  "readiness for load balancers; says only whether Vault answers",
-		"GET /metrics": "Prometheus scrapes without credentials; holds connection names and counters, never a token (checked below)",
-	}
-	access, refresh := first.AccessToken, first.RefreshToken
-	type row struct {
-		route, class string
-		n, refused   int
-		statuses     map[int]int
-	}
-	var rows []row
+}
+
+// openRoutes are open by design, with the reason.
+var openRoutes = map[string]string{
+	"GET /healthz": "liveness for orchestrators; says only that the process runs",
+	"GET /readyz":  "readiness for load balancers; says only whether Vault answers",
+	"GET /metrics": "Prometheus scrapes without credentials; holds connection names and counters, never a token (checked below)",
+}
+
+// sweepRow is one route and credential class of the sweep.
+type sweepRow struct {
+	route, class string
+	n, refused   int
+	statuses     map[int]int
+}
+
+func checkClosedRoutesRefuseBadCredentials(t *testing.T, a *accessBed) {
+	var rows []sweepRow
 	total, refusedTotal, openTotal := 0, 0, 0
 	for _, route := range apiRoutes(t) {
-		method, path, _ := strings.Cut(route, " ")
-		if path == "" {
-			method, path = "GET", route // a pattern without a method
-		}
-		concrete := strings.ReplaceAll(path, "{name}", "google-oauth")
-		if concrete == "/" {
-			concrete = "/v1/unknown"
-		}
-		for _, c := range classes {
-			r := row{route: route, class: c.name, statuses: map[int]int{}}
-			for _, hdr := range c.headers {
-				req, _ := http.NewRequest(method, base+concrete, nil)
-				if hdr != "" {
-					req.Header.Set("Authorization", hdr)
-				}
-				resp, err := http.DefaultClient.Do(req)
-				if err != nil {
-					t.Fatal(err)
-				}
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				r.n++
-				r.statuses[resp.StatusCode]++
-				if strings.Contains(string(body), access) || strings.Contains(string(body), refresh) || strings.Contains(string(body), secret) {
-					t.Errorf("%s with %s: the answer holds a token or secret", route, c.name)
-				}
-				refusedOK := false
-				switch {
-				case open[route] != "":
-					refusedOK = resp.StatusCode == 200 // open by design: same answer for everyone
-				case route == "/":
-					refusedOK = resp.StatusCode == 404 || resp.StatusCode == 401
-				case c.name == "key for another connection" || c.name == "key whose glob matches nothing":
-					if route == "GET /v1/connections" {
-						// The list is scoped to the key: 200 with none of google-oauth.
-						refusedOK = resp.StatusCode == 200 && !strings.Contains(string(body), "google-oauth")
-					} else {
-						refusedOK = resp.StatusCode == 403
-					}
-				default:
-					refusedOK = resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") != ""
-				}
-				if refusedOK {
-					r.refused++
-				} else {
-					t.Errorf("%s %s with %s (%q): %d %s", method, concrete, c.name, hdr, resp.StatusCode, body)
-				}
-			}
+		for _, c := range a.credentialClasses() {
+			r := a.sweep(t, route, c)
 			total += r.n
-			if open[route] != "" {
+			if openRoutes[route] != "" {
 				openTotal += r.n
 			} else {
 				refusedTotal += r.refused
@@ -400,6 +407,71 @@ func TestAccessControl(t *testing.T) {
 			rows = append(rows, r)
 		}
 	}
+	t.Logf("access sweep: %d requests, %d to closed routes of which %d refused (%d to open routes: %v)\n%s",
+		total, total-openTotal, refusedTotal, openTotal, keys2(openRoutes), sweepTable(rows))
+	if refusedTotal != total-openTotal {
+		t.Errorf("invariant «every closed route refuses bad credentials»: refused %d of %d requests to closed routes", refusedTotal, total-openTotal)
+	}
+}
+
+// sweep sends every header of class c to route and counts the answers that refuse as they
+// must.
+func (a *accessBed) sweep(t *testing.T, route string, c credentialClass) sweepRow {
+	method, path, _ := strings.Cut(route, " ")
+	if path == "" {
+		method, path = "GET", route // a pattern without a method
+	}
+	concrete := strings.ReplaceAll(path, "{name}", "google-oauth")
+	if concrete == "/" {
+		concrete = "/v1/unknown"
+	}
+	r := sweepRow{route: route, class: c.name, statuses: map[int]int{}}
+	for _, hdr := range c.headers {
+		req, _ := http.NewRequest(method, a.base+concrete, nil)
+		if hdr != "" {
+			req.Header.Set("Authorization", hdr)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		r.n++
+		r.statuses[resp.StatusCode]++
+		for _, v := range []string{a.first.AccessToken, a.first.RefreshToken, a.secret} {
+			if strings.Contains(string(body), v) {
+				t.Errorf("invariant «no answer holds a token or secret»: %s with %s", route, c.name)
+			}
+		}
+		if refusedAsExpected(route, c.name, resp, body) {
+			r.refused++
+		} else {
+			t.Errorf("%s %s with %s (%q): %d %s", method, concrete, c.name, hdr, resp.StatusCode, body)
+		}
+	}
+	return r
+}
+
+// refusedAsExpected reports whether the answer to bad credentials of class on route is the
+// one it must be.
+func refusedAsExpected(route, class string, resp *http.Response, body []byte) bool {
+	switch {
+	case openRoutes[route] != "":
+		return resp.StatusCode == 200 // open by design: same answer for everyone
+	case route == "/":
+		return resp.StatusCode == 404 || resp.StatusCode == 401
+	case class == "key for another connection" || class == "key whose glob matches nothing":
+		if route == "GET /v1/connections" {
+			// The list is scoped to the key: 200 with none of google-oauth.
+			return resp.StatusCode == 200 && !strings.Contains(string(body), "google-oauth")
+		}
+		return resp.StatusCode == 403
+	}
+	return resp.StatusCode == 401 && resp.Header.Get("WWW-Authenticate") != ""
+}
+
+func sweepTable(rows []sweepRow) string {
 	var tbl strings.Builder
 	fmt.Fprintf(&tbl, "| route | credentials | requests | refused as expected | statuses |\n|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -410,25 +482,24 @@ func TestAccessControl(t *testing.T) {
 		sort.Strings(st)
 		what := fmt.Sprintf("%d/%d", r.refused, r.n)
 		switch {
-		case open[r.route] != "":
+		case openRoutes[r.route] != "":
 			what = "open by design"
 		case r.route == "GET /v1/connections" && strings.HasPrefix(r.class, "key "):
 			what = fmt.Sprintf("%d/%d scoped: 200 without google-oauth", r.refused, r.n)
 		}
 		fmt.Fprintf(&tbl, "| `%s` | %s | %d | %s | %s |\n", r.route, r.class, r.n, what, strings.Join(st, " "))
 	}
-	t.Logf("access sweep: %d requests, %d to closed routes of which %d refused (%d to open routes: %v)\n%s",
-		total, total-openTotal, refusedTotal, openTotal, keys2(open), tbl.String())
-	if refusedTotal != total-openTotal {
-		t.Errorf("refused %d of %d requests to closed routes", refusedTotal, total-openTotal)
-	}
+	return tbl.String()
+}
 
-	// The valid key works, and serve refreshes under the policy.
+// checkServeRefreshesUnderPolicy: the valid key works, serve refreshes under the tokend
+// policy, and /metrics holds no token.
+func checkServeRefreshesUnderPolicy(t *testing.T, a *accessBed) {
 	seen := map[string]bool{}
 	for deadline := time.Now().Add(30 * time.Second); len(seen) < 2; {
-		code, body := get("/v1/connections/google-oauth/token", "Bearer "+good.Plain)
+		code, body := a.get(t, "/v1/connections/google-oauth/token", "Bearer "+a.good.Plain)
 		if code != 200 {
-			t.Fatalf("valid key: %d %s", code, body)
+			t.Fatalf("invariant «a valid key gets a token»: %d %s", code, body)
 		}
 		var tk struct {
 			AccessToken string `json:"access_token"`
@@ -436,63 +507,66 @@ func TestAccessControl(t *testing.T) {
 		_ = json.Unmarshal(body, &tk)
 		seen[tk.AccessToken] = true
 		if time.Now().After(deadline) {
-			t.Fatal("no refresh within 30s under policy:tokend")
+			t.Fatal("invariant «serve refreshes under policy:tokend»: no refresh within 30s")
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	_, metrics := get("/metrics", "")
+	_, metrics := a.get(t, "/metrics", "")
 	if !strings.Contains(string(metrics), `tokend_refreshes_total{connection="google-oauth",outcome="success"}`) {
-		t.Errorf("no successful refresh in /metrics")
+		t.Errorf("invariant «serve refreshes under policy:tokend»: no successful refresh in /metrics")
 	}
 	for tk := range seen {
 		if strings.Contains(string(metrics), tk) {
-			t.Error("/metrics holds an access token")
+			t.Error("invariant «/metrics holds no token»: it holds an access token")
 		}
 	}
+}
 
-	// A key revoked while serve has it cached: refused once the cache entry expires
-	// (--key-cache-ttl 1s here, 30s by default).
-	if code, _ := get("/v1/connections/google-oauth/token", "Bearer "+good.Plain); code != 200 {
+// checkRevokedKeyRefusedAfterCacheTTL: a key revoked while serve has it cached is refused
+// once the cache entry expires (--key-cache-ttl 1s here, 30s by default).
+func checkRevokedKeyRefusedAfterCacheTTL(t *testing.T, a *accessBed) {
+	if code, _ := a.get(t, "/v1/connections/google-oauth/token", "Bearer "+a.good.Plain); code != 200 {
 		t.Fatalf("valid key before its revocation: %d", code)
 	}
-	if _, se, err := run(operatorEnv, "keys", "revoke", good.ID); err != nil {
-		t.Fatalf("keys revoke: %v %s", err, se)
-	}
+	a.revokeKey(t, a.good)
 	for deadline := time.Now().Add(15 * time.Second); ; {
-		code, body := get("/v1/connections/google-oauth/token", "Bearer "+good.Plain)
+		code, body := a.get(t, "/v1/connections/google-oauth/token", "Bearer "+a.good.Plain)
 		if code == 401 {
 			break
 		}
 		if code != 200 || time.Now().After(deadline) {
-			t.Fatalf("revoked key after use: %d %s, want 401", code, body)
+			t.Fatalf("invariant «a revoked key is refused after the cache TTL»: %d %s, want 401", code, body)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	good = mkKey("google-*")
+	a.good = a.mkKey(t, "google-*")
+}
 
-	// revoke under the policy: the tokens are revoked at Hydra and removed.
-	latest, err := root.GetTokens(ctx, "google-oauth")
+// checkRevokeUnderPolicy: `tokend revoke` under the tokend policy revokes the tokens at
+// Hydra and removes them; serve then answers 409, and `tokend list` works.
+func checkRevokeUnderPolicy(t *testing.T, a *accessBed) {
+	latest, err := a.root.GetTokens(context.Background(), "google-oauth")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, se, err := run(tokendEnv, "revoke", "google-oauth"); err != nil {
-		t.Fatalf("tokend revoke under policy:tokend: %v\n%s", err, se)
+	if _, se, err := a.run(a.tokendEnv, "revoke", "google-oauth"); err != nil {
+		t.Fatalf("invariant «revoke works under policy:tokend»: %v\n%s", err, se)
 	}
-	if h.Introspect(t, latest.RefreshToken).Active {
-		t.Error("refresh token active after tokend revoke")
+	if a.hydra.Introspect(t, latest.RefreshToken).Active {
+		t.Error("invariant «revoke ends the grant at the provider»: the refresh token is still active")
 	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		code, _ := get("/v1/connections/google-oauth/token", "Bearer "+good.Plain)
+		code, _ := a.get(t, "/v1/connections/google-oauth/token", "Bearer "+a.good.Plain)
 		if code == 409 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after revoke: %d, want 409", code)
+			t.Fatalf("invariant «a revoked connection answers 409»: %d", code)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if _, se, err := run(tokendEnv, "list"); err != nil {
-		t.Errorf("tokend list under policy:tokend: %v %s", err, se)
+	if _, se, err := a.run(a.tokendEnv, "list"); err != nil {
+		t.Errorf("invariant «list works under policy:tokend»: %v %s", err, se)
 	}
 }
 

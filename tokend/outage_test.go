@@ -138,7 +138,9 @@ func TestVaultOutage(t *testing.T) {
 	}
 	close(stopReady)
 	<-readyDone
-	v.Start()
+	if err := v.Start(); err != nil {
+		t.Error(err)
+	}
 	restarted := time.Now()
 
 	// After: ready again, the held refresh answer stored, refreshes going on.

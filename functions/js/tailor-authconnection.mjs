@@ -1,107 +1,15 @@
-// tailor-authconnection.mjs: a dependency-free ES module (Node 20+) that installs
-// globalThis.tailor.authconnection.getConnectionToken(name), backed by `tokend serve`.
+// tailor-authconnection.mjs: installs globalThis.tailor.authconnection.getConnectionToken(name),
+// backed by `tokend serve`, as the Function runtime of the hosted original does. The client
+// itself is client.mjs, which installs nothing; import that one to keep the global untouched.
 //
 //   import "./tailor-authconnection.mjs";            // installs globalThis.tailor.authconnection
 //   const t = await tailor.authconnection.getConnectionToken("google-oauth");
 //   // t = { access_token, token_type, expires_at }   (expires_at: RFC 3339 string)
 //
-// Configuration comes from the environment:
-//   TAILOR_TOKEND_URL      base URL of tokend, e.g. http://127.0.0.1:8787 (required)
-//   TAILOR_TOKEND_API_KEY  API key from `tokend keys create` (empty only for --insecure-no-auth)
-//
-// Errors are AuthConnectionError with .code (not_found, not_authorized, needs_reauthorization,
-// unavailable, unauthenticated, forbidden, unreachable, config, bad_response), .status (HTTP
-// status, 0 when tokend could not be reached), .connection and, for unavailable,
-// .retryAfter (seconds). The message says what to do; it never contains a token or the key.
+// Configuration and errors: see client.mjs.
+import { createAuthConnection } from "./client.mjs";
 
-const DEFAULT_TIMEOUT_MS = 35_000;
-const NAME_RE = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
-
-export class AuthConnectionError extends Error {
-  constructor(message, { code, status = 0, connection, retryAfter, cause } = {}) {
-    super(message, cause ? { cause } : undefined);
-    this.name = "AuthConnectionError";
-    this.code = code;
-    this.status = status;
-    this.connection = connection;
-    if (retryAfter !== undefined) this.retryAfter = retryAfter;
-  }
-
-  /** True when retrying later may succeed (provider or tokend temporarily unavailable). */
-  get retryable() {
-    return this.code === "unavailable" || this.code === "unreachable";
-  }
-}
-
-/**
- * Creates a client. options: { url, apiKey, timeoutMs, fetch }; defaults from the environment.
- */
-export function createAuthConnection(options = {}) {
-  const env = globalThis.process?.env ?? {};
-  const base = (options.url ?? env.TAILOR_TOKEND_URL ?? "").replace(/\/+$/, "");
-  const apiKey = options.apiKey ?? env.TAILOR_TOKEND_API_KEY ?? "";
-  const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const doFetch = options.fetch ?? globalThis.fetch;
-
-  async function getConnectionToken(name) {
-    if (typeof name !== "string" || !NAME_RE.test(name)) {
-      throw new AuthConnectionError(
-        `invalid connection name ${JSON.stringify(name)}: use lowercase letters, digits and hyphens (e.g. google-oauth)`,
-        { code: "not_found", status: 0, connection: String(name) },
-      );
-    }
-    if (!base) {
-      throw new AuthConnectionError(
-        "TAILOR_TOKEND_URL is not set: set it to the URL of tokend serve (e.g. http://127.0.0.1:8787)",
-        { code: "config", connection: name },
-      );
-    }
-    const headers = { Accept: "application/json" };
-    if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
-    let res;
-    try {
-      res = await doFetch(`${base}/v1/connections/${encodeURIComponent(name)}/token`, {
-        headers,
-        signal: AbortSignal.timeout(timeoutMs),
-      });
-    } catch (err) {
-      throw new AuthConnectionError(
-        `cannot reach tokend at ${base}: ${err?.cause?.code ?? err?.name ?? "error"}; check TAILOR_TOKEND_URL and that tokend serve runs`,
-        { code: "unreachable", status: 0, connection: name, cause: err },
-      );
-    }
-    let body;
-    try {
-      body = await res.json();
-    } catch {
-      body = undefined;
-    }
-    if (!res.ok) {
-      const code = body?.error ?? `http_${res.status}`;
-      const retry = Number.parseInt(res.headers.get("retry-after") ?? "", 10);
-      throw new AuthConnectionError(body?.message ?? `tokend answered ${res.status}`, {
-        code,
-        status: res.status,
-        connection: name,
-        retryAfter: Number.isFinite(retry) ? retry : undefined,
-      });
-    }
-    if (!body || typeof body.access_token !== "string" || !body.access_token) {
-      throw new AuthConnectionError("tokend's answer has no access_token", {
-        code: "bad_response",
-        status: res.status,
-        connection: name,
-      });
-    }
-    return {
-      access_token: body.access_token,
-      token_type: body.token_type ?? "Bearer",
-      expires_at: body.expires_at,
-    };
-  }
-
-  return { getConnectionToken };
-}
+export { AuthConnectionError, createAuthConnection, NAME_PATTERN, validName } from "./client.mjs";
 
 /** Installs globalThis.tailor.authconnection (keeping other members of globalThis.tailor). */
 export function install(options = {}) {

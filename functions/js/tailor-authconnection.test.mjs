@@ -40,7 +40,7 @@ test("offline: typed errors from tokend's JSON answers", async () => {
   await assert.rejects(ac.getConnectionToken("not-there"), (e) => e instanceof AuthConnectionError && e.code === "not_found" && e.status === 404);
   await assert.rejects(ac.getConnectionToken("needs-auth"), (e) => e.code === "needs_reauthorization" && e.status === 409 && /tokend authorize/.test(e.message));
   await assert.rejects(ac.getConnectionToken("down"), (e) => e.code === "unavailable" && e.retryAfter === 7 && e.retryable);
-  await assert.rejects(ac.getConnectionToken("Bad Name"), (e) => e instanceof AuthConnectionError && e.status === 0);
+  await assert.rejects(ac.getConnectionToken("Bad Name"), (e) => e instanceof AuthConnectionError && e.code === "invalid_name" && e.status === 0);
 });
 
 test("offline: unreachable tokend and missing configuration", async () => {

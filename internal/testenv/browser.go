@@ -2,11 +2,9 @@ package testenv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -17,9 +15,9 @@ import (
 
 const browserStartTimeout = 60 * time.Second
 
-// Browser is a headless Chromium for one test. Visit and VisitUntil each use
-// a new tab in a new browser context (like a fresh incognito window), so
-// visits share no cookies and can run in parallel.
+// Browser is a headless Chromium. Visit and VisitUntil each use a new tab in a
+// new browser context (like a fresh incognito window), so visits share no
+// cookies and can run in parallel. NewBrowser starts one; Close stops it.
 type Browser struct {
 	// Path is the Chromium binary.
 	Path string
@@ -29,58 +27,74 @@ type Browser struct {
 	// StartedIn is how long Chromium took to start.
 	StartedIn time.Duration
 
-	ctx context.Context // the chromedp context that owns the browser
+	ctx    context.Context // the chromedp context that owns the browser
+	cancel func()
+	tmp    string
+	ownTmp bool
 }
 
-// ChromiumPath finds Chromium: $TAILOR_CHROMIUM, then chromium,
-// chromium-browser, google-chrome-stable or google-chrome on PATH, then
-// /usr/bin/chromium. It returns an error when TAILOR_CHROMIUM is set but is
-// not an executable, or when nothing is found.
-func ChromiumPath() (string, error) {
-	if p := os.Getenv("TAILOR_CHROMIUM"); p != "" {
-		if !isExecutable(p) {
-			return "", fmt.Errorf("testenv: TAILOR_CHROMIUM=%q is not an executable file", p)
-		}
-		return filepath.Abs(p)
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return filepath.Abs(p)
-		}
-	}
-	if isExecutable("/usr/bin/chromium") {
-		return "/usr/bin/chromium", nil
-	}
-	return "", errors.New("testenv: chromium not found in $TAILOR_CHROMIUM, PATH or /usr/bin/chromium")
+// BrowserOptions configures NewBrowser.
+type BrowserOptions struct {
+	// Bin is the Chromium binary; FindTool("chromium") when empty.
+	Bin string
+	// Dir holds the profile and the log; a new temporary directory that Close
+	// removes when empty.
+	Dir string
+	// ExtraFlags are more Chromium switches, e.g. {"ignore-certificate-errors": true}.
+	ExtraFlags map[string]any
 }
 
-// StartBrowser starts a headless Chromium with a fresh profile in
-// t.TempDir(), without network features that would call out (background
-// networking, component updates, sync, QUIC) and with only a minimal
-// environment. It stops in t.Cleanup.
-func StartBrowser(t testing.TB) *Browser {
-	t.Helper()
-	path, err := ChromiumPath()
-	if err != nil {
-		if os.Getenv("TAILOR_CHROMIUM") != "" {
-			t.Fatalf("%v", err)
+// NewBrowser starts a headless Chromium with a fresh profile, without network
+// features that would call out (background networking, component updates,
+// sync, QUIC) and with only a minimal environment. Stop it with Close.
+func NewBrowser(o BrowserOptions) (*Browser, error) {
+	if o.Bin == "" {
+		bin, err := FindTool("chromium")
+		if err != nil {
+			return nil, err
 		}
-		Require(t, "chromium", InstallChromium)
+		o.Bin = bin
 	}
-	tmp := t.TempDir()
-	home := filepath.Join(tmp, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatalf("testenv: %v", err)
+	b := &Browser{Path: o.Bin, tmp: o.Dir}
+	if b.tmp == "" {
+		tmp, err := os.MkdirTemp("", "testenv-chromium-")
+		if err != nil {
+			return nil, err
+		}
+		b.tmp, b.ownTmp = tmp, true
 	}
-	b := &Browser{Path: path, LogPath: filepath.Join(tmp, "chromium.log")}
+	home := filepath.Join(b.tmp, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	b.LogPath = filepath.Join(b.tmp, "chromium.log")
 	logf, err := os.OpenFile(b.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
-		t.Fatalf("testenv: %v", err)
+		return nil, err
 	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), b.allocatorOptions(o, home, logf)...)
+	ctx, cancelCtx := chromedp.NewContext(allocCtx)
+	b.ctx, b.cancel = ctx, func() { cancelCtx(); cancelAlloc(); logf.Close() }
+	start := time.Now()
+	errc := make(chan error, 1)
+	go func() { errc <- chromedp.Do(ctx) }() // the first Run starts the browser
+	select {
+	case err = <-errc:
+	case <-time.After(browserStartTimeout):
+		err = fmt.Errorf("no answer after %s", browserStartTimeout)
+	}
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("testenv: starting chromium %s: %v; log %s:\n%s", o.Bin, err, b.LogPath, tailFile(b.LogPath, 40))
+	}
+	b.StartedIn = time.Since(start)
+	return b, nil
+}
 
+func (b *Browser) allocatorOptions(o BrowserOptions, home string, logf *os.File) []chromedp.ExecAllocatorOption {
 	opts := append(slices.Clone(chromedp.DefaultExecAllocatorOptions[:]),
-		chromedp.ExecPath(path),
-		chromedp.UserDataDir(filepath.Join(tmp, "profile")),
+		chromedp.ExecPath(o.Bin),
+		chromedp.UserDataDir(filepath.Join(b.tmp, "profile")),
 		chromedp.Headless,
 		chromedp.NoSandbox,
 		chromedp.DisableGPU,
@@ -95,34 +109,30 @@ func StartBrowser(t testing.TB) *Browser {
 		chromedp.Env(baseEnv(home)...),
 		chromedp.CombinedOutput(logf),
 	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancelCtx := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("testenv: last lines of the chromium log %s:\n%s", b.LogPath, tailFile(b.LogPath, 40))
-		}
-	})
-	t.Cleanup(func() {
-		cancelCtx()
-		cancelAlloc()
-		logf.Close()
-	})
+	for k, v := range o.ExtraFlags {
+		opts = append(opts, chromedp.Flag(k, v))
+	}
+	return opts
+}
 
-	start := time.Now()
-	errc := make(chan error, 1)
-	go func() { errc <- chromedp.Do(ctx) }() // the first Run starts the browser
-	select {
-	case err = <-errc:
-	case <-time.After(browserStartTimeout):
-		cancelCtx()
-		err = fmt.Errorf("no answer after %s", browserStartTimeout)
+// Close stops the browser and removes the temporary directory NewBrowser made.
+func (b *Browser) Close() {
+	b.cancel()
+	if b.ownTmp {
+		_ = os.RemoveAll(b.tmp)
 	}
+}
+
+// StartBrowser starts a headless Chromium for the test (see NewBrowser). It
+// stops in t.Cleanup, and the tail of its log is printed when the test fails.
+func StartBrowser(t testing.TB) *Browser {
+	t.Helper()
+	b, err := NewBrowser(BrowserOptions{Bin: Binary(t, "chromium"), Dir: t.TempDir()})
 	if err != nil {
-		t.Fatalf("testenv: starting chromium %s: %v; log %s:\n%s", path, err, b.LogPath, tailFile(b.LogPath, 40))
+		t.Fatalf("%v", err)
 	}
-	b.StartedIn = time.Since(start)
-	b.ctx = ctx
-	t.Logf("testenv: chromium %s started in %s", path, b.StartedIn.Round(time.Millisecond))
+	manage(t, "chromium", b.LogPath, b.Close)
+	t.Logf("testenv: chromium %s started in %s", b.Path, b.StartedIn.Round(time.Millisecond))
 	return b
 }
 

@@ -63,7 +63,7 @@ func TestBrowserVisit(t *testing.T) {
 	}
 
 	// A server that is down is an error (as when the provider is down).
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,11 +53,17 @@ type HydraOptions struct {
 	// Env holds more configuration as Hydra environment variables, for
 	// example {"STRATEGIES_ACCESS_TOKEN": "jwt"}. It overrides the helper's.
 	Env map[string]string
+	// Bin is the hydra binary; FindTool("hydra") when empty.
+	Bin string
+	// Dir holds the log and the SQLite database; a new temporary directory that
+	// Close removes when empty.
+	Dir string
+	// LogLevel is Hydra's LOG_LEVEL; "info" when empty.
+	LogLevel string
 }
 
-// Hydra is an Ory Hydra server with an in-process login and consent app, for
-// one test. Methods that take no testing.TB use the test of StartHydra and
-// must be called from its goroutine.
+// Hydra is an Ory Hydra server on loopback with an in-process login and
+// consent app. NewHydra starts one; Close stops it and removes its files.
 type Hydra struct {
 	// PublicURL is the base of the public API (authorize, token, revoke,
 	// discovery), http://127.0.0.1:<port>.
@@ -79,10 +85,13 @@ type Hydra struct {
 	// StartedIn is how long the last start took until Hydra was ready.
 	StartedIn time.Duration
 
-	t    testing.TB
-	proc *process
-	app  *httptest.Server
-	dsn  string
+	proc   *process
+	app    *httptest.Server
+	dsn    string
+	tmp    string
+	ownTmp bool
+	// Logf receives the login and consent app's errors (nothing when nil).
+	Logf func(format string, args ...any)
 
 	mu       sync.Mutex
 	deny     bool
@@ -90,30 +99,55 @@ type Hydra struct {
 	consents int
 }
 
-// StartHydra starts `hydra serve all --dev --sqa-opt-out` on random ports of
+// NewHydra starts `hydra serve all --dev --sqa-opt-out` on random ports of
 // 127.0.0.1, with a random system secret (in the environment), and a login and
 // consent app that logs in opts.Subject and grants every requested scope and
 // audience (see SetDeny). It waits for <admin>/health/ready and reads the
-// discovery document. Hydra and the app stop in t.Cleanup.
-func StartHydra(t testing.TB, opts HydraOptions) *Hydra {
-	t.Helper()
-	bin := Binary(t, "hydra")
-	tmp := t.TempDir()
-	home := filepath.Join(tmp, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatalf("testenv: %v", err)
+// discovery document. Stop it with Close.
+func NewHydra(opts HydraOptions) (*Hydra, error) {
+	if opts.Bin == "" {
+		bin, err := FindTool("hydra")
+		if err != nil {
+			return nil, err
+		}
+		opts.Bin = bin
 	}
-	h := &Hydra{t: t, LogPath: filepath.Join(tmp, "hydra.log"), subject: opts.Subject, dsn: "memory"}
-	if h.subject == "" {
-		h.subject = DefaultSubject
+	h := &Hydra{subject: cmp.Or(opts.Subject, DefaultSubject), dsn: "memory", tmp: opts.Dir}
+	if h.tmp == "" {
+		tmp, err := os.MkdirTemp("", "testenv-hydra-")
+		if err != nil {
+			return nil, err
+		}
+		h.tmp, h.ownTmp = tmp, true
 	}
+	home := filepath.Join(h.tmp, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	h.LogPath = filepath.Join(h.tmp, "hydra.log")
 	h.app = httptest.NewServer(http.HandlerFunc(h.serveApp))
-	t.Cleanup(h.app.Close)
 	h.LoginAppURL = h.app.URL
-
 	if opts.Persistent {
-		h.dsn = "sqlite://" + filepath.Join(tmp, "hydra.sqlite") + "?_fk=true"
+		h.dsn = "sqlite://" + filepath.Join(h.tmp, "hydra.sqlite") + "?_fk=true"
 	}
+	env := h.env(home, opts)
+	h.proc = &process{name: "hydra", path: opts.Bin, env: env, dir: h.tmp, logPath: h.LogPath,
+		args: []string{"serve", "all", "--dev", "--sqa-opt-out"}}
+	if opts.Persistent {
+		if err := h.migrate(); err != nil {
+			h.Close()
+			return nil, err
+		}
+	}
+	if err := h.startFresh(env); err != nil {
+		h.Close()
+		return nil, fmt.Errorf("testenv: starting hydra: %w", err)
+	}
+	return h, nil
+}
+
+// env returns Hydra's environment for opts (ports and URLs are added by startFresh).
+func (h *Hydra) env(home string, opts HydraOptions) []string {
 	env := append(baseEnv(home),
 		"DSN="+h.dsn,
 		"SECRETS_SYSTEM="+randomHex(24),
@@ -121,7 +155,7 @@ func StartHydra(t testing.TB, opts HydraOptions) *Hydra {
 		"SERVE_ADMIN_HOST=127.0.0.1",
 		"URLS_LOGIN="+h.app.URL+"/login",
 		"URLS_CONSENT="+h.app.URL+"/consent",
-		"LOG_LEVEL=info",
+		"LOG_LEVEL="+cmp.Or(opts.LogLevel, "info"),
 	)
 	for k, d := range map[string]time.Duration{
 		"TTL_ACCESS_TOKEN":  opts.AccessTokenTTL,
@@ -137,24 +171,17 @@ func StartHydra(t testing.TB, opts HydraOptions) *Hydra {
 	for k, v := range opts.Env {
 		env = append(env, k+"="+v)
 	}
-	h.proc = &process{name: "hydra", path: bin, env: env, dir: tmp, logPath: h.LogPath,
-		args: []string{"serve", "all", "--dev", "--sqa-opt-out"}}
-	h.proc.manage(t)
+	return env
+}
 
-	if opts.Persistent {
-		start := time.Now()
-		if err := h.migrate(); err != nil {
-			t.Fatalf("testenv: %v", err)
-		}
-		t.Logf("testenv: hydra migrate sql up took %s", time.Since(start).Round(time.Millisecond))
-	}
-
+// startFresh starts Hydra on new random ports, retrying when a port is taken.
+func (h *Hydra) startFresh(env []string) error {
 	var err error
 	for attempt := 1; attempt <= 5; attempt++ {
-		pub, err1 := freePort()
-		adm, err2 := freePort()
+		pub, err1 := FreePort()
+		adm, err2 := FreePort()
 		if err := errors.Join(err1, err2); err != nil {
-			t.Fatalf("testenv: %v", err)
+			return err
 		}
 		if pub == adm {
 			continue
@@ -169,14 +196,36 @@ func StartHydra(t testing.TB, opts HydraOptions) *Hydra {
 			"URLS_SELF_ADMIN="+h.AdminURL,
 		)
 		if err = h.launch(); !errors.Is(err, errAddrInUse) {
-			break
+			return err
 		}
-		t.Logf("testenv: a hydra port was taken, retrying")
 	}
+	return err
+}
+
+// Close stops Hydra and the login app, and removes the temporary directory
+// NewHydra made.
+func (h *Hydra) Close() {
+	if h.proc != nil {
+		h.proc.stop(10 * time.Second)
+	}
+	h.app.Close()
+	if h.ownTmp {
+		_ = os.RemoveAll(h.tmp)
+	}
+}
+
+// StartHydra starts Hydra for the test (see NewHydra). It stops in t.Cleanup,
+// the tail of its log is printed when the test fails, and the login app's
+// errors go to the test log.
+func StartHydra(t testing.TB, opts HydraOptions) *Hydra {
+	t.Helper()
+	opts.Bin, opts.Dir = Binary(t, "hydra"), t.TempDir()
+	h, err := NewHydra(opts)
 	if err != nil {
-		h.proc.stop(5 * time.Second)
-		t.Fatalf("testenv: starting hydra: %v", err)
+		t.Fatalf("testenv: %v", err)
 	}
+	h.Logf = t.Logf
+	manage(t, "hydra", h.LogPath, h.Close)
 	t.Logf("testenv: hydra ready (public %s, admin %s, dsn %s) in %s", h.PublicURL, h.AdminURL, h.dsn, h.StartedIn.Round(time.Millisecond))
 	return h
 }
@@ -258,30 +307,24 @@ func (h *Hydra) Stop() {
 // Start starts a stopped Hydra again on the same ports, with the same system
 // secret and configuration. Without HydraOptions.Persistent the database was
 // in memory, so it starts empty. Start waits up to a minute for the ports.
-func (h *Hydra) Start() {
-	h.t.Helper()
+func (h *Hydra) Start() error {
 	if h.proc.running() {
-		h.t.Fatalf("testenv: hydra is already running")
+		return errors.New("testenv: hydra is already running")
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		err := h.launch()
-		if err == nil {
-			h.t.Logf("testenv: hydra restarted in %s", h.StartedIn.Round(time.Millisecond))
-			return
-		}
-		if !errors.Is(err, errAddrInUse) || time.Now().After(deadline) {
-			h.t.Fatalf("testenv: restarting hydra: %v", err)
+		if err == nil || !errors.Is(err, errAddrInUse) || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 }
 
 // Restart is Stop followed by Start.
-func (h *Hydra) Restart() {
-	h.t.Helper()
+func (h *Hydra) Restart() error {
 	h.Stop()
-	h.Start()
+	return h.Start()
 }
 
 // SetDeny switches the consent app: with deny true it rejects every consent
@@ -360,7 +403,9 @@ func (h *Hydra) serveApp(w http.ResponseWriter, r *http.Request) {
 		err = errors.New("hydra returned no redirect_to")
 	}
 	if err != nil {
-		h.t.Logf("testenv: login/consent app %s: %v", r.URL.Path, err)
+		if h.Logf != nil {
+			h.Logf("testenv: login/consent app %s: %v", r.URL.Path, err)
+		}
 		http.Error(w, "testenv login/consent app: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
@@ -388,9 +433,20 @@ type ClientSpec struct {
 }
 
 // CreateClient registers a client through POST <admin>/admin/clients and
-// returns its ID and secret (the secret is empty for a public client).
+// returns its ID and secret (the secret is empty for a public client); it
+// fails the test on errors. See NewClient.
 func (h *Hydra) CreateClient(t testing.TB, spec ClientSpec) (clientID, clientSecret string) {
 	t.Helper()
+	id, secret, err := h.NewClient(spec)
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return id, secret
+}
+
+// NewClient registers a client through POST <admin>/admin/clients and returns
+// its ID and secret (the secret is empty for a public client).
+func (h *Hydra) NewClient(spec ClientSpec) (clientID, clientSecret string, err error) {
 	body := map[string]any{
 		"client_name":                cmp.Or(spec.Name, "testenv"),
 		"redirect_uris":              orDefault(spec.RedirectURIs, []string{}),
@@ -405,9 +461,9 @@ func (h *Hydra) CreateClient(t testing.TB, spec ClientSpec) (clientID, clientSec
 		ClientSecret string `json:"client_secret"`
 	}
 	if err := doJSON(http.MethodPost, h.AdminURL+"/admin/clients", body, &res, http.StatusCreated); err != nil {
-		t.Fatalf("testenv: creating hydra client: %v", err)
+		return "", "", fmt.Errorf("creating a hydra client: %w", err)
 	}
-	return res.ClientID, res.ClientSecret
+	return res.ClientID, res.ClientSecret, nil
 }
 
 // IntrospectionResult is the answer of Hydra's token introspection (RFC 7662).

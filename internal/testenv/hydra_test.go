@@ -122,7 +122,9 @@ func TestHydraPersistentRestartKeepsData(t *testing.T) {
 	if _, err := httpStatus(h.AdminURL + "/health/ready"); err == nil {
 		t.Fatalf("admin API answers after Stop")
 	}
-	h.Start()
+	if err := h.Start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("hydra restart (sqlite): %s", h.StartedIn)
 
 	if ir := h.Introspect(t, tok.AccessToken); !ir.Active || ir.ClientID != id {
@@ -145,7 +147,9 @@ func TestHydraMemoryRestartLosesData(t *testing.T) {
 		t.Fatal(err)
 	}
 	pub, adm := h.PublicURL, h.AdminURL
-	h.Restart()
+	if err := h.Restart(); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("hydra restart (memory): %s", h.StartedIn)
 	if h.PublicURL != pub || h.AdminURL != adm {
 		t.Errorf("addresses changed across restart")

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -160,15 +162,15 @@ func (p *process) waitReady(timeout time.Duration, ready func() error) error {
 	}
 }
 
-// manage registers the cleanups of a process for t: stop it, then print the
-// tail of its log if the test failed.
-func (p *process) manage(t testing.TB) {
+// manage registers the cleanups of a component for t: close it, then print
+// the tail of its log (logPath) when the test failed.
+func manage(t testing.TB, name, logPath string, close func()) {
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("testenv: last lines of the %s log %s:\n%s", p.name, p.logPath, tailFile(p.logPath, 60))
+			t.Logf("testenv: last lines of the %s log %s:\n%s", name, logPath, tailFile(logPath, 60))
 		}
 	})
-	t.Cleanup(func() { p.stop(10 * time.Second) }) // runs first (LIFO)
+	t.Cleanup(close) // runs first (LIFO)
 }
 
 // maxLine is the length beyond which tailFile cuts a line (Hydra logs long
@@ -209,4 +211,48 @@ func isClosed(c <-chan struct{}) bool {
 	default:
 		return false
 	}
+}
+
+// Process is a program started by StartProcess: its output goes to a log file,
+// it runs in a process group of its own, and Stop ends the whole group.
+type Process struct {
+	p *process
+	// LogPath receives the program's output.
+	LogPath string
+}
+
+// ProcessSpec describes a program for StartProcess.
+type ProcessSpec struct {
+	// Name names the program in messages and its log file (Dir/Name.log).
+	Name string
+	Bin  string
+	Args []string
+	// Env is the whole environment; pass secrets here, never in Args.
+	Env []string
+	Dir string
+}
+
+// StartProcess starts the program of spec.
+func StartProcess(spec ProcessSpec) (*Process, error) {
+	logPath := filepath.Join(spec.Dir, spec.Name+".log")
+	p := &process{name: spec.Name, path: spec.Bin, args: spec.Args, env: spec.Env, dir: spec.Dir, logPath: logPath}
+	if err := p.start(); err != nil {
+		return nil, err
+	}
+	return &Process{p: p, LogPath: logPath}, nil
+}
+
+// Stop ends the program (SIGTERM, then SIGKILL after 10 s) and waits for it.
+func (p *Process) Stop() { p.p.stop(10 * time.Second) }
+
+// WaitHTTP waits until a GET of url answers 200, the program exits or timeout
+// passes; the error then carries the tail of the program's log.
+func (p *Process) WaitHTTP(url string, timeout time.Duration) error {
+	return p.p.waitReady(timeout, func() error {
+		code, err := httpStatus(url)
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("GET %s: %d", url, code)
+		}
+		return err
+	})
 }

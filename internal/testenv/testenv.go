@@ -37,21 +37,12 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 )
-
-// InstallTools is the install hint for the tools that scripts/tools.sh builds.
-const InstallTools = "run `make tools` (scripts/tools.sh builds vault, tofu and hydra into <repo>/bin), " +
-	"set TAILOR_<TOOL> to a binary, or put the tool on PATH"
-
-// InstallChromium is the install hint for the headless browser.
-const InstallChromium = "run `apt-get install chromium` (Debian/Ubuntu), or set TAILOR_CHROMIUM to a Chromium or Chrome binary"
 
 // InCI reports whether the tests run in continuous integration, that is when
 // the environment variable CI is "true". In CI a missing component fails the
@@ -92,53 +83,21 @@ func RepoRoot() (string, error) {
 	}
 }
 
-// LookupBinary finds the tool name (vault, tofu, hydra, ...) in this order:
-// the path in the environment variable TAILOR_<NAME> (upper case), then
-// <repo>/bin/<name>, then name on PATH. It returns the absolute path. When
-// TAILOR_<NAME> is set but is not an executable file, LookupBinary returns an
-// error and does not look further.
-func LookupBinary(name string) (string, error) {
-	envVar := "TAILOR_" + strings.ToUpper(name)
-	if p := os.Getenv(envVar); p != "" {
-		if !isExecutable(p) {
-			return "", fmt.Errorf("testenv: %s=%q is not an executable file", envVar, p)
-		}
-		return filepath.Abs(p)
-	}
-	if root, err := RepoRoot(); err == nil {
-		if p := filepath.Join(root, "bin", name); isExecutable(p) {
-			return p, nil
-		}
-	}
-	p, err := exec.LookPath(name)
-	if err != nil {
-		return "", fmt.Errorf("testenv: %s not found in $%s, <repo>/bin or PATH", name, envVar)
-	}
-	return filepath.Abs(p)
-}
-
-// Binary returns the absolute path of the tool name, found as [LookupBinary]
-// does. When the tool is missing it calls [Require] with an install hint
-// like [InstallTools]; when
-// TAILOR_<NAME> points at something that is not an executable, it fails the
-// test, because that is a mistake of configuration.
+// Binary returns the absolute path of the tool name, found as FindTool does. When the tool
+// is missing it calls Require with the tool's install hint; when TAILOR_<NAME> points at
+// something that is not an executable, it fails the test, because that is a mistake of
+// configuration.
 func Binary(t testing.TB, name string) string {
 	t.Helper()
-	p, err := LookupBinary(name)
+	p, err := FindTool(name)
 	if err == nil {
 		return p
 	}
-	if os.Getenv("TAILOR_"+strings.ToUpper(name)) != "" {
+	if !errors.Is(err, ErrToolMissing) {
 		t.Fatalf("%v", err)
 	}
-	Require(t, name, fmt.Sprintf("run `make tools` (scripts/tools.sh builds vault, tofu and hydra into <repo>/bin), "+
-		"set TAILOR_%s to a %s binary, or put %s on PATH", strings.ToUpper(name), name, name))
+	Require(t, name, toolFor(name).Install)
 	return ""
-}
-
-func isExecutable(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0
 }
 
 // randomHex returns n random bytes as hex.
@@ -150,10 +109,10 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1. Another process
+// FreePort asks the kernel for a free TCP port on 127.0.0.1. Another process
 // can take it before the caller binds it, so callers retry on "address already
 // in use".
-func freePort() (int, error) { return pickPort() }
+func FreePort() (int, error) { return pickPort() }
 
 // pickPort is the implementation of freePort; tests replace it to simulate
 // a port that another process took.

@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -88,8 +89,8 @@ func TestBinaryResolutionOrder(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(envVar, notExec)
-	if p, err := LookupBinary(name); err == nil {
-		t.Errorf("LookupBinary with a non-executable %s = %q, want an error", envVar, p)
+	if p, err := FindTool(name); err == nil || errors.Is(err, ErrToolMissing) {
+		t.Errorf("FindTool with a non-executable %s = %q, %v; want a configuration error", envVar, p, err)
 	}
 
 	// A missing tool fails in CI and skips elsewhere, with the install hint.
@@ -98,14 +99,45 @@ func TestBinaryResolutionOrder(t *testing.T) {
 	t.Setenv("CI", "true")
 	f := &fakeTB{TB: t}
 	Binary(f, name)
-	if !strings.Contains(f.fatal, "make tools") {
-		t.Errorf("missing tool in CI: fatal = %q, want the `make tools` hint", f.fatal)
+	if !strings.Contains(f.fatal, "put "+name+" on PATH") {
+		t.Errorf("missing tool in CI: fatal = %q, want the install hint", f.fatal)
 	}
 	t.Setenv("CI", "false")
 	f = &fakeTB{TB: t}
 	Binary(f, name)
-	if f.fatal != "" || !strings.Contains(f.skip, "make tools") {
-		t.Errorf("missing tool outside CI: fatal=%q skip=%q, want a skip with the `make tools` hint", f.fatal, f.skip)
+	if f.fatal != "" || !strings.Contains(f.skip, "put "+name+" on PATH") {
+		t.Errorf("missing tool outside CI: fatal=%q skip=%q, want a skip with the install hint", f.fatal, f.skip)
+	}
+	// A known tool's hint says how to build or install it.
+	if !strings.Contains(Tools["vault"].Install, "make tools") || !strings.Contains(Tools["chromium"].Install, "apt-get install chromium") {
+		t.Errorf("install hints: %q, %q", Tools["vault"].Install, Tools["chromium"].Install)
+	}
+}
+
+func TestToolVersionOnPath(t *testing.T) {
+	tmp := t.TempDir()
+	write := func(name, version string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(tmp, name), []byte("#!/bin/sh\necho 'Vault v"+version+" (abc)'\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("vault", "1.14.9")
+	tool := Tool{Name: "vault", Names: []string{"vault"}, MinVersion: "1.15.0", VersionArgs: []string{"version"}}
+	if tool.versionOK(filepath.Join(tmp, "vault")) {
+		t.Error("vault 1.14.9 accepted for a minimum of 1.15.0")
+	}
+	write("vault", "1.21.0")
+	if !tool.versionOK(filepath.Join(tmp, "vault")) {
+		t.Error("vault 1.21.0 refused for a minimum of 1.15.0")
+	}
+	for _, c := range []struct {
+		v, min string
+		ok     bool
+	}{{"1.10.0", "1.9.9", true}, {"2.3.0", "2.3.0", true}, {"20.20.2", "20.0.0", true}, {"1.2.3", "1.12.0", false}} {
+		if versionAtLeast(c.v, c.min) != c.ok {
+			t.Errorf("versionAtLeast(%s, %s) != %v", c.v, c.min, c.ok)
+		}
 	}
 }
 

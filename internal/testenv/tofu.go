@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -35,4 +36,28 @@ func SetupTofu(t testing.TB) string {
 	t.Setenv("CHECKPOINT_DISABLE", "1")
 	t.Setenv("TF_IN_AUTOMATION", "1")
 	return tofu
+}
+
+// TofuDevConfig writes a CLI configuration file into dir that makes tofu load the provider
+// authconnection/tailor from the directory providerDir, which holds a
+// terraform-provider-tailor binary (dev_overrides, for the registry.terraform.io and
+// registry.opentofu.org addresses alike), and returns its path. Give it to tofu as
+// TF_CLI_CONFIG_FILE; `tofu init` is not needed.
+func TofuDevConfig(dir, providerDir string) (string, error) {
+	rc := filepath.Join(dir, "tofurc")
+	cfg := fmt.Sprintf(`provider_installation {
+  dev_overrides {
+    "registry.terraform.io/authconnection/tailor" = %[1]q
+    "registry.opentofu.org/authconnection/tailor" = %[1]q
+  }
+  direct {}
+}
+`, providerDir)
+	return rc, os.WriteFile(rc, []byte(cfg), 0o600)
+}
+
+// TofuEnv is the environment for running tofu non-interactively with the CLI
+// configuration rc: no checkpoint calls, automation output.
+func TofuEnv(rc string) []string {
+	return []string{"TF_CLI_CONFIG_FILE=" + rc, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1"}
 }

@@ -19,8 +19,9 @@ import (
 // is large, and a busy 2-core CI runner can take seconds to start it.
 const vaultReadyTimeout = 60 * time.Second
 
-// Vault is a Vault server that runs for one test. Its methods must be called
-// from the test's goroutine, because they fail the test on errors.
+// Vault is a Vault server on loopback: a dev server that keeps everything in
+// memory, or a server with file storage whose data survives Stop and Start.
+// NewVault starts one; Close stops it and removes its files.
 type Vault struct {
 	// Addr is the address of the API, http://127.0.0.1:<port>. It stays the
 	// same across Stop and Start.
@@ -36,12 +37,28 @@ type Vault struct {
 	// StartedIn is how long the last start took until the server was ready.
 	StartedIn time.Duration
 
-	t         testing.TB
 	proc      *process
 	dev       bool
 	port      int
 	tmp       string
+	ownTmp    bool // tmp was made by NewVault and is removed by Close
 	unsealKey string
+}
+
+// VaultOptions configures NewVault. The zero value starts a dev server with the
+// vault binary that FindTool finds.
+type VaultOptions struct {
+	// Bin is the vault binary; FindTool("vault") when empty.
+	Bin string
+	// StorageDir makes a server with file storage in StorageDir/storage instead of
+	// a dev server. On the first start it is initialised with one key share, the
+	// unseal key and root token are kept in StorageDir/testenv-init.json (mode
+	// 0600), it is unsealed and secret/ is mounted as KV version 2; a later start
+	// on the same StorageDir unseals with the saved key.
+	StorageDir string
+	// Dir holds the log and configuration; a new temporary directory that Close
+	// removes when empty.
+	Dir string
 }
 
 // vaultInit is what StartVaultFileStorage keeps in <dir>/testenv-init.json.
@@ -50,76 +67,106 @@ type vaultInit struct {
 	RootToken string `json:"root_token"`
 }
 
-// StartVault starts `vault server -dev` on 127.0.0.1 with a random port and a
-// random root token (passed in VAULT_DEV_ROOT_TOKEN_ID, not in argv), and
-// waits until secret/ (KV version 2) answers. The server keeps everything in
-// memory: Restart gives an empty Vault with the same address and token. The
-// server stops in t.Cleanup.
-func StartVault(t testing.TB) *Vault {
-	t.Helper()
-	bin := Binary(t, "vault")
-	v := newVault(t, bin, true)
-	v.startFresh()
-	t.Logf("testenv: vault dev server ready at %s in %s", v.Addr, v.StartedIn.Round(time.Millisecond))
-	return v
-}
-
-// StartVaultFileStorage starts a non-dev Vault server whose data lives in dir
-// (file storage in dir/storage), so that data survives Stop and Start. On the
-// first start the helper initialises Vault with one key share, keeps the
-// unseal key and root token in dir/testenv-init.json (mode 0600), unseals it
-// and mounts secret/ as KV version 2. Starting again on the same dir, in this
-// test or a later one, unseals with the saved key. The server stops in
-// t.Cleanup.
-func StartVaultFileStorage(t testing.TB, dir string) *Vault {
-	t.Helper()
-	bin := Binary(t, "vault")
-	if err := os.MkdirAll(filepath.Join(dir, "storage"), 0o700); err != nil {
-		t.Fatalf("testenv: %v", err)
+// NewVault starts a Vault server on 127.0.0.1 with a random port and waits
+// until secret/ (KV version 2) answers. A dev server gets a random root token,
+// passed in VAULT_DEV_ROOT_TOKEN_ID, never in argv. Stop it with Close.
+func NewVault(o VaultOptions) (*Vault, error) {
+	if o.Bin == "" {
+		bin, err := FindTool("vault")
+		if err != nil {
+			return nil, err
+		}
+		o.Bin = bin
 	}
-	v := newVault(t, bin, false)
-	v.StorageDir = dir
-	v.startFresh()
-	t.Logf("testenv: vault (file storage in %s) ready at %s in %s", dir, v.Addr, v.StartedIn.Round(time.Millisecond))
-	return v
-}
-
-func newVault(t testing.TB, bin string, dev bool) *Vault {
-	tmp := t.TempDir()
-	home := filepath.Join(tmp, "home")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatalf("testenv: %v", err)
+	v := &Vault{dev: o.StorageDir == "", StorageDir: o.StorageDir, tmp: o.Dir}
+	if v.tmp == "" {
+		tmp, err := os.MkdirTemp("", "testenv-vault-")
+		if err != nil {
+			return nil, err
+		}
+		v.tmp, v.ownTmp = tmp, true
 	}
-	v := &Vault{t: t, dev: dev, tmp: tmp, LogPath: filepath.Join(tmp, "vault.log")}
+	if !v.dev {
+		if err := os.MkdirAll(filepath.Join(o.StorageDir, "storage"), 0o700); err != nil {
+			return nil, err
+		}
+	}
+	home := filepath.Join(v.tmp, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, err
+	}
+	v.LogPath = filepath.Join(v.tmp, "vault.log")
 	env := baseEnv(home)
-	if dev {
+	if v.dev {
 		v.Token = "root-" + randomHex(16)
 		env = append(env, "VAULT_DEV_ROOT_TOKEN_ID="+v.Token)
 	}
-	v.proc = &process{name: "vault", path: bin, env: env, dir: tmp, logPath: v.LogPath}
-	v.proc.manage(t)
+	v.proc = &process{name: "vault", path: o.Bin, env: env, dir: v.tmp, logPath: v.LogPath}
+	if err := v.startFresh(); err != nil {
+		v.Close()
+		return nil, err
+	}
+	return v, nil
+}
+
+// Close stops the server and removes the temporary directory NewVault made.
+func (v *Vault) Close() {
+	v.proc.stop(10 * time.Second)
+	if v.ownTmp {
+		_ = os.RemoveAll(v.tmp)
+	}
+}
+
+// LogTail returns the last n lines of the server's output.
+func (v *Vault) LogTail(n int) string { return tailFile(v.LogPath, n) }
+
+// StartVault starts a Vault dev server for the test (see NewVault): it
+// keeps everything in memory, so Restart gives an empty Vault with the same
+// address and token. It stops in t.Cleanup, and the tail of its log is
+// printed when the test fails.
+func StartVault(t testing.TB) *Vault {
+	t.Helper()
+	return startVault(t, VaultOptions{})
+}
+
+// StartVaultFileStorage starts a Vault with file storage in dir for the test
+// (see VaultOptions.StorageDir), so that data survives Stop and Start, in this
+// test or a later one on the same dir. It stops in t.Cleanup.
+func StartVaultFileStorage(t testing.TB, dir string) *Vault {
+	t.Helper()
+	return startVault(t, VaultOptions{StorageDir: dir})
+}
+
+func startVault(t testing.TB, o VaultOptions) *Vault {
+	t.Helper()
+	o.Bin, o.Dir = Binary(t, "vault"), t.TempDir()
+	v, err := NewVault(o)
+	if err != nil {
+		t.Fatalf("testenv: starting vault: %v", err)
+	}
+	manage(t, "vault", v.LogPath, v.Close)
+	kind := "dev server"
+	if !v.dev {
+		kind = "file storage in " + o.StorageDir
+	}
+	t.Logf("testenv: vault (%s) ready at %s in %s", kind, v.Addr, v.StartedIn.Round(time.Millisecond))
 	return v
 }
 
 // startFresh starts the server on a new random port, retrying when the port
 // is taken.
-func (v *Vault) startFresh() {
-	v.t.Helper()
+func (v *Vault) startFresh() error {
 	var err error
 	for attempt := 1; attempt <= 5; attempt++ {
-		if v.port, err = freePort(); err != nil {
-			v.t.Fatalf("testenv: %v", err)
+		if v.port, err = FreePort(); err != nil {
+			return err
 		}
 		v.Addr = "http://127.0.0.1:" + strconv.Itoa(v.port)
 		if err = v.launch(); !errors.Is(err, errAddrInUse) {
 			break
 		}
-		v.t.Logf("testenv: vault port %d was taken, retrying", v.port)
 	}
-	if err != nil {
-		v.proc.stop(5 * time.Second)
-		v.t.Fatalf("testenv: starting vault: %v", err)
-	}
+	return err
 }
 
 // launch starts the process on v.port and brings it to the ready state.
@@ -262,10 +309,9 @@ func (v *Vault) waitKV() error {
 // Settings of the environment (VAULT_ADDR, VAULT_TOKEN, VAULT_NAMESPACE) are
 // not used.
 func (v *Vault) Client() *vaultapi.Client {
-	v.t.Helper()
 	c, err := v.newClient(v.Token)
 	if err != nil {
-		v.t.Fatalf("testenv: vault client: %v", err)
+		panic("testenv: vault client: " + err.Error()) // only a malformed address fails
 	}
 	return c
 }
@@ -298,30 +344,24 @@ func (v *Vault) Stop() {
 // server is unsealed and keeps its data and root token; a dev server starts
 // empty (with the same root token). Start waits up to a minute for the port
 // to be free again.
-func (v *Vault) Start() {
-	v.t.Helper()
+func (v *Vault) Start() error {
 	if v.proc.running() {
-		v.t.Fatalf("testenv: vault is already running")
+		return errors.New("testenv: vault is already running")
 	}
 	deadline := time.Now().Add(time.Minute)
 	for {
 		err := v.launch()
-		if err == nil {
-			v.t.Logf("testenv: vault restarted at %s in %s", v.Addr, v.StartedIn.Round(time.Millisecond))
-			return
-		}
-		if !errors.Is(err, errAddrInUse) || time.Now().After(deadline) {
-			v.t.Fatalf("testenv: restarting vault on %s: %v", v.Addr, err)
+		if err == nil || !errors.Is(err, errAddrInUse) || time.Now().After(deadline) {
+			return err
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
 }
 
 // Restart is Stop followed by Start.
-func (v *Vault) Restart() {
-	v.t.Helper()
+func (v *Vault) Restart() error {
 	v.Stop()
-	v.Start()
+	return v.Start()
 }
 
 // httpStatus does a GET with a short timeout and returns the status code.

@@ -128,7 +128,9 @@ func TestVaultFileStorageSurvivesRestart(t *testing.T) {
 		t.Fatalf("vault still answers at %s after Stop", v.Addr)
 	}
 	start := time.Now()
-	v.Start()
+	if err := v.Start(); err != nil {
+		t.Fatal(err)
+	}
 	t.Logf("vault file-storage restart (unseal): %s", time.Since(start))
 	if v.Token != token {
 		t.Errorf("root token changed across restart")
