@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
-	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
 func init() { addCommand(newDeleteCmd) }
@@ -27,12 +26,7 @@ destroy, or removing the resource) instead.`,
   tokend delete old-connection --force`,
 		Args: exactName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, vc, err := globals.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer vc.Close()
-			res, err := connection.Delete(cmd.Context(), st, &oauth.Client{}, args[0], connection.Options{Force: force})
+			res, err := onConnection(cmd, connection.Delete, args[0], force)
 			if err != nil {
 				return err
 			}

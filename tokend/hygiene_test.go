@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -199,6 +200,18 @@ func (a *artifacts) add(name string, b []byte) {
 	a.items[name] = append(a.items[name], b...)
 }
 
+// names returns the artifacts' names, sorted.
+func (a *artifacts) names() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]string, 0, len(a.items))
+	for n := range a.items {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
 func (a *artifacts) addFile(t *testing.T, name, path string) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -210,43 +223,101 @@ func (a *artifacts) addFile(t *testing.T, name, path string) {
 // TestSecretHygieneEndToEnd runs the whole life of a connection with real processes:
 // `tofu plan/apply` (the in-repo provider through dev_overrides, TF_LOG=trace), `tokend
 // authorize` (the printed URL opened in Chromium), `tokend keys create`, `tokend serve
-// --log-level debug` answering 200, 401, 403, 404 and 409 while Hydra's 6-second access
-// tokens are refreshed, `tofu apply -refresh-only`, `tokend revoke`, a second authorize, and
-// `tofu destroy` (which revokes at Hydra and deletes). Every access and refresh token Hydra
-// issued is recorded by a proxy in front of its token endpoint. Then every log and output
-// of ours (tofu trace and output, tokend output), every state file and backup, `tofu show
-// -json` of the saved plans, every HTTP error body and every command line of the processes
-// we started (and their children) is searched for the client secret and every token: no hit,
-// except access tokens in the token endpoint's own 200 answers (not searched, counted).
+// --log-level debug` answering 200, 400, 401, 403, 404 and 409 while Hydra's 6-second
+// access tokens are refreshed, `tofu apply -refresh-only`, `tokend revoke`, a second
+// authorize, and `tofu destroy` (which revokes at Hydra and deletes). Every access and
+// refresh token Hydra issued is recorded by a proxy in front of its token endpoint. Then
+// every log and output of ours (tofu trace and output, tokend output), every state file and
+// backup, `tofu show -json` of the saved plans, every HTTP error body and every command line
+// of the processes we started (and their children) is searched for the client secret and
+// every token: no hit, except access tokens in the token endpoint's own 200 answers (not
+// searched, counted).
 func TestSecretHygieneEndToEnd(t *testing.T) {
 	t.Parallel()
-	tofu := testenv.Binary(t, "tofu")
-	v := testenv.StartVault(t)
-	h := testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
-	b := testenv.StartBrowser(t)
-	rec := newTokenRecorder(t, h.TokenURL)
-	watch := newProcWatch(t)
-	tmp := t.TempDir()
-	var arts artifacts
-	var okBodies int
-	var okArt []byte // the token endpoint's 200 bodies: access tokens allowed, nothing else
+	hb := newHygieneBed(t)
+	hb.applyWithSavedPlan(t)
+	hb.authorize(t)
+	hb.startServe(t)
+	hb.callEveryAnswer(t)
+	hb.serveUntilRefreshed(t, 3)
+	hb.refreshTerraform(t)
+	hb.revokeAndAuthorizeAgain(t)
+	hb.destroy(t)
+	hb.collectFiles(t)
 
-	// Binaries: tokend and the provider, freshly built.
-	bin := buildTokend(t)
-	plugins := filepath.Join(tmp, "plugins")
+	secrets := hb.secrets(t)
+	checkServedTokensWereIssued(t, hb)
+	checkNoSecretInAnyArtifact(t, hb, secrets)
+	checkTheSearchFindsWhatIsThere(t, hb, secrets)
+	hb.logFigures(t, secrets)
+}
+
+// hygieneBed is the hygiene test's servers, processes and the artifacts they leave.
+type hygieneBed struct {
+	tofu, bin, tmp, work, rc string
+	vault                    *testenv.Vault
+	hydra                    *testenv.Hydra
+	browser                  *testenv.Browser
+	rec                      *tokenRecorder
+	watch                    *procWatch
+	arts                     artifacts
+	clientSecret             string
+	port                     int
+	step                     int
+	tokendEnv                []string
+	key, otherKey            string
+	serve                    *exec.Cmd
+	serveLog, base           string
+	served                   map[string]bool
+	statuses                 map[int]int
+	okBodies                 int
+	okArt                    []byte // the token endpoint's 200 bodies: access tokens allowed, nothing else
+	cmdlines                 []string
+	npids                    int
+}
+
+type hygieneSecret struct{ kind, value string }
+
+// newHygieneBed starts Vault, Hydra (6-second access tokens), Chromium and the token
+// recorder, builds tokend and the provider, and writes the Terraform configuration of two
+// connections (one is never authorized).
+func newHygieneBed(t *testing.T) *hygieneBed {
+	hb := &hygieneBed{tofu: testenv.Binary(t, "tofu"), vault: testenv.StartVault(t), tmp: t.TempDir(),
+		served: map[string]bool{}, statuses: map[int]int{}}
+	hb.hydra = testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
+	hb.browser = testenv.StartBrowser(t)
+	hb.rec = newTokenRecorder(t, hb.hydra.TokenURL)
+	hb.watch = newProcWatch(t)
+	hb.bin = buildTokend(t)
+	plugins := filepath.Join(hb.tmp, "plugins")
 	if out, err := exec.Command("go", "build", "-o", filepath.Join(plugins, "terraform-provider-tailor"), "..").CombinedOutput(); err != nil {
 		t.Fatalf("building the provider: %v\n%s", err, out)
 	}
-	port := cliFreePort(t)
-	clientID, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}})
-
-	// OpenTofu with the in-repo provider (dev_overrides), trace logging to one file per command.
-	work := filepath.Join(tmp, "tf")
-	if err := os.MkdirAll(work, 0o700); err != nil {
+	hb.port = cliFreePort(t)
+	var clientID string
+	clientID, hb.clientSecret = hb.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(hb.port)}})
+	hb.work = filepath.Join(hb.tmp, "tf")
+	if err := os.MkdirAll(hb.work, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	rc := filepath.Join(tmp, "tofurc")
-	os.WriteFile(rc, []byte(fmt.Sprintf("provider_installation {\n  dev_overrides {\n    \"registry.opentofu.org/authconnection/tailor\" = %q\n  }\n  direct {}\n}\n", plugins)), 0o600)
+	var err error
+	if hb.rc, err = testenv.TofuDevConfig(hb.tmp, plugins); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(hb.work, "main.tf"), []byte(hb.config(clientID)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hb.tokendEnv = append(hb.baseEnv(), "VAULT_ADDR="+hb.vault.Addr, "VAULT_TOKEN="+hb.vault.Token)
+	return hb
+}
+
+func (hb *hygieneBed) baseEnv() []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + hb.tmp}
+}
+
+// config is the Terraform configuration: connections hygiene and hygiene-pending.
+func (hb *hygieneBed) config(clientID string) string {
+	h := hb.hydra
 	conn := func(label, name string) string {
 		return fmt.Sprintf(`resource "tailor_authconnection" %q {
   name                     = %q
@@ -261,9 +332,9 @@ func TestSecretHygieneEndToEnd(t *testing.T) {
   client_secret_wo         = var.client_secret
   client_secret_wo_version = 1
 }
-`, label, name, h.Issuer, h.Issuer, clientID, h.AuthURL, rec.URL, h.RevokeURL)
+`, label, name, h.Issuer, h.Issuer, clientID, h.AuthURL, hb.rec.URL, h.RevokeURL)
 	}
-	mainTF := fmt.Sprintf(`terraform {
+	return fmt.Sprintf(`terraform {
   required_providers {
     tailor = { source = "authconnection/tailor" }
   }
@@ -276,299 +347,313 @@ variable "client_secret" {
   sensitive = true
   ephemeral = true
 }
-`, v.Addr) + conn("h", "hygiene") + conn("pending", "hygiene-pending")
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(mainTF), 0o600); err != nil {
+`, hb.vault.Addr) + conn("h", "hygiene") + conn("pending", "hygiene-pending")
+}
+
+// run runs a program as a numbered step, keeps its output (and extra files) as artifacts,
+// and watches its command line and those of its children.
+func (hb *hygieneBed) run(t *testing.T, label, bin string, env []string, dir string, args ...string) []byte {
+	t.Helper()
+	hb.step++
+	name := fmt.Sprintf("%s-%02d-%s", label, hb.step, args[0])
+	cmd := exec.Command(bin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	if label == "tofu" {
+		cmd.Env = append(cmd.Env, "TF_LOG=trace", "TF_LOG_PATH="+filepath.Join(hb.tmp, name+".trace.log"))
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	baseEnv := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + tmp}
-	step := 0
-	tofuRun := func(args ...string) []byte {
-		t.Helper()
-		step++
-		name := fmt.Sprintf("tofu-%02d-%s", step, args[0])
-		trace := filepath.Join(tmp, name+".trace.log")
-		cmd := exec.Command(tofu, args...)
-		cmd.Dir = work
-		cmd.Env = append(baseEnv, "TF_CLI_CONFIG_FILE="+rc, "TF_LOG=trace", "TF_LOG_PATH="+trace, "CHECKPOINT_DISABLE=1",
-			"TF_IN_AUTOMATION=1", "VAULT_TOKEN="+v.Token, "TF_VAR_client_secret="+secret)
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		watch.add(cmd.Process.Pid)
-		err := cmd.Wait()
-		arts.add(name+".stdout", stdout.Bytes())
-		arts.add(name+".stderr", stderr.Bytes())
-		arts.addFile(t, name+".trace", trace)
-		arts.add(name+".argv", []byte(strings.Join(cmd.Args, "\x00")))
-		// Every state file and backup as it is after each command (a later command overwrites them).
-		states, _ := filepath.Glob(filepath.Join(work, "*.tfstate*"))
+	hb.watch.add(cmd.Process.Pid)
+	err := cmd.Wait()
+	hb.arts.add(name+".stdout", stdout.Bytes())
+	hb.arts.add(name+".stderr", stderr.Bytes())
+	if label == "tofu" {
+		hb.arts.addFile(t, name+".trace", filepath.Join(hb.tmp, name+".trace.log"))
+		hb.arts.add(name+".argv", []byte(strings.Join(cmd.Args, "\x00")))
+		// Every state file and backup as it is after each command (a later one overwrites them).
+		states, _ := filepath.Glob(filepath.Join(hb.work, "*.tfstate*"))
 		for _, p := range states {
-			arts.addFile(t, "file "+filepath.Base(p)+" after "+name, p)
+			hb.arts.addFile(t, "file "+filepath.Base(p)+" after "+name, p)
 		}
-		if err != nil {
-			t.Fatalf("tofu %s: %v\n%s\n%s", strings.Join(args, " "), err, stdout.String(), stderr.String())
-		}
-		return stdout.Bytes()
 	}
-	tokendEnv := append(baseEnv, "VAULT_ADDR="+v.Addr, "VAULT_TOKEN="+v.Token)
-	tokendRun := func(args ...string) (string, string) {
-		t.Helper()
-		step++
-		name := fmt.Sprintf("tokend-%02d-%s", step, args[0])
-		cmd := exec.Command(bin, args...)
-		cmd.Env = tokendEnv
-		var stdout, stderr bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &stdout, &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		watch.add(cmd.Process.Pid)
-		err := cmd.Wait()
-		arts.add(name+".stdout", stdout.Bytes())
-		arts.add(name+".stderr", stderr.Bytes())
-		if err != nil {
-			t.Fatalf("tokend %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return stdout.String(), stderr.String()
+	if err != nil {
+		t.Fatalf("%s %s: %v\n%s\n%s", label, strings.Join(args, " "), err, stdout.String(), stderr.String())
 	}
-	authorizeOnce := func() {
-		t.Helper()
-		step++
-		name := fmt.Sprintf("tokend-%02d-authorize", step)
-		cmd, rd, stderr := startAuthorizeProc(t, bin, tokendEnv, "hygiene", port, "--log-level", "debug")
-		watch.add(cmd.Process.Pid)
-		line, err := rd.ReadString('\n')
-		if err != nil {
-			t.Fatalf("authorize: %v\n%s", err, stderr.String())
-		}
-		op := b.NewOpener(time.Minute)
-		_ = op.Open(strings.TrimSpace(line))
-		rest, _ := io.ReadAll(rd)
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("tokend authorize: %v\n%s", err, stderr.String())
-		}
-		vis := op.Wait(t, time.Minute)
-		if !strings.Contains(vis.Text, "Authorization complete") {
-			t.Fatalf("browser page: %q", vis.Text)
-		}
-		arts.add(name+".stdout", append([]byte(line), rest...))
-		arts.add(name+".stderr", []byte(stderr.String()))
-		arts.add(name+".browser-page", []byte(vis.FinalURL+"\n"+vis.Text))
+	return stdout.Bytes()
+}
+
+func (hb *hygieneBed) tofuRun(t *testing.T, args ...string) []byte {
+	t.Helper()
+	env := append(append(hb.baseEnv(), testenv.TofuEnv(hb.rc)...), "VAULT_TOKEN="+hb.vault.Token, "TF_VAR_client_secret="+hb.clientSecret)
+	return hb.run(t, "tofu", hb.tofu, env, hb.work, args...)
+}
+
+func (hb *hygieneBed) tokendRun(t *testing.T, args ...string) string {
+	t.Helper()
+	return string(hb.run(t, "tokend", hb.bin, hb.tokendEnv, "", args...))
+}
+
+// applyWithSavedPlan: plan (saved), show -json of the plan, apply.
+func (hb *hygieneBed) applyWithSavedPlan(t *testing.T) {
+	hb.tofuRun(t, "plan", "-input=false", "-no-color", "-out=plan1.bin")
+	hb.arts.add("tofu show -json plan1.bin", hb.tofuRun(t, "show", "-json", "-no-color", "plan1.bin"))
+	hb.tofuRun(t, "apply", "-input=false", "-no-color", "plan1.bin")
+}
+
+// authorize runs `tokend authorize hygiene --log-level debug`, completing it in Chromium.
+func (hb *hygieneBed) authorize(t *testing.T) {
+	t.Helper()
+	hb.step++
+	name := fmt.Sprintf("tokend-%02d-authorize", hb.step)
+	cmd, rd, stderr := startAuthorizeProc(t, hb.bin, hb.tokendEnv, "hygiene", hb.port, "--log-level", "debug")
+	hb.watch.add(cmd.Process.Pid)
+	line, err := rd.ReadString('\n')
+	if err != nil {
+		t.Fatalf("authorize: %v\n%s", err, stderr.String())
 	}
+	op := hb.browser.NewOpener(time.Minute)
+	_ = op.Open(strings.TrimSpace(line))
+	rest, _ := io.ReadAll(rd)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("tokend authorize: %v\n%s", err, stderr.String())
+	}
+	vis := op.Wait(t, time.Minute)
+	if !strings.Contains(vis.Text, "Authorization complete") {
+		t.Fatalf("browser page: %q", vis.Text)
+	}
+	hb.arts.add(name+".stdout", append([]byte(line), rest...))
+	hb.arts.add(name+".stderr", []byte(stderr.String()))
+	hb.arts.add(name+".browser-page", []byte(vis.FinalURL+"\n"+vis.Text))
+}
 
-	// 1. plan (saved), show -json of the plan, apply.
-	tofuRun("plan", "-input=false", "-no-color", "-out=plan1.bin")
-	arts.add("tofu show -json plan1.bin", tofuRun("show", "-json", "-no-color", "plan1.bin"))
-	tofuRun("apply", "-input=false", "-no-color", "plan1.bin")
-
-	// 2. authorize, API keys, serve.
-	authorizeOnce()
-	keyOut, _ := tokendRun("keys", "create", "--connections", "hygiene*", "--description", "hygiene")
-	key := strings.TrimSpace(keyOut)
-	otherOut, _ := tokendRun("keys", "create", "--connections", "someone-else")
-	other := strings.TrimSpace(otherOut)
-
+// startServe creates two API keys and starts `tokend serve --log-level debug`.
+func (hb *hygieneBed) startServe(t *testing.T) {
+	hb.key = strings.TrimSpace(hb.tokendRun(t, "keys", "create", "--connections", "hygiene*", "--description", "hygiene"))
+	hb.otherKey = strings.TrimSpace(hb.tokendRun(t, "keys", "create", "--connections", "someone-else"))
 	addr := freeAddr(t)
-	serveLog := filepath.Join(tmp, "serve.log")
-	lf, err := os.Create(serveLog)
+	hb.serveLog = filepath.Join(hb.tmp, "serve.log")
+	lf, err := os.Create(hb.serveLog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	serve := exec.Command(bin, "serve", "--listen", addr, "--log-level", "debug", "--recheck-interval", "1s", "--key-cache-ttl", "1s")
-	serve.Env = tokendEnv
-	serve.Stdout, serve.Stderr = lf, lf
-	serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := serve.Start(); err != nil {
+	hb.serve = exec.Command(hb.bin, "serve", "--listen", addr, "--log-level", "debug", "--recheck-interval", "1s", "--key-cache-ttl", "1s")
+	hb.serve.Env = hb.tokendEnv
+	hb.serve.Stdout, hb.serve.Stderr = lf, lf
+	hb.serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := hb.serve.Start(); err != nil {
 		t.Fatal(err)
 	}
-	watch.add(serve.Process.Pid)
-	stopServe := func() {
-		if serve.ProcessState == nil {
-			_ = serve.Process.Signal(syscall.SIGTERM)
-			_ = serve.Wait()
-		}
+	lf.Close() // the child has its own descriptor
+	hb.watch.add(hb.serve.Process.Pid)
+	t.Cleanup(hb.stopServe)
+	hb.base = "http://" + addr
+	waitReady(t, http.DefaultClient, hb.base, "tokend serve", "", 20*time.Second)
+}
+
+func (hb *hygieneBed) stopServe() {
+	if hb.serve.ProcessState == nil {
+		_ = hb.serve.Process.Signal(syscall.SIGTERM)
+		_ = hb.serve.Wait()
 	}
-	t.Cleanup(stopServe)
-	base := "http://" + addr
-	waitReady(t, http.DefaultClient, base, "tokend serve", "", 20*time.Second)
-	served := map[string]bool{}
-	statuses := map[int]int{}
-	call := func(path, authz string) (int, []byte) {
-		t.Helper()
-		resp, body, err := getAuth(base+path, authz)
-		if err != nil {
-			t.Fatal(err)
-		}
-		statuses[resp.StatusCode]++
-		var hdr strings.Builder
-		for k, vs := range resp.Header {
-			fmt.Fprintf(&hdr, "%s: %s\n", k, strings.Join(vs, ","))
-		}
-		if resp.StatusCode == 200 && strings.HasSuffix(path, "/token") {
-			var tok struct {
-				AccessToken string `json:"access_token"`
-			}
-			if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
-				t.Fatalf("token answer %s", body)
-			}
-			served[tok.AccessToken] = true
-			okBodies++
-			okArt = append(okArt, body...)
-			arts.add("token 200 headers", []byte(hdr.String()))
-		} else {
-			arts.add(fmt.Sprintf("GET %s -> %d", path, resp.StatusCode), append([]byte(hdr.String()), body...))
-		}
+}
+
+// call asks serve for path and keeps the answer: a token endpoint's 200 body (which holds
+// an access token by design) apart, every other answer as an artifact.
+func (hb *hygieneBed) call(t *testing.T, path, authz string) (int, []byte) {
+	t.Helper()
+	resp, body, err := getAuth(hb.base+path, authz)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb.statuses[resp.StatusCode]++
+	var hdr strings.Builder
+	for k, vs := range resp.Header {
+		fmt.Fprintf(&hdr, "%s: %s\n", k, strings.Join(vs, ","))
+	}
+	if resp.StatusCode != 200 || !strings.HasSuffix(path, "/token") {
+		hb.arts.add(fmt.Sprintf("GET %s -> %d", path, resp.StatusCode), append([]byte(hdr.String()), body...))
 		return resp.StatusCode, body
 	}
-	expect := func(path, authz string, want int) {
-		t.Helper()
-		if got, body := call(path, authz); got != want {
-			t.Fatalf("GET %s: %d %s, want %d", path, got, body, want)
-		}
+	var tok struct {
+		AccessToken string `json:"access_token"`
 	}
-	const tokPath = "/v1/connections/hygiene/token"
-	expect(tokPath, "Bearer "+key, 200)
-	expect(tokPath, "", 401)
-	expect(tokPath, "Bearer tk_nope", 401)
-	expect(tokPath, "Bearer "+key[:len(key)-4]+"AAAA", 401)
-	expect(tokPath, "Bearer "+other, 403)
-	expect("/v1/connections/hygiene-missing/token", "Bearer "+key, 404)
-	expect("/v1/connections/hygiene-pending/token", "Bearer "+key, 409)
-	expect("/v1/connections/Hygiene/token", "Bearer "+key, 400)
-	expect("/v1/connections", "Bearer "+key, 200)
-	expect("/v1/connections", "", 401)
-	expect("/nope", "Bearer "+key, 404)
-	expect("/metrics", "", 200)
+	if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
+		t.Fatalf("token answer %s", body)
+	}
+	hb.served[tok.AccessToken] = true
+	hb.okBodies++
+	hb.okArt = append(hb.okArt, body...)
+	hb.arts.add("token 200 headers", []byte(hdr.String()))
+	return resp.StatusCode, body
+}
 
-	// 3. Refreshes: serve until tokend has handed out at least three access tokens.
-	for deadline := time.Now().Add(40 * time.Second); len(served) < 3; {
+func (hb *hygieneBed) expect(t *testing.T, path, authz string, want int) {
+	t.Helper()
+	if got, body := hb.call(t, path, authz); got != want {
+		t.Fatalf("GET %s: %d %s, want %d", path, got, body, want)
+	}
+}
+
+const hygieneTokenPath = "/v1/connections/hygiene/token"
+
+// callEveryAnswer makes serve give each of its answers at least once.
+func (hb *hygieneBed) callEveryAnswer(t *testing.T) {
+	key := hb.key
+	hb.expect(t, hygieneTokenPath, "Bearer "+key, 200)
+	hb.expect(t, hygieneTokenPath, "", 401)
+	hb.expect(t, hygieneTokenPath, "Bearer tk_nope", 401)
+	hb.expect(t, hygieneTokenPath, "Bearer "+key[:len(key)-4]+"AAAA", 401)
+	hb.expect(t, hygieneTokenPath, "Bearer "+hb.otherKey, 403)
+	hb.expect(t, "/v1/connections/hygiene-missing/token", "Bearer "+key, 404)
+	hb.expect(t, "/v1/connections/hygiene-pending/token", "Bearer "+key, 409)
+	hb.expect(t, "/v1/connections/Hygiene/token", "Bearer "+key, 400)
+	hb.expect(t, "/v1/connections", "Bearer "+key, 200)
+	hb.expect(t, "/v1/connections", "", 401)
+	hb.expect(t, "/nope", "Bearer "+key, 404)
+	hb.expect(t, "/metrics", "", 200)
+}
+
+// serveUntilRefreshed asks for the token until serve has handed out n distinct ones.
+func (hb *hygieneBed) serveUntilRefreshed(t *testing.T, n int) {
+	for deadline := time.Now().Add(40 * time.Second); len(hb.served) < n; {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d distinct access tokens served in 40s", len(served))
+			t.Fatalf("only %d distinct access tokens served in 40s", len(hb.served))
 		}
-		expect(tokPath, "Bearer "+key, 200)
+		hb.expect(t, hygieneTokenPath, "Bearer "+hb.key, 200)
 		time.Sleep(250 * time.Millisecond)
 	}
-	expect("/metrics", "", 200)
+	hb.expect(t, "/metrics", "", 200)
+}
 
-	// 4. Terraform sees the token status (refresh-only apply writes state and a backup);
-	// a saved plan of the authorized connection.
-	tofuRun("apply", "-input=false", "-no-color", "-refresh-only", "-auto-approve")
-	tofuRun("plan", "-input=false", "-no-color", "-out=plan2.bin")
-	arts.add("tofu show -json plan2.bin", tofuRun("show", "-json", "-no-color", "plan2.bin"))
-	arts.add("tofu show -json (state)", tofuRun("show", "-json", "-no-color"))
+// refreshTerraform: Terraform sees the token status (a refresh-only apply writes state and
+// a backup), and a saved plan of the authorized connection.
+func (hb *hygieneBed) refreshTerraform(t *testing.T) {
+	hb.tofuRun(t, "apply", "-input=false", "-no-color", "-refresh-only", "-auto-approve")
+	hb.tofuRun(t, "plan", "-input=false", "-no-color", "-out=plan2.bin")
+	hb.arts.add("tofu show -json plan2.bin", hb.tofuRun(t, "show", "-json", "-no-color", "plan2.bin"))
+	hb.arts.add("tofu show -json (state)", hb.tofuRun(t, "show", "-json", "-no-color"))
+}
 
-	// 5. revoke; the API says 409; authorize again; serve picks it up.
-	tokendRun("revoke", "hygiene")
-	waitStatus := func(want int) {
-		t.Helper()
-		for deadline := time.Now().Add(20 * time.Second); ; {
-			got, _ := call(tokPath, "Bearer "+key)
-			if got == want {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("GET %s: %d, want %d", tokPath, got, want)
-			}
-			time.Sleep(200 * time.Millisecond)
+func (hb *hygieneBed) waitStatus(t *testing.T, want int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		got, _ := hb.call(t, hygieneTokenPath, "Bearer "+hb.key)
+		if got == want {
+			return
 		}
-	}
-	waitStatus(409)
-	tokendRun("list")
-	authorizeOnce()
-	waitStatus(200)
-
-	// 6. destroy: revokes at Hydra (the token_url/revocation_url are set) and deletes.
-	access, refresh := rec.tokens()
-	tofuRun("destroy", "-input=false", "-no-color", "-auto-approve")
-	waitStatus(404)
-	stopServe()
-	lf.Close()
-	arts.addFile(t, "tokend serve stdout+stderr", serveLog)
-	for _, tok := range refresh[len(refresh)-1:] {
-		if h.Introspect(t, tok).Active {
-			t.Error("the last refresh token is still active after tofu destroy")
+		if time.Now().After(deadline) {
+			t.Fatalf("GET %s: %d, want %d", hygieneTokenPath, got, want)
 		}
+		time.Sleep(200 * time.Millisecond)
 	}
+}
 
-	// Every state file and backup, every file tofu left in the working directory.
-	filepath.WalkDir(work, func(p string, d os.DirEntry, err error) error {
+// revokeAndAuthorizeAgain: revoke; the API says 409; authorize again; serve picks it up.
+func (hb *hygieneBed) revokeAndAuthorizeAgain(t *testing.T) {
+	hb.tokendRun(t, "revoke", "hygiene")
+	hb.waitStatus(t, 409)
+	hb.tokendRun(t, "list")
+	hb.authorize(t)
+	hb.waitStatus(t, 200)
+}
+
+// destroy: tofu destroy revokes at Hydra (token_url and revocation_url are set) and deletes.
+func (hb *hygieneBed) destroy(t *testing.T) {
+	_, refresh := hb.rec.tokens()
+	hb.tofuRun(t, "destroy", "-input=false", "-no-color", "-auto-approve")
+	hb.waitStatus(t, 404)
+	hb.stopServe()
+	hb.arts.addFile(t, "tokend serve stdout+stderr", hb.serveLog)
+	if hb.hydra.Introspect(t, refresh[len(refresh)-1]).Active {
+		t.Error("the last refresh token is still active after tofu destroy")
+	}
+}
+
+// collectFiles adds every file tofu left in the working directory and every command line.
+func (hb *hygieneBed) collectFiles(t *testing.T) {
+	_ = filepath.WalkDir(hb.work, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".bin") {
 			return nil // plan files are zip archives: their JSON (tofu show -json) is searched
 		}
-		rel, _ := filepath.Rel(work, p)
-		arts.addFile(t, "file "+rel, p)
+		rel, _ := filepath.Rel(hb.work, p)
+		hb.arts.addFile(t, "file "+rel, p)
 		return nil
 	})
-	watch.close()
-	cmdlines, npids := watch.result()
-	for i, c := range cmdlines {
-		arts.add(fmt.Sprintf("cmdline #%d", i+1), []byte(c))
+	hb.watch.close()
+	hb.cmdlines, hb.npids = hb.watch.result()
+	for i, c := range hb.cmdlines {
+		hb.arts.add(fmt.Sprintf("cmdline #%d", i+1), []byte(c))
 	}
+}
 
-	// The search.
-	access, refresh = rec.tokens()
+// secrets are the client secret and every token Hydra issued.
+func (hb *hygieneBed) secrets(t *testing.T) []hygieneSecret {
+	access, refresh := hb.rec.tokens()
 	if len(refresh) < 3 || len(access) < 4 {
 		t.Fatalf("recorded only %d access and %d refresh tokens", len(access), len(refresh))
 	}
-	for tok := range served {
-		found := false
-		for _, a := range access {
-			found = found || a == tok
-		}
-		if !found {
-			t.Errorf("tokend served an access token the recorder never saw")
-		}
-	}
-	type secretT struct{ kind, value string }
-	secrets := []secretT{{"client secret", secret}}
+	out := []hygieneSecret{{"client secret", hb.clientSecret}}
 	for _, a := range access {
-		secrets = append(secrets, secretT{"access token", a})
+		out = append(out, hygieneSecret{"access token", a})
 	}
 	for _, r := range refresh {
-		secrets = append(secrets, secretT{"refresh token", r})
+		out = append(out, hygieneSecret{"refresh token", r})
 	}
-	names := make([]string, 0, len(arts.items))
-	var total int
-	for n, body := range arts.items {
-		names = append(names, n)
-		total += len(body)
+	return out
+}
+
+func checkServedTokensWereIssued(t *testing.T, hb *hygieneBed) {
+	access, _ := hb.rec.tokens()
+	for tok := range hb.served {
+		if !slices.Contains(access, tok) {
+			t.Errorf("invariant «the recorder saw every token»: tokend served an access token the recorder never saw")
+		}
 	}
-	sort.Strings(names)
-	hits := 0
-	for _, n := range names {
-		body := arts.items[n]
+}
+
+func checkNoSecretInAnyArtifact(t *testing.T, hb *hygieneBed, secrets []hygieneSecret) {
+	for _, n := range hb.arts.names() {
+		body := hb.arts.items[n]
 		for _, s := range secrets {
 			for _, form := range []string{s.value, url.QueryEscape(s.value)} {
 				if bytes.Contains(body, []byte(form)) {
-					hits++
-					t.Errorf("%s (%.6s...) found in %s", s.kind, s.value, n)
+					t.Errorf("invariant «no secret in any artifact»: %s (%.6s...) found in %s", s.kind, s.value, n)
 					break
 				}
 			}
 		}
 	}
-	tofuTrace := 0
-	for _, n := range names {
-		if strings.HasSuffix(n, ".trace") {
-			tofuTrace += len(arts.items[n])
-		}
-	}
-	// The control: the search finds what is there. Every served access token is in the 200
-	// bodies, and no refresh token or client secret is.
-	for tok := range served {
-		if !bytes.Contains(okArt, []byte(tok)) {
-			t.Errorf("control: a served access token is not found in the 200 bodies")
+}
+
+// checkTheSearchFindsWhatIsThere is the control: every served access token is in the 200
+// bodies, and no refresh token or client secret is.
+func checkTheSearchFindsWhatIsThere(t *testing.T, hb *hygieneBed, secrets []hygieneSecret) {
+	for tok := range hb.served {
+		if !bytes.Contains(hb.okArt, []byte(tok)) {
+			t.Errorf("invariant «the search finds what is there»: a served access token is not found in the 200 bodies")
 		}
 	}
 	for _, s := range secrets {
-		if s.kind != "access token" && bytes.Contains(okArt, []byte(s.value)) {
-			t.Errorf("a token endpoint 200 body holds a %s", s.kind)
+		if s.kind != "access token" && bytes.Contains(hb.okArt, []byte(s.value)) {
+			t.Errorf("invariant «the token endpoint answers only access tokens»: a 200 body holds a %s", s.kind)
 		}
 	}
+}
+
+// logFigures logs what was searched (docs/reliability.md quotes it).
+func (hb *hygieneBed) logFigures(t *testing.T, secrets []hygieneSecret) {
+	names := hb.arts.names()
 	cats := map[string][2]int{}
+	total, tofuTrace := 0, 0
 	for _, n := range names {
+		size := len(hb.arts.items[n])
+		total += size
+		if strings.HasSuffix(n, ".trace") {
+			tofuTrace += size
+		}
 		c := "other"
 		for _, p := range []string{"tofu show -json", "tofu-", "tokend-", "GET ", "file ", "cmdline", "token 200 headers", "tokend serve"} {
 			if strings.HasPrefix(n, p) {
@@ -577,13 +662,14 @@ variable "client_secret" {
 			}
 		}
 		v := cats[c]
-		cats[c] = [2]int{v[0] + 1, v[1] + len(arts.items[n])}
+		cats[c] = [2]int{v[0] + 1, v[1] + size}
 		if c == "file" {
-			t.Logf("hygiene: searched %s (%d bytes)", n, len(arts.items[n]))
+			t.Logf("hygiene: searched %s (%d bytes)", n, size)
 		}
 	}
+	access, refresh := hb.rec.tokens()
 	t.Logf("hygiene: artifacts by kind (count, bytes): %v", cats)
 	t.Logf("hygiene: searched %d artifacts, %d bytes (tofu trace logs %d bytes, %d command lines of %d processes) for %d secrets "+
-		"(1 client secret, %d access tokens, %d refresh tokens): %d hits; %d token-endpoint 200 bodies (%d distinct access tokens served) not searched; API statuses %v",
-		len(names), total, tofuTrace, len(cmdlines), npids, len(secrets), len(access), len(refresh), hits, okBodies, len(served), statuses)
+		"(1 client secret, %d access tokens, %d refresh tokens); %d token-endpoint 200 bodies (%d distinct access tokens served) not searched; API statuses %v",
+		len(names), total, tofuTrace, len(hb.cmdlines), hb.npids, len(secrets), len(access), len(refresh), hb.okBodies, len(hb.served), hb.statuses)
 }

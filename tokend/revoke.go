@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 func init() { addCommand(newRevokeCmd) }
@@ -30,12 +32,7 @@ the grant can be ended in the provider's console.`,
   tokend revoke ms365-oauth --force`,
 		Args: exactName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st, vc, err := globals.openStore(cmd.Context())
-			if err != nil {
-				return err
-			}
-			defer vc.Close()
-			res, err := connection.Revoke(cmd.Context(), st, &oauth.Client{}, args[0], connection.Options{Force: force})
+			res, err := onConnection(cmd, connection.Revoke, args[0], force)
 			if err != nil {
 				return err
 			}
@@ -46,6 +43,17 @@ the grant can be ended in the provider's console.`,
 	}
 	cmd.Flags().BoolVar(&force, "force", false, "remove the tokens from Vault even when revocation at the provider fails")
 	return cmd
+}
+
+// onConnection runs op (connection.Revoke or connection.Delete) on connection name.
+func onConnection(cmd *cobra.Command, op func(context.Context, *store.Store, *oauth.Client, string, ...connection.Options) (connection.Result, error),
+	name string, force bool) (connection.Result, error) {
+	st, vc, err := globals.openStore(cmd.Context())
+	if err != nil {
+		return connection.Result{Name: name}, err
+	}
+	defer vc.Close()
+	return op(cmd.Context(), st, &oauth.Client{}, name, connection.Options{Force: force})
 }
 
 func reportRevoke(w io.Writer, res connection.Result) {

@@ -55,16 +55,10 @@ func NewBrowser(o BrowserOptions) (*Browser, error) {
 		}
 		o.Bin = bin
 	}
-	b := &Browser{Path: o.Bin, tmp: o.Dir}
-	if b.tmp == "" {
-		tmp, err := os.MkdirTemp("", "testenv-chromium-")
-		if err != nil {
-			return nil, err
-		}
-		b.tmp, b.ownTmp = tmp, true
-	}
-	home := filepath.Join(b.tmp, "home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
+	b := &Browser{Path: o.Bin}
+	var home string
+	var err error
+	if b.tmp, home, b.ownTmp, err = workDir(o.Dir, "testenv-chromium-"); err != nil {
 		return nil, err
 	}
 	b.LogPath = filepath.Join(b.tmp, "chromium.log")

@@ -112,16 +112,10 @@ func NewHydra(opts HydraOptions) (*Hydra, error) {
 		}
 		opts.Bin = bin
 	}
-	h := &Hydra{subject: cmp.Or(opts.Subject, DefaultSubject), dsn: "memory", tmp: opts.Dir}
-	if h.tmp == "" {
-		tmp, err := os.MkdirTemp("", "testenv-hydra-")
-		if err != nil {
-			return nil, err
-		}
-		h.tmp, h.ownTmp = tmp, true
-	}
-	home := filepath.Join(h.tmp, "home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
+	h := &Hydra{subject: cmp.Or(opts.Subject, DefaultSubject), dsn: "memory"}
+	var home string
+	var err error
+	if h.tmp, home, h.ownTmp, err = workDir(opts.Dir, "testenv-hydra-"); err != nil {
 		return nil, err
 	}
 	h.LogPath = filepath.Join(h.tmp, "hydra.log")
@@ -307,19 +301,7 @@ func (h *Hydra) Stop() {
 // Start starts a stopped Hydra again on the same ports, with the same system
 // secret and configuration. Without HydraOptions.Persistent the database was
 // in memory, so it starts empty. Start waits up to a minute for the ports.
-func (h *Hydra) Start() error {
-	if h.proc.running() {
-		return errors.New("testenv: hydra is already running")
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := h.launch()
-		if err == nil || !errors.Is(err, errAddrInUse) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
+func (h *Hydra) Start() error { return relaunch(h.proc, h.launch) }
 
 // Restart is Stop followed by Start.
 func (h *Hydra) Restart() error {

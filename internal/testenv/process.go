@@ -256,3 +256,33 @@ func (p *Process) WaitHTTP(url string, timeout time.Duration) error {
 		return err
 	})
 }
+
+// relaunch starts a stopped component again with launch, waiting up to a minute for its
+// ports to be free.
+func relaunch(p *process, launch func() error) error {
+	if p.running() {
+		return fmt.Errorf("testenv: %s is already running", p.name)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := launch()
+		if err == nil || !errors.Is(err, errAddrInUse) || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// workDir returns dir, or a new temporary directory named after prefix when dir is empty
+// (own is then true: the caller removes it), with a home directory for the component.
+func workDir(dir, prefix string) (tmp, home string, own bool, err error) {
+	tmp = dir
+	if tmp == "" {
+		if tmp, err = os.MkdirTemp("", prefix); err != nil {
+			return "", "", false, err
+		}
+		own = true
+	}
+	home = filepath.Join(tmp, "home")
+	return tmp, home, own, os.MkdirAll(home, 0o700)
+}

@@ -78,22 +78,16 @@ func NewVault(o VaultOptions) (*Vault, error) {
 		}
 		o.Bin = bin
 	}
-	v := &Vault{dev: o.StorageDir == "", StorageDir: o.StorageDir, tmp: o.Dir}
-	if v.tmp == "" {
-		tmp, err := os.MkdirTemp("", "testenv-vault-")
-		if err != nil {
-			return nil, err
-		}
-		v.tmp, v.ownTmp = tmp, true
+	v := &Vault{dev: o.StorageDir == "", StorageDir: o.StorageDir}
+	var home string
+	var err error
+	if v.tmp, home, v.ownTmp, err = workDir(o.Dir, "testenv-vault-"); err != nil {
+		return nil, err
 	}
 	if !v.dev {
 		if err := os.MkdirAll(filepath.Join(o.StorageDir, "storage"), 0o700); err != nil {
 			return nil, err
 		}
-	}
-	home := filepath.Join(v.tmp, "home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return nil, err
 	}
 	v.LogPath = filepath.Join(v.tmp, "vault.log")
 	env := baseEnv(home)
@@ -344,19 +338,7 @@ func (v *Vault) Stop() {
 // server is unsealed and keeps its data and root token; a dev server starts
 // empty (with the same root token). Start waits up to a minute for the port
 // to be free again.
-func (v *Vault) Start() error {
-	if v.proc.running() {
-		return errors.New("testenv: vault is already running")
-	}
-	deadline := time.Now().Add(time.Minute)
-	for {
-		err := v.launch()
-		if err == nil || !errors.Is(err, errAddrInUse) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
+func (v *Vault) Start() error { return relaunch(v.proc, v.launch) }
 
 // Restart is Stop followed by Start.
 func (v *Vault) Restart() error {

@@ -218,6 +218,8 @@ func (e *Env) Introspect(token string) (Introspection, error) {
 type TokenProxy struct {
 	URL string
 
+	rp *httputil.ReverseProxy
+
 	mu        sync.Mutex
 	refreshes int
 	statuses  map[int]int
@@ -275,101 +277,120 @@ func NewTokenProxy(t testing.TB, target string) *TokenProxy {
 		t.Fatal(err)
 	}
 	p := &TokenProxy{statuses: map[int]int{}, seen: map[string]int{}}
-	rp := &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+	p.rp = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
 		r.Out.URL.Scheme, r.Out.URL.Host, r.Out.URL.Path = tu.Scheme, tu.Host, tu.Path
 		r.Out.Host = tu.Host
 	}, ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
 		w.Header().Set(proxyErrorHeader, "1")
 		w.WriteHeader(http.StatusBadGateway)
 	}}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		began := time.Now()
-		body, _ := io.ReadAll(r.Body)
-		r.Body = io.NopCloser(bytes.NewReader(body))
-		form, _ := url.ParseQuery(string(body))
-		refresh := form.Get("grant_type") == "refresh_token"
-		p.mu.Lock()
-		fault, delay, hold := p.fault, p.delay, p.hold
-		if refresh {
-			p.refreshes++
-		}
-		p.mu.Unlock()
-		if !refresh {
-			fault = FaultNone
-		}
-		a := Answer{Start: began, Presented: TokenHash(form.Get("refresh_token"))}
-		switch fault {
-		case Fault5xx:
-			a.Status = http.StatusServiceUnavailable
-			p.finish(a)
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte(`{"error":"temporarily_unavailable"}`))
-			return
-		case FaultReset:
-			p.finish(a)
-			if hj, ok := w.(http.Hijacker); ok {
-				if c, _, err := hj.Hijack(); err == nil {
-					_ = c.Close()
-					return
-				}
-			}
-			panic(http.ErrAbortHandler)
-		case FaultDelay:
-			select {
-			case <-time.After(delay):
-			case <-r.Context().Done():
-				p.finish(a) // the caller gave up: nothing reaches Hydra
-				return
-			}
-		}
-		rec := httptest.NewRecorder()
-		rp.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
-		reached := rec.Header().Get(proxyErrorHeader) == ""
-		rec.Header().Del(proxyErrorHeader)
-		if refresh {
-			a.Status, a.Reached = rec.Code, reached
-			if reached && rec.Code == http.StatusOK {
-				var out struct {
-					RefreshToken string `json:"refresh_token"`
-				}
-				if json.Unmarshal(rec.Body.Bytes(), &out) == nil && out.RefreshToken != "" {
-					a.Returned = TokenHash(out.RefreshToken)
-				}
-			}
-			if reached && rec.Code != http.StatusUnauthorized {
-				// A use of the refresh token: it reached Hydra and the client authenticated
-				// (a 401 is refused before Hydra looks at the grant).
-				p.mu.Lock()
-				p.seen[a.Presented]++
-				p.mu.Unlock()
-			}
-			p.record(rec.Code)
-			p.mu.Lock()
-			f := p.onRefresh
-			p.mu.Unlock()
-			if f != nil {
-				a.End = time.Now()
-				f(a)
-			}
-			if hold != nil {
-				<-hold
-			}
-			a.End = time.Now()
-			p.mu.Lock()
-			p.windows = append(p.windows, [2]time.Time{began, a.End})
-			p.answers = append(p.answers, a)
-			p.mu.Unlock()
-		}
-		for k, v := range rec.Header() {
-			w.Header()[k] = v
-		}
-		w.WriteHeader(rec.Code)
-		_, _ = w.Write(rec.Body.Bytes())
-	}))
+	srv := httptest.NewServer(http.HandlerFunc(p.serve))
 	t.Cleanup(srv.Close)
 	p.URL = srv.URL + "/oauth2/token"
 	return p
+}
+
+// serve handles one token request: it injects the current fault into refreshes, forwards
+// the request to Hydra, and records the answer.
+func (p *TokenProxy) serve(w http.ResponseWriter, r *http.Request) {
+	began := time.Now()
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	form, _ := url.ParseQuery(string(body))
+	refresh := form.Get("grant_type") == "refresh_token"
+	p.mu.Lock()
+	fault, delay, hold := p.fault, p.delay, p.hold
+	if refresh {
+		p.refreshes++
+	}
+	p.mu.Unlock()
+	if !refresh {
+		fault = FaultNone
+	}
+	a := Answer{Start: began, Presented: TokenHash(form.Get("refresh_token"))}
+	if p.injectFault(w, r, fault, delay, a) {
+		return
+	}
+	rec := httptest.NewRecorder()
+	p.rp.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
+	reached := rec.Header().Get(proxyErrorHeader) == ""
+	rec.Header().Del(proxyErrorHeader)
+	if refresh {
+		p.recordRefresh(a, rec, reached, hold)
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.Code)
+	_, _ = w.Write(rec.Body.Bytes())
+}
+
+// injectFault answers a refresh with fault instead of Hydra (and reports true), or delays
+// it before it is forwarded (false).
+func (p *TokenProxy) injectFault(w http.ResponseWriter, r *http.Request, fault Fault, delay time.Duration, a Answer) bool {
+	switch fault {
+	case Fault5xx:
+		a.Status = http.StatusServiceUnavailable
+		p.finish(a)
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"error":"temporarily_unavailable"}`))
+		return true
+	case FaultReset:
+		p.finish(a)
+		if hj, ok := w.(http.Hijacker); ok {
+			if c, _, err := hj.Hijack(); err == nil {
+				_ = c.Close()
+				return true
+			}
+		}
+		panic(http.ErrAbortHandler)
+	case FaultDelay:
+		select {
+		case <-time.After(delay):
+		case <-r.Context().Done():
+			p.finish(a) // the caller gave up: nothing reaches Hydra
+			return true
+		}
+	}
+	return false
+}
+
+// recordRefresh records Hydra's answer rec to a refresh, tells the OnRefresh hook, and
+// holds the answer while hold is not closed.
+func (p *TokenProxy) recordRefresh(a Answer, rec *httptest.ResponseRecorder, reached bool, hold chan struct{}) {
+	a.Status, a.Reached = rec.Code, reached
+	if reached && rec.Code == http.StatusOK {
+		var out struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if json.Unmarshal(rec.Body.Bytes(), &out) == nil && out.RefreshToken != "" {
+			a.Returned = TokenHash(out.RefreshToken)
+		}
+	}
+	if reached && rec.Code != http.StatusUnauthorized {
+		// A use of the refresh token: it reached Hydra and the client authenticated (a 401
+		// is refused before Hydra looks at the grant).
+		p.mu.Lock()
+		p.seen[a.Presented]++
+		p.mu.Unlock()
+	}
+	p.record(rec.Code)
+	p.mu.Lock()
+	f := p.onRefresh
+	p.mu.Unlock()
+	if f != nil {
+		a.End = time.Now()
+		f(a)
+	}
+	if hold != nil {
+		<-hold
+	}
+	a.End = time.Now()
+	p.mu.Lock()
+	p.windows = append(p.windows, [2]time.Time{a.Start, a.End})
+	p.answers = append(p.answers, a)
+	p.mu.Unlock()
 }
 
 // finish records a refresh request that did not reach Hydra.
