@@ -3,6 +3,8 @@ package authconn
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -23,6 +25,35 @@ func ValidateType(t string) error {
 	return fmt.Errorf("invalid connection type %q: allowed: %s", t, strings.Join(Types, ", "))
 }
 
+// Grants a connection may use (Connection.GrantType).
+const (
+	// GrantAuthorizationCode: someone authorizes the connection once (browser or device
+	// flow); tokend refreshes with the refresh token. The default.
+	GrantAuthorizationCode = "authorization_code"
+	// GrantClientCredentials: the application's own access (RFC 6749 4.4); tokend obtains a
+	// token with the client's credentials on first use and before expiry, no authorization.
+	GrantClientCredentials = "client_credentials"
+)
+
+// GrantTypes lists the allowed values of Connection.GrantType.
+var GrantTypes = []string{GrantAuthorizationCode, GrantClientCredentials}
+
+// How a client authenticates at the token endpoint (Connection.ClientAuth).
+const (
+	// ClientAuthAuto takes the method from the provider's metadata or preset.
+	ClientAuthAuto = ""
+	// ClientAuthBasic sends the client id and secret in HTTP basic authentication.
+	ClientAuthBasic = "client_secret_basic"
+	// ClientAuthPost sends them in the request body.
+	ClientAuthPost = "client_secret_post"
+	// ClientAuthPrivateKeyJWT sends a JWT signed with the client's private key (RFC 7523,
+	// OpenID Connect Core 9); the connection needs a client assertion key, no secret.
+	ClientAuthPrivateKeyJWT = "private_key_jwt"
+)
+
+// ClientAuthMethods lists the allowed values of Connection.ClientAuth besides the automatic one.
+var ClientAuthMethods = []string{ClientAuthBasic, ClientAuthPost, ClientAuthPrivateKeyJWT}
+
 // Connection is the configuration of one OAuth2 connection. It holds no secret.
 type Connection struct {
 	Name          string   `json:"name"`
@@ -34,6 +65,17 @@ type Connection struct {
 	TokenURL      string   `json:"token_url,omitempty"`
 	RevocationURL string   `json:"revocation_url,omitempty"`
 	Scopes        []string `json:"scopes,omitempty"`
+	// GrantType is GrantAuthorizationCode (also when empty) or GrantClientCredentials.
+	GrantType string `json:"grant_type,omitempty"`
+	// ClientAuth is the client authentication method; ClientAuthAuto when empty.
+	ClientAuth string `json:"client_auth,omitempty"`
+	// Audience is sent as the audience parameter of token requests, when set (Auth0, Okta).
+	Audience string `json:"audience,omitempty"`
+	// Resources are sent as RFC 8707 resource parameters of token requests.
+	Resources []string `json:"resources,omitempty"`
+	// AssertionKeyID is the kid of the client assertion key (private_key_jwt); the key's
+	// RFC 7638 thumbprint when empty.
+	AssertionKeyID string `json:"client_assertion_key_id,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
@@ -70,5 +112,49 @@ func (c *Connection) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	errs = append(errs, ValidateGrantType(c.GrantType), ValidateClientAuth(c.ClientAuth))
+	for _, r := range c.Resources {
+		errs = append(errs, ValidateResource(r))
+	}
 	return errors.Join(errs...)
+}
+
+// Grant returns the connection's grant type: GrantAuthorizationCode when none is set.
+func (c *Connection) Grant() string {
+	if c.GrantType == "" {
+		return GrantAuthorizationCode
+	}
+	return c.GrantType
+}
+
+// UsesClientCredentials reports whether the connection gets its tokens with the client
+// credentials grant (no authorization, no refresh token).
+func (c *Connection) UsesClientCredentials() bool { return c.GrantType == GrantClientCredentials }
+
+// ValidateGrantType reports whether g is an allowed grant type ("" is the default).
+func ValidateGrantType(g string) error {
+	if g == "" || slices.Contains(GrantTypes, g) {
+		return nil
+	}
+	return fmt.Errorf("invalid grant_type %q: use %s (the default: someone authorizes once) or %s (the application's own access, no authorization)",
+		g, GrantAuthorizationCode, GrantClientCredentials)
+}
+
+// ValidateClientAuth reports whether m is an allowed client authentication method ("" takes
+// it from the provider's metadata).
+func ValidateClientAuth(m string) error {
+	if m == ClientAuthAuto || slices.Contains(ClientAuthMethods, m) {
+		return nil
+	}
+	return fmt.Errorf("invalid client_auth %q: use %s, or leave it empty to take it from the provider's metadata", m, strings.Join(ClientAuthMethods, ", "))
+}
+
+// ValidateResource reports whether r is an acceptable RFC 8707 resource indicator: an
+// absolute URI without a fragment.
+func ValidateResource(r string) error {
+	u, err := url.Parse(r)
+	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.ContainsAny(r, " \t\n") {
+		return fmt.Errorf("invalid resource %q: an RFC 8707 resource is an absolute URI without a fragment, e.g. https://api.example.com/", r)
+	}
+	return nil
 }

@@ -16,6 +16,11 @@ const (
 	StatusNeedsReauthorization Status = "needs_reauthorization"
 	// StatusNotAuthorized: no token set is stored (the status of a connection without tokens).
 	StatusNotAuthorized Status = "not_authorized"
+	// StatusFailed: the provider refused the client's own request for a client-credentials
+	// token (invalid_client, unauthorized_client, invalid_scope, ...): authorizing cannot
+	// help; fix the connection's credentials or configuration. tokend keeps retrying with
+	// backoff and serves a still-valid access token meanwhile.
+	StatusFailed Status = "failed"
 )
 
 // TokenSet is the token record of one connection.
@@ -47,6 +52,15 @@ type TokenSet struct {
 	RefreshedAt time.Time `json:"refreshed_at,omitempty"`
 	// Scopes are the scopes requested at authorization; refreshes ask for the same ones.
 	Scopes []string `json:"scopes,omitempty"`
+	// Grant is the grant the tokens came from: GrantClientCredentials, or empty for the
+	// authorization-code grant (browser or device flow).
+	Grant string `json:"grant,omitempty"`
+}
+
+// Servable reports whether the record's status lets its access token be served: authorized,
+// or failed (a client-credentials token stays valid while its renewal is refused).
+func (t *TokenSet) Servable() bool {
+	return t.Status == "" || t.Status == StatusAuthorized || t.Status == StatusFailed
 }
 
 // String hides the tokens from fmt and loggers.

@@ -25,6 +25,7 @@ type AuthRequest struct {
 	verifier string
 	provider *Provider
 	config   *oauth2.Config
+	creds    Credentials
 }
 
 // String hides the verifier.
@@ -50,6 +51,7 @@ func (p *Provider) NewAuthRequest(creds Credentials, redirectURL string, scopes 
 		Scopes:      scopes,
 		provider:    p,
 		config:      p.Config(creds, redirectURL, scopes),
+		creds:       creds,
 	}
 	var opts []oauth2.AuthCodeOption
 	if p.PKCE {
@@ -63,7 +65,8 @@ func (p *Provider) NewAuthRequest(creds Credentials, redirectURL string, scopes 
 	for k, v := range p.preset().AuthParams {
 		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
-	a.URL = a.config.AuthCodeURL(a.State, opts...)
+
+	a.URL = withParams(a.config.AuthCodeURL(a.State, opts...), p.requestParams())
 	return a
 }
 
@@ -153,7 +156,10 @@ func issuerMatches(p *Provider, iss string) bool {
 // verifier, and checks the ID token when one comes back (nonce, audience, issuer).
 func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*Token, error) {
 	p := a.provider
-	tc := p.tokenCall("authorization_code", a.Scopes)
+	tc, err := c.tokenCall(p, "authorization_code", a.Scopes, a.creds)
+	if err != nil {
+		return nil, err
+	}
 	var opts []oauth2.AuthCodeOption
 	if a.verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(a.verifier))
@@ -172,4 +178,22 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 		}
 	}
 	return t, nil
+}
+
+// withParams adds the values v (audience, resource indicators: possibly several) to the
+// query of the URL raw.
+func withParams(raw string, v url.Values) string {
+	if len(v) == 0 {
+		return raw
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	q := u.Query()
+	for k, vs := range v {
+		q[k] = append(q[k], vs...)
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }

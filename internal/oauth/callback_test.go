@@ -119,7 +119,7 @@ func TestParseCallback(t *testing.T) {
 	}
 }
 
-func jwt(t *testing.T, claims map[string]any) string {
+func unsignedJWT(t *testing.T, claims map[string]any) string {
 	b, err := json.Marshal(claims)
 	if err != nil {
 		t.Fatal(err)
@@ -155,7 +155,7 @@ func TestCheckIDToken(t *testing.T) {
 		{"iss", map[string]any{"iss": "https://evil.example.com", "aud": "cid", "nonce": "n"}, idp, "issuer"},
 		{"google alias only for google", map[string]any{"iss": "accounts.google.com", "aud": "cid", "nonce": "n"}, idp, "issuer"},
 	} {
-		err := checkIDToken(jwt(t, tc.claims), "n", "cid", tc.provider)
+		err := checkIDToken(unsignedJWT(t, tc.claims), "n", "cid", tc.provider)
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v", tc.name, err)
 		}

@@ -22,6 +22,7 @@ type Metadata struct {
 	TokenEndpoint                              string   `json:"token_endpoint"`
 	RevocationEndpoint                         string   `json:"revocation_endpoint,omitempty"`
 	UserinfoEndpoint                           string   `json:"userinfo_endpoint,omitempty"`
+	DeviceAuthorizationEndpoint                string   `json:"device_authorization_endpoint,omitempty"`
 	ScopesSupported                            []string `json:"scopes_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported          []string `json:"token_endpoint_auth_methods_supported,omitempty"`
 	CodeChallengeMethodsSupported              []string `json:"code_challenge_methods_supported,omitempty"`
@@ -44,6 +45,7 @@ func ParseMetadata(data []byte, issuer string) (*Metadata, error) {
 	for _, f := range []struct{ name, v string }{
 		{"authorization_endpoint", m.AuthorizationEndpoint}, {"token_endpoint", m.TokenEndpoint},
 		{"revocation_endpoint", m.RevocationEndpoint}, {"userinfo_endpoint", m.UserinfoEndpoint},
+		{"device_authorization_endpoint", m.DeviceAuthorizationEndpoint},
 	} {
 		if f.v == "" {
 			continue

@@ -11,7 +11,6 @@
 package oauth
 
 import (
-	"fmt"
 	"net/http"
 	"time"
 )
@@ -39,15 +38,3 @@ func (c *Client) now() time.Time {
 	}
 	return time.Now()
 }
-
-// Credentials are a connection's OAuth2 client credentials.
-type Credentials struct {
-	ClientID     string
-	ClientSecret string
-}
-
-// String hides the secret.
-func (c Credentials) String() string { return fmt.Sprintf("Credentials(client_id=%s)", c.ClientID) }
-
-// GoString hides the secret.
-func (c Credentials) GoString() string { return c.String() }

@@ -79,6 +79,8 @@ type Endpoints struct {
 	TokenURL      string
 	RevocationURL string
 	UserinfoURL   string
+	// DeviceAuthURL is the RFC 8628 device authorization endpoint, when the provider has one.
+	DeviceAuthURL string
 	// AuthStyle is how the client authenticates at the token endpoint.
 	AuthStyle oauth2.AuthStyle
 	// IssParameter: the provider sends iss on the authorization response (RFC 9207), so
@@ -113,6 +115,7 @@ var Presets = []*Preset{
 			TokenURL:      "https://oauth2.googleapis.com/token",
 			RevocationURL: "https://oauth2.googleapis.com/revoke",
 			UserinfoURL:   "https://openidconnect.googleapis.com/v1/userinfo",
+			DeviceAuthURL: "https://oauth2.googleapis.com/device/code",
 			AuthStyle:     oauth2.AuthStyleInParams,
 			PKCE:          true,
 		},
@@ -130,11 +133,12 @@ var Presets = []*Preset{
 		Name:  "microsoft",
 		Hosts: []string{"login.microsoftonline.com"},
 		Endpoints: Endpoints{
-			Issuer:    "https://login.microsoftonline.com/{tenant}/v2.0",
-			AuthURL:   "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
-			TokenURL:  "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-			AuthStyle: oauth2.AuthStyleInParams,
-			PKCE:      true,
+			Issuer:        "https://login.microsoftonline.com/{tenant}/v2.0",
+			AuthURL:       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
+			TokenURL:      "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
+			DeviceAuthURL: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
+			AuthStyle:     oauth2.AuthStyleInParams,
+			PKCE:          true,
 		},
 		Tenant: &TenantRule{
 			Default:    "common",
@@ -177,10 +181,11 @@ var Presets = []*Preset{
 		Name:  "github",
 		Hosts: []string{"github.com"},
 		Endpoints: Endpoints{
-			AuthURL:   "https://github.com/login/oauth/authorize",
-			TokenURL:  "https://github.com/login/oauth/access_token",
-			AuthStyle: oauth2.AuthStyleInParams,
-			PKCE:      true,
+			AuthURL:       "https://github.com/login/oauth/authorize",
+			TokenURL:      "https://github.com/login/oauth/access_token",
+			DeviceAuthURL: "https://github.com/login/device/code",
+			AuthStyle:     oauth2.AuthStyleInParams,
+			PKCE:          true,
 		},
 		// Without Accept: application/json GitHub answers form-encoded.
 		TokenHeaders:        map[string]string{"Accept": "application/json"},
@@ -237,7 +242,7 @@ func (p *Preset) endpoints(u *url.URL) (Endpoints, string) {
 	t := p.Tenant.tenant(u)
 	r := strings.NewReplacer("{tenant}", t)
 	e.Issuer, e.AuthURL, e.TokenURL = r.Replace(e.Issuer), r.Replace(e.AuthURL), r.Replace(e.TokenURL)
-	e.RevocationURL, e.UserinfoURL = r.Replace(e.RevocationURL), r.Replace(e.UserinfoURL)
+	e.RevocationURL, e.UserinfoURL, e.DeviceAuthURL = r.Replace(e.RevocationURL), r.Replace(e.UserinfoURL), r.Replace(e.DeviceAuthURL)
 	return e, t
 }
 

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -18,6 +19,13 @@ type Provider struct {
 	Preset *Preset
 	// Source says where the endpoints came from: "preset:google", "discovery", "overrides".
 	Source string
+	// ClientAuth is the connection's client authentication method (authconn.ClientAuth*;
+	// empty: from the metadata or preset).
+	ClientAuth string
+	// Audience and Resources are sent with the connection's requests (audience, and RFC 8707
+	// resource indicators).
+	Audience  string
+	Resources []string
 	// tenant is the tenant of a preset with a TenantRule ("common", a tenant id).
 	tenant string
 }
@@ -73,7 +81,19 @@ func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provi
 	if preset.NoPKCE {
 		p.PKCE = false
 	}
+	p.applyConnection(conn)
 	return p, nil
+}
+
+// applyConnection takes the connection's client authentication, audience and resources.
+func (p *Provider) applyConnection(conn *authconn.Connection) {
+	p.ClientAuth, p.Audience, p.Resources = conn.ClientAuth, conn.Audience, slices.Clone(conn.Resources)
+	switch conn.ClientAuth {
+	case authconn.ClientAuthBasic:
+		p.AuthStyle = oauth2.AuthStyleInHeader
+	case authconn.ClientAuthPost, authconn.ClientAuthPrivateKeyJWT:
+		p.AuthStyle = oauth2.AuthStyleInParams
+	}
 }
 
 // discoverAny returns the metadata of the first of issuers that has usable metadata.
@@ -108,6 +128,7 @@ func endpointsFromMetadata(m *Metadata) Endpoints {
 		TokenURL:        m.TokenEndpoint,
 		RevocationURL:   m.RevocationEndpoint,
 		UserinfoURL:     m.UserinfoEndpoint,
+		DeviceAuthURL:   m.DeviceAuthorizationEndpoint,
 		IssParameter:    m.AuthorizationResponseIssParameterSupported,
 		ScopesSupported: m.ScopesSupported,
 		// RFC 8414: absent code_challenge_methods_supported means unknown; PKCE parameters
@@ -168,21 +189,61 @@ func (p *Provider) KeepsPreviousAccessToken() bool { return p.preset().KeepsPrev
 
 // Config returns the x/oauth2 configuration for creds.
 func (p *Provider) Config(creds Credentials, redirectURL string, scopes []string) *oauth2.Config {
+	secret := creds.ClientSecret
+	if creds.Key != nil {
+		secret = "" // the client assertion authenticates the client
+	}
 	return &oauth2.Config{
 		ClientID:     creds.ClientID,
-		ClientSecret: creds.ClientSecret,
-		Endpoint:     oauth2.Endpoint{AuthURL: p.AuthURL, TokenURL: p.TokenURL, AuthStyle: p.AuthStyle},
+		ClientSecret: secret,
+		Endpoint:     oauth2.Endpoint{AuthURL: p.AuthURL, TokenURL: p.TokenURL, DeviceAuthURL: p.DeviceAuthURL, AuthStyle: creds.authStyle(p)},
 		RedirectURL:  redirectURL,
 		Scopes:       scopes,
 	}
 }
 
-func (p *Provider) tokenCall(grant string, scopes []string) *tokenCall {
-	pre := p.preset()
-	tc := &tokenCall{headers: pre.TokenHeaders}
-	if grant == "refresh_token" && pre.RefreshWithScopes && len(scopes) > 0 {
-		tc.form = map[string][]string{"scope": {strings.Join(scopes, " ")}}
-		tc.formFor = grant
+// requestParams are the connection's audience and resource parameters, for authorization
+// and token requests.
+func (p *Provider) requestParams() url.Values {
+	v := url.Values{}
+	if p.Audience != "" {
+		v.Set("audience", p.Audience)
 	}
-	return tc
+	for _, r := range p.Resources {
+		v.Add("resource", r)
+	}
+	return v
+}
+
+// tokenCall returns the decoration of one token request with grant for creds: the preset's
+// headers, the scopes of a refresh where the provider needs them (Microsoft), the audience
+// and resources, and the client assertion of a private_key_jwt client.
+func (c *Client) tokenCall(p *Provider, grant string, scopes []string, creds Credentials) (*tokenCall, error) {
+	pre := p.preset()
+	tc := &tokenCall{headers: pre.TokenHeaders, form: p.requestParams()}
+	if grant == "refresh_token" && pre.RefreshWithScopes && len(scopes) > 0 {
+		tc.form.Set("scope", strings.Join(scopes, " "))
+	}
+	if creds.Key != nil {
+		a, err := creds.assertion(p.TokenURL, c.now())
+		if err != nil {
+			return nil, &Error{Op: grantOp(grant), Kind: KindRejected, Err: err}
+		}
+		tc.form.Set("client_assertion_type", assertionType)
+		tc.form.Set("client_assertion", a)
+	}
+	return tc, nil
+}
+
+// grantOp names the operation of a grant in errors.
+func grantOp(grant string) string {
+	switch grant {
+	case "authorization_code":
+		return "exchange"
+	case "refresh_token":
+		return "refresh"
+	case "client_credentials":
+		return "client credentials"
+	}
+	return "device token"
 }

@@ -139,7 +139,10 @@ func (c *Client) Refresh(ctx context.Context, p *Provider, creds Credentials, re
 		return nil, &Error{Op: "refresh", Kind: KindInvalidGrant, Code: "no_refresh_token", Description: "no refresh token is stored for this connection"}
 	}
 	cfg := p.Config(creds, "", scopes)
-	tc := p.tokenCall("refresh_token", scopes)
+	tc, err := c.tokenCall(p, "refresh_token", scopes, creds)
+	if err != nil {
+		return nil, err
+	}
 	src := cfg.TokenSource(c.withTokenCall(ctx, tc), &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)})
 	tok, err := src.Token()
 	if err != nil {

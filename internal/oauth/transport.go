@@ -26,8 +26,7 @@ import (
 type tokenCall struct {
 	base    http.RoundTripper
 	headers map[string]string
-	form    url.Values // added to the request body when the grant matches formFor
-	formFor string     // grant_type the extra form values apply to
+	form    url.Values // added to the request body (values the request has are kept)
 	body    []byte
 
 	sent  int         // requests sent
@@ -100,7 +99,7 @@ func (t *tokenCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// addForm adds the extra form values to the body of a request whose grant_type is formFor.
+// addForm adds the extra form values to the body of the request.
 func (t *tokenCall) addForm(req *http.Request) error {
 	if len(t.form) == 0 || req.Body == nil {
 		return nil
@@ -111,7 +110,7 @@ func (t *tokenCall) addForm(req *http.Request) error {
 		return err
 	}
 	vals, err := url.ParseQuery(string(raw))
-	if err == nil && vals.Get("grant_type") == t.formFor {
+	if err == nil {
 		for k, vs := range t.form {
 			if vals.Get(k) == "" {
 				vals[k] = vs

@@ -21,20 +21,21 @@ type ConnectionRecord struct {
 func (s *Store) Layout(name string) ConnectionPaths {
 	base := s.prefix + "/connections/" + name
 	return ConnectionPaths{
-		Config:       base + "/config",
-		ClientSecret: base + "/client-secret",
-		Tokens:       base + "/tokens",
-		RefreshLease: base + "/refresh-lease",
+		Config:             base + "/config",
+		ClientSecret:       base + "/client-secret",
+		ClientAssertionKey: base + "/client-assertion-key",
+		Tokens:             base + "/tokens",
+		RefreshLease:       base + "/refresh-lease",
 	}
 }
 
 // ConnectionPaths are the KV v2 paths of one connection's records.
 type ConnectionPaths struct {
-	Config, ClientSecret, Tokens, RefreshLease string
+	Config, ClientSecret, ClientAssertionKey, Tokens, RefreshLease string
 }
 
 func (p ConnectionPaths) all() []string {
-	return []string{p.RefreshLease, p.Tokens, p.ClientSecret, p.Config}
+	return []string{p.RefreshLease, p.Tokens, p.ClientAssertionKey, p.ClientSecret, p.Config}
 }
 
 // GetConnection returns the configuration of connection name.
@@ -103,7 +104,8 @@ func (s *Store) ListConnections(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
-// DeleteConnection removes the connection's lease, tokens, client secret and configuration,
+// DeleteConnection removes the connection's lease, tokens, client assertion key, client
+// secret and configuration,
 // in that order, with all their versions. A missing connection is not an error. It does not
 // revoke tokens at the provider; callers do that first.
 func (s *Store) DeleteConnection(ctx context.Context, name string) error {

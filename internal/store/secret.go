@@ -101,3 +101,54 @@ func (s *Store) GetPreviousClientSecret(ctx context.Context, name string, curren
 	}
 	return nil, &NotFoundError{Kind: "previous client secret", Name: name}
 }
+
+// ClientAssertionKey is the private key a private_key_jwt client signs its client
+// assertions with (RFC 7523), in PEM. Its kid is in the connection's configuration.
+type ClientAssertionKey struct {
+	PEM string `json:"private_key"`
+	// Version is the KV v2 version this value was read at.
+	Version int `json:"-"`
+}
+
+// String hides the key from fmt and loggers.
+func (k ClientAssertionKey) String() string { return "ClientAssertionKey(redacted)" }
+
+// GoString hides the key from %#v.
+func (k ClientAssertionKey) GoString() string { return k.String() }
+
+// PutClientAssertionKey stores a new version of the client assertion key of connection
+// name. Like PutClientSecret it needs only metadata read access: the writer (Terraform)
+// cannot read the key back.
+func (s *Store) PutClientAssertionKey(ctx context.Context, name string, key ClientAssertionKey) (int, error) {
+	if err := authconn.ValidateName(name); err != nil {
+		return 0, err
+	}
+	if _, _, err := authconn.ParseAssertionKey(key.PEM); err != nil {
+		return 0, err
+	}
+	p := s.Layout(name).ClientAssertionKey
+	cas := 0
+	md, err := s.kv.GetMetadata(ctx, p)
+	switch {
+	case err == nil:
+		cas = md.CurrentVersion
+	case errors.Is(err, vault.ErrSecretNotFound):
+	default:
+		return 0, fmt.Errorf("reading the client assertion key's metadata for %q from Vault: %w", name, redactErr(err))
+	}
+	return s.write(ctx, "client assertion key", name, p, key, cas)
+}
+
+// GetClientAssertionKey returns the current client assertion key of connection name.
+func (s *Store) GetClientAssertionKey(ctx context.Context, name string) (*ClientAssertionKey, error) {
+	if err := authconn.ValidateName(name); err != nil {
+		return nil, err
+	}
+	var k ClientAssertionKey
+	v, err := s.record(ctx, "client assertion key", name, s.Layout(name).ClientAssertionKey, &k)
+	if err != nil {
+		return nil, err
+	}
+	k.Version = v
+	return &k, nil
+}

@@ -106,3 +106,18 @@ func KeepRefreshToken(next, prev *authconn.TokenSet) bool {
 	next.RefreshTokenHardExpiry = prev.RefreshTokenHardExpiry
 	return true
 }
+
+// Issued returns the record of a client-credentials token t, asked for with scopes, that
+// replaces prev (nil for the first one). There is no refresh token to keep: the client asks
+// again before expiry.
+func Issued(prev *authconn.TokenSet, t *oauth.Token, scopes []string, fallback time.Duration) *authconn.TokenSet {
+	ts := fromToken(t, fallback)
+	ts.Grant = authconn.GrantClientCredentials
+	ts.Scopes = slices.Clone(scopes)
+	ts.AuthorizedAt = t.ReceivedAt.UTC()
+	if prev != nil && !prev.AuthorizedAt.IsZero() {
+		ts.AuthorizedAt = prev.AuthorizedAt
+		ts.RefreshedAt = t.ReceivedAt.UTC()
+	}
+	return ts
+}

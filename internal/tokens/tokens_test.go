@@ -94,3 +94,18 @@ func TestKeepRefreshTokenOnlyFromAStillAuthorizedRecord(t *testing.T) {
 		t.Fatal("kept a refresh token from no record")
 	}
 }
+
+func TestIssuedClientCredentialsRecords(t *testing.T) {
+	first := Issued(nil, &oauth.Token{AccessToken: "cc1", ExpiresIn: time.Minute, ReceivedAt: now}, []string{"read"}, 0)
+	if first.Grant != authconn.GrantClientCredentials || first.Status != authconn.StatusAuthorized || !first.AuthorizedAt.Equal(now) ||
+		!first.RefreshedAt.IsZero() || first.Scopes[0] != "read" || !first.Expiry.Equal(now.Add(time.Minute)) {
+		t.Fatalf("first client-credentials record %+v", first)
+	}
+	later := now.Add(50 * time.Second)
+	failed := *first
+	failed.Status, failed.LastError = authconn.StatusFailed, "invalid_client"
+	next := Issued(&failed, &oauth.Token{AccessToken: "cc2", ExpiresIn: time.Minute, ReceivedAt: later}, []string{"read"}, 0)
+	if !next.AuthorizedAt.Equal(now) || !next.RefreshedAt.Equal(later) || next.Status != authconn.StatusAuthorized || next.LastError != "" {
+		t.Fatalf("renewed client-credentials record %+v", next)
+	}
+}
