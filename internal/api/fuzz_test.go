@@ -34,6 +34,10 @@ func (noOAuth) Refresh(context.Context, *oauth.Provider, oauth.Credentials, stri
 	return nil, errors.New("no refresh in this test")
 }
 
+func (noOAuth) ClientCredentials(context.Context, *oauth.Provider, oauth.Credentials, []string) (*oauth.Token, error) {
+	return nil, errors.New("no client credentials in this test")
+}
+
 // memKeys is an in-memory api.KeyStore.
 type memKeys struct {
 	mu   sync.Mutex

@@ -32,6 +32,7 @@ type Store interface {
 	PutTokens(ctx context.Context, name string, t *authconn.TokenSet, version int) (int, error)
 	GetConnection(ctx context.Context, name string) (*store.ConnectionRecord, error)
 	GetClientSecret(ctx context.Context, name string) (*store.ClientSecret, error)
+	GetClientAssertionKey(ctx context.Context, name string) (*store.ClientAssertionKey, error)
 	GetPreviousClientSecret(ctx context.Context, name string, current int) (*store.ClientSecret, error)
 	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (*store.Lease, *store.Lease, error)
 	UpdateLease(ctx context.Context, l *store.Lease) error
@@ -45,6 +46,7 @@ type Store interface {
 type OAuth interface {
 	Resolve(ctx context.Context, conn *authconn.Connection) (*oauth.Provider, error)
 	Refresh(ctx context.Context, p *oauth.Provider, creds oauth.Credentials, refreshToken string, scopes []string) (*oauth.Token, error)
+	ClientCredentials(ctx context.Context, p *oauth.Provider, creds oauth.Credentials, scopes []string) (*oauth.Token, error)
 }
 
 // Observer receives events for metrics. Implementations must be fast and safe for

@@ -131,7 +131,7 @@ func (b *Broker) negative(e *entry, s *snapshot) error {
 	switch {
 	case s.notFound:
 		return fmt.Errorf("%w: %q (create it with Terraform or `tokend create`)", ErrNotFound, e.name)
-	case s.status != "" && s.status != authconn.StatusAuthorized:
+	case s.status != "" && s.status != authconn.StatusAuthorized && s.status != authconn.StatusFailed:
 		return &NotAuthorizedError{Name: e.name, Status: s.status, LastError: s.lastError}
 	}
 	return nil

@@ -73,7 +73,9 @@ func withAdvice(name string, err error) error {
 	case oe.Kind == oauth.KindInvalidGrant:
 		next = fmt.Sprintf("the provider no longer accepts the refresh token: authorize the connection again with `tokend authorize %s`", name)
 	case oe.Kind == oauth.KindInvalidClient:
-		next = "the provider refused the client credentials: check client_id and the client secret (set with the Terraform provider or `tokend create`), and that the app is enabled at the provider"
+		next = "the provider refused the client credentials: check client_id and the client secret or client assertion key (set with the Terraform provider or `tokend create`), and that the app is enabled at the provider"
+	case oe.Code == "unauthorized_client":
+		next = "the provider does not allow this client the grant: enable it for the app at the provider"
 	case oe.Kind == oauth.KindTransient:
 		next = "retried with backoff"
 	case oe.Code == "invalid_scope":

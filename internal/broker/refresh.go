@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
@@ -33,20 +34,20 @@ func (b *Broker) sync(ctx context.Context, e *entry) error {
 		// The retry goroutine owns the only valid refresh token; do not refresh again.
 		return errPendingWrite
 	}
-	ts, err := b.o.Store.GetTokens(ctx, name)
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			_, cerr := b.o.Store.GetConnection(ctx, name)
-			switch {
-			case errors.Is(cerr, store.ErrNotFound):
-				b.publishMissing(e, true)
-				return nil
-			case cerr != nil:
-				return b.failStore(e, cerr)
-			}
-			b.publishMissing(e, false)
+	ts, err := b.record(ctx, name)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		_, cerr := b.o.Store.GetConnection(ctx, name)
+		switch {
+		case errors.Is(cerr, store.ErrNotFound):
+			b.publishMissing(e, true)
 			return nil
+		case cerr != nil:
+			return b.failStore(e, cerr)
 		}
+		b.publishMissing(e, false)
+		return nil
+	case err != nil:
 		return b.failStore(e, err)
 	}
 	now := b.now()
@@ -55,7 +56,7 @@ func (b *Broker) sync(ctx context.Context, e *entry) error {
 		b.clearFailures(e)
 		return nil
 	}
-	if ts.RefreshToken == "" && now.Before(ts.Expiry) {
+	if ts.RefreshToken == "" && ts.Grant != authconn.GrantClientCredentials && now.Before(ts.Expiry) {
 		// Nothing to refresh with (the provider issued no refresh token): serve the access
 		// token until it expires; then the refresh fails and asks for re-authorization.
 		b.publish(e, ts)
@@ -133,7 +134,7 @@ func (b *Broker) waitForOther(ctx context.Context, name string, version int, lea
 			return nil, errClosing
 		case <-t.C:
 		}
-		ts, err := b.o.Store.GetTokens(ctx, name)
+		ts, err := b.record(ctx, name)
 		if err != nil {
 			return nil, err
 		}
@@ -149,7 +150,7 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 	release := b.releaser(ctx, name, lease)
 	// (c) Re-read under the lease: another replica may have refreshed between our read and
 	// our acquisition.
-	ts, err := b.o.Store.GetTokens(ctx, name)
+	ts, err := b.record(ctx, name)
 	if err != nil {
 		release()
 		return b.failStore(e, err)
@@ -187,7 +188,22 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 // settled reports whether ts needs no refresh now: it is not authorized (nothing to refresh
 // with) or not due yet.
 func (b *Broker) settled(ts *store.TokenRecord, now time.Time) bool {
-	return (ts.Status != "" && ts.Status != authconn.StatusAuthorized) || !b.due(&ts.TokenSet, now)
+	return !ts.Servable() || !b.due(&ts.TokenSet, now)
+}
+
+// record reads the token record of connection name. A client-credentials connection
+// without one gets an empty record (version 0: the first token creates it); any other
+// missing record is a NotFoundError.
+func (b *Broker) record(ctx context.Context, name string) (*store.TokenRecord, error) {
+	ts, err := b.o.Store.GetTokens(ctx, name)
+	if !errors.Is(err, store.ErrNotFound) {
+		return ts, err
+	}
+	conn, cerr := b.o.Store.GetConnection(ctx, name)
+	if cerr != nil || !conn.UsesClientCredentials() {
+		return nil, err
+	}
+	return &store.TokenRecord{TokenSet: authconn.TokenSet{Grant: authconn.GrantClientCredentials, Status: authconn.StatusAuthorized}}, nil
 }
 
 // releaser returns a function that frees lease, even after ctx ended.
@@ -203,9 +219,14 @@ func (b *Broker) releaser(ctx context.Context, name string, lease *store.Lease) 
 
 // refreshFailed handles a failed provider call of a refresh of ts under lease.
 func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease, ts *store.TokenRecord, err error, release func()) error {
-	if oauth.IsInvalidGrant(err) {
+	if oauth.IsInvalidGrant(err) && ts.Grant != authconn.GrantClientCredentials {
 		defer release()
 		return b.markNeedsReauth(ctx, e, ts, err)
+	}
+	if ts.Grant == authconn.GrantClientCredentials && !oauth.IsTransient(err) {
+		if marked := b.markFailed(ctx, e, ts, err); marked != nil {
+			ts = marked
+		}
 	}
 	var oe *oauth.Error
 	answered := errors.As(err, &oe) && oe.Answered()
@@ -237,17 +258,18 @@ func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease
 	return err
 }
 
-// callProvider reads the connection and its client secret (every time, so a secret rotated
-// through Terraform is used without a restart), calls the token endpoint and returns the
-// record to store (merged with ts by the rules of internal/tokens). It reports every failed
-// call to the observer; the caller reports success after storing.
+// callProvider reads the connection and its credentials (every time, so a secret rotated
+// through Terraform is used without a restart), calls the token endpoint (refresh, or client
+// credentials) and returns the record to store (merged with ts by the rules of
+// internal/tokens). It reports every failed call to the observer; the caller reports
+// success after storing.
 func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenRecord, deadline time.Time) (*authconn.TokenSet, error) {
 	conn, err := b.o.Store.GetConnection(ctx, name)
 	if err != nil {
 		b.o.Observer.Refresh(name, OutcomeStoreError)
 		return nil, err
 	}
-	cs, err := b.o.Store.GetClientSecret(ctx, name)
+	creds, secretVersion, err := connection.Credentials(ctx, b.o.Store, &conn.Connection)
 	if err != nil {
 		b.o.Observer.Refresh(name, OutcomeStoreError)
 		return nil, err
@@ -259,27 +281,44 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenR
 		b.o.Observer.Refresh(name, outcomeOf(err))
 		return nil, err
 	}
-	refresh := func(secret string) (*authconn.TokenSet, error) {
-		tok, err := b.o.OAuth.Refresh(rctx, p, oauth.Credentials{ClientID: conn.ClientID, ClientSecret: secret}, ts.RefreshToken, ts.Scopes)
+	call := func(creds oauth.Credentials) (*authconn.TokenSet, error) {
+		newTS, err := b.tokenRequest(rctx, p, creds, conn, ts)
 		if err != nil {
 			b.o.Observer.Refresh(name, outcomeOf(err))
-			return nil, err
 		}
-		return tokens.Refreshed(&ts.TokenSet, tok, b.o.FallbackLifetime), nil
+		return newTS, err
 	}
-	newTS, err := refresh(cs.Value)
-	if err == nil || oauth.KindOf(err) != oauth.KindInvalidClient {
+	newTS, err := call(creds)
+	if err == nil || oauth.KindOf(err) != oauth.KindInvalidClient || creds.Key != nil {
 		return newTS, err
 	}
 	// Client authentication fails before the grant is looked at, so the refresh token is not
 	// spent: try the previous secret version once (a rotation may not have reached the
 	// provider yet, or was rolled back there).
-	prevSecret, perr := b.o.Store.GetPreviousClientSecret(ctx, name, cs.Version)
+	prevSecret, perr := b.o.Store.GetPreviousClientSecret(ctx, name, secretVersion)
 	if perr != nil {
 		return nil, err
 	}
-	b.log.Warn("the provider refused the current client secret; trying the previous version", "connection", name, "current_version", cs.Version, "previous_version", prevSecret.Version)
-	return refresh(prevSecret.Value)
+	b.log.Warn("the provider refused the current client secret; trying the previous version", "connection", name, "current_version", secretVersion, "previous_version", prevSecret.Version)
+	creds.ClientSecret = prevSecret.Value
+	return call(creds)
+}
+
+// tokenRequest asks for the next token of ts: a refresh, or for a client-credentials
+// connection a new client-credentials token.
+func (b *Broker) tokenRequest(ctx context.Context, p *oauth.Provider, creds oauth.Credentials, conn *store.ConnectionRecord, ts *store.TokenRecord) (*authconn.TokenSet, error) {
+	if conn.UsesClientCredentials() {
+		tok, err := b.o.OAuth.ClientCredentials(ctx, p, creds, conn.Scopes)
+		if err != nil {
+			return nil, err
+		}
+		return tokens.Issued(&ts.TokenSet, tok, conn.Scopes, b.o.FallbackLifetime), nil
+	}
+	tok, err := b.o.OAuth.Refresh(ctx, p, creds, ts.RefreshToken, ts.Scopes)
+	if err != nil {
+		return nil, err
+	}
+	return tokens.Refreshed(&ts.TokenSet, tok, b.o.FallbackLifetime), nil
 }
 
 func outcomeOf(err error) string {

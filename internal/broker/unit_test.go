@@ -39,6 +39,10 @@ func (f *fakeOAuth) Refresh(context.Context, *oauth.Provider, oauth.Credentials,
 		ExpiresIn: f.life, ReceivedAt: time.Now()}, nil
 }
 
+func (f *fakeOAuth) ClientCredentials(ctx context.Context, p *oauth.Provider, c oauth.Credentials, _ []string) (*oauth.Token, error) {
+	return f.Refresh(ctx, p, c, "", nil)
+}
+
 func newTestBroker(t *testing.T, st Store, oa OAuth) *Broker {
 	t.Helper()
 	b, err := New(Options{Store: st, OAuth: oa, ReplicaID: "me", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),

@@ -151,3 +151,21 @@ func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenR
 	b.publish(e, &mark)
 	return b.failStore(e, fmt.Errorf("recording needs_reauthorization in Vault: %w", err))
 }
+
+// markFailed records in Vault that the provider refused a client-credentials token request
+// for a reason authorizing cannot fix (status failed, with the error), keeping a
+// still-valid access token, and returns the stored record (nil when Vault did not take
+// it). The caller backs off and tries again.
+func (b *Broker) markFailed(ctx context.Context, e *entry, ts *store.TokenRecord, cause error) *store.TokenRecord {
+	mark := *ts
+	mark.Status = authconn.StatusFailed
+	mark.LastError = withAdvice(e.name, cause).Error()
+	mark.LastErrorAt = b.now().UTC()
+	v, err := b.o.Store.PutTokens(ctx, e.name, &mark.TokenSet, ts.Version)
+	if v == 0 {
+		b.log.Warn("could not record the failed token request in Vault", "connection", e.name, "error", err)
+		return nil
+	}
+	mark.Version = v
+	return &mark
+}

@@ -64,29 +64,63 @@ func (e *NotFoundError) Error() string {
 // Is makes errors.Is(err, store.ErrNotFound) true.
 func (e *NotFoundError) Is(target error) bool { return target == store.ErrNotFound }
 
-// Create stores a new connection and its client secret. It fails with a store.ConflictError
-// when the name is taken, and leaves nothing behind when storing the secret fails.
-func Create(ctx context.Context, st *store.Store, c *authconn.Connection, clientSecret string) error {
-	if err := authconn.ValidateClientSecret(clientSecret); err != nil {
+// Secret is what a new connection's client authenticates with: its client secret, or, for
+// a client_auth of private_key_jwt, its client assertion key.
+type Secret struct {
+	ClientSecret string
+	AssertionKey *store.ClientAssertionKey
+}
+
+// String hides the secret.
+func (Secret) String() string { return "Secret(redacted)" }
+
+// GoString hides the secret.
+func (s Secret) GoString() string { return s.String() }
+
+// check reports whether sec fits the client authentication of c.
+func (sec Secret) check(c *authconn.Connection) error {
+	if c.ClientAuth == authconn.ClientAuthPrivateKeyJWT {
+		if sec.AssertionKey == nil {
+			return errors.New("client_auth private_key_jwt needs the client's private key (the client assertion key), not a client secret")
+		}
+		_, _, err := authconn.ParseAssertionKey(sec.AssertionKey.PEM)
 		return err
 	}
+	if sec.AssertionKey != nil {
+		return errors.New("a client assertion key is used only with client_auth private_key_jwt: set it, or give a client secret")
+	}
+	return authconn.ValidateClientSecret(sec.ClientSecret)
+}
+
+// Create stores a new connection and its client secret or assertion key. It fails with an
+// error that matches store.ErrConflict when the name is taken, and leaves nothing behind
+// when storing the secret fails.
+func Create(ctx context.Context, st *store.Store, c *authconn.Connection, sec Secret) error {
 	if c.Type == "" {
 		c.Type = authconn.TypeOAuth2
 	}
-	if err := c.Validate(); err != nil {
+	if err := errors.Join(c.Validate(), sec.check(c)); err != nil {
 		return err
 	}
 	if _, err := st.CreateConnection(ctx, c); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			return fmt.Errorf("connection %q already exists: choose another name, or remove it first with `tokend delete %s`", c.Name, c.Name)
+			return fmt.Errorf("connection %q already exists: choose another name, or remove it first with `tokend delete %s`: %w", c.Name, c.Name, err)
 		}
 		return fmt.Errorf("creating connection %q: %w", c.Name, err)
 	}
-	if _, err := st.PutClientSecret(ctx, c.Name, clientSecret); err != nil {
+	what := "client secret"
+	var err error
+	if sec.AssertionKey != nil {
+		what = "client assertion key"
+		_, err = st.PutClientAssertionKey(ctx, c.Name, *sec.AssertionKey)
+	} else {
+		_, err = st.PutClientSecret(ctx, c.Name, sec.ClientSecret)
+	}
+	if err != nil {
 		if derr := st.DeleteConnection(ctx, c.Name); derr != nil {
-			return fmt.Errorf("storing the client secret of %q failed (%w), and removing the half-created connection failed too (%v): remove it with `tokend delete %s`", c.Name, err, derr, c.Name)
+			return fmt.Errorf("storing the %s of %q failed (%w), and removing the half-created connection failed too (%v): remove it with `tokend delete %s`", what, c.Name, err, derr, c.Name)
 		}
-		return fmt.Errorf("storing the client secret of %q failed, so the connection was not created: %w", c.Name, err)
+		return fmt.Errorf("storing the %s of %q failed, so the connection was not created: %w", what, c.Name, err)
 	}
 	return nil
 }
@@ -203,11 +237,10 @@ func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, co
 		res.RevokeSkipped = "the provider has no token revocation endpoint (set revocation_url on the connection if it has one); remove the app's access in the provider's console to end the grant there"
 		return nil
 	}
-	secret, err := st.GetClientSecret(ctx, conn.Name)
+	creds, _, err := Credentials(ctx, st, &conn.Connection)
 	if err != nil {
-		return fmt.Errorf("reading the client secret (the revocation request must authenticate the client): %w", err)
+		return fmt.Errorf("reading the client's credentials (the revocation request must authenticate the client): %w", err)
 	}
-	creds := oauth.Credentials{ClientID: conn.ClientID, ClientSecret: secret.Value}
 	if ts.RefreshToken != "" {
 		if err := oc.Revoke(ctx, prov, creds, ts.RefreshToken, "refresh_token"); err != nil {
 			return fmt.Errorf("revoking the refresh token: %w", err)

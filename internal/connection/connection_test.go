@@ -1,4 +1,4 @@
-package connection
+package connection_test
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
@@ -106,7 +107,7 @@ func TestCreate(t *testing.T) {
 	ctx := context.Background()
 	c := customConn("made", "")
 	c.Type = ""
-	if err := Create(ctx, st, c, "the-client-secret"); err != nil {
+	if err := connection.Create(ctx, st, c, connection.Secret{ClientSecret: "the-client-secret"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := st.GetConnection(ctx, "made")
@@ -117,15 +118,15 @@ func TestCreate(t *testing.T) {
 	if err != nil || cs.Value != "the-client-secret" {
 		t.Errorf("secret stored wrongly (%v)", err)
 	}
-	err = Create(ctx, st, customConn("made", ""), "x")
+	err = connection.Create(ctx, st, customConn("made", ""), connection.Secret{ClientSecret: "x"})
 	if err == nil || !strings.Contains(err.Error(), "already exists") || !strings.Contains(err.Error(), "tokend delete made") {
 		t.Errorf("duplicate: %v", err)
 	}
-	if err := Create(ctx, st, customConn("empty", ""), " \n"); err == nil || !strings.Contains(err.Error(), "empty") {
+	if err := connection.Create(ctx, st, customConn("empty", ""), connection.Secret{ClientSecret: " \n"}); err == nil || !strings.Contains(err.Error(), "empty") {
 		t.Errorf("empty secret: %v", err)
 	}
 	bad := customConn("Bad_Name", "")
-	if err := Create(ctx, st, bad, "x"); err == nil || !strings.Contains(err.Error(), "invalid connection name") {
+	if err := connection.Create(ctx, st, bad, connection.Secret{ClientSecret: "x"}); err == nil || !strings.Contains(err.Error(), "invalid connection name") {
 		t.Errorf("bad name: %v", err)
 	}
 	if _, err := st.GetConnection(ctx, "empty"); !errors.Is(err, store.ErrNotFound) {
@@ -139,12 +140,12 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	ctx := context.Background()
 	rv := newRevoker(t)
 	oc := &oauth.Client{}
-	if err := Create(ctx, st, customConn("conn", rv.srv.URL+"/revoke"), "the-client-secret"); err != nil {
+	if err := connection.Create(ctx, st, customConn("conn", rv.srv.URL+"/revoke"), connection.Secret{ClientSecret: "the-client-secret"}); err != nil {
 		t.Fatal(err)
 	}
 
 	// No tokens: nothing to revoke, still fine.
-	res, err := Revoke(ctx, st, oc, "conn")
+	res, err := connection.Revoke(ctx, st, oc, "conn")
 	if err != nil || res.HadTokens || res.RevokeSkipped == "" {
 		t.Errorf("revoke without tokens: %+v %v", res, err)
 	}
@@ -152,7 +153,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	// Provider down: tokens are kept, the error names --force.
 	putTokens(t, st, "conn")
 	rv.setStatus(http.StatusServiceUnavailable)
-	_, err = Revoke(ctx, st, oc, "conn")
+	_, err = connection.Revoke(ctx, st, oc, "conn")
 	if err == nil || !strings.Contains(err.Error(), "kept in Vault") || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("revoke with the provider down: %v", err)
 	}
@@ -168,7 +169,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	}
 
 	// --force removes them anyway and reports the failure.
-	res, err = Revoke(ctx, st, oc, "conn", Options{Force: true})
+	res, err = connection.Revoke(ctx, st, oc, "conn", connection.Options{Force: true})
 	if err != nil || res.RevokeError == nil || !res.TokensDeleted {
 		t.Errorf("forced revoke: %+v %v", res, err)
 	}
@@ -179,7 +180,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	// Provider up: refresh token first, then access token.
 	rv.setStatus(http.StatusOK)
 	putTokens(t, st, "conn")
-	res, err = Revoke(ctx, st, oc, "conn")
+	res, err = connection.Revoke(ctx, st, oc, "conn")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,13 +202,13 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	if _, _, err := st.AcquireLease(ctx, "conn", "tokend-serve", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Revoke(ctx, st, oc, "conn", Options{LeaseWait: 700 * time.Millisecond})
+	_, err = connection.Revoke(ctx, st, oc, "conn", connection.Options{LeaseWait: 700 * time.Millisecond})
 	if !errors.Is(err, store.ErrLeaseHeld) || !strings.Contains(err.Error(), "run the command again") {
 		t.Errorf("revoke during a refresh: %v", err)
 	}
 
 	// Delete refuses while the refresh runs (nothing is deleted), and then removes everything.
-	_, err = Delete(ctx, st, oc, "conn", Options{LeaseWait: 200 * time.Millisecond})
+	_, err = connection.Delete(ctx, st, oc, "conn", connection.Options{LeaseWait: 200 * time.Millisecond})
 	if err == nil || !strings.Contains(err.Error(), "was not deleted") {
 		t.Errorf("delete during a refresh: %v", err)
 	}
@@ -218,7 +219,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	putTokens(t, st, "conn")
-	res, err = Delete(ctx, st, oc, "conn")
+	res, err = connection.Delete(ctx, st, oc, "conn")
 	if err != nil || !res.Found || !res.Deleted || len(res.Revoked) != 2 {
 		t.Errorf("delete: %+v %v", res, err)
 	}
@@ -227,10 +228,10 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	}
 
 	// Unknown connections.
-	if _, err := Revoke(ctx, st, oc, "conn"); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "tokend list") {
+	if _, err := connection.Revoke(ctx, st, oc, "conn"); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "tokend list") {
 		t.Errorf("revoke unknown: %v", err)
 	}
-	if res, err := Delete(ctx, st, oc, "conn"); err != nil || res.Found {
+	if res, err := connection.Delete(ctx, st, oc, "conn"); err != nil || res.Found {
 		t.Errorf("delete unknown: %+v %v", res, err)
 	}
 }
@@ -241,11 +242,11 @@ func TestRevokeWithoutEndpoint(t *testing.T) {
 	ctx := context.Background()
 	// Microsoft has no RFC 7009 endpoint; the preset applies, nothing is sent anywhere.
 	c := &authconn.Connection{Name: "ms", Type: authconn.TypeOAuth2, ProviderURL: "https://login.microsoftonline.com/common", ClientID: "cid"}
-	if err := Create(ctx, st, c, "the-client-secret"); err != nil {
+	if err := connection.Create(ctx, st, c, connection.Secret{ClientSecret: "the-client-secret"}); err != nil {
 		t.Fatal(err)
 	}
 	putTokens(t, st, "ms")
-	res, err := Revoke(ctx, st, &oauth.Client{}, "ms")
+	res, err := connection.Revoke(ctx, st, &oauth.Client{}, "ms")
 	if err != nil || !res.TokensDeleted || !strings.Contains(res.RevokeSkipped, "no token revocation endpoint") || len(res.Revoked) != 0 {
 		t.Errorf("revoke: %+v %v", res, err)
 	}
@@ -277,7 +278,7 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	id, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}})
-	if err := Create(ctx, st, &authconn.Connection{Name: "hydra", ProviderURL: h.Issuer, ClientID: id}, secret); err != nil {
+	if err := connection.Create(ctx, st, &authconn.Connection{Name: "hydra", ProviderURL: h.Issuer, ClientID: id}, connection.Secret{ClientSecret: secret}); err != nil {
 		t.Fatal(err)
 	}
 	auth := func() *store.TokenRecord {
@@ -300,7 +301,7 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	oc := &oauth.Client{}
 
 	ts := auth()
-	res, err := Revoke(ctx, st, oc, "hydra")
+	res, err := connection.Revoke(ctx, st, oc, "hydra")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,7 +327,7 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	// A client registered for client_secret_post: Hydra's metadata offers both methods, so
 	// the exchange and the revocation find the one the client uses.
 	pid, psecret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}, TokenEndpointAuthMethod: "client_secret_post"})
-	if err := Create(ctx, st, &authconn.Connection{Name: "hydra-post", ProviderURL: h.Issuer, ClientID: pid}, psecret); err != nil {
+	if err := connection.Create(ctx, st, &authconn.Connection{Name: "hydra-post", ProviderURL: h.Issuer, ClientID: pid}, connection.Secret{ClientSecret: psecret}); err != nil {
 		t.Fatal(err)
 	}
 	op := b.NewOpener(time.Minute)
@@ -338,18 +339,18 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	if err != nil || !h.Introspect(t, pts.RefreshToken).Active {
 		t.Fatalf("post client tokens: %v", err)
 	}
-	if _, err := Revoke(ctx, st, oc, "hydra-post"); err != nil {
+	if _, err := connection.Revoke(ctx, st, oc, "hydra-post"); err != nil {
 		t.Fatalf("revoke with a client_secret_post client: %v", err)
 	}
 	if h.Introspect(t, pts.RefreshToken).Active || h.Introspect(t, pts.AccessToken).Active {
 		t.Error("post client's tokens active after revoke")
 	}
-	if _, err := Delete(ctx, st, oc, "hydra-post"); err != nil {
+	if _, err := connection.Delete(ctx, st, oc, "hydra-post"); err != nil {
 		t.Fatal(err)
 	}
 
 	ts2 := auth() // can be authorized again
-	res, err = Delete(ctx, st, oc, "hydra")
+	res, err = connection.Delete(ctx, st, oc, "hydra")
 	if err != nil || !res.Deleted {
 		t.Fatalf("delete: %+v %v", res, err)
 	}

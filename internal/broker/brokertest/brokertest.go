@@ -6,11 +6,18 @@ package brokertest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
+	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,11 +25,13 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
@@ -58,6 +67,86 @@ func StartWithVault(t testing.TB, v *testenv.Vault, opts testenv.HydraOptions) *
 	e.ClientID, e.ClientSecret = h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{RedirectURI}})
 	e.Store = e.NewStore(t)
 	return e
+}
+
+// StartProxiedTokenEndpoint is Start with Hydra told that the proxy is its token endpoint
+// (webfinger.oidc_discovery.token_url, which Hydra also accepts as the audience of client
+// assertions): private_key_jwt clients address their assertions to the connection's
+// token_url, the proxy, and Hydra accepts them. Hydra's discovery then names the proxy too.
+func StartProxiedTokenEndpoint(t testing.TB, opts testenv.HydraOptions) *Env {
+	t.Helper()
+	v := testenv.StartVault(t)
+	proxy := NewTokenProxy(t, "")
+	if opts.Env == nil {
+		opts.Env = map[string]string{}
+	}
+	opts.Env["WEBFINGER_OIDC_DISCOVERY_TOKEN_URL"] = proxy.URL
+	h := testenv.StartHydra(t, opts)
+	if err := proxy.SetTarget(h.PublicURL + "/oauth2/token"); err != nil {
+		t.Fatal(err)
+	}
+	e := &Env{Vault: v, Hydra: h, Prefix: "tailor", Proxy: proxy}
+	e.ClientID, e.ClientSecret = h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{RedirectURI}})
+	e.Store = e.NewStore(t)
+	return e
+}
+
+// AddClientCredentials creates connection name with the client credentials grant for a new
+// Hydra client that authenticates with auth (client_secret_basic, client_secret_post or
+// private_key_jwt; for the last, a new P-256 key whose public JWK is registered at Hydra
+// and whose PEM is stored as the connection's client assertion key). It returns the client id.
+func (e *Env) AddClientCredentials(t testing.TB, name, auth string) string {
+	t.Helper()
+	spec := testenv.ClientSpec{GrantTypes: []string{"client_credentials"}, ResponseTypes: []string{"token"},
+		Scopes: []string{"read", "write"}, TokenEndpointAuthMethod: auth}
+	var keyPEM string
+	if auth == authconn.ClientAuthPrivateKeyJWT {
+		var jwks []byte
+		keyPEM, jwks = newAssertionKey(t)
+		spec.JWKS, spec.TokenEndpointAuthSigningAlg = jwks, "ES256"
+	}
+	id, secret := e.Hydra.CreateClient(t, spec)
+	ctx := context.Background()
+	c := &authconn.Connection{Name: name, Type: authconn.TypeOAuth2, ProviderURL: e.Hydra.PublicURL, IssuerURL: e.Hydra.Issuer,
+		ClientID: id, AuthURL: e.Hydra.AuthURL, TokenURL: e.Proxy.URL, Scopes: []string{"read"},
+		GrantType: authconn.GrantClientCredentials, ClientAuth: auth}
+	if _, err := e.Store.CreateConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	var err error
+	if keyPEM != "" {
+		_, err = e.Store.PutClientAssertionKey(ctx, name, store.ClientAssertionKey{PEM: keyPEM})
+	} else {
+		_, err = e.Store.PutClientSecret(ctx, name, secret)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// newAssertionKey returns a new P-256 private key in PEM and its public JWK Set, with the
+// kid tokend derives (the RFC 7638 thumbprint).
+func newAssertionKey(t testing.TB) (pemKey string, jwks []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	creds, err := oauth.KeyCredentials("x", pemKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, err = json.Marshal(map[string]any{"keys": []any{creds.PublicJWK()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pemKey, jwks
 }
 
 // NewStore returns a store on its own Vault client (as a separate replica would have).
@@ -99,13 +188,27 @@ func (e *Env) AddConnection(t testing.TB, name string) *authconn.Connection {
 // connection name against Hydra's login and consent app with a cookie-keeping HTTP client in
 // place of a browser, and returns the stored token record (which replaces any earlier one).
 // The exchange goes through the proxy but is not counted as a refresh.
+//
+// Hydra on in-memory SQLite sometimes fails a login under concurrent load ("Unable to
+// serialize access due to a concurrent update", which reaches the callback as error=error or
+// server_error); like an operator, Authorize then authorizes again, up to five times.
 func (e *Env) Authorize(t testing.TB, name string) *store.TokenRecord {
 	t.Helper()
-	ts, err := e.authorize(name)
-	if err != nil {
-		t.Fatalf("authorizing %s: %v", name, err)
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		var ts *store.TokenRecord
+		if ts, err = e.authorize(name); err == nil {
+			return ts
+		}
+		var ce *authorize.CallbackError
+		if !errors.As(err, &ce) || (ce.Code() != "error" && ce.Code() != "server_error") {
+			break
+		}
+		t.Logf("authorizing %s: Hydra failed the login (%v); authorizing again", name, err)
+		time.Sleep(time.Duration(attempt) * 200 * time.Millisecond)
 	}
-	return ts
+	t.Fatalf("authorizing %s: %v", name, err)
+	return nil
 }
 
 func (e *Env) authorize(name string) (*store.TokenRecord, error) {
@@ -218,7 +321,8 @@ func (e *Env) Introspect(token string) (Introspection, error) {
 type TokenProxy struct {
 	URL string
 
-	rp *httputil.ReverseProxy
+	rp     *httputil.ReverseProxy
+	target atomic.Pointer[url.URL]
 
 	mu        sync.Mutex
 	refreshes int
@@ -231,6 +335,7 @@ type TokenProxy struct {
 	answers   []Answer
 	onAnswer  func()
 	onRefresh func(Answer)
+	grants    map[string]map[int]int
 }
 
 // Fault is a failure mode of the token endpoint injected by the proxy for refresh requests.
@@ -270,14 +375,17 @@ func TokenHash(tok string) string {
 
 const proxyErrorHeader = "X-Brokertest-Proxy-Error"
 
-// NewTokenProxy starts a proxy to target (Hydra's token endpoint) that stops in t.Cleanup.
+// NewTokenProxy starts a proxy to target (Hydra's token endpoint; set later with SetTarget
+// when empty) that stops in t.Cleanup.
 func NewTokenProxy(t testing.TB, target string) *TokenProxy {
-	tu, err := url.Parse(target)
-	if err != nil {
-		t.Fatal(err)
+	p := &TokenProxy{statuses: map[int]int{}, seen: map[string]int{}, grants: map[string]map[int]int{}}
+	if target != "" {
+		if err := p.SetTarget(target); err != nil {
+			t.Fatal(err)
+		}
 	}
-	p := &TokenProxy{statuses: map[int]int{}, seen: map[string]int{}}
 	p.rp = &httputil.ReverseProxy{Rewrite: func(r *httputil.ProxyRequest) {
+		tu := p.target.Load()
 		r.Out.URL.Scheme, r.Out.URL.Host, r.Out.URL.Path = tu.Scheme, tu.Host, tu.Path
 		r.Out.Host = tu.Host
 	}, ErrorHandler: func(w http.ResponseWriter, _ *http.Request, _ error) {
@@ -315,6 +423,15 @@ func (p *TokenProxy) serve(w http.ResponseWriter, r *http.Request) {
 	p.rp.ServeHTTP(rec, r.WithContext(context.WithoutCancel(r.Context())))
 	reached := rec.Header().Get(proxyErrorHeader) == ""
 	rec.Header().Del(proxyErrorHeader)
+	if reached {
+		p.mu.Lock()
+		g := form.Get("grant_type")
+		if p.grants[g] == nil {
+			p.grants[g] = map[int]int{}
+		}
+		p.grants[g][rec.Code]++
+		p.mu.Unlock()
+	}
 	if refresh {
 		p.recordRefresh(a, rec, reached, hold)
 	}
@@ -391,6 +508,24 @@ func (p *TokenProxy) recordRefresh(a Answer, rec *httptest.ResponseRecorder, rea
 	p.windows = append(p.windows, [2]time.Time{a.Start, a.End})
 	p.answers = append(p.answers, a)
 	p.mu.Unlock()
+}
+
+// SetTarget sets the token endpoint the proxy forwards to.
+func (p *TokenProxy) SetTarget(target string) error {
+	tu, err := url.Parse(target)
+	if err != nil {
+		return err
+	}
+	p.target.Store(tu)
+	return nil
+}
+
+// Requests returns the answers to requests of grant (grant_type, e.g. client_credentials)
+// that reached Hydra, by HTTP status.
+func (p *TokenProxy) Requests(grant string) map[int]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return maps.Clone(p.grants[grant])
 }
 
 // finish records a refresh request that did not reach Hydra.

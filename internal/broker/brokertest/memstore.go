@@ -75,6 +75,11 @@ func (m *MemStore) GetClientSecret(context.Context, string) (*store.ClientSecret
 	return &store.ClientSecret{Value: v, Version: 1}, nil
 }
 
+// GetClientAssertionKey implements broker.Store: there is none.
+func (m *MemStore) GetClientAssertionKey(_ context.Context, name string) (*store.ClientAssertionKey, error) {
+	return nil, &store.NotFoundError{Kind: "client assertion key", Name: name}
+}
+
 // GetPreviousClientSecret implements broker.Store: there is none.
 func (m *MemStore) GetPreviousClientSecret(_ context.Context, name string, _ int) (*store.ClientSecret, error) {
 	return nil, &store.NotFoundError{Kind: "previous client secret", Name: name}

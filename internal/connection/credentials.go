@@ -1,0 +1,58 @@
+package connection
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// CredentialStore reads a connection's client credentials (*store.Store does).
+type CredentialStore interface {
+	GetClientSecret(ctx context.Context, name string) (*store.ClientSecret, error)
+	GetClientAssertionKey(ctx context.Context, name string) (*store.ClientAssertionKey, error)
+}
+
+// Credentials reads the client credentials of conn from st: its client assertion key when
+// it authenticates with private_key_jwt, else its client secret. version is the KV v2 version
+// of the record read (for the previous-secret fallback). A missing record is an error that
+// matches store.ErrNotFound and says how to set it.
+func Credentials(ctx context.Context, st CredentialStore, conn *authconn.Connection) (creds oauth.Credentials, version int, err error) {
+	if conn.ClientAuth == authconn.ClientAuthPrivateKeyJWT {
+		k, err := st.GetClientAssertionKey(ctx, conn.Name)
+		if err != nil {
+			return oauth.Credentials{}, 0, missing(conn.Name, "client assertion key", "client_assertion_key_wo", "--client-assertion-key-file FILE", err)
+		}
+		creds, err := oauth.KeyCredentials(conn.ClientID, k.PEM, conn.AssertionKeyID)
+		return creds, k.Version, err
+	}
+	cs, err := st.GetClientSecret(ctx, conn.Name)
+	if err != nil {
+		return oauth.Credentials{}, 0, missing(conn.Name, "client secret", "client_secret_wo", "--client-secret-file FILE", err)
+	}
+	return oauth.Credentials{ClientID: conn.ClientID, ClientSecret: cs.Value}, cs.Version, nil
+}
+
+// MissingCredentialError reports a connection without the credential its client
+// authentication needs.
+type MissingCredentialError struct {
+	Name, What, Attribute, Flag string
+}
+
+func (e *MissingCredentialError) Error() string {
+	return fmt.Sprintf("connection %q has no %s in Vault: set it with the Terraform provider (%s), or delete and re-create the connection with `tokend create ... %s`",
+		e.Name, e.What, e.Attribute, e.Flag)
+}
+
+// Is makes errors.Is(err, store.ErrNotFound) true.
+func (e *MissingCredentialError) Is(target error) bool { return target == store.ErrNotFound }
+
+func missing(name, what, attr, flag string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return &MissingCredentialError{Name: name, What: what, Attribute: attr, Flag: flag}
+	}
+	return fmt.Errorf("reading the %s of %q: %w", what, name, err)
+}
