@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # tools.sh makes the test tools available: the pinned Vault, OpenTofu and Ory Hydra from the
-# tools/* modules, built into bin/, and Debian's chromium and nodejs.
+# tools/* modules and the device-flow provider of tools/oidc, built into bin/, and Debian's
+# chromium and nodejs.
 #
 # Where a tool is found is decided in one place, internal/testenv.FindTool (asked through
 # scripts/findtool, which the tests, the demo and gendocs.sh use too): $TAILOR_<TOOL>, then
@@ -20,15 +21,17 @@ log() { printf 'tools: %s\n' "$*" >&2; }
 cache=${TAILOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tailor-tools}
 
 # The pinned builds: package, build tags, ldflags, CGO_ENABLED.
-declare -A pkg=([vault]=github.com/hashicorp/vault [tofu]=github.com/opentofu/opentofu/cmd/tofu [hydra]=github.com/ory/hydra/v2)
-declare -A tags=([vault]="" [tofu]="" [hydra]="sqlite,sqlite_omit_load_extension")
-declare -A ldflags=([vault]="-s -w" [tofu]="-s -w -X github.com/opentofu/opentofu/version.dev=no" [hydra]="-s -w")
-declare -A cgo=([vault]=0 [tofu]=0 [hydra]=1)
+# oidc is the test bed's device-flow provider: our small program on github.com/zitadel/oidc.
+declare -A pkg=([vault]=github.com/hashicorp/vault [tofu]=github.com/opentofu/opentofu/cmd/tofu [hydra]=github.com/ory/hydra/v2
+	[oidc]=github.com/authconnection/terraform-provider-tailor/tools/oidc)
+declare -A tags=([vault]="" [tofu]="" [hydra]="sqlite,sqlite_omit_load_extension" [oidc]="")
+declare -A ldflags=([vault]="-s -w" [tofu]="-s -w -X github.com/opentofu/opentofu/version.dev=no" [hydra]="-s -w" [oidc]="-s -w")
+declare -A cgo=([vault]=0 [tofu]=0 [hydra]=1 [oidc]=0)
 declare -A debian=([chromium]=chromium [node]=nodejs)
 
 stamp() {
 	local t=$1
-	echo "$(cat "tools/$t/go.mod" "tools/$t/go.sum" | sha256sum | cut -c1-16)-$(printf '%s|%s|%s' "${tags[$t]}" "${ldflags[$t]}" "${cgo[$t]}" | sha256sum | cut -c1-8)"
+	echo "$(cat "tools/$t"/go.mod "tools/$t"/go.sum "tools/$t"/*.go 2>/dev/null | sha256sum | cut -c1-16)-$(printf '%s|%s|%s' "${tags[$t]}" "${ldflags[$t]}" "${cgo[$t]}" | sha256sum | cut -c1-8)"
 }
 
 # build TOOL: builds the pinned tool into the cache (unless there) and links bin/TOOL to it.
@@ -62,7 +65,7 @@ install() {
 	fi
 }
 
-want=${*:-vault tofu hydra chromium node}
+want=${*:-vault tofu hydra oidc chromium node}
 for t in $want; do
 	if [ -n "${pkg[$t]:-}" ] && [ -e "bin/$t" ] && [ "$(cat "bin/.$t.stamp" 2>/dev/null)" != "$(stamp "$t")" ]; then
 		log "bin/$t is out of date; rebuilding"

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
@@ -45,6 +46,28 @@ type Attempt struct {
 // endpoints and prepares the authorization request (state, PKCE, nonce, the preset's
 // parameters). Errors say what to do next.
 func Begin(ctx context.Context, st *store.Store, r Request) (*Attempt, error) {
+	c, err := prepare(ctx, st, &r)
+	if err != nil {
+		return nil, err
+	}
+	if c.prov.AuthURL == "" {
+		return nil, fmt.Errorf("connection %q has no authorization endpoint: set auth_url on the connection", r.Name)
+	}
+	return &Attempt{Name: r.Name, ClientID: c.conn.ClientID, Provider: c.prov, Request: c.prov.NewAuthRequest(c.creds, r.RedirectURI, c.scopes),
+		st: st, oc: r.OAuth, fallback: r.FallbackLifetime}, nil
+}
+
+// prepared is what both flows need: the connection, its credentials, its provider and the
+// scopes to request.
+type prepared struct {
+	conn   *store.ConnectionRecord
+	creds  oauth.Credentials
+	prov   *oauth.Provider
+	scopes []string
+}
+
+// prepare reads connection r.Name and its credentials from st and resolves its provider.
+func prepare(ctx context.Context, st *store.Store, r *Request) (*prepared, error) {
 	if r.OAuth == nil {
 		r.OAuth = &oauth.Client{}
 	}
@@ -56,27 +79,25 @@ func Begin(ctx context.Context, st *store.Store, r Request) (*Attempt, error) {
 		}
 		return nil, fmt.Errorf("reading connection %q: %w", name, err)
 	}
-	secret, err := st.GetClientSecret(ctx, name)
+	if conn.UsesClientCredentials() {
+		return nil, fmt.Errorf("connection %q uses the client credentials grant: it needs no authorization, tokend serve obtains its tokens by itself", name)
+	}
+	creds, _, err := connection.Credentials(ctx, st, &conn.Connection)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fmt.Errorf("connection %q has no client secret in Vault: set it with the Terraform provider (client_secret_wo), or delete and re-create the connection with `tokend create ... --client-secret-file FILE`", name)
-		}
-		return nil, fmt.Errorf("reading the client secret of %q: %w", name, err)
+		return nil, err
 	}
 	prov, err := r.OAuth.Resolve(ctx, &conn.Connection)
 	if err != nil {
 		return nil, fmt.Errorf("finding the OAuth2 endpoints of %q: %w", name, err)
 	}
-	if prov.AuthURL == "" || prov.TokenURL == "" {
-		return nil, fmt.Errorf("connection %q has no authorization or token endpoint: set auth_url and token_url on the connection", name)
+	if prov.TokenURL == "" {
+		return nil, fmt.Errorf("connection %q has no token endpoint: set token_url on the connection", name)
 	}
 	scopes, err := scopesFor(r.Scopes, conn.Scopes)
 	if err != nil {
 		return nil, err
 	}
-	creds := oauth.Credentials{ClientID: conn.ClientID, ClientSecret: secret.Value}
-	return &Attempt{Name: name, ClientID: conn.ClientID, Provider: prov, Request: prov.NewAuthRequest(creds, r.RedirectURI, scopes),
-		st: st, oc: r.OAuth, fallback: r.FallbackLifetime}, nil
+	return &prepared{conn: conn, creds: creds, prov: prov, scopes: scopes}, nil
 }
 
 // scopesFor returns the scopes to request: requested, else the connection's, else
@@ -117,29 +138,33 @@ func (a *Attempt) Complete(ctx context.Context, q url.Values) (*Result, error) {
 	ts := tokens.Authorized(tok, a.Request.Scopes, cb.Extras, a.fallback)
 	res := &Result{Name: a.Name, Provider: a.Provider.Name(), RedirectURI: a.Request.RedirectURL, Scopes: a.Request.Scopes,
 		GrantedScope: ts.Scope, CallbackExtras: ts.CallbackExtras}
-	if err := a.store(ctx, ts, res); err != nil {
+	if err := storeAuthorization(ctx, a.st, a.Name, ts, res); err != nil {
 		return nil, err
 	}
+	res.finish(ts, a.Provider.Preset.NoRefreshTokenAdvice)
+	return res, nil
+}
+
+// finish fills in what was stored, and warns when no refresh token came.
+func (res *Result) finish(ts *authconn.TokenSet, advice string) {
 	res.Expiry, res.RefreshTokenExpiry, res.HasRefreshToken = ts.Expiry, ts.RefreshTokenExpiry, ts.RefreshToken != ""
-	advice := a.Provider.Preset.NoRefreshTokenAdvice
 	if res.KeptRefreshToken {
 		res.Warnings = append(res.Warnings, "the provider returned no new refresh token; the refresh token of the earlier authorization was kept. "+advice)
 	} else if !res.HasRefreshToken {
 		res.Warnings = append(res.Warnings, fmt.Sprintf("the provider returned no refresh token: connection %q works only until its access token expires at %s and cannot be refreshed. %s",
-			a.Name, ts.Expiry.Format(time.RFC3339), advice))
+			res.Name, ts.Expiry.Format(time.RFC3339), advice))
 	}
-	return res, nil
 }
 
-// store writes ts as the token record of the connection, replacing an existing record (read
-// first, so check-and-set replaces exactly the version seen). A record written by someone
-// else in between (a refresh of the old chain) is replaced on a retry: this authorization is
-// newer.
-func (a *Attempt) store(ctx context.Context, ts *authconn.TokenSet, res *Result) error {
+// storeAuthorization writes ts as the token record of connection name, replacing an existing
+// record (read first, so check-and-set replaces exactly the version seen). A record written
+// by someone else in between (a refresh of the old chain) is replaced on a retry: this
+// authorization is newer.
+func storeAuthorization(ctx context.Context, st *store.Store, name string, ts *authconn.TokenSet, res *Result) error {
 	issued := *ts
 	for attempt := 1; ; attempt++ {
 		*ts = issued
-		old, err := a.st.GetTokens(ctx, a.Name)
+		old, err := st.GetTokens(ctx, name)
 		version := 0
 		switch {
 		case err == nil:
@@ -149,9 +174,9 @@ func (a *Attempt) store(ctx context.Context, ts *authconn.TokenSet, res *Result)
 		case errors.Is(err, store.ErrNotFound):
 			res.Replaced, res.KeptRefreshToken = false, false
 		default:
-			return fmt.Errorf("the provider issued tokens for %q but reading the existing token record failed, so nothing was stored: %w; authorize again when Vault is reachable", a.Name, err)
+			return fmt.Errorf("the provider issued tokens for %q but reading the existing token record failed, so nothing was stored: %w; authorize again when Vault is reachable", name, err)
 		}
-		v, err := a.st.PutTokens(ctx, a.Name, ts, version)
+		v, err := st.PutTokens(ctx, name, ts, version)
 		if v > 0 {
 			res.Version = v
 			if err != nil { // the tokens are stored; only the status summary failed
@@ -162,7 +187,7 @@ func (a *Attempt) store(ctx context.Context, ts *authconn.TokenSet, res *Result)
 		if errors.Is(err, store.ErrConflict) && attempt < 5 {
 			continue
 		}
-		return fmt.Errorf("storing the tokens of %q in Vault failed, so the authorization is lost: %w; authorize again", a.Name, err)
+		return fmt.Errorf("storing the tokens of %q in Vault failed, so the authorization is lost: %w; authorize again", name, err)
 	}
 }
 
@@ -195,6 +220,8 @@ type Result struct {
 	Version int
 	// Warnings are things the operator should act on (no refresh token, ...).
 	Warnings []string
+	// Device: authorized with the device flow.
+	Device bool
 }
 
 // Message is the text of the page shown in the browser at the end.

@@ -31,8 +31,13 @@ type Prompt struct {
 	Scopes             []string
 	// RedirectURI must be registered for ClientID at the provider; Notes says where.
 	RedirectURI, ClientID, Notes string
-	// Timeout is how long the flow waits for the callback.
+	// Timeout is how long the flow waits for the callback (or the device approval).
 	Timeout time.Duration
+	// Device: the device flow. URL is the verification URI where the user enters UserCode;
+	// CompleteURL, when the provider gives one, already holds the code.
+	Device      bool
+	UserCode    string
+	CompleteURL string
 }
 
 // Prompt returns what the user needs to authorize a, waiting up to timeout.
@@ -55,6 +60,9 @@ type TextUI struct {
 
 // Prompt implements UI.
 func (u *TextUI) Prompt(p Prompt) error {
+	if p.Device {
+		return u.devicePrompt(p)
+	}
 	say := func(format string, a ...any) { fmt.Fprintf(u.Err, format+"\n", a...) }
 	say("Authorizing connection %q at %s (%s), scopes: %s", p.Name, p.AuthHost, p.Provider, strings.Join(p.Scopes, " "))
 	say("Redirect URI (must be registered for client %s at the provider): %s", p.ClientID, p.RedirectURI)
@@ -77,9 +85,26 @@ func (u *TextUI) Prompt(p Prompt) error {
 	return nil
 }
 
+// devicePrompt shows the device flow's verification URI and user code: on Err for the
+// person, and on Out as two lines (the URL to open, with the code when the provider gives
+// such a URL; then the code) for programs.
+func (u *TextUI) devicePrompt(p Prompt) error {
+	fmt.Fprintf(u.Err, "Authorizing connection %q at %s (%s) with the device flow, scopes: %s\n", p.Name, p.AuthHost, p.Provider, strings.Join(p.Scopes, " "))
+	fmt.Fprintf(u.Err, "On any device with a browser, open %s and enter the code %s\n", p.URL, p.UserCode)
+	open := p.URL
+	if p.CompleteURL != "" {
+		fmt.Fprintf(u.Err, "  (or open %s, which has the code in it)\n", p.CompleteURL)
+		open = p.CompleteURL
+	}
+	fmt.Fprintln(u.Out, open)
+	fmt.Fprintln(u.Out, p.UserCode)
+	fmt.Fprintf(u.Err, "Waiting up to %s for the approval (Ctrl-C to cancel)...\n", p.Timeout.Round(time.Second))
+	return nil
+}
+
 // Exchanging implements UI.
 func (u *TextUI) Exchanging() {
-	fmt.Fprintln(u.Err, "Received the callback; exchanging the code for tokens...")
+	fmt.Fprintln(u.Err, "Received the authorization; storing the tokens...")
 }
 
 // Done implements UI: it prints the warnings.

@@ -412,6 +412,10 @@ type ClientSpec struct {
 	Audience []string
 	// Name is the client_name; default "testenv".
 	Name string
+	// JWKS holds the client's public keys (a JSON Web Key Set), for private_key_jwt.
+	JWKS json.RawMessage
+	// TokenEndpointAuthSigningAlg is the algorithm of its client assertions (RS256, ES256).
+	TokenEndpointAuthSigningAlg string
 }
 
 // CreateClient registers a client through POST <admin>/admin/clients and
@@ -437,6 +441,10 @@ func (h *Hydra) NewClient(spec ClientSpec) (clientID, clientSecret string, err e
 		"response_types":             orDefault(spec.ResponseTypes, []string{"code"}),
 		"token_endpoint_auth_method": cmp.Or(spec.TokenEndpointAuthMethod, "client_secret_basic"),
 		"audience":                   orDefault(spec.Audience, []string{}),
+	}
+	if len(spec.JWKS) > 0 {
+		body["jwks"] = spec.JWKS
+		body["token_endpoint_auth_signing_alg"] = spec.TokenEndpointAuthSigningAlg
 	}
 	var res struct {
 		ClientID     string `json:"client_id"`

@@ -39,6 +39,8 @@ var Tools = map[string]Tool{
 		Install: "run `make tools` (scripts/tools.sh builds it from tools/tofu into bin/), set TAILOR_TOFU to a tofu binary, or put tofu 1.11+ on PATH"},
 	"hydra": {Name: "hydra", Names: []string{"hydra"}, MinVersion: "2.3.0", VersionArgs: []string{"version"},
 		Install: "run `make tools` (scripts/tools.sh builds it from tools/hydra into bin/), set TAILOR_HYDRA to a hydra binary, or put hydra 2.3+ on PATH"},
+	"oidc": {Name: "oidc",
+		Install: "run `make tools` (scripts/tools.sh builds tools/oidc, the device-flow provider on github.com/zitadel/oidc, into bin/), or set TAILOR_OIDC"},
 	"chromium": {Name: "chromium", Names: []string{"chromium", "chromium-browser", "google-chrome-stable", "google-chrome"},
 		Paths:   []string{"/usr/bin/chromium"},
 		Install: "run `apt-get install chromium` (Debian/Ubuntu; `make tools` does it as root), or set TAILOR_CHROMIUM to a Chromium or Chrome binary"},
