@@ -24,6 +24,7 @@ func newAuthorizeCmd() *cobra.Command {
 		scopes    string
 		port      int
 		noBrowser bool
+		device    bool
 		timeout   time.Duration
 	)
 	cmd := &cobra.Command{
@@ -48,6 +49,11 @@ Scopes default to the connection's scopes, else openid,profile,email.
 
 With --no-browser the URL is printed to stdout as a single line (all other messages go to
 stderr); open it in any browser that can reach localhost:<port> on this machine.
+
+With --device (RFC 8628 device authorization grant, when the provider has a
+device_authorization_endpoint: Google, Microsoft, GitHub, many OIDC providers) no browser or
+port is needed here: tokend prints a verification URL and a code (stdout: the URL, then the
+code), the user approves on any other device, and tokend polls until then.
 Authorizing again replaces the stored tokens. See docs/authorize.md.`,
 		Example: `  # Google (register http://localhost:8080/callback in Google Cloud Console)
   tokend authorize google-oauth --scopes https://www.googleapis.com/auth/admin.directory.user.readonly
@@ -56,21 +62,25 @@ Authorizing again replaces the stored tokens. See docs/authorize.md.`,
   tokend authorize ms365-oauth --scopes https://graph.microsoft.com/User.Read --port 8085
 
   # On a remote shell: print the URL instead of opening a browser
-  tokend authorize quickbooks-oauth --scopes com.intuit.quickbooks.accounting --no-browser`,
+  tokend authorize quickbooks-oauth --scopes com.intuit.quickbooks.accounting --no-browser
+
+  # On a server without a browser: the device flow
+  tokend authorize ms365-oauth --device`,
 		Args: exactName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runAuthorize(cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout}, noBrowser)
+			return runAuthorize(cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout}, noBrowser, device)
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&scopes, "scopes", "", "comma-separated scopes to request (default: the connection's scopes, else openid,profile,email)")
 	f.IntVar(&port, "port", authorize.DefaultPort, "port of the local callback server; the redirect URI is http://localhost:<port>/callback")
 	f.BoolVar(&noBrowser, "no-browser", false, "print the authorization URL to stdout instead of opening a browser")
-	f.DurationVar(&timeout, "timeout", authorize.DefaultTimeout, "how long to wait for the browser to come back")
+	f.DurationVar(&timeout, "timeout", authorize.DefaultTimeout, "how long to wait for the browser to come back (or the device to be approved)")
+	f.BoolVar(&device, "device", false, "use the device flow (RFC 8628): print a URL and a code to approve on any other device; no browser or callback port here")
 	return cmd
 }
 
-func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBrowser bool) error {
+func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBrowser, device bool) error {
 	st, vc, err := globals.openStore(cmd.Context())
 	if err != nil {
 		return err
@@ -82,7 +92,11 @@ func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBro
 	}
 	opts.Name = name
 	opts.UI = &authorize.TextUI{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), NoBrowser: noBrowser, Open: open}
-	res, err := authorize.Run(cmd.Context(), st, opts)
+	run := authorize.Run
+	if device {
+		run = authorize.RunDevice
+	}
+	res, err := run(cmd.Context(), st, opts)
 	if err != nil {
 		return err
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 func init() { addCommand(newCreateCmd) }
@@ -40,6 +42,13 @@ Endpoints: built-in presets cover Google (https://accounts.google.com), Microsof
 any other provider is found by OIDC discovery / RFC 8414 metadata from --issuer-url or
 --provider-url, and --auth-url, --token-url and --revocation-url override what is found.
 
+Grants: --grant-type authorization_code (the default; authorize once, browser or --device)
+or client_credentials (the application's own access: no authorize, tokend serve obtains
+tokens by itself). --client-auth private_key_jwt authenticates with a JWT signed by the key
+in --client-assertion-key-file instead of a secret; the public key to register at the
+provider is printed as a JWK Set. --audience and --resource (RFC 8707) go with every token
+request. See docs/grants.md.
+
 Connections managed with the Terraform provider (tailor_authconnection) should be
 changed there, not here.`,
 		Example: `  # Google, secret from a file
@@ -57,6 +66,16 @@ changed there, not here.`,
   tokend create --name quickbooks-oauth --provider-url https://appcenter.intuit.com/connect/oauth2 \
     --issuer-url https://oauth.platform.intuit.com/op/v1 --client-id ID \
     --client-secret-file qb.secret --scopes com.intuit.quickbooks.accounting
+
+  # Microsoft Graph with application permissions: client credentials
+  tokend create --name ms365-graph-app --grant-type client_credentials \
+    --provider-url https://login.microsoftonline.com/TENANT_ID --client-id APP_ID \
+    --client-secret-file graph.secret --scopes https://graph.microsoft.com/.default
+
+  # A service that authenticates with private_key_jwt
+  tokend create --name internal-api --grant-type client_credentials --client-auth private_key_jwt \
+    --provider-url https://sso.example.com/realms/main --client-id billing-service \
+    --client-assertion-key-file billing.key.pem --scopes billing.read
 
   # Any OpenID Connect provider, with an explicit token endpoint
   tokend create --name keycloak --provider-url https://sso.example.com/realms/main \
@@ -76,6 +95,7 @@ type createFlags struct {
 	secretFile  string
 	secretStdin bool
 	secretArg   string
+	keyFile     string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -94,6 +114,12 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.BoolVar(&f.secretStdin, "client-secret-stdin", false, "read the client secret from standard input")
 	fl.StringVar(&f.secretArg, "client-secret", "", "refused: use --client-secret-file or --client-secret-stdin")
 	_ = fl.MarkHidden("client-secret")
+	fl.StringVar(&c.GrantType, "grant-type", authconn.GrantAuthorizationCode, "authorization_code (someone authorizes once) or client_credentials (the application's own access; no authorize)")
+	fl.StringVar(&c.ClientAuth, "client-auth", "", "client authentication: client_secret_basic, client_secret_post or private_key_jwt (default: from the provider's metadata)")
+	fl.StringVar(&c.Audience, "audience", "", "audience parameter of token requests (Auth0, Okta)")
+	fl.StringArrayVar(&c.Resources, "resource", nil, "RFC 8707 resource indicator of token requests (repeat for several)")
+	fl.StringVar(&f.keyFile, "client-assertion-key-file", "", "PEM private key (RSA 2048+ or P-256) for --client-auth private_key_jwt, instead of a client secret")
+	fl.StringVar(&c.AssertionKeyID, "client-assertion-key-id", "", "kid of the client assertion key (default: its RFC 7638 thumbprint)")
 }
 
 // errSecretArgument refuses --client-secret.
@@ -112,16 +138,47 @@ func (f *createFlags) check(cmd *cobra.Command) error {
 			missing = append(missing, "--"+name)
 		}
 	}
-	if f.secretFile == "" && !f.secretStdin {
+	keyAuth := f.c.ClientAuth == authconn.ClientAuthPrivateKeyJWT
+	switch {
+	case keyAuth && f.keyFile == "":
+		missing = append(missing, "--client-assertion-key-file (private_key_jwt signs with the client's private key)")
+	case !keyAuth && f.secretFile == "" && !f.secretStdin:
 		missing = append(missing, "--client-secret-file or --client-secret-stdin")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("missing %s (see `tokend create --help`)", strings.Join(missing, ", "))
 	}
-	if f.secretFile != "" && f.secretStdin {
+	switch {
+	case f.secretFile != "" && f.secretStdin:
 		return errors.New("give the client secret once: either --client-secret-file or --client-secret-stdin")
+	case keyAuth && (f.secretFile != "" || f.secretStdin):
+		return errors.New("--client-auth private_key_jwt authenticates with the client assertion key: drop --client-secret-file/--client-secret-stdin")
+	case !keyAuth && f.keyFile != "":
+		return errors.New("--client-assertion-key-file is for --client-auth private_key_jwt: add that, or give a client secret instead")
 	}
 	return nil
+}
+
+// secret reads the client secret or the client assertion key.
+func (f *createFlags) secret(cmd *cobra.Command) (connection.Secret, error) {
+	if f.keyFile != "" {
+		pemKey, err := readSecretFile(cmd.ErrOrStderr(), f.keyFile, maxSecretSize)
+		if err != nil {
+			return connection.Secret{}, err
+		}
+		return connection.Secret{AssertionKey: &store.ClientAssertionKey{PEM: pemKey}}, nil
+	}
+	var secret string
+	var err error
+	if f.secretFile != "" {
+		secret, err = readSecretFile(cmd.ErrOrStderr(), f.secretFile, maxSecretSize)
+		if err == nil && strings.ContainsAny(secret, "\r\n") {
+			err = fmt.Errorf("the client secret in %s spans several lines: put only the secret in it", f.secretFile)
+		}
+	} else {
+		secret, err = readSecretStdin(cmd)
+	}
+	return connection.Secret{ClientSecret: secret}, err
 }
 
 func runCreate(cmd *cobra.Command, f *createFlags) error {
@@ -130,13 +187,10 @@ func runCreate(cmd *cobra.Command, f *createFlags) error {
 	}
 	c := &f.c
 	c.Scopes = splitScopes(f.scopes)
-	var secret string
-	var err error
-	if f.secretFile != "" {
-		secret, err = readSecretFile(cmd.ErrOrStderr(), f.secretFile)
-	} else {
-		secret, err = readSecretStdin(cmd)
+	if c.GrantType == authconn.GrantAuthorizationCode {
+		c.GrantType = "" // the default is not stored
 	}
+	secret, err := f.secret(cmd)
 	if err != nil {
 		return err
 	}
@@ -154,12 +208,21 @@ func runCreate(cmd *cobra.Command, f *createFlags) error {
 	w := cmd.ErrOrStderr()
 	fmt.Fprintf(w, "Created connection %q.\n", c.Name)
 	checkEndpoints(cmd.Context(), w, c)
-	fmt.Fprintf(w, "Next: register %s as a redirect URI for client %s at the provider, then run `tokend authorize %s`.\n",
-		authorize.RedirectURI(authorize.DefaultPort), c.ClientID, c.Name)
+	if secret.AssertionKey != nil {
+		if err := printJWKS(cmd, c, secret.AssertionKey.PEM); err != nil {
+			return err
+		}
+	}
+	if c.UsesClientCredentials() {
+		fmt.Fprintf(w, "It uses the client credentials grant: nothing to authorize, `tokend serve` obtains its tokens on first use.\n")
+		return nil
+	}
+	fmt.Fprintf(w, "Next: register %s as a redirect URI for client %s at the provider, then run `tokend authorize %s` (or `tokend authorize %s --device` without a browser).\n",
+		authorize.RedirectURI(authorize.DefaultPort), c.ClientID, c.Name, c.Name)
 	return nil
 }
 
-func readSecretFile(warn io.Writer, path string) (string, error) {
+func readSecretFile(warn io.Writer, path string, limit int) (string, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return "", fmt.Errorf("reading the client secret file: %w", err)
@@ -175,7 +238,7 @@ func readSecretFile(warn io.Writer, path string) (string, error) {
 		return "", fmt.Errorf("reading the client secret file: %w", err)
 	}
 	defer fh.Close()
-	return readSecret(fh, "the file "+path)
+	return readSecret(fh, "the file "+path, limit)
 }
 
 func readSecretStdin(cmd *cobra.Command) (string, error) {
@@ -185,23 +248,25 @@ func readSecretStdin(cmd *cobra.Command) (string, error) {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Paste the client secret, then press Enter and Ctrl-D:")
 		}
 	}
-	return readSecret(in, "standard input")
+	s, err := readSecret(in, "standard input", maxSecretSize)
+	if err == nil && strings.ContainsAny(s, "\r\n") {
+		err = errors.New("the client secret on standard input spans several lines: give only the secret")
+	}
+	return s, err
 }
 
-func readSecret(r io.Reader, from string) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(r, maxSecretSize+1))
+// readSecret reads a secret of at most limit bytes, without surrounding white space.
+func readSecret(r io.Reader, from string, limit int) (string, error) {
+	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
-		return "", fmt.Errorf("reading the client secret from %s: %w", from, err)
+		return "", fmt.Errorf("reading the secret from %s: %w", from, err)
 	}
-	if len(b) > maxSecretSize {
-		return "", fmt.Errorf("the client secret in %s is longer than %d bytes: is it the right file?", from, maxSecretSize)
+	if len(b) > limit {
+		return "", fmt.Errorf("the secret in %s is longer than %d bytes: is it the right file?", from, limit)
 	}
 	s := strings.TrimSpace(string(b))
 	if s == "" {
-		return "", fmt.Errorf("the client secret in %s is empty: copy it from the provider's console", from)
-	}
-	if strings.ContainsAny(s, "\r\n") {
-		return "", fmt.Errorf("the client secret in %s spans several lines: put only the secret in it", from)
+		return "", fmt.Errorf("the secret in %s is empty: copy it from the provider's console", from)
 	}
 	return s, nil
 }
@@ -221,4 +286,20 @@ func checkEndpoints(ctx context.Context, w io.Writer, c *authconn.Connection) {
 		rev = "none (revoke will only remove the tokens from Vault)"
 	}
 	fmt.Fprintf(w, "Provider: %s (%s); authorization endpoint %s, token endpoint %s, revocation endpoint %s.\n", p.Name(), p.Source, p.AuthURL, p.TokenURL, rev)
+}
+
+// printJWKS prints the public JSON Web Key Set of a private_key_jwt client's key to stdout:
+// what to register for the client at the provider.
+func printJWKS(cmd *cobra.Command, c *authconn.Connection, pemKey string) error {
+	creds, err := oauth.KeyCredentials(c.ClientID, pemKey, c.AssertionKeyID)
+	if err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(map[string]any{"keys": []any{creds.PublicJWK()}}, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Register this public key (kid %s, %s) for client %s at the provider (stdout: its JWK Set):\n", creds.KeyID, creds.Alg, c.ClientID)
+	fmt.Fprintln(cmd.OutOrStdout(), string(b))
+	return nil
 }

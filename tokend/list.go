@@ -42,8 +42,10 @@ func newListCmd() *cobra.Command {
 when its access token expires, and the last refresh error. It reads only the connections'
 configuration and the token records' non-secret status, never a secret or a token.
 
-AUTHORIZED is "yes", "no" (run 'tokend authorize NAME'), or "reauthorize" (the provider
-refused the refresh token; run 'tokend authorize NAME' again).`,
+AUTHORIZED is "yes", "no" (run 'tokend authorize NAME'; a client-credentials connection
+shows "no" until tokend serve got its first token), "reauthorize" (the provider refused the
+refresh token; run 'tokend authorize NAME' again), or "failed" (the provider refused a
+client-credentials token request: see LAST ERROR).`,
 		Example: `  tokend list
   tokend list --json | jq -r '.[] | select(.authorized | not) | .name'`,
 		Args: cobra.NoArgs,
@@ -114,6 +116,8 @@ func printTable(out io.Writer, entries []listEntry) error {
 			auth = "yes"
 		case authconn.StatusNeedsReauthorization:
 			auth = "reauthorize"
+		case authconn.StatusFailed:
+			auth = "failed"
 		}
 		exp := "-"
 		if e.ExpiresAt != nil {
