@@ -138,7 +138,16 @@ func connectionStatusAttributes() map[string]schema.Attribute {
 			ElementType:         types.StringType,
 			Computed:            true,
 		},
-		"status": str("Token status: `authorized`, `needs_reauthorization` (the provider refused the refresh token; run `tokend authorize NAME` again) or `not_authorized` (no tokens yet)."),
+		"grant_type":              str("`authorization_code` or `client_credentials`."),
+		"client_auth":             str("Client authentication method (`client_secret_basic`, `client_secret_post`, `private_key_jwt`), or null for the provider's default."),
+		"audience":                str("Audience parameter of token requests, or null."),
+		"client_assertion_key_id": str("Key id of the client assertion key (private_key_jwt), or null."),
+		"resources": schema.ListAttribute{
+			MarkdownDescription: "RFC 8707 resource indicators, or null.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
+		"status": str("Token status: `authorized`, `needs_reauthorization` (the provider refused the refresh token; run `tokend authorize NAME` again), `not_authorized` (no tokens yet) or `failed` (a client-credentials token request was refused; see `last_error`)."),
 		"authorized": schema.BoolAttribute{
 			MarkdownDescription: "Whether `status` is `authorized`.",
 			Computed:            true,

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/identityschema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -57,6 +58,8 @@ type authConnectionResourceModel struct {
 	ClientSecretWO        types.String `tfsdk:"client_secret_wo"`
 	ClientSecretWOVersion types.Int64  `tfsdk:"client_secret_wo_version"`
 	ClientSecret          types.String `tfsdk:"client_secret"`
+	AssertionKeyWO        types.String `tfsdk:"client_assertion_key_wo"`
+	AssertionKeyWOVersion types.Int64  `tfsdk:"client_assertion_key_wo_version"`
 	Authorized            types.Bool   `tfsdk:"authorized"`
 	TokenExpiresAt        types.String `tfsdk:"token_expires_at"`
 }
@@ -149,6 +152,56 @@ func authConnectionResourceSchema() schema.Schema {
 					listvalidator.ValueStringsAre(scope()),
 				},
 			},
+			"grant_type": schema.StringAttribute{
+				MarkdownDescription: "How the connection gets its tokens: `authorization_code` (the default: someone authorizes once with " +
+					"`tokend authorize NAME`, browser or `--device`, and tokend refreshes) or `client_credentials` (the application's own access, " +
+					"RFC 6749 4.4: no authorization; tokend obtains a token on first use and before each expiry, e.g. Microsoft Graph " +
+					"application permissions with the scope `https://graph.microsoft.com/.default`).",
+				Optional:   true,
+				Computed:   true,
+				Default:    stringdefault.StaticString(authconn.GrantAuthorizationCode),
+				Validators: []validator.String{grantType()},
+			},
+			"client_auth": schema.StringAttribute{
+				MarkdownDescription: "How the client authenticates at the token endpoint: `client_secret_basic`, `client_secret_post`, or " +
+					"`private_key_jwt` (RFC 7523: a JWT signed with `client_assertion_key_wo`, RS256 or ES256; no client secret). " +
+					"When unset, from the provider's metadata or preset.",
+				Optional:   true,
+				Validators: []validator.String{clientAuth()},
+			},
+			"audience": schema.StringAttribute{
+				MarkdownDescription: "The `audience` parameter of authorization and token requests, for providers that want it (Auth0, Okta).",
+				Optional:            true,
+			},
+			"resources": schema.ListAttribute{
+				MarkdownDescription: "[RFC 8707](https://www.rfc-editor.org/rfc/rfc8707) resource indicators sent with authorization and token requests: absolute URIs without a fragment.",
+				ElementType:         types.StringType,
+				Optional:            true,
+				Validators:          []validator.List{listvalidator.SizeAtLeast(1), listvalidator.UniqueValues(), listvalidator.ValueStringsAre(resourceURI())},
+			},
+			"client_assertion_key_wo": schema.StringAttribute{
+				MarkdownDescription: "The client's private key in PEM (RSA of 2048 bits or more for RS256, or P-256 for ES256), for " +
+					"`client_auth = \"private_key_jwt\"`, **write-only**: sent to Vault, never stored in the plan or the state. Written on create " +
+					"and whenever `client_assertion_key_wo_version` changes. Register its public key at the provider, with the key id " +
+					"`client_assertion_key_id` (by default the key's RFC 7638 thumbprint).",
+				Optional:  true,
+				Sensitive: true,
+				WriteOnly: true,
+				Validators: []validator.String{
+					stringvalidator.AlsoRequires(path.MatchRoot("client_assertion_key_wo_version")),
+					stringvalidator.ConflictsWith(path.MatchRoot("client_secret_wo"), path.MatchRoot("client_secret")),
+					assertionKey(),
+				},
+			},
+			"client_assertion_key_wo_version": schema.Int64Attribute{
+				MarkdownDescription: "Version of `client_assertion_key_wo`. Change it to write a new key to Vault; the tokens are kept.",
+				Optional:            true,
+				Validators:          []validator.Int64{int64validator.AlsoRequires(path.MatchRoot("client_assertion_key_wo"))},
+			},
+			"client_assertion_key_id": schema.StringAttribute{
+				MarkdownDescription: "The `kid` of the client assertion key, as registered at the provider; its RFC 7638 thumbprint when unset.",
+				Optional:            true,
+			},
 			"client_secret_wo": schema.StringAttribute{
 				MarkdownDescription: "OAuth2 client secret, **write-only**: sent to Vault, never stored in the plan or the state. " +
 					"Written on create and whenever `client_secret_wo_version` changes. Needs Terraform or OpenTofu 1.11 or later. " +
@@ -212,24 +265,47 @@ func (r *authConnectionResource) Configure(_ context.Context, req resource.Confi
 	}
 }
 
-// ModifyPlan requires a client secret when a connection is created. After create, either
-// way of giving it may be removed from the configuration: the secret stays in Vault.
+// ModifyPlan requires the client's credential when a connection is created: a client
+// secret, or a client assertion key for private_key_jwt. After create, the attributes may be
+// removed from the configuration: the credential stays in Vault.
 func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
 		return // destroy or update
 	}
-	var wo, legacy types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("client_secret_wo"), &wo)...)
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("client_secret"), &legacy)...)
-	if resp.Diagnostics.HasError() {
+	var wo, legacy, key, auth types.String
+	for p, v := range map[string]*types.String{"client_secret_wo": &wo, "client_secret": &legacy, "client_assertion_key_wo": &key, "client_auth": &auth} {
+		resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root(p), v)...)
+	}
+	if resp.Diagnostics.HasError() || auth.IsUnknown() {
 		return
 	}
-	if wo.IsNull() && legacy.IsNull() {
+	switch {
+	case auth.ValueString() == authconn.ClientAuthPrivateKeyJWT && key.IsNull():
+		resp.Diagnostics.AddAttributeError(path.Root("client_assertion_key_wo"), "Missing client assertion key",
+			"A connection with client_auth = \"private_key_jwt\" authenticates with the client's private key: set "+
+				"client_assertion_key_wo and client_assertion_key_wo_version (the key is never stored in state).")
+	case auth.ValueString() != authconn.ClientAuthPrivateKeyJWT && !key.IsNull():
+		resp.Diagnostics.AddAttributeError(path.Root("client_assertion_key_wo"), "Client assertion key without private_key_jwt",
+			"client_assertion_key_wo is used only with client_auth = \"private_key_jwt\": set that, or give a client secret instead.")
+	case auth.ValueString() != authconn.ClientAuthPrivateKeyJWT && wo.IsNull() && legacy.IsNull():
 		resp.Diagnostics.AddAttributeError(path.Root("client_secret_wo"), "Missing client secret",
 			"A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version "+
 				"(Terraform or OpenTofu 1.11 or later; the secret is never stored in state), "+
 				"or client_secret with older versions (the secret is stored in state).")
 	}
+}
+
+// secretFrom returns the credential of a new connection from its plan and configuration
+// (write-only values are only in the configuration).
+func secretFrom(plan, config *authConnectionResourceModel) (connection.Secret, bool) {
+	if !config.AssertionKeyWO.IsNull() && !config.AssertionKeyWO.IsUnknown() {
+		return connection.Secret{AssertionKey: &store.ClientAssertionKey{PEM: config.AssertionKeyWO.ValueString()}}, true
+	}
+	secret := config.ClientSecretWO
+	if secret.IsNull() {
+		secret = plan.ClientSecret
+	}
+	return connection.Secret{ClientSecret: secret.ValueString()}, !secret.IsNull() && !secret.IsUnknown()
 }
 
 func (r *authConnectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
@@ -239,21 +315,17 @@ func (r *authConnectionResource) Create(ctx context.Context, req resource.Create
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	secret := config.ClientSecretWO
-	if secret.IsNull() {
-		secret = plan.ClientSecret
-	}
-	if secret.IsNull() || secret.IsUnknown() {
+	sec, ok := secretFrom(&plan, &config)
+	if !ok {
 		resp.Diagnostics.AddAttributeError(path.Root("client_secret_wo"), "Missing client secret",
 			"A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version, or client_secret.")
 		return
 	}
-
 	c := plan.connection(ctx, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if _, err := r.store.CreateConnection(ctx, c); err != nil {
+	if err := connection.Create(ctx, r.store, c, sec); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			resp.Diagnostics.AddAttributeError(path.Root("name"), "Connection already exists",
 				fmt.Sprintf("A connection named %q already exists in Vault (%s/%s). To manage it with Terraform, import it: "+
@@ -262,24 +334,12 @@ func (r *authConnectionResource) Create(ctx context.Context, req resource.Create
 					c.Name, r.store.Mount(), r.store.Prefix()))
 			return
 		}
-		resp.Diagnostics.AddError("Cannot create the connection", err.Error())
-		return
-	}
-	if _, err := r.store.PutClientSecret(ctx, c.Name, secret.ValueString()); err != nil {
-		detail := fmt.Sprintf("The connection %q was created, but storing its client secret failed: %v.", c.Name, err)
-		if derr := r.store.DeleteConnection(ctx, c.Name); derr != nil {
-			detail += fmt.Sprintf(" Removing the half-created connection failed too (%v): delete it with `tokend delete %s` "+
-				"or import it, then apply again.", derr, c.Name)
-		} else {
-			detail += " The connection was removed again; fix the cause and apply again."
-		}
-		resp.Diagnostics.AddError("Cannot store the client secret", detail)
+		resp.Diagnostics.AddError("Cannot create the connection", err.Error()+". Fix the cause and apply again.")
 		return
 	}
 	tflog.Info(ctx, "created connection", map[string]any{"name": c.Name})
-
 	plan.ID = types.StringValue(c.Name)
-	plan.ClientSecretWO = types.StringNull()
+	plan.ClientSecretWO, plan.AssertionKeyWO = types.StringNull(), types.StringNull()
 	resp.Diagnostics.Append(r.readStatus(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.Identity.Set(ctx, authConnectionIdentityModel{Name: plan.Name})...)
@@ -365,8 +425,16 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 		tflog.Info(ctx, "rotated client secret; tokens kept", map[string]any{"name": name})
 	}
 
+	if !plan.AssertionKeyWOVersion.IsNull() && !plan.AssertionKeyWOVersion.Equal(state.AssertionKeyWOVersion) {
+		if _, err := r.store.PutClientAssertionKey(ctx, name, store.ClientAssertionKey{PEM: config.AssertionKeyWO.ValueString()}); err != nil {
+			resp.Diagnostics.AddError("Cannot store the new client assertion key",
+				fmt.Sprintf("Writing the new client assertion key of %q to Vault failed: %v. The previous key is still in use; apply again.", name, err))
+			return
+		}
+		tflog.Info(ctx, "rotated client assertion key; tokens kept", map[string]any{"name": name})
+	}
 	plan.ID = types.StringValue(name)
-	plan.ClientSecretWO = types.StringNull()
+	plan.ClientSecretWO, plan.AssertionKeyWO = types.StringNull(), types.StringNull()
 	resp.Diagnostics.Append(r.readStatus(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.Identity.Set(ctx, authConnectionIdentityModel{Name: plan.Name})...)

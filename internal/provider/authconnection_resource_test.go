@@ -31,6 +31,10 @@ type connArgs struct {
 	SecretVersion                                                            int
 	Secret                                                                   string // legacy client_secret
 	Extra                                                                    string // raw HCL lines
+	GrantType, ClientAuth                                                    string
+	Resources                                                                []string
+	KeyWO                                                                    string // client_assertion_key_wo, a literal
+	KeyVersion                                                               int
 }
 
 func (a connArgs) hcl(label string) string {
@@ -62,6 +66,21 @@ func (a connArgs) hcl(label string) string {
 	}
 	if a.Secret != "" {
 		fmt.Fprintf(&b, "  client_secret = %q\n", a.Secret)
+	}
+	for _, kv := range [][2]string{{"grant_type", a.GrantType}, {"client_auth", a.ClientAuth}, {"client_assertion_key_wo", a.KeyWO}} {
+		if kv[1] != "" {
+			fmt.Fprintf(&b, "  %s = %q\n", kv[0], kv[1])
+		}
+	}
+	if a.KeyVersion != 0 {
+		fmt.Fprintf(&b, "  client_assertion_key_wo_version = %d\n", a.KeyVersion)
+	}
+	if a.Resources != nil {
+		q := make([]string, len(a.Resources))
+		for i, s := range a.Resources {
+			q[i] = fmt.Sprintf("%q", s)
+		}
+		fmt.Fprintf(&b, "  resources = [%s]\n", strings.Join(q, ", "))
 	}
 	b.WriteString(a.Extra)
 	b.WriteString("}\n")

@@ -13,15 +13,20 @@ import (
 // resource and both data sources embed it, so the mapping between a stored connection and
 // Terraform values exists once (set and connection).
 type connectionConfigModel struct {
-	Name          types.String `tfsdk:"name"`
-	Type          types.String `tfsdk:"type"`
-	ProviderURL   types.String `tfsdk:"provider_url"`
-	IssuerURL     types.String `tfsdk:"issuer_url"`
-	ClientID      types.String `tfsdk:"client_id"`
-	AuthURL       types.String `tfsdk:"auth_url"`
-	TokenURL      types.String `tfsdk:"token_url"`
-	RevocationURL types.String `tfsdk:"revocation_url"`
-	Scopes        types.List   `tfsdk:"scopes"`
+	Name           types.String `tfsdk:"name"`
+	Type           types.String `tfsdk:"type"`
+	ProviderURL    types.String `tfsdk:"provider_url"`
+	IssuerURL      types.String `tfsdk:"issuer_url"`
+	ClientID       types.String `tfsdk:"client_id"`
+	AuthURL        types.String `tfsdk:"auth_url"`
+	TokenURL       types.String `tfsdk:"token_url"`
+	RevocationURL  types.String `tfsdk:"revocation_url"`
+	Scopes         types.List   `tfsdk:"scopes"`
+	GrantType      types.String `tfsdk:"grant_type"`
+	ClientAuth     types.String `tfsdk:"client_auth"`
+	Audience       types.String `tfsdk:"audience"`
+	Resources      types.List   `tfsdk:"resources"`
+	AssertionKeyID types.String `tfsdk:"client_assertion_key_id"`
 }
 
 // set copies the configuration of c into m; empty optional fields become null.
@@ -34,27 +39,44 @@ func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection)
 	m.AuthURL = optionalString(c.AuthURL)
 	m.TokenURL = optionalString(c.TokenURL)
 	m.RevocationURL = optionalString(c.RevocationURL)
-	var diags diag.Diagnostics
+	m.GrantType = types.StringValue(c.Grant())
+	m.ClientAuth = optionalString(c.ClientAuth)
+	m.Audience = optionalString(c.Audience)
+	m.AssertionKeyID = optionalString(c.AssertionKeyID)
+	var diags, d2 diag.Diagnostics
 	m.Scopes, diags = scopesValue(ctx, c.Scopes)
-	return diags
+	m.Resources, d2 = scopesValue(ctx, c.Resources)
+	return append(diags, d2...)
 }
 
 // connection returns the connection m describes (without timestamps).
 func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diagnostics) *authconn.Connection {
-	var scopes []string
+	var scopes, resources []string
 	if !m.Scopes.IsNull() && !m.Scopes.IsUnknown() {
 		diags.Append(m.Scopes.ElementsAs(ctx, &scopes, false)...)
 	}
+	if !m.Resources.IsNull() && !m.Resources.IsUnknown() {
+		diags.Append(m.Resources.ElementsAs(ctx, &resources, false)...)
+	}
+	grant := m.GrantType.ValueString()
+	if grant == authconn.GrantAuthorizationCode {
+		grant = "" // the default is not stored
+	}
 	return &authconn.Connection{
-		Name:          m.Name.ValueString(),
-		Type:          m.Type.ValueString(),
-		ProviderURL:   m.ProviderURL.ValueString(),
-		IssuerURL:     m.IssuerURL.ValueString(),
-		ClientID:      m.ClientID.ValueString(),
-		AuthURL:       m.AuthURL.ValueString(),
-		TokenURL:      m.TokenURL.ValueString(),
-		RevocationURL: m.RevocationURL.ValueString(),
-		Scopes:        scopes,
+		GrantType:      grant,
+		ClientAuth:     m.ClientAuth.ValueString(),
+		Audience:       m.Audience.ValueString(),
+		AssertionKeyID: m.AssertionKeyID.ValueString(),
+		Resources:      resources,
+		Name:           m.Name.ValueString(),
+		Type:           m.Type.ValueString(),
+		ProviderURL:    m.ProviderURL.ValueString(),
+		IssuerURL:      m.IssuerURL.ValueString(),
+		ClientID:       m.ClientID.ValueString(),
+		AuthURL:        m.AuthURL.ValueString(),
+		TokenURL:       m.TokenURL.ValueString(),
+		RevocationURL:  m.RevocationURL.ValueString(),
+		Scopes:         scopes,
 	}
 }
 
@@ -62,7 +84,8 @@ func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diag
 func (m *connectionConfigModel) equal(o *connectionConfigModel) bool {
 	return m.Name.Equal(o.Name) && m.Type.Equal(o.Type) && m.ProviderURL.Equal(o.ProviderURL) &&
 		m.IssuerURL.Equal(o.IssuerURL) && m.ClientID.Equal(o.ClientID) && m.AuthURL.Equal(o.AuthURL) &&
-		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes)
+		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes) &&
+		m.GrantType.Equal(o.GrantType) && m.ClientAuth.Equal(o.ClientAuth) && m.Audience.Equal(o.Audience) && m.Resources.Equal(o.Resources) && m.AssertionKeyID.Equal(o.AssertionKeyID)
 }
 
 func optionalString(s string) types.String {

@@ -66,7 +66,23 @@ func invalidInputs() []invalidInput {
 			want: "A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version"},
 		{attr: "client_secret", input: `" "`, edit: func(a *connArgs) { a.SecretWO, a.SecretVersion, a.Secret = "", 0, " " }, want: authconn.ValidateClientSecret(" ").Error()},
 		{attr: "client_secret_wo", input: `"  "`, edit: func(a *connArgs) { a.SecretWO = "  " }, want: authconn.ValidateClientSecret("").Error()},
+		{attr: "grant_type", input: `"password"`, edit: func(a *connArgs) { a.GrantType = "password" }, want: authconn.ValidateGrantType("password").Error()},
+		{attr: "client_auth", input: `"tls_client_auth"`, edit: func(a *connArgs) { a.ClientAuth = "tls_client_auth" }, want: authconn.ValidateClientAuth("tls_client_auth").Error()},
+		{attr: "resources", input: `["api.example.com"]`, edit: func(a *connArgs) { a.Resources = []string{"api.example.com"} }, want: authconn.ValidateResource("api.example.com").Error()},
+		{attr: "client_assertion_key_wo", input: `"not a key"`, edit: func(a *connArgs) {
+			a.SecretWO, a.SecretVersion, a.ClientAuth, a.KeyWO, a.KeyVersion = "", 0, authconn.ClientAuthPrivateKeyJWT, "not a key", 1
+		}, want: keyError("not a key")},
+		{attr: "client_assertion_key_wo", input: "set together with `client_secret_wo`", edit: func(a *connArgs) { a.KeyWO, a.KeyVersion = "not a key", 1 },
+			want: `Attribute "client_secret_wo" cannot be specified when "client_assertion_key_wo" is specified`},
+		{attr: "client_assertion_key_wo", input: "missing with `client_auth = \"private_key_jwt\"` on create", atPlan: true,
+			edit: func(a *connArgs) { a.SecretWO, a.SecretVersion, a.ClientAuth = "", 0, authconn.ClientAuthPrivateKeyJWT },
+			want: "A connection with client_auth = \"private_key_jwt\" authenticates with the client's private key"},
 	}
+}
+
+func keyError(pem string) string {
+	_, _, err := authconn.ParseAssertionKey(pem)
+	return err.Error()
 }
 
 // config returns the tailor_authconnection block of the case.
@@ -125,6 +141,19 @@ func (c invalidInput) validate(t *testing.T) []*tfprotov6.Diagnostic {
 	str("revocation_url", a.RevocationURL, false)
 	str("client_secret_wo", a.SecretWO, false)
 	str("client_secret", a.Secret, false)
+	str("grant_type", a.GrantType, false)
+	str("client_auth", a.ClientAuth, false)
+	str("client_assertion_key_wo", a.KeyWO, false)
+	if a.KeyVersion != 0 {
+		vals["client_assertion_key_wo_version"] = tftypes.NewValue(tftypes.Number, big.NewFloat(float64(a.KeyVersion)))
+	}
+	if a.Resources != nil {
+		var l []tftypes.Value
+		for _, s := range a.Resources {
+			l = append(l, tftypes.NewValue(tftypes.String, s))
+		}
+		vals["resources"] = tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, l)
+	}
 	if a.SecretVersion != 0 {
 		vals["client_secret_wo_version"] = tftypes.NewValue(tftypes.Number, big.NewFloat(float64(a.SecretVersion)))
 	}

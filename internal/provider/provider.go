@@ -4,10 +4,15 @@ package provider
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"net/http"
 	"os"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/ephemeral"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -18,16 +23,22 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
+	"github.com/authconnection/terraform-provider-tailor/tokend/client"
 )
 
 // Environment variables read when the matching provider argument is not set. The VAULT_*
 // variables are read by internal/vaultclient, as the Vault CLI reads them.
 const (
-	EnvMount      = "TAILOR_MOUNT"
-	EnvPathPrefix = "TAILOR_PATH_PREFIX"
+	EnvMount        = "TAILOR_MOUNT"
+	EnvPathPrefix   = "TAILOR_PATH_PREFIX"
+	EnvTokendURL    = "TAILOR_TOKEND_URL"
+	EnvTokendAPIKey = "TAILOR_TOKEND_API_KEY"
 )
 
-var _ provider.Provider = &tailorProvider{}
+var (
+	_ provider.Provider                       = &tailorProvider{}
+	_ provider.ProviderWithEphemeralResources = &tailorProvider{}
+)
 
 // tailorProvider is the `tailor` provider.
 type tailorProvider struct {
@@ -55,13 +66,20 @@ type tailorProviderModel struct {
 	CACertFile     types.String `tfsdk:"ca_cert_file"`
 	CACertDir      types.String `tfsdk:"ca_cert_dir"`
 	SkipTLSVerify  types.Bool   `tfsdk:"skip_tls_verify"`
+	TokendURL      types.String `tfsdk:"tokend_url"`
+	TokendAPIKey   types.String `tfsdk:"tokend_api_key"`
+	TokendCACert   types.String `tfsdk:"tokend_ca_cert_file"`
 }
 
-// providerData is what Configure hands to every resource and data source.
+// providerData is what Configure hands to every resource, data source and ephemeral
+// resource.
 type providerData struct {
+	// Store is nil when the provider block names no Vault (only tokend_url).
 	Store *store.Store
 	// OAuth makes the requests to OAuth2 providers (token revocation on destroy).
 	OAuth *oauth.Client
+	// Tokend fetches access tokens for tailor_authconnection_token; nil without tokend_url.
+	Tokend *client.Client
 }
 
 // New returns a constructor of the provider for providerserver.
@@ -120,6 +138,21 @@ func (p *tailorProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 				MarkdownDescription: "Directory of PEM CA certificates to verify Vault's TLS certificate. Falls back to `VAULT_CAPATH`.",
 				Optional:            true,
 			},
+			"tokend_url": schema.StringAttribute{
+				MarkdownDescription: "URL of a running `tokend serve`, e.g. `https://tokend.internal:8787`, from which the ephemeral resource " +
+					"`tailor_authconnection_token` gets access tokens. Falls back to `TAILOR_TOKEND_URL`. A provider block with only " +
+					"`tokend_url` (no Vault address) can open that ephemeral resource and nothing else.",
+				Optional: true,
+			},
+			"tokend_api_key": schema.StringAttribute{
+				MarkdownDescription: "API key for `tokend_url` (`tokend keys create --connections ...`). Falls back to `TAILOR_TOKEND_API_KEY`; prefer the variable.",
+				Optional:            true,
+				Sensitive:           true,
+			},
+			"tokend_ca_cert_file": schema.StringAttribute{
+				MarkdownDescription: "PEM file of the CA that signed tokend's TLS certificate, when it is not a public one.",
+				Optional:            true,
+			},
 			"skip_tls_verify": schema.BoolAttribute{
 				MarkdownDescription: "Do not verify Vault's TLS certificate. For tests only. Falls back to `VAULT_SKIP_VERIFY`.",
 				Optional:            true,
@@ -134,23 +167,57 @@ func (p *tailorProvider) Configure(ctx context.Context, req provider.ConfigureRe
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(cfg.checkKnown()...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	data := &providerData{OAuth: p.oauth}
+	var err error
+	if data.Tokend, err = cfg.tokendClient(); err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("tokend_ca_cert_file"), "Cannot use tokend's CA certificate", err.Error())
+		return
+	}
+	if data.Tokend == nil || cfg.namesVault() {
+		var diags diag.Diagnostics
+		data.Store, diags = cfg.openStore(ctx)
+		resp.Diagnostics.Append(diags...)
+		if resp.Diagnostics.HasError() {
+			return
+		}
+	}
+	resp.DataSourceData = data
+	resp.ResourceData = data
+	resp.EphemeralResourceData = data
+}
+
+// checkKnown reports arguments that are not known until apply: the provider needs them now.
+func (cfg *tailorProviderModel) checkKnown() diag.Diagnostics {
+	var diags diag.Diagnostics
 	for name, v := range map[string]interface{ IsUnknown() bool }{
 		"vault_address": cfg.VaultAddress, "vault_token": cfg.VaultToken, "vault_namespace": cfg.VaultNamespace,
 		"mount": cfg.Mount, "path_prefix": cfg.PathPrefix, "ca_cert_file": cfg.CACertFile,
 		"ca_cert_dir": cfg.CACertDir, "skip_tls_verify": cfg.SkipTLSVerify,
+		"tokend_url": cfg.TokendURL, "tokend_api_key": cfg.TokendAPIKey, "tokend_ca_cert_file": cfg.TokendCACert,
 	} {
 		if v.IsUnknown() {
-			resp.Diagnostics.AddAttributeError(path.Root(name), "Unknown provider argument",
-				fmt.Sprintf("The provider cannot connect to Vault because %s is not known until apply. "+
+			diags.AddAttributeError(path.Root(name), "Unknown provider argument",
+				fmt.Sprintf("The provider cannot connect because %s is not known until apply. "+
 					"Set it to a literal, a variable or an environment variable (see the provider documentation), "+
 					"or apply the resources it depends on first with -target.", name))
 		}
 	}
-	if resp.Diagnostics.HasError() {
-		return
-	}
+	return diags
+}
 
-	client, err := vaultclient.New(ctx, vaultclient.Config{
+// namesVault reports whether the configuration or the environment gives a Vault address.
+func (cfg *tailorProviderModel) namesVault() bool {
+	return cfg.VaultAddress.ValueString() != "" || os.Getenv("VAULT_ADDR") != ""
+}
+
+// openStore connects to Vault, checks the token and returns the store.
+func (cfg *tailorProviderModel) openStore(ctx context.Context) (*store.Store, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	vc, err := vaultclient.New(ctx, vaultclient.Config{
 		Address:    cfg.VaultAddress.ValueString(),
 		Token:      cfg.VaultToken.ValueString(),
 		Namespace:  cfg.VaultNamespace.ValueString(),
@@ -159,29 +226,41 @@ func (p *tailorProvider) Configure(ctx context.Context, req provider.ConfigureRe
 		SkipVerify: cfg.SkipTLSVerify.ValueBool(),
 	})
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot create the Vault client", err.Error())
-		return
+		diags.AddError("Cannot create the Vault client", err.Error())
+		return nil, diags
 	}
-	if err := client.Verify(ctx); err != nil {
-		resp.Diagnostics.AddError("Cannot use Vault", err.Error())
-		return
+	if err := vc.Verify(ctx); err != nil {
+		diags.AddError("Cannot use Vault", err.Error())
+		return nil, diags
 	}
-
-	st, err := store.New(client.Client, store.Options{
-		Mount:  withEnv(cfg.Mount, EnvMount),
-		Prefix: withEnv(cfg.PathPrefix, EnvPathPrefix),
-	})
+	st, err := store.New(vc.Client, store.Options{Mount: withEnv(cfg.Mount, EnvMount), Prefix: withEnv(cfg.PathPrefix, EnvPathPrefix)})
 	if err != nil {
-		resp.Diagnostics.AddError("Invalid Vault mount or path prefix", err.Error())
-		return
+		diags.AddError("Invalid Vault mount or path prefix", err.Error())
+		return nil, diags
 	}
-	tflog.Debug(ctx, "configured the Vault store", map[string]any{
-		"vault_address": client.Address(), "mount": st.Mount(), "path_prefix": st.Prefix(),
-	})
+	tflog.Debug(ctx, "configured the Vault store", map[string]any{"vault_address": vc.Address(), "mount": st.Mount(), "path_prefix": st.Prefix()})
+	return st, diags
+}
 
-	data := &providerData{Store: st, OAuth: p.oauth}
-	resp.DataSourceData = data
-	resp.ResourceData = data
+// tokendClient returns the client of tokend_url (TAILOR_TOKEND_URL), or nil when none is set.
+func (cfg *tailorProviderModel) tokendClient() (*client.Client, error) {
+	u := withEnv(cfg.TokendURL, EnvTokendURL)
+	if u == "" {
+		return nil, nil
+	}
+	c := client.New(u, withEnv(cfg.TokendAPIKey, EnvTokendAPIKey))
+	if f := cfg.TokendCACert.ValueString(); f != "" {
+		pem, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%s holds no PEM certificate", f)
+		}
+		c.HTTP.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}
+	}
+	return c, nil
 }
 
 // withEnv returns v, or the environment variable env when v is null or empty.
@@ -198,6 +277,12 @@ func (p *tailorProvider) Resources(_ context.Context) []func() resource.Resource
 	}
 }
 
+func (p *tailorProvider) EphemeralResources(_ context.Context) []func() ephemeral.EphemeralResource {
+	return []func() ephemeral.EphemeralResource{
+		NewAuthConnectionTokenEphemeralResource,
+	}
+}
+
 func (p *tailorProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewAuthConnectionDataSource,
@@ -205,9 +290,23 @@ func (p *tailorProvider) DataSources(_ context.Context) []func() datasource.Data
 	}
 }
 
-// configureData extracts the providerData handed over by Configure. It returns nil without
-// an error while the provider is not configured yet (e.g. during validation).
+// configureData extracts the providerData handed over by Configure for a resource or data
+// source, which need Vault. It returns nil without an error while the provider is not
+// configured yet (e.g. during validation).
 func configureData(pd any, diags interface {
+	AddError(summary, detail string)
+}) *providerData {
+	d := providerDataOf(pd, diags)
+	if d != nil && d.Store == nil {
+		diags.AddError("No Vault configured",
+			"This provider block has tokend_url but no Vault address, so it can only open the ephemeral resource "+
+				"tailor_authconnection_token. Set vault_address (or VAULT_ADDR) to manage connections.")
+		return nil
+	}
+	return d
+}
+
+func providerDataOf(pd any, diags interface {
 	AddError(summary, detail string)
 }) *providerData {
 	if pd == nil {

@@ -103,3 +103,43 @@ func clientSecret() validator.String {
 		check:       func(_, v string) error { return authconn.ValidateClientSecret(v) },
 	}
 }
+
+// grantType accepts the grant types authconn.ValidateGrantType accepts.
+func grantType() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid grant_type",
+		description: "value must be one of: " + strings.Join(authconn.GrantTypes, ", "),
+		check:       func(_, v string) error { return authconn.ValidateGrantType(v) },
+	}
+}
+
+// clientAuth accepts the client authentication methods authconn.ValidateClientAuth accepts.
+func clientAuth() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid client_auth",
+		description: "value must be one of: " + strings.Join(authconn.ClientAuthMethods, ", "),
+		check:       func(_, v string) error { return authconn.ValidateClientAuth(v) },
+	}
+}
+
+// resourceURI accepts an RFC 8707 resource indicator.
+func resourceURI() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid resource",
+		description: "each resource must be an absolute URI without a fragment",
+		check:       func(_, v string) error { return authconn.ValidateResource(v) },
+	}
+}
+
+// assertionKey accepts a PEM private key that private_key_jwt can sign with. Its message
+// never contains the value.
+func assertionKey() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid client assertion key",
+		description: "value must be an RSA (2048 bits or more) or P-256 private key in PEM",
+		check: func(_, v string) error {
+			_, _, err := authconn.ParseAssertionKey(v)
+			return err
+		},
+	}
+}
