@@ -65,8 +65,9 @@ log "reading the schema with $("$tofu" version | head -n1)"
 
 log "checking examples/"
 "$tofu" fmt -check -diff -recursive examples
-for dir in examples/provider examples/resources/* examples/data-sources/* examples/demo; do
+for dir in examples/provider examples/resources/* examples/data-sources/* examples/demo examples/demo/*/; do
 	[ -d "$dir" ] || continue
+	dir=${dir%/}
 	v="$tmp/validate/$dir"
 	mkdir -p "$v"
 	# import.sh and import blocks are fragments of the resource example, validated with it.

@@ -27,14 +27,7 @@ import (
 // buildTokend builds this command into a temporary directory.
 func buildTokend(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "tokend")
-	start := time.Now()
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	t.Logf("built tokend in %s", time.Since(start).Round(time.Millisecond))
-	return bin
+	return testenv.Build(t, "./tokend", t.TempDir(), "tokend")
 }
 
 type tokendProc struct {

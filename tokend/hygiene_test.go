@@ -290,9 +290,7 @@ func newHygieneBed(t *testing.T) *hygieneBed {
 	hb.watch = newProcWatch(t)
 	hb.bin = buildTokend(t)
 	plugins := filepath.Join(hb.tmp, "plugins")
-	if out, err := exec.Command("go", "build", "-o", filepath.Join(plugins, "terraform-provider-tailor"), "..").CombinedOutput(); err != nil {
-		t.Fatalf("building the provider: %v\n%s", err, out)
-	}
+	testenv.Build(t, ".", plugins, "terraform-provider-tailor")
 	hb.port = cliFreePort(t)
 	var clientID string
 	clientID, hb.clientSecret = hb.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(hb.port)}})

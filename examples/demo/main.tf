@@ -1,6 +1,7 @@
 # The demo's Terraform configuration: `make demo` runs `tofu apply` on it, with the local
-# Hydra's address and client in TF_VAR_provider_url and TF_VAR_client_id, and the client
-# secret in TF_VAR_client_secret.
+# Hydra's address in TF_VAR_provider_url, its two clients in TF_VAR_client_id and
+# TF_VAR_service_client_id, and their secrets in TF_VAR_client_secret and
+# TF_VAR_service_client_secret.
 terraform {
   required_providers {
     tailor = {
@@ -38,6 +39,31 @@ resource "tailor_authconnection" "google" {
   scopes       = ["openid", "offline_access", "email", "profile"]
 
   client_secret_wo         = var.client_secret # write-only: sent to Vault, never stored
+  client_secret_wo_version = 1
+}
+
+variable "service_client_id" {
+  type        = string
+  description = "A second Hydra client, allowed only the client credentials grant."
+}
+
+variable "service_client_secret" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+# A machine-to-machine connection: no one authorizes it; tokend requests its tokens.
+resource "tailor_authconnection" "service" {
+  name         = "service-api"
+  type         = "TYPE_OAUTH2"
+  grant_type   = "client_credentials"
+  provider_url = var.provider_url
+  issuer_url   = var.provider_url
+  client_id    = var.service_client_id
+  scopes       = ["read"]
+
+  client_secret_wo         = var.service_client_secret
   client_secret_wo_version = 1
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -34,10 +33,12 @@ type demo struct {
 	env []string
 
 	clientID, clientSecret string
-	callbackPort           int
-	apiKey, tokendURL      string
-	firstExpiry            string
-	closers                []func()
+	// serviceID and serviceSecret are the Hydra client of the client-credentials connection.
+	serviceID, serviceSecret string
+	callbackPort             int
+	apiKey, tokendURL        string
+	firstExpiry              string
+	closers                  []func()
 }
 
 // newDemo finds the binaries and makes the working directory.
@@ -102,37 +103,56 @@ func (d *demo) startHydra(context.Context) error {
 		return err
 	}
 	info("Hydra at %s, access tokens live %s; OAuth client %s with redirect URI %s", h.PublicURL, d.o.ttl, d.clientID, redirect)
+	if d.serviceID, d.serviceSecret, err = h.NewClient(testenv.ClientSpec{Name: "tailor demo service", GrantTypes: []string{"client_credentials"},
+		ResponseTypes: []string{"token"}, Scopes: []string{"read"}, TokenEndpointAuthMethod: "client_secret_basic"}); err != nil {
+		return err
+	}
+	info("OAuth client %s for machine-to-machine calls: client_credentials grant only, scope read", d.serviceID)
 	return nil
 }
 
 func (d *demo) apply(ctx context.Context) error {
-	plugins, work := filepath.Join(d.tmp, "plugins"), filepath.Join(d.tmp, "tf")
-	for _, dir := range []string{plugins, work} {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return err
-		}
-	}
-	if err := os.Symlink(d.provider, filepath.Join(plugins, "terraform-provider-tailor")); err != nil {
-		return err
-	}
-	rc, err := testenv.TofuDevConfig(d.tmp, plugins)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(mainTF), 0o600); err != nil {
-		return err
-	}
 	info("examples/demo/main.tf:\n%s", indent(mainTF, "      "))
-	cmd := exec.CommandContext(ctx, d.tofu, "apply", "-auto-approve", "-no-color")
-	cmd.Dir = work
-	cmd.Env = append(append(d.env, testenv.TofuEnv(rc)...),
-		"TF_VAR_provider_url="+d.hydra.PublicURL, "TF_VAR_client_id="+d.clientID, "TF_VAR_client_secret="+d.clientSecret)
-	out, err := cmd.CombinedOutput()
+	out, err := d.tofuApply(ctx, "tf", mainTF, "TF_VAR_provider_url="+d.hydra.PublicURL,
+		"TF_VAR_client_id="+d.clientID, "TF_VAR_client_secret="+d.clientSecret,
+		"TF_VAR_service_client_id="+d.serviceID, "TF_VAR_service_client_secret="+d.serviceSecret)
 	if err != nil {
-		return fmt.Errorf("tofu apply: %v\n%s", err, out)
+		return err
 	}
 	info("%s", lastLines(string(out), 4))
 	return nil
+}
+
+// tofuApply runs `tofu apply` on config in the working directory dir (under the demo's
+// temporary directory), with the provider from bin/ and the extra environment env.
+func (d *demo) tofuApply(ctx context.Context, dir, config string, env ...string) ([]byte, error) {
+	plugins, work := filepath.Join(d.tmp, "plugins"), filepath.Join(d.tmp, dir)
+	for _, dir := range []string{plugins, work} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, err
+		}
+	}
+	link := filepath.Join(plugins, "terraform-provider-tailor")
+	if _, err := os.Lstat(link); err != nil {
+		if err := os.Symlink(d.provider, link); err != nil {
+			return nil, err
+		}
+	}
+	rc, err := testenv.TofuDevConfig(d.tmp, plugins)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(work, "main.tf"), []byte(config), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.CommandContext(ctx, d.tofu, "apply", "-auto-approve", "-no-color")
+	cmd.Dir = work
+	cmd.Env = append(append(d.env, testenv.TofuEnv(rc)...), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return out, fmt.Errorf("tofu apply: %v\n%s", err, out)
+	}
+	return out, nil
 }
 
 func (d *demo) authorize(ctx context.Context) error {
@@ -194,7 +214,7 @@ func (d *demo) consent(ctx context.Context, stdout io.Reader) (string, error) {
 }
 
 func (d *demo) serve(ctx context.Context) error {
-	out, err := d.tokendCmd(ctx, "keys", "create", "--connections", "google-*", "--description", "demo function")
+	out, err := d.tokendCmd(ctx, "keys", "create", "--connections", "google-*,service-*", "--description", "demo function")
 	if err != nil {
 		return fmt.Errorf("keys create: %v %s", err, out)
 	}
@@ -321,15 +341,9 @@ func (d *demo) get(path, key string) ([]byte, error) {
 
 // tokenExpiry returns expires_at of the connection's current token.
 func (d *demo) tokenExpiry() (string, error) {
-	b, err := d.get("/v1/connections/google-oauth/token", d.apiKey)
+	t, err := d.token("google-oauth")
 	if err != nil {
 		return "", err
-	}
-	var t struct {
-		ExpiresAt string `json:"expires_at"`
-	}
-	if err := json.Unmarshal(b, &t); err != nil || t.ExpiresAt == "" {
-		return "", fmt.Errorf("unexpected answer %s", b)
 	}
 	return t.ExpiresAt, nil
 }
