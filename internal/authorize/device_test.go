@@ -27,7 +27,7 @@ func newDeviceBed(t *testing.T, o testenv.OIDCOptions) *deviceBed {
 	t.Helper()
 	d := &deviceBed{st: newStore(t), oidc: testenv.StartOIDC(t, o), browser: testenv.StartBrowser(t)}
 	createConn(t, d.st, &authconn.Connection{Name: "device", ProviderURL: d.oidc.Issuer, ClientID: d.oidc.ClientID,
-		Scopes: []string{"openid", "email"}}, d.oidc.ClientSecret)
+		Scopes: []string{"openid", "email", "offline_access"}}, d.oidc.ClientSecret)
 	return d
 }
 
@@ -84,6 +84,30 @@ func TestDeviceFlowApprovedStoresTokens(t *testing.T) {
 	}
 	if strings.Contains(stderr, ts.AccessToken) {
 		t.Error("the output holds the access token")
+	}
+	d.refreshes(t, ts)
+}
+
+// refreshes: the refresh token the device flow stored works at the provider (offline_access
+// was requested), as it would for the broker.
+func (d *deviceBed) refreshes(t *testing.T, ts *store.TokenRecord) {
+	t.Helper()
+	if ts.RefreshToken == "" {
+		t.Fatal("invariant «the device flow stores a refresh token»: none stored")
+	}
+	ctx := context.Background()
+	conn, err := d.st.GetConnection(ctx, "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &oauth.Client{}
+	p, err := c.Resolve(ctx, &conn.Connection)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.Refresh(ctx, p, oauth.Credentials{ClientID: d.oidc.ClientID, ClientSecret: d.oidc.ClientSecret}, ts.RefreshToken, ts.Scopes)
+	if err != nil || tok.AccessToken == "" || tok.AccessToken == ts.AccessToken {
+		t.Fatalf("invariant «the stored refresh token refreshes»: %v", err)
 	}
 }
 

@@ -11,6 +11,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"html/template"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/zitadel/oidc/v3/example/server/storage"
+	"github.com/zitadel/oidc/v3/pkg/oidc"
 	"github.com/zitadel/oidc/v3/pkg/op"
 	"golang.org/x/text/language"
 )
@@ -34,17 +36,18 @@ func main() {
 	users := storage.NewUserStore(issuer)
 	st := storage.NewStorage(users)
 	provider, err := op.NewOpenIDProvider(issuer, &op.Config{
-		CryptoKey:          sha256.Sum256([]byte(os.Getenv("OIDC_CLIENT_SECRET") + "-crypto")),
-		CodeMethodS256:     true,
-		AuthMethodPost:     true,
-		SupportedUILocales: []language.Tag{language.English},
+		CryptoKey:             sha256.Sum256([]byte(os.Getenv("OIDC_CLIENT_SECRET") + "-crypto")),
+		CodeMethodS256:        true,
+		AuthMethodPost:        true,
+		GrantTypeRefreshToken: true,
+		SupportedUILocales:    []language.Tag{language.English},
 		DeviceAuthorization: op.DeviceAuthorizationConfig{
 			Lifetime:     duration("OIDC_DEVICE_LIFETIME", 5*time.Minute),
 			PollInterval: duration("OIDC_DEVICE_INTERVAL", 5*time.Second),
 			UserFormPath: "/device",
 			UserCode:     op.UserCodeBase20,
 		},
-	}, st, op.WithAllowInsecure())
+	}, refreshingStorage{st, os.Getenv("OIDC_CLIENT_ID")}, op.WithAllowInsecure())
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -57,6 +60,40 @@ func main() {
 	log.Printf("oidc: serving %s", issuer)
 	srv := &http.Server{Addr: "127.0.0.1:" + port, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	log.Fatal(srv.ListenAndServe())
+}
+
+// refreshingStorage is the example storage whose clients may also use refresh tokens: the
+// example's device client allows only the device grant, so it would never get a refresh
+// token, unlike a device client at Google or Microsoft. The example also records no client
+// on a refresh token issued to a device (it knows only its own auth requests); such tokens
+// belong to the one device client.
+type refreshingStorage struct {
+	*storage.Storage
+	deviceClient string
+}
+
+// TokenRequestByRefreshToken names the device client on refresh tokens issued to it.
+func (s refreshingStorage) TokenRequestByRefreshToken(ctx context.Context, token string) (op.RefreshTokenRequest, error) {
+	r, err := s.Storage.TokenRequestByRefreshToken(ctx, token)
+	if rr, ok := r.(*storage.RefreshTokenRequest); ok && rr.ApplicationID == "" {
+		rr.ApplicationID = s.deviceClient
+	}
+	return r, err
+}
+
+// GetClientByClientID returns the client with the refresh-token grant added.
+func (s refreshingStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
+	c, err := s.Storage.GetClientByClientID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return refreshingClient{c}, nil
+}
+
+type refreshingClient struct{ op.Client }
+
+func (c refreshingClient) GrantTypes() []oidc.GrantType {
+	return append(c.Client.GrantTypes(), oidc.GrantTypeRefreshToken)
 }
 
 func duration(env string, def time.Duration) time.Duration {
