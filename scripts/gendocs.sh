@@ -65,7 +65,7 @@ log "reading the schema with $("$tofu" version | head -n1)"
 
 log "checking examples/"
 "$tofu" fmt -check -diff -recursive examples
-for dir in examples/provider examples/resources/* examples/data-sources/* examples/demo examples/demo/*/; do
+for dir in examples/provider examples/provider/*/ examples/resources/* examples/data-sources/* examples/demo examples/demo/*/; do
 	[ -d "$dir" ] || continue
 	dir=${dir%/}
 	v="$tmp/validate/$dir"

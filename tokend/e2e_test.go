@@ -59,8 +59,15 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startServe starts `tokend serve` and waits for /readyz.
+// startServe starts `tokend serve` against env's Vault and waits for /readyz.
 func startServe(t *testing.T, bin string, env *brokertest.Env, replica string, extra ...string) *tokendProc {
+	t.Helper()
+	return startServeWith(t, bin, vaultEnv(env), replica, extra...)
+}
+
+// startServeWith starts `tokend serve` with the process environment environ and waits for
+// /readyz.
+func startServeWith(t *testing.T, bin string, environ []string, replica string, extra ...string) *tokendProc {
 	t.Helper()
 	addr := freeAddr(t)
 	logPath := filepath.Join(t.TempDir(), replica+".log")
@@ -71,7 +78,7 @@ func startServe(t *testing.T, bin string, env *brokertest.Env, replica string, e
 	args := append([]string{"serve", "--listen", addr, "--replica-id", replica, "--lease-ttl", "20s", "--lease-safety", "5s",
 		"--recheck-interval", "2s", "--key-cache-ttl", "1s", "--log-level", "debug"}, extra...)
 	cmd := exec.Command(bin, args...)
-	cmd.Env = vaultEnv(env)
+	cmd.Env = environ
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {

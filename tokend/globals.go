@@ -19,6 +19,10 @@ type globalFlags struct {
 	vaultNamespace    string
 	vaultRoleID       string
 	vaultSecretIDFile string
+	vaultAppRoleMount string
+	vaultJWTRole      string
+	vaultJWTFile      string
+	vaultJWTMount     string
 	vaultCACert       string
 	vaultSkipVerify   bool
 	mount             string
@@ -35,6 +39,10 @@ func (g *globalFlags) register(root *cobra.Command) {
 	f.StringVar(&g.vaultNamespace, "vault-namespace", os.Getenv("VAULT_NAMESPACE"), "Vault Enterprise namespace (default $VAULT_NAMESPACE)")
 	f.StringVar(&g.vaultRoleID, "vault-role-id", os.Getenv("VAULT_ROLE_ID"), "AppRole role id; with --vault-secret-id-file, log in with AppRole instead of VAULT_TOKEN")
 	f.StringVar(&g.vaultSecretIDFile, "vault-secret-id-file", os.Getenv("VAULT_SECRET_ID_FILE"), "file holding the AppRole secret id")
+	f.StringVar(&g.vaultAppRoleMount, "vault-approle-mount", envOr("VAULT_APPROLE_MOUNT", "approle"), "mount of the AppRole auth method ($VAULT_APPROLE_MOUNT)")
+	f.StringVar(&g.vaultJWTRole, "vault-jwt-role", os.Getenv("VAULT_JWT_ROLE"), "role of Vault's JWT auth method; with --vault-jwt-file, log in with a JWT (a Kubernetes service-account token) instead of VAULT_TOKEN ($VAULT_JWT_ROLE)")
+	f.StringVar(&g.vaultJWTFile, "vault-jwt-file", os.Getenv("VAULT_JWT_FILE"), "file holding the JWT, read again at every login so a rotated token is used ($VAULT_JWT_FILE)")
+	f.StringVar(&g.vaultJWTMount, "vault-jwt-mount", envOr("VAULT_JWT_MOUNT", "jwt"), "mount of the JWT auth method ($VAULT_JWT_MOUNT)")
 	f.StringVar(&g.vaultCACert, "vault-cacert", "", "PEM file of the CA of Vault's certificate (default $VAULT_CACERT)")
 	f.BoolVar(&g.vaultSkipVerify, "vault-skip-verify", false, "do not verify Vault's TLS certificate (insecure; default $VAULT_SKIP_VERIFY)")
 	f.StringVar(&g.mount, "mount", envOr("TAILOR_MOUNT", store.DefaultMount), "KV v2 mount holding tailor's records ($TAILOR_MOUNT)")
@@ -70,14 +78,17 @@ func (g *globalFlags) setupLogging(cmd *cobra.Command) error {
 	return nil
 }
 
-// openStore connects to Vault, checks the token, and returns the store. Close the client
-// when done.
+// openStore connects to Vault (logging in with AppRole or a JWT when so configured), checks
+// the token, and returns the store. The client keeps its token alive until Close.
 func (g *globalFlags) openStore(ctx context.Context) (*store.Store, *vaultclient.Client, error) {
 	cfg := vaultclient.Config{
 		Address: g.vaultAddr, Namespace: g.vaultNamespace, CACert: g.vaultCACert, SkipVerify: g.vaultSkipVerify,
 	}
 	if g.vaultRoleID != "" || g.vaultSecretIDFile != "" {
-		cfg.AppRole = &vaultclient.AppRole{RoleID: g.vaultRoleID, SecretIDFile: g.vaultSecretIDFile}
+		cfg.AppRole = &vaultclient.AppRole{RoleID: g.vaultRoleID, SecretIDFile: g.vaultSecretIDFile, MountPath: g.vaultAppRoleMount}
+	}
+	if g.vaultJWTRole != "" || g.vaultJWTFile != "" {
+		cfg.JWT = &vaultclient.JWT{Role: g.vaultJWTRole, File: g.vaultJWTFile, MountPath: g.vaultJWTMount}
 	}
 	vc, err := vaultclient.New(ctx, cfg)
 	if err != nil {

@@ -98,7 +98,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer vc.Close()
-	b, srv, err := f.newServer(st, log)
+	b, srv, err := f.newServer(st, vc.Health, log)
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 	if f.tlsCert != "" {
 		scheme = "https"
 	}
-	log.Info("tokend serving", "url", scheme+"://"+ln.Addr().String(), "replica", f.replicaID, "vault", vc.Address(), "mount", st.Mount(), "prefix", st.Prefix())
+	log.Info("tokend serving", "url", scheme+"://"+ln.Addr().String(), "replica", f.replicaID, "vault", vc.Address(), "vault_auth", vc.Method(), "mount", st.Mount(), "prefix", st.Prefix())
 	err = f.serve(ctx, ln, srv, log)
 	stop()
 	b.Close()
@@ -149,7 +149,7 @@ func (f *serveFlags) check(log *slog.Logger) error {
 }
 
 // newServer wires the broker and the HTTP API on st.
-func (f *serveFlags) newServer(st *store.Store, log *slog.Logger) (*broker.Broker, *api.Server, error) {
+func (f *serveFlags) newServer(st *store.Store, ready func() error, log *slog.Logger) (*broker.Broker, *api.Server, error) {
 	var b *broker.Broker
 	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
 	b, err := broker.New(broker.Options{
@@ -160,7 +160,7 @@ func (f *serveFlags) newServer(st *store.Store, log *slog.Logger) (*broker.Broke
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := api.New(api.Options{Broker: b, Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Logger: log})
+	srv, err := api.New(api.Options{Broker: b, Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Ready: ready, Logger: log})
 	return b, srv, err
 }
 

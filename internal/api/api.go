@@ -36,7 +36,10 @@ type Options struct {
 	Metrics *Metrics
 	// RequestTimeout bounds how long a token request waits for a refresh [30s].
 	RequestTimeout time.Duration
-	Logger         *slog.Logger
+	// Ready, when set, is asked first by /readyz: tokend passes its Vault client's Health,
+	// so a replica whose Vault token expired and that cannot log in again is not ready.
+	Ready  func() error
+	Logger *slog.Logger
 }
 
 // Server serves the API.
@@ -236,6 +239,12 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	if s.o.Ready != nil {
+		if err := s.o.Ready(); err != nil {
+			writeError(w, http.StatusServiceUnavailable, client.CodeVaultUnreachable, err.Error())
+			return
+		}
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	if err := s.o.Broker.Ping(ctx); err != nil {

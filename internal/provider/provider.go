@@ -7,8 +7,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -38,6 +40,7 @@ const (
 var (
 	_ provider.Provider                       = &tailorProvider{}
 	_ provider.ProviderWithEphemeralResources = &tailorProvider{}
+	_ provider.ProviderWithConfigValidators   = &tailorProvider{}
 )
 
 // tailorProvider is the `tailor` provider.
@@ -69,6 +72,9 @@ type tailorProviderModel struct {
 	TokendURL      types.String `tfsdk:"tokend_url"`
 	TokendAPIKey   types.String `tfsdk:"tokend_api_key"`
 	TokendCACert   types.String `tfsdk:"tokend_ca_cert_file"`
+
+	AuthLoginJWT     *authLoginJWTModel     `tfsdk:"auth_login_jwt"`
+	AuthLoginAppRole *authLoginAppRoleModel `tfsdk:"auth_login_approle"`
 }
 
 // providerData is what Configure hands to every resource, data source and ephemeral
@@ -158,6 +164,7 @@ func (p *tailorProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 				Optional:            true,
 			},
 		},
+		Blocks: vaultLoginBlocks(),
 	}
 }
 
@@ -193,14 +200,28 @@ func (p *tailorProvider) Configure(ctx context.Context, req provider.ConfigureRe
 // checkKnown reports arguments that are not known until apply: the provider needs them now.
 func (cfg *tailorProviderModel) checkKnown() diag.Diagnostics {
 	var diags diag.Diagnostics
-	for name, v := range map[string]interface{ IsUnknown() bool }{
+	args := map[string]interface{ IsUnknown() bool }{
 		"vault_address": cfg.VaultAddress, "vault_token": cfg.VaultToken, "vault_namespace": cfg.VaultNamespace,
 		"mount": cfg.Mount, "path_prefix": cfg.PathPrefix, "ca_cert_file": cfg.CACertFile,
 		"ca_cert_dir": cfg.CACertDir, "skip_tls_verify": cfg.SkipTLSVerify,
 		"tokend_url": cfg.TokendURL, "tokend_api_key": cfg.TokendAPIKey, "tokend_ca_cert_file": cfg.TokendCACert,
-	} {
+	}
+	if j := cfg.AuthLoginJWT; j != nil {
+		maps.Copy(args, map[string]interface{ IsUnknown() bool }{"auth_login_jwt.role": j.Role, "auth_login_jwt.mount": j.Mount,
+			"auth_login_jwt.jwt": j.JWT, "auth_login_jwt.jwt_file": j.JWTFile, "auth_login_jwt.jwt_env": j.JWTEnv})
+	}
+	if a := cfg.AuthLoginAppRole; a != nil {
+		maps.Copy(args, map[string]interface{ IsUnknown() bool }{"auth_login_approle.role_id": a.RoleID, "auth_login_approle.secret_id": a.SecretID,
+			"auth_login_approle.secret_id_file": a.SecretIDFile, "auth_login_approle.mount": a.Mount})
+	}
+	for name, v := range args {
 		if v.IsUnknown() {
-			diags.AddAttributeError(path.Root(name), "Unknown provider argument",
+			block, attr, nested := strings.Cut(name, ".")
+			p := path.Root(block)
+			if nested {
+				p = p.AtName(attr)
+			}
+			diags.AddAttributeError(p, "Unknown provider argument",
 				fmt.Sprintf("The provider cannot connect because %s is not known until apply. "+
 					"Set it to a literal, a variable or an environment variable (see the provider documentation), "+
 					"or apply the resources it depends on first with -target.", name))
@@ -217,16 +238,18 @@ func (cfg *tailorProviderModel) namesVault() bool {
 // openStore connects to Vault, checks the token and returns the store.
 func (cfg *tailorProviderModel) openStore(ctx context.Context) (*store.Store, diag.Diagnostics) {
 	var diags diag.Diagnostics
-	vc, err := vaultclient.New(ctx, vaultclient.Config{
+	vcfg := vaultclient.Config{
 		Address:    cfg.VaultAddress.ValueString(),
 		Token:      cfg.VaultToken.ValueString(),
 		Namespace:  cfg.VaultNamespace.ValueString(),
 		CACert:     cfg.CACertFile.ValueString(),
 		CAPath:     cfg.CACertDir.ValueString(),
 		SkipVerify: cfg.SkipTLSVerify.ValueBool(),
-	})
+	}
+	cfg.vaultLogin(&vcfg)
+	vc, err := vaultclient.New(ctx, vcfg)
 	if err != nil {
-		diags.AddError("Cannot create the Vault client", err.Error())
+		diags.AddError("Cannot log in to Vault", err.Error())
 		return nil, diags
 	}
 	if err := vc.Verify(ctx); err != nil {

@@ -277,19 +277,35 @@ func (h *Hydra) launch() error {
 		h.proc.stop(5 * time.Second)
 		return fmt.Errorf("discovery: %w", err)
 	}
-	// The first fetch of the JWKS makes Hydra generate its signing keys,
-	// which takes seconds on a busy machine; do it now rather than inside a
-	// test's token verification.
-	var jwks struct {
-		Keys []json.RawMessage `json:"keys"`
-	}
-	if err := doJSON(http.MethodGet, disc.JWKSURI, nil, &jwks, http.StatusOK); err != nil || len(jwks.Keys) == 0 {
+	if err := warmJWKS(disc.JWKSURI); err != nil {
 		h.proc.stop(5 * time.Second)
-		return fmt.Errorf("jwks (%d keys): %v", len(jwks.Keys), err)
+		return err
 	}
 	h.Issuer, h.AuthURL, h.TokenURL, h.RevokeURL = disc.Issuer, disc.AuthorizationEndpoint, disc.TokenEndpoint, disc.RevocationEndpoint
 	h.StartedIn = time.Since(start)
 	return nil
+}
+
+// warmJWKS fetches the JWKS once: the first fetch makes Hydra generate its signing keys,
+// which takes seconds on a busy machine, so do it now rather than inside a test's token
+// verification. On a loaded machine Hydra may drop that first request (EOF) while it
+// generates; it is asked again, up to five times.
+func warmJWKS(uri string) error {
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		var jwks struct {
+			Keys []json.RawMessage `json:"keys"`
+		}
+		err = doJSON(http.MethodGet, uri, nil, &jwks, http.StatusOK)
+		if err == nil && len(jwks.Keys) > 0 {
+			return nil
+		}
+		if err == nil {
+			err = errors.New("no keys")
+		}
+		time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
+	}
+	return fmt.Errorf("jwks: %v", err)
 }
 
 // Stop stops Hydra and waits until it has exited; its ports then refuse

@@ -1,6 +1,8 @@
 // Package vaultclient builds the HashiCorp Vault API client that the Terraform provider and
-// tokend share: address, namespace and TLS settings, and authentication by token or AppRole,
-// with the same VAULT_* environment fallbacks as the Vault CLI.
+// tokend share: address, namespace and TLS settings, and authentication by token, AppRole or
+// JWT (CI systems' OIDC tokens, Kubernetes service-account tokens), with the same VAULT_*
+// environment fallbacks as the Vault CLI. A client keeps its token alive: it renews it and
+// logs in again before it expires (see keepalive.go).
 package vaultclient
 
 import (
@@ -11,17 +13,17 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
-	"github.com/hashicorp/vault/api/auth/approle"
 )
 
 // Config says how to reach and authenticate to Vault. Empty fields fall back to the
 // environment variables named in their comments.
 type Config struct {
 	Address   string // VAULT_ADDR
-	Token     string // VAULT_TOKEN (ignored when AppRole is set)
+	Token     string // VAULT_TOKEN (ignored when AppRole or JWT is set)
 	Namespace string // VAULT_NAMESPACE
 
 	CACert        string // VAULT_CACERT: PEM file of the CA that signed Vault's certificate
@@ -31,37 +33,89 @@ type Config struct {
 	TLSServerName string // VAULT_TLS_SERVER_NAME
 	SkipVerify    bool   // VAULT_SKIP_VERIFY
 
-	// AppRole logs in with a role id and a secret id read from a file, instead of a token.
+	// AppRole logs in with a role id and a secret id, instead of a token.
 	AppRole *AppRole
+	// JWT logs in with a signed JWT (JWT/OIDC auth method), instead of a token.
+	JWT *JWT
 
 	// Timeout bounds each request to Vault; 0 means 30 seconds.
 	Timeout time.Duration
+	// Logger receives renewal and re-login events; slog.Default() when nil.
+	Logger *slog.Logger
 }
 
-// AppRole is the AppRole auth method's login data.
-type AppRole struct {
-	RoleID       string // VAULT_ROLE_ID
-	SecretIDFile string // VAULT_SECRET_ID_FILE: a file holding the secret id (never an argument)
-	MountPath    string // default "approle"
-}
-
-// Client is a configured Vault API client. For AppRole logins, Close stops the background
-// token renewal.
+// Client is a configured, authenticated Vault API client. Close stops the background token
+// renewal.
 type Client struct {
 	*vault.Client
-	stop context.CancelFunc
+	method string
+	log    *slog.Logger
+	stop   context.CancelFunc
+	done   chan struct{}
+
+	mu      sync.Mutex
+	problem error     // the last failed login, cleared by the next success
+	expires time.Time // when the current token expires (zero: never, or unknown)
 }
 
 // Close stops background token renewal, if any.
 func (c *Client) Close() {
 	if c.stop != nil {
 		c.stop()
+		<-c.done
 	}
 }
 
-// New builds a client from cfg and the environment and authenticates it. It does not check
-// that the token is valid; call Verify for that.
+// Method is the auth method in use: "token", "approle" or "jwt".
+func (c *Client) Method() string { return c.method }
+
+// Health returns nil while the client holds a token that has not expired, or an
+// actionable error once it has: with the last login failure, or saying that the token could
+// not be renewed. (While a re-login fails but the current token still lives, the client is
+// healthy: the failures are logged.)
+func (c *Client) Health() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.expires.IsZero() || time.Now().Before(c.expires) {
+		return nil
+	}
+	if c.problem != nil {
+		return fmt.Errorf("the Vault token expired at %s and logging in again fails: %w", c.expires.UTC().Format(time.RFC3339), c.problem)
+	}
+	return fmt.Errorf("the Vault token expired at %s and could not be renewed", c.expires.UTC().Format(time.RFC3339))
+}
+
+// setState records a good token (problem nil) and its expiry.
+func (c *Client) setState(problem error, expires time.Time) {
+	c.mu.Lock()
+	c.problem, c.expires = problem, expires
+	c.mu.Unlock()
+}
+
+// New builds a client from cfg and the environment, authenticates it (logging in for AppRole
+// and JWT) and starts keeping its token alive. It does not check a given token; call Verify
+// for that.
 func New(ctx context.Context, cfg Config) (*Client, error) {
+	c, err := newAPIClient(cfg)
+	if err != nil {
+		return nil, err
+	}
+	client := &Client{Client: c, log: cfg.Logger}
+	if client.log == nil {
+		client.log = slog.Default()
+	}
+	m, err := loginMethod(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		return client, client.useToken(ctx, cfg.Token)
+	}
+	return client, client.login(ctx, m)
+}
+
+// newAPIClient builds the vault/api client: address, timeout, TLS and namespace.
+func newAPIClient(cfg Config) (*vault.Client, error) {
 	vc := vault.DefaultConfig() // reads VAULT_ADDR, VAULT_CACERT, VAULT_SKIP_VERIFY, ...
 	if vc.Error != nil {
 		return nil, fmt.Errorf("reading Vault settings from the environment: %w", vc.Error)
@@ -72,10 +126,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if os.Getenv("VAULT_ADDR") == "" && cfg.Address == "" {
 		return nil, errors.New("no Vault address: set vault_address (provider), --vault-addr or VAULT_ADDR, e.g. https://vault.example.com:8200")
 	}
+	vc.Timeout = 30 * time.Second
 	if cfg.Timeout > 0 {
 		vc.Timeout = cfg.Timeout
-	} else {
-		vc.Timeout = 30 * time.Second
 	}
 	tls := &vault.TLSConfig{
 		CACert: cfg.CACert, CAPath: cfg.CAPath, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
@@ -93,92 +146,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.Namespace != "" {
 		c.SetNamespace(cfg.Namespace)
 	}
-	client := &Client{Client: c}
-
-	ar := cfg.AppRole
-	if ar == nil && os.Getenv("VAULT_ROLE_ID") != "" {
-		ar = &AppRole{RoleID: os.Getenv("VAULT_ROLE_ID"), SecretIDFile: os.Getenv("VAULT_SECRET_ID_FILE")}
-	}
-	if ar != nil {
-		if err := client.loginAppRole(ctx, ar); err != nil {
-			return nil, err
-		}
-		return client, nil
-	}
-	if cfg.Token != "" {
-		c.SetToken(cfg.Token)
-	}
-	if c.Token() == "" {
-		return nil, errors.New("no Vault token: set vault_token (provider) or VAULT_TOKEN, or use AppRole (VAULT_ROLE_ID and VAULT_SECRET_ID_FILE)")
-	}
-	return client, nil
-}
-
-func (c *Client) loginAppRole(ctx context.Context, ar *AppRole) error {
-	if ar.RoleID == "" || ar.SecretIDFile == "" {
-		return errors.New("AppRole login needs a role id (VAULT_ROLE_ID or --vault-role-id) and a secret id file (VAULT_SECRET_ID_FILE or --vault-secret-id-file)")
-	}
-	mount := ar.MountPath
-	if mount == "" {
-		mount = "approle"
-	}
-	auth, err := approle.NewAppRoleAuth(ar.RoleID, &approle.SecretID{FromFile: ar.SecretIDFile}, approle.WithMountPath(mount))
-	if err != nil {
-		return fmt.Errorf("AppRole login: %w", err)
-	}
-	secret, err := c.Auth().Login(ctx, auth)
-	if err != nil {
-		return fmt.Errorf("AppRole login at auth/%s failed (check the role id and the secret id file): %w", mount, cleanErr(err))
-	}
-	if secret == nil || secret.Auth == nil {
-		return errors.New("AppRole login returned no token")
-	}
-	rctx, cancel := context.WithCancel(context.Background())
-	c.stop = cancel
-	go c.renew(rctx, auth, secret)
-	return nil
-}
-
-// renew keeps the AppRole token alive, and logs in again when it can no longer be renewed.
-func (c *Client) renew(ctx context.Context, auth vault.AuthMethod, secret *vault.Secret) {
-	for {
-		if secret.Auth.Renewable {
-			w, err := c.NewLifetimeWatcher(&vault.LifetimeWatcherInput{Secret: secret})
-			if err == nil {
-				go w.Start()
-				select {
-				case <-ctx.Done():
-					w.Stop()
-					return
-				case <-w.DoneCh():
-				}
-				w.Stop()
-			}
-		} else {
-			wait := time.Duration(secret.Auth.LeaseDuration) * time.Second * 2 / 3
-			if wait <= 0 {
-				return
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(wait):
-			}
-		}
-		for backoff := time.Second; ; backoff = min(backoff*2, time.Minute) {
-			s, err := c.Auth().Login(ctx, auth)
-			if err == nil && s != nil && s.Auth != nil {
-				secret = s
-				break
-			}
-			slog.Warn("Vault AppRole re-login failed; retrying", "in", backoff, "error", cleanErr(err))
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(backoff):
-			}
-		}
-	}
+	return c, nil
 }
 
 // Verify checks that Vault answers and that the token is valid, with an actionable error.

@@ -137,7 +137,7 @@ func TestAppRole(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "check the role id and the secret id file") || strings.Contains(err.Error(), "00000000-0000") {
 		t.Fatalf("wrong secret id: %v", err)
 	}
-	if _, err := vaultclient.New(ctx, vaultclient.Config{Address: v.Addr, AppRole: &vaultclient.AppRole{RoleID: roleID}}); err == nil || !strings.Contains(err.Error(), "secret id file") {
+	if _, err := vaultclient.New(ctx, vaultclient.Config{Address: v.Addr, AppRole: &vaultclient.AppRole{RoleID: roleID}}); err == nil || !strings.Contains(err.Error(), "VAULT_SECRET_ID_FILE") {
 		t.Fatalf("missing secret id file: %v", err)
 	}
 }
