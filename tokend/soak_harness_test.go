@@ -337,7 +337,8 @@ func (s *soak) stop() {
 	s.stopKiller()
 	<-s.killerDone
 	for _, r := range s.reps {
-		r.mu.Lock() // waits for a pending restart
+		r.mu.Lock() // waits for a pending restart to finish
+		//lint:ignore SA2001 the empty section is the wait
 		r.mu.Unlock()
 	}
 	time.Sleep(s.lease + 2*time.Second)

@@ -32,7 +32,7 @@ func newDeviceBed(t *testing.T, o testenv.OIDCOptions) *deviceBed {
 }
 
 // run runs RunDevice; approve (when set) reads the printed URL and acts on the device page.
-func (d *deviceBed) run(t *testing.T, approve func(url string)) (*Result, error, string) {
+func (d *deviceBed) run(t *testing.T, approve func(url string)) (*Result, string, error) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	var stderr syncBuffer
@@ -58,7 +58,7 @@ func (d *deviceBed) run(t *testing.T, approve func(url string)) (*Result, error,
 	}
 	_, _ = io.Copy(io.Discard, rd)
 	o := <-done
-	return o.res, o.err, stderr.String()
+	return o.res, stderr.String(), o.err
 }
 
 func (d *deviceBed) act(t *testing.T, allow bool) func(string) {
@@ -74,7 +74,7 @@ func (d *deviceBed) act(t *testing.T, allow bool) func(string) {
 func TestDeviceFlowApprovedStoresTokens(t *testing.T) {
 	t.Parallel()
 	d := newDeviceBed(t, testenv.OIDCOptions{DeviceInterval: time.Second})
-	res, err, stderr := d.run(t, d.act(t, true))
+	res, stderr, err := d.run(t, d.act(t, true))
 	if err != nil {
 		t.Fatalf("device flow: %v\n%s", err, stderr)
 	}
@@ -114,7 +114,7 @@ func (d *deviceBed) refreshes(t *testing.T, ts *store.TokenRecord) {
 func TestDeviceFlowDeniedStoresNothing(t *testing.T) {
 	t.Parallel()
 	d := newDeviceBed(t, testenv.OIDCOptions{DeviceInterval: time.Second})
-	_, err, _ := d.run(t, d.act(t, false))
+	_, _, err := d.run(t, d.act(t, false))
 	var oe *oauth.Error
 	if !errors.As(err, &oe) || oe.Code != "access_denied" || !strings.Contains(err.Error(), "approve it") {
 		t.Fatalf("denied device: %v", err)
@@ -128,7 +128,7 @@ func TestDeviceFlowExpiredCode(t *testing.T) {
 	t.Parallel()
 	d := newDeviceBed(t, testenv.OIDCOptions{DeviceLifetime: 3 * time.Second, DeviceInterval: time.Second})
 	start := time.Now()
-	_, err, _ := d.run(t, nil)
+	_, _, err := d.run(t, nil)
 	var oe *oauth.Error
 	if !errors.As(err, &oe) || oe.Code != "expired_token" || !strings.Contains(err.Error(), "enter the new code sooner") {
 		t.Fatalf("expired code after %s: %v", time.Since(start), err)

@@ -313,7 +313,7 @@ func (f *fakeProvider) lastToken() recordedRequest {
 }
 
 // runAuthorize runs Run with an httpBrowser and captured output.
-func runAuthorize(t *testing.T, st *store.Store, opts Options) (*Result, error, *httpBrowser, *syncBuffer, *syncBuffer) {
+func runAuthorize(t *testing.T, st *store.Store, opts Options) (*Result, *httpBrowser, *syncBuffer, *syncBuffer, error) {
 	t.Helper()
 	b := newHTTPBrowser()
 	var stdout, stderr syncBuffer
@@ -333,7 +333,7 @@ func runAuthorize(t *testing.T, st *store.Store, opts Options) (*Result, error, 
 		opts.OAuth = &oauth.Client{}
 	}
 	res, err := Run(context.Background(), st, opts)
-	return res, err, b, &stdout, &stderr
+	return res, b, &stdout, &stderr, err
 }
 
 // assertNoSecret fails when any of the secrets appears in s.

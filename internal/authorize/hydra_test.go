@@ -38,12 +38,12 @@ func newHydraBed(t *testing.T) *hydraBed {
 }
 
 // run authorizes connection hydra with a TextUI that opens URLs with open.
-func (hb *hydraBed) run(t *testing.T, open func(string) error) (*Result, error, *syncBuffer, *syncBuffer) {
+func (hb *hydraBed) run(t *testing.T, open func(string) error) (*Result, *syncBuffer, *syncBuffer, error) {
 	t.Helper()
 	var stdout, stderr syncBuffer
 	opts := Options{Name: "hydra", Port: hb.port, Timeout: time.Minute, UI: &TextUI{Out: &stdout, Err: &stderr, Open: open}}
 	res, err := Run(context.Background(), hb.st, opts)
-	return res, err, &stdout, &stderr
+	return res, &stdout, &stderr, err
 }
 
 func TestHydraWithChromium(t *testing.T) {
@@ -54,7 +54,7 @@ func TestHydraWithChromium(t *testing.T) {
 	t.Run("authorize stores tokens that Hydra reports active", func(t *testing.T) {
 		op := hb.b.NewOpener(time.Minute)
 		start := time.Now()
-		res, err, stdout, stderr := hb.run(t, op.Open)
+		res, stdout, stderr, err := hb.run(t, op.Open)
 		if err != nil {
 			t.Fatalf("authorize: %v\n%s", err, stderr)
 		}
@@ -153,7 +153,7 @@ func TestHydraWithChromium(t *testing.T) {
 		hb.h.SetDeny(true)
 		defer hb.h.SetDeny(false)
 		op := hb.b.NewOpener(time.Minute)
-		_, err, _, _ := hb.run(t, op.Open)
+		_, _, _, err := hb.run(t, op.Open)
 		var ce *CallbackError
 		if !errors.As(err, &ce) || ce.Code() != "access_denied" || !strings.Contains(err.Error(), "run authorize again and approve the request") {
 			t.Fatalf("denied: %v", err)
@@ -180,7 +180,7 @@ func TestHydraWithChromium(t *testing.T) {
 			u.RawQuery = q.Encode()
 			return op.Open(u.String())
 		}
-		_, err, _, _ := hb.run(t, tamper)
+		_, _, _, err := hb.run(t, tamper)
 		var ce *CallbackError
 		if !errors.As(err, &ce) || ce.Code() != "state_mismatch" || !strings.Contains(err.Error(), "CSRF") {
 			t.Fatalf("tampered state: %v", err)
@@ -219,7 +219,7 @@ func TestHydraWithChromium(t *testing.T) {
 			}
 		}()
 		op := hb.b.NewOpener(time.Minute)
-		_, err, _, _ := hb.run(t, op.Open)
+		_, _, _, err := hb.run(t, op.Open)
 		var oe *oauth.Error
 		if !errors.As(err, &oe) || oe.Kind != oauth.KindInvalidClient || !strings.Contains(err.Error(), "client secret") {
 			t.Errorf("wrong secret: %v", err)

@@ -28,7 +28,7 @@ func TestGooglePreset(t *testing.T) {
 	createConn(t, st, f.conn("google-oauth", "https://accounts.google.com", "https://accounts.google.com"), f.secret)
 
 	scope := "https://www.googleapis.com/auth/admin.directory.user.readonly"
-	res, err, b, stdout, stderr := runAuthorize(t, st, Options{Name: "google-oauth", Scopes: []string{"openid", "email", scope}})
+	res, b, stdout, stderr, err := runAuthorize(t, st, Options{Name: "google-oauth", Scopes: []string{"openid", "email", scope}})
 	if err != nil {
 		t.Fatalf("authorize: %v\n%s", err, stderr)
 	}
@@ -76,7 +76,7 @@ func TestGooglePreset(t *testing.T) {
 		return map[string]any{"access_token": "at-again", "token_type": "Bearer", "expires_in": 3599}
 	}
 	f.mu.Unlock()
-	res, err, _, _, stderr = runAuthorize(t, st, Options{Name: "google-oauth", Scopes: []string{"openid", "email", scope}})
+	res, _, _, stderr, err = runAuthorize(t, st, Options{Name: "google-oauth", Scopes: []string{"openid", "email", scope}})
 	if err != nil {
 		t.Fatalf("second authorize: %v", err)
 	}
@@ -106,7 +106,7 @@ func TestNoRefreshTokenOnFirstAuthorizationWarns(t *testing.T) {
 		return map[string]any{"access_token": "only-access", "token_type": "Bearer"}
 	}
 	createConn(t, st, f.conn("plain", "https://idp.example.com", ""), f.secret)
-	res, err, b, _, stderr := runAuthorize(t, st, Options{Name: "plain", Scopes: []string{"read"}})
+	res, b, _, stderr, err := runAuthorize(t, st, Options{Name: "plain", Scopes: []string{"read"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func TestMicrosoftPreset(t *testing.T) {
 	const tenant = "contoso.onmicrosoft.com"
 	f := newFakeProvider(t, "post", "https://login.microsoftonline.com/"+tenant+"/v2.0")
 	createConn(t, st, f.conn("ms365-oauth", "https://login.microsoftonline.com/"+tenant, "https://login.microsoftonline.com/"+tenant+"/v2.0"), f.secret)
-	res, err, b, _, stderr := runAuthorize(t, st, Options{Name: "ms365-oauth", Scopes: []string{"openid", "https://graph.microsoft.com/User.Read"}})
+	res, b, _, stderr, err := runAuthorize(t, st, Options{Name: "ms365-oauth", Scopes: []string{"openid", "https://graph.microsoft.com/User.Read"}})
 	if err != nil {
 		t.Fatalf("authorize: %v\n%s", err, stderr)
 	}
@@ -189,7 +189,7 @@ func TestQuickBooksPreset(t *testing.T) {
 	}
 	createConn(t, st, f.conn("quickbooks-oauth", "https://appcenter.intuit.com/connect/oauth2", "https://oauth.platform.intuit.com/op/v1"), f.secret)
 	start := time.Now()
-	res, err, b, _, stderr := runAuthorize(t, st, Options{Name: "quickbooks-oauth", Scopes: []string{"com.intuit.quickbooks.accounting"}})
+	res, b, _, stderr, err := runAuthorize(t, st, Options{Name: "quickbooks-oauth", Scopes: []string{"com.intuit.quickbooks.accounting"}})
 	if err != nil {
 		t.Fatalf("authorize: %v\n%s", err, stderr)
 	}
@@ -253,7 +253,7 @@ func TestCallbackErrors(t *testing.T) {
 		f.mu.Lock()
 		f.denyWith = deny
 		f.mu.Unlock()
-		_, err, b, _, stderr := runAuthorize(t, st, Options{Name: "errs"})
+		_, b, _, stderr, err := runAuthorize(t, st, Options{Name: "errs"})
 		var ce *CallbackError
 		if !errors.As(err, &ce) || ce.Code() != deny {
 			t.Fatalf("%s: %v", deny, err)
@@ -278,7 +278,7 @@ func TestCallbackErrors(t *testing.T) {
 	f.failExchange = "invalid_grant"
 	before := len(f.tokenReqs)
 	f.mu.Unlock()
-	_, err, _, _, _ := runAuthorize(t, st, Options{Name: "errs"})
+	_, _, _, _, err := runAuthorize(t, st, Options{Name: "errs"})
 	var ge *oauth.Error
 	if !errors.As(err, &ge) || ge.Kind != oauth.KindInvalidGrant || !strings.Contains(err.Error(), "redirect URI registered at the provider") {
 		t.Errorf("refused code: %v", err)
@@ -294,7 +294,7 @@ func TestCallbackErrors(t *testing.T) {
 	if _, err := st.PutClientSecret(context.Background(), "errs", "wrong-secret-value"); err != nil {
 		t.Fatal(err)
 	}
-	_, err, b, _, _ := runAuthorize(t, st, Options{Name: "errs"})
+	_, b, _, _, err := runAuthorize(t, st, Options{Name: "errs"})
 	var oe *oauth.Error
 	if !errors.As(err, &oe) || oe.Kind != oauth.KindInvalidClient || !strings.Contains(err.Error(), "check the connection's client_id and its client secret") {
 		t.Errorf("invalid_client: %v", err)
@@ -308,7 +308,7 @@ func TestCallbackErrors(t *testing.T) {
 	}
 
 	// Unknown connection.
-	_, err, _, _, _ = runAuthorize(t, st, Options{Name: "nope"})
+	_, _, _, _, err = runAuthorize(t, st, Options{Name: "nope"})
 	if err == nil || !strings.Contains(err.Error(), "tokend create --name nope") {
 		t.Errorf("unknown connection: %v", err)
 	}
@@ -333,7 +333,7 @@ func TestTimeoutAndPortInUse(t *testing.T) {
 	stray := make(chan string, len(targets))
 	rebound := make(chan int, 1)
 	start := time.Now()
-	_, err, _, _, _ := runAuthorize(t, st, Options{Name: "slow", Port: port, Timeout: 1500 * time.Millisecond, UI: &TextUI{Open: func(string) error {
+	_, _, _, _, err := runAuthorize(t, st, Options{Name: "slow", Port: port, Timeout: 1500 * time.Millisecond, UI: &TextUI{Open: func(string) error {
 		// A forged callback from another site (DNS rebinding: Host is not localhost) is
 		// refused without ending the attempt.
 		go func() {
@@ -377,7 +377,7 @@ func TestTimeoutAndPortInUse(t *testing.T) {
 	}
 	defer l.Close()
 	taken := portOf(l)
-	_, err, _, _, _ = runAuthorize(t, st, Options{Name: "slow", Port: taken})
+	_, _, _, _, err = runAuthorize(t, st, Options{Name: "slow", Port: taken})
 	var pe *PortInUseError
 	if !errors.As(err, &pe) || pe.Port != taken || !strings.Contains(err.Error(), "--port") {
 		t.Errorf("port in use: %v", err)

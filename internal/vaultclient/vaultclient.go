@@ -159,10 +159,13 @@ func (c *Client) Verify(ctx context.Context) error {
 	if errors.As(err, &re) {
 		switch re.StatusCode {
 		case http.StatusForbidden, http.StatusUnauthorized:
+			//lint:ignore ST1005 Vault is a proper noun
 			return fmt.Errorf("Vault at %s refused the token (%d): check vault_token / VAULT_TOKEN, it may be expired or revoked", c.Address(), re.StatusCode)
 		case http.StatusServiceUnavailable:
+			//lint:ignore ST1005 Vault is a proper noun
 			return fmt.Errorf("Vault at %s is sealed or unavailable (503): unseal it or check its health", c.Address())
 		}
+		//lint:ignore ST1005 Vault is a proper noun
 		return fmt.Errorf("Vault at %s answered %d: %s", c.Address(), re.StatusCode, strings.Join(re.Errors, "; "))
 	}
 	return fmt.Errorf("cannot reach Vault at %s: %v (check vault_address / VAULT_ADDR, the network and the TLS settings)", c.Address(), err)
@@ -171,6 +174,7 @@ func (c *Client) Verify(ctx context.Context) error {
 func cleanErr(err error) error {
 	var re *vault.ResponseError
 	if errors.As(err, &re) {
+		//lint:ignore ST1005 Vault is a proper noun
 		return fmt.Errorf("Vault answered %d: %s", re.StatusCode, strings.Join(re.Errors, "; "))
 	}
 	return err
