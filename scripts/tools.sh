@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# tools.sh makes the test tools available: the pinned Vault, OpenTofu and Ory Hydra from the
-# tools/* modules and the device-flow provider of tools/oidc, built into bin/, and Debian's
+# tools.sh makes the test tools available: the pinned Vault, OpenTofu, Ory Hydra and Helm from
+# the tools/* modules, staticcheck (make lint), and the device-flow provider of tools/oidc,
+# built into bin/, and Debian's
 # chromium and nodejs.
 #
 # Where a tool is found is decided in one place, internal/testenv.FindTool (asked through
 # scripts/findtool, which the tests, the demo and gendocs.sh use too): $TAILOR_<TOOL>, then
 # bin/<tool>, then the tool on PATH at a minimum version (vault 1.15, tofu 1.11, hydra 2.3,
-# node 20). This script builds or installs a tool only when that lookup finds nothing.
+# helm 4.3, node 20). This script builds or installs a tool only when that lookup finds nothing.
 #
 # A build is kept in the tools cache (below), one file per tool and stamp (a hash of the tools
 # module's go.mod, go.sum and build flags), and bin/<tool> links to it: a fresh clone on the
@@ -23,10 +24,12 @@ cache=${TAILOR_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/tailor-tools}
 # The pinned builds: package, build tags, ldflags, CGO_ENABLED.
 # oidc is the test bed's device-flow provider: our small program on github.com/zitadel/oidc.
 declare -A pkg=([vault]=github.com/hashicorp/vault [tofu]=github.com/opentofu/opentofu/cmd/tofu [hydra]=github.com/ory/hydra/v2
-	[oidc]=github.com/authconnection/terraform-provider-tailor/tools/oidc)
-declare -A tags=([vault]="" [tofu]="" [hydra]="sqlite,sqlite_omit_load_extension" [oidc]="")
-declare -A ldflags=([vault]="-s -w" [tofu]="-s -w -X github.com/opentofu/opentofu/version.dev=no" [hydra]="-s -w" [oidc]="-s -w")
-declare -A cgo=([vault]=0 [tofu]=0 [hydra]=1 [oidc]=0)
+	[oidc]=github.com/authconnection/terraform-provider-tailor/tools/oidc [helm]=helm.sh/helm/v4/cmd/helm
+	[staticcheck]=honnef.co/go/tools/cmd/staticcheck)
+declare -A tags=([vault]="" [tofu]="" [hydra]="sqlite,sqlite_omit_load_extension" [oidc]="" [helm]="" [staticcheck]="")
+declare -A ldflags=([vault]="-s -w" [tofu]="-s -w -X github.com/opentofu/opentofu/version.dev=no" [hydra]="-s -w" [oidc]="-s -w"
+	[helm]="-s -w -X helm.sh/helm/v4/internal/version.version=v4.3.2" [staticcheck]="-s -w")
+declare -A cgo=([vault]=0 [tofu]=0 [hydra]=1 [oidc]=0 [helm]=0 [staticcheck]=0)
 declare -A debian=([chromium]=chromium [node]=nodejs)
 
 stamp() {
@@ -65,7 +68,7 @@ install() {
 	fi
 }
 
-want=${*:-vault tofu hydra oidc chromium node}
+want=${*:-vault tofu hydra oidc helm staticcheck chromium node}
 for t in $want; do
 	if [ -n "${pkg[$t]:-}" ] && [ -e "bin/$t" ] && [ "$(cat "bin/.$t.stamp" 2>/dev/null)" != "$(stamp "$t")" ]; then
 		log "bin/$t is out of date; rebuilding"
