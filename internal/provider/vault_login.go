@@ -34,7 +34,10 @@ type authLoginAppRoleModel struct {
 // vaultLoginBlocks are the provider's Vault login blocks, in the style of
 // terraform-provider-vault's auth_login_*.
 func vaultLoginBlocks() map[string]schema.Block {
-	oneJWT := stringvalidator.ExactlyOneOf(path.MatchRelative().AtParent().AtName("jwt"),
+	// ConflictsWith, not ExactlyOneOf: the framework runs nested validators of an absent
+	// SingleNestedBlock too, and ExactlyOneOf would then demand a JWT from every provider
+	// block. vaultclient reports a block with no JWT source.
+	oneJWT := stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("jwt"),
 		path.MatchRelative().AtParent().AtName("jwt_file"), path.MatchRelative().AtParent().AtName("jwt_env"))
 	return map[string]schema.Block{
 		"auth_login_jwt": schema.SingleNestedBlock{
