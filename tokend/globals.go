@@ -23,6 +23,7 @@ type globalFlags struct {
 	vaultJWTRole      string
 	vaultJWTFile      string
 	vaultJWTMount     string
+	vaultConsistency  string
 	vaultCACert       string
 	vaultSkipVerify   bool
 	mount             string
@@ -35,13 +36,14 @@ var globals globalFlags
 
 func (g *globalFlags) register(root *cobra.Command) {
 	f := root.PersistentFlags()
-	f.StringVar(&g.vaultAddr, "vault-addr", "", "Vault address (default $VAULT_ADDR)")
+	f.StringVar(&g.vaultAddr, "vault-addr", "", "Vault address, or the nodes of a cluster separated by commas (requests fail over between them) (default $VAULT_ADDR)")
 	f.StringVar(&g.vaultNamespace, "vault-namespace", os.Getenv("VAULT_NAMESPACE"), "Vault Enterprise namespace (default $VAULT_NAMESPACE)")
 	f.StringVar(&g.vaultRoleID, "vault-role-id", os.Getenv("VAULT_ROLE_ID"), "AppRole role id; with --vault-secret-id-file, log in with AppRole instead of VAULT_TOKEN")
 	f.StringVar(&g.vaultSecretIDFile, "vault-secret-id-file", os.Getenv("VAULT_SECRET_ID_FILE"), "file holding the AppRole secret id")
 	f.StringVar(&g.vaultAppRoleMount, "vault-approle-mount", envOr("VAULT_APPROLE_MOUNT", "approle"), "mount of the AppRole auth method ($VAULT_APPROLE_MOUNT)")
 	f.StringVar(&g.vaultJWTRole, "vault-jwt-role", os.Getenv("VAULT_JWT_ROLE"), "role of Vault's JWT auth method; with --vault-jwt-file, log in with a JWT (a Kubernetes service-account token) instead of VAULT_TOKEN ($VAULT_JWT_ROLE)")
 	f.StringVar(&g.vaultJWTFile, "vault-jwt-file", os.Getenv("VAULT_JWT_FILE"), "file holding the JWT, read again at every login so a rotated token is used ($VAULT_JWT_FILE)")
+	f.StringVar(&g.vaultConsistency, "vault-consistency", envOr("TAILOR_VAULT_CONSISTENCY", "strong"), "how the reads that decide what is sent to a provider are made consistent where Vault standbys serve reads (Vault Enterprise performance standbys, OpenBao): strong (X-Vault-Index of this replica's own writes), forward (also X-Vault-Forward to the active node; needs allow_forwarding_via_header), or eventual (docs/tokend.md) ($TAILOR_VAULT_CONSISTENCY)")
 	f.StringVar(&g.vaultJWTMount, "vault-jwt-mount", envOr("VAULT_JWT_MOUNT", "jwt"), "mount of the JWT auth method ($VAULT_JWT_MOUNT)")
 	f.StringVar(&g.vaultCACert, "vault-cacert", "", "PEM file of the CA of Vault's certificate (default $VAULT_CACERT)")
 	f.BoolVar(&g.vaultSkipVerify, "vault-skip-verify", false, "do not verify Vault's TLS certificate (insecure; default $VAULT_SKIP_VERIFY)")
@@ -83,6 +85,7 @@ func (g *globalFlags) setupLogging(cmd *cobra.Command) error {
 func (g *globalFlags) openStore(ctx context.Context) (*store.Store, *vaultclient.Client, error) {
 	cfg := vaultclient.Config{
 		Address: g.vaultAddr, Namespace: g.vaultNamespace, CACert: g.vaultCACert, SkipVerify: g.vaultSkipVerify,
+		Consistency: g.vaultConsistency,
 	}
 	if g.vaultRoleID != "" || g.vaultSecretIDFile != "" {
 		cfg.AppRole = &vaultclient.AppRole{RoleID: g.vaultRoleID, SecretIDFile: g.vaultSecretIDFile, MountPath: g.vaultAppRoleMount}

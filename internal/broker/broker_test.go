@@ -51,7 +51,8 @@ func testLogger(t testing.TB) *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-// newBroker starts a broker on its own Vault client, running until the test ends.
+// newBroker starts a broker on its own Vault client, running until the test ends. The
+// returned counter observes it unless o has an Observer.
 func newBroker(t *testing.T, env *brokertest.Env, id string, o broker.Options) (*broker.Broker, *counter) {
 	t.Helper()
 	c := newCounter()
@@ -60,8 +61,12 @@ func newBroker(t *testing.T, env *brokertest.Env, id string, o broker.Options) (
 	}
 	o.OAuth = &oauth.Client{}
 	o.ReplicaID = id
-	o.Observer = c
-	o.Logger = testLogger(t).With("replica", id)
+	if o.Observer == nil {
+		o.Observer = c
+	}
+	if o.Logger == nil {
+		o.Logger = testLogger(t).With("replica", id)
+	}
 	if o.TickInterval == 0 {
 		o.TickInterval = 100 * time.Millisecond
 	}

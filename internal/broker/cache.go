@@ -56,14 +56,16 @@ type entry struct {
 
 // snapshot is what the hot path reads: immutable once published.
 type snapshot struct {
-	token     *Token // nil when there is no access token
-	expiry    time.Time
-	version   int
-	status    authconn.Status // "" for an unknown connection
-	notFound  bool
-	lastError string
-	checkedAt time.Time
-	refreshAt time.Time // when the background loop refreshes: the cutoff plus a little jitter
+	token   *Token // nil when there is no access token
+	expiry  time.Time
+	version int
+	// authorizedAt is when the token chain of this record was authorized.
+	authorizedAt time.Time
+	status       authconn.Status // "" for an unknown connection
+	notFound     bool
+	lastError    string
+	checkedAt    time.Time
+	refreshAt    time.Time // when the background loop refreshes: the cutoff plus a little jitter
 	// serveUntil is the cutoff minus Skew: until then the token is served from memory
 	// without any check (zero when there is no servable token).
 	serveUntil time.Time
@@ -222,8 +224,14 @@ func (b *Broker) due(ts *authconn.TokenSet, now time.Time) bool {
 // publish caches the state of ts as read from Vault.
 func (b *Broker) publish(e *entry, ts *store.TokenRecord) *snapshot {
 	now := b.now()
+	if old := e.snap.Load(); older(ts, old) {
+		// A read that lags behind what this replica has seen (a Vault standby serving reads
+		// a moment behind the active node): keep the newer record.
+		b.touch(e, b.recheckAt(now))
+		return e.snap.Load()
+	}
 	// Callers see expires_at in whole seconds; never serve past that.
-	s := &snapshot{version: ts.Version, status: ts.Status, expiry: ts.Expiry.Truncate(time.Second), lastError: ts.LastError, checkedAt: now}
+	s := &snapshot{version: ts.Version, authorizedAt: ts.AuthorizedAt, status: ts.Status, expiry: ts.Expiry.Truncate(time.Second), lastError: ts.LastError, checkedAt: now}
 	if s.status == "" {
 		s.status = authconn.StatusAuthorized
 	}
@@ -258,6 +266,13 @@ func (b *Broker) recheckAt(now time.Time) time.Time {
 }
 
 // publishMissing caches "no such connection" or "not authorized".
+// older reports whether ts is an earlier version of the record that old was made from: a
+// lower version of the same authorization. (A record deleted and written again starts its
+// versions anew, with a later authorization.)
+func older(ts *store.TokenRecord, old *snapshot) bool {
+	return old != nil && !old.notFound && ts.Version < old.version && !ts.AuthorizedAt.After(old.authorizedAt)
+}
+
 func (b *Broker) publishMissing(e *entry, notFound bool) {
 	now := b.now()
 	s := &snapshot{notFound: notFound, checkedAt: now, recheckAt: b.recheckAt(now)}

@@ -134,7 +134,7 @@ func (b *Broker) waitForOther(ctx context.Context, name string, version int, lea
 			return nil, errClosing
 		case <-t.C:
 		}
-		ts, err := b.record(ctx, name)
+		ts, err := b.record(store.ConsistentReads(ctx), name)
 		if err != nil {
 			return nil, err
 		}
@@ -149,8 +149,9 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 	name := e.name
 	release := b.releaser(ctx, name, lease)
 	// (c) Re-read under the lease: another replica may have refreshed between our read and
-	// our acquisition.
-	ts, err := b.record(ctx, name)
+	// our acquisition. Consistent: on a cluster whose standbys serve reads, a lagging read
+	// would present a refresh token that was already rotated.
+	ts, err := b.record(store.ConsistentReads(ctx), name)
 	if err != nil {
 		release()
 		return b.failStore(e, err)

@@ -46,7 +46,7 @@ func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Leas
 // newTS after all (a write whose answer was lost), or something newer (a re-authorization),
 // which then wins.
 func (b *Broker) resolveConflict(ctx context.Context, e *entry, newTS *authconn.TokenSet) error {
-	cur, err := b.o.Store.GetTokens(ctx, e.name)
+	cur, err := b.o.Store.GetTokens(store.ConsistentReads(ctx), e.name)
 	if err != nil {
 		return b.failStore(e, err)
 	}
@@ -101,6 +101,7 @@ func (b *Broker) retryPending(e *entry, lease *store.Lease, from int, newTS *aut
 	case v > 0:
 		b.finishPending(e)
 		_ = b.o.Store.ReleaseLease(ctx, lease)
+		b.log.Info("pending refreshed tokens stored after the Vault failure", "connection", e.name, "attempts", attempt, "version", v)
 		b.stored(e, &store.TokenRecord{TokenSet: *newTS, Version: v})
 		return true
 	case errors.Is(err, store.ErrConflict):
@@ -142,7 +143,7 @@ func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenR
 		return nil
 	}
 	if errors.Is(err, store.ErrConflict) {
-		if cur, gerr := b.o.Store.GetTokens(ctx, name); gerr == nil {
+		if cur, gerr := b.o.Store.GetTokens(store.ConsistentReads(ctx), name); gerr == nil {
 			b.publish(e, cur)
 			return nil
 		}

@@ -116,7 +116,7 @@ func (p *tailorProvider) Schema(_ context.Context, _ provider.SchemaRequest, res
 			"The client secret is written to Vault and never kept in Terraform state when you use `client_secret_wo`.",
 		Attributes: map[string]schema.Attribute{
 			"vault_address": schema.StringAttribute{
-				MarkdownDescription: "Address of the Vault server, e.g. `https://vault.example.com:8200`. Falls back to `VAULT_ADDR`.",
+				MarkdownDescription: "Address of the Vault server, e.g. `https://vault.example.com:8200`, or the nodes of a Vault cluster separated by commas (a request that a node cannot take, during an election for example, goes to the next). Falls back to `VAULT_ADDR`.",
 				Optional:            true,
 			},
 			"vault_token": schema.StringAttribute{

@@ -73,6 +73,7 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	if holder == "" {
 		return nil, nil, errors.New("lease holder must not be empty")
 	}
+	ctx = ConsistentReads(ctx)
 	prev, err = s.GetLease(ctx, name)
 	if err != nil {
 		return nil, nil, err
@@ -86,6 +87,9 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	if err != nil {
 		if errors.Is(err, ErrConflict) {
 			cur, gerr := s.GetLease(ctx, name)
+			if gerr == nil && cur.Holder == holder && cur.AcquiredAt.Equal(t) {
+				return cur, prev, nil // our write was applied, its answer lost, the repeat refused
+			}
 			if gerr == nil && cur.Holder != "" {
 				return nil, prev, &LeaseHeldError{Name: name, Holder: cur.Holder, ExpiresAt: cur.ExpiresAt}
 			}

@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
 	vault "github.com/hashicorp/vault/api"
 )
 
@@ -99,6 +100,12 @@ func New(client *vault.Client, opts Options) (*Store, error) {
 	}
 	return &Store{client: client, kv: client.KVv2(mount), mount: mount, prefix: prefix}, nil
 }
+
+// ConsistentReads marks ctx so that the store's reads with it see every write committed
+// before them, on a Vault cluster whose standbys may serve reads (see
+// vaultclient.ConsistencyStrong): use it for the reads that decide what is presented to an
+// OAuth2 provider. It changes nothing on a single node.
+func ConsistentReads(ctx context.Context) context.Context { return vaultclient.ConsistentReads(ctx) }
 
 // Client returns the Vault client the store uses.
 func (s *Store) Client() *vault.Client { return s.client }

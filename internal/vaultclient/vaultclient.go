@@ -22,7 +22,9 @@ import (
 // Config says how to reach and authenticate to Vault. Empty fields fall back to the
 // environment variables named in their comments.
 type Config struct {
-	Address   string // VAULT_ADDR
+	// Address is VAULT_ADDR: one address, or the nodes of a cluster separated by commas
+	// (each request goes to the node that answered last and fails over to the others).
+	Address   string
 	Token     string // VAULT_TOKEN (ignored when AppRole or JWT is set)
 	Namespace string // VAULT_NAMESPACE
 
@@ -40,6 +42,12 @@ type Config struct {
 
 	// Timeout bounds each request to Vault; 0 means 30 seconds.
 	Timeout time.Duration
+	// FailoverBudget bounds how long a request tries the nodes of a cluster (Address with
+	// several addresses) before it fails; 0 means half of Timeout.
+	FailoverBudget time.Duration
+	// Consistency is ConsistencyStrong (the default), ConsistencyForward or
+	// ConsistencyEventual: how requests marked with ConsistentReads are sent.
+	Consistency string
 	// Logger receives renewal and re-login events; slog.Default() when nil.
 	Logger *slog.Logger
 }
@@ -100,10 +108,7 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	client := &Client{Client: c, log: cfg.Logger}
-	if client.log == nil {
-		client.log = slog.Default()
-	}
+	client := &Client{Client: c, log: orLogger(cfg.Logger)}
 	m, err := loginMethod(cfg)
 	if err != nil {
 		return nil, err
@@ -114,22 +119,66 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	return client, client.login(ctx, m)
 }
 
+func orLogger(l *slog.Logger) *slog.Logger {
+	if l == nil {
+		return slog.Default()
+	}
+	return l
+}
+
+// splitAddrs splits a comma-separated list of addresses.
+func splitAddrs(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// retryPolicy is vault/api's CheckRetry: it repeats a request that was not sent (the
+// connection was refused) and one that Vault answered 412 (a required X-Vault-Index not
+// reached yet); after a 5xx only reads. With a failover transport (several addresses) that
+// transport does the failing over, and only 412s are repeated here.
+func retryPolicy(failover bool) func(context.Context, *http.Response, error) (bool, error) {
+	return func(ctx context.Context, resp *http.Response, err error) (bool, error) {
+		if ctx.Err() != nil {
+			return false, ctx.Err()
+		}
+		if err != nil {
+			return !failover && isDialError(err), nil
+		}
+		switch {
+		case resp.StatusCode == http.StatusPreconditionFailed:
+			return true, nil
+		case failover || resp.StatusCode < 500 || resp.StatusCode == http.StatusNotImplemented || resp.Request == nil:
+			return false, nil
+		}
+		m := resp.Request.Method
+		return m == http.MethodGet || m == http.MethodHead, nil
+	}
+}
+
 // newAPIClient builds the vault/api client: address, timeout, TLS and namespace.
 func newAPIClient(cfg Config) (*vault.Client, error) {
 	vc := vault.DefaultConfig() // reads VAULT_ADDR, VAULT_CACERT, VAULT_SKIP_VERIFY, ...
 	if vc.Error != nil {
 		return nil, fmt.Errorf("reading Vault settings from the environment: %w", vc.Error)
 	}
-	if cfg.Address != "" {
-		vc.Address = cfg.Address
+	addrs := splitAddrs(cfg.Address)
+	if len(addrs) == 0 {
+		addrs = splitAddrs(os.Getenv("VAULT_ADDR"))
 	}
-	if os.Getenv("VAULT_ADDR") == "" && cfg.Address == "" {
-		return nil, errors.New("no Vault address: set vault_address (provider), --vault-addr or VAULT_ADDR, e.g. https://vault.example.com:8200")
+	if len(addrs) == 0 {
+		return nil, errors.New("no Vault address: set vault_address (provider), --vault-addr or VAULT_ADDR, e.g. https://vault.example.com:8200 (several nodes of a cluster: separate them with commas)")
 	}
+	vc.Address = addrs[0]
 	vc.Timeout = 30 * time.Second
 	if cfg.Timeout > 0 {
 		vc.Timeout = cfg.Timeout
 	}
+	vc.CheckRetry = retryPolicy(len(addrs) > 1)
 	tls := &vault.TLSConfig{
 		CACert: cfg.CACert, CAPath: cfg.CAPath, ClientCert: cfg.ClientCert, ClientKey: cfg.ClientKey,
 		TLSServerName: cfg.TLSServerName, Insecure: cfg.SkipVerify,
@@ -139,6 +188,24 @@ func newAPIClient(cfg Config) (*vault.Client, error) {
 			return nil, fmt.Errorf("configuring TLS for Vault: %w", err)
 		}
 	}
+	if len(addrs) > 1 {
+		budget := cfg.FailoverBudget
+		if budget <= 0 {
+			budget = vc.Timeout / 2
+		}
+		f, err := newFailover(vc.HttpClient.Transport, addrs, budget, orLogger(cfg.Logger))
+		if err != nil {
+			return nil, err
+		}
+		vc.HttpClient.Transport = f
+	}
+	mode := orDefault(cfg.Consistency, ConsistencyStrong)
+	switch mode {
+	case ConsistencyStrong, ConsistencyForward, ConsistencyEventual:
+	default:
+		return nil, fmt.Errorf("invalid Vault consistency %q: use %s (the default), %s or %s", cfg.Consistency, ConsistencyStrong, ConsistencyForward, ConsistencyEventual)
+	}
+	vc.HttpClient.Transport = &consistency{base: vc.HttpClient.Transport, mode: mode}
 	c, err := vault.NewClient(vc)
 	if err != nil {
 		return nil, fmt.Errorf("creating the Vault client for %s: %w", vc.Address, err)
