@@ -26,6 +26,7 @@ func newAuthorizeCmd() *cobra.Command {
 		noBrowser bool
 		device    bool
 		timeout   time.Duration
+		lf        linkFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "authorize NAME",
@@ -54,7 +55,10 @@ With --device (RFC 8628 device authorization grant, when the provider has a
 device_authorization_endpoint: Google, Microsoft, GitHub, many OIDC providers) no browser or
 port is needed here: tokend prints a verification URL and a code (stdout: the URL, then the
 code), the user approves on any other device, and tokend polls until then.
-Authorizing again replaces the stored tokens. See docs/authorize.md.`,
+With --link (and tokend serve running with --public-url) nothing is authorized here: tokend
+prints a connect link, {public-url}/connect#tl_..., for whoever can grant consent; it works
+once, until --expires, for this connection and these scopes only (tokend links list|revoke).
+Authorizing again replaces the stored tokens. See docs/authorize.md and docs/hosted.md.`,
 		Example: `  # Google (register http://localhost:8080/callback in Google Cloud Console)
   tokend authorize google-oauth --scopes https://www.googleapis.com/auth/admin.directory.user.readonly
 
@@ -65,9 +69,15 @@ Authorizing again replaces the stored tokens. See docs/authorize.md.`,
   tokend authorize quickbooks-oauth --scopes com.intuit.quickbooks.accounting --no-browser
 
   # On a server without a browser: the device flow
-  tokend authorize ms365-oauth --device`,
+  tokend authorize ms365-oauth --device
+
+  # Let the QuickBooks company's admin connect it, from anywhere (hosted authorize)
+  tokend authorize quickbooks-oauth --link --expires 48h --public-url https://tokend.example.com`,
 		Args: exactName,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if lf.link {
+				return runLink(cmd, args[0], splitScopes(scopes), lf)
+			}
 			return runAuthorize(cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout}, noBrowser, device)
 		},
 	}
@@ -77,6 +87,7 @@ Authorizing again replaces the stored tokens. See docs/authorize.md.`,
 	f.BoolVar(&noBrowser, "no-browser", false, "print the authorization URL to stdout instead of opening a browser")
 	f.DurationVar(&timeout, "timeout", authorize.DefaultTimeout, "how long to wait for the browser to come back (or the device to be approved)")
 	f.BoolVar(&device, "device", false, "use the device flow (RFC 8628): print a URL and a code to approve on any other device; no browser or callback port here")
+	lf.register(f)
 	return cmd
 }
 

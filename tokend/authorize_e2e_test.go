@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
@@ -206,7 +207,7 @@ func TestBinaryAuthorizeEndToEnd(t *testing.T) {
 	}
 
 	out, _ := run("", "list", "--json")
-	var entries []listEntry
+	var entries []connection.Summary
 	if err := json.Unmarshal([]byte(out), &entries); err != nil {
 		t.Fatalf("list --json: %v\n%s", err, out)
 	}

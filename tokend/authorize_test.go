@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func TestAuthorizeCLIWithHydra(t *testing.T) {
 	}
 
 	r = cliRun(t, "", "list", "--json")
-	var entries []listEntry
+	var entries []connection.Summary
 	if err := json.Unmarshal([]byte(r.stdout.String()), &entries); err != nil || len(entries) != 1 || !entries[0].Authorized || entries[0].ExpiresAt == nil {
 		t.Errorf("list --json: %v %s", err, r.stdout)
 	}

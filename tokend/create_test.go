@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 )
 
 func TestHelpEverywhere(t *testing.T) {
@@ -104,7 +106,7 @@ func TestCreateAndList(t *testing.T) {
 		t.Errorf("list table:\n%s", r.stdout)
 	}
 	r = cliRun(t, "", "list", "--json")
-	var entries []listEntry
+	var entries []connection.Summary
 	if err := json.Unmarshal([]byte(r.stdout.String()), &entries); err != nil || len(entries) != 2 {
 		t.Fatalf("list --json: %v\n%s", err, r.stdout)
 	}

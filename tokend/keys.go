@@ -29,14 +29,19 @@ within that time.`,
 
 func newKeysCreateCmd() *cobra.Command {
 	var conns, desc string
+	var admin bool
 	cmd := &cobra.Command{
-		Use:   "create --connections 'google-*,ms365-oauth' [--description TEXT]",
+		Use:   "create --connections 'google-*,ms365-oauth' [--admin] [--description TEXT]",
 		Short: "Create an API key and print it once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			patterns, err := apikey.ParsePatterns(conns)
-			if err != nil {
-				return err
+			var patterns []string
+			if conns != "" || !admin {
+				p, err := apikey.ParsePatterns(conns)
+				if err != nil {
+					return err
+				}
+				patterns = p
 			}
 			st, vc, err := globals.openStore(cmd.Context())
 			if err != nil {
@@ -47,18 +52,22 @@ func newKeysCreateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec := &store.APIKey{ID: k.ID, Hash: k.Hash, Connections: patterns, Description: desc}
+			rec := &store.APIKey{ID: k.ID, Hash: k.Hash, Connections: patterns, Admin: admin, Description: desc}
 			if err := st.CreateAPIKey(cmd.Context(), rec); err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), k.Plain)
-			fmt.Fprintf(cmd.ErrOrStderr(), "Created API key %s for %s. It is shown only now: store it as TAILOR_TOKEND_API_KEY in the function's secrets.\n", k.ID, strings.Join(patterns, ","))
+			if admin {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Created admin API key %s (status page and admin API; tokens of %q). It is shown only now.\n", k.ID, strings.Join(patterns, ","))
+			} else {
+				fmt.Fprintf(cmd.ErrOrStderr(), "Created API key %s for %s. It is shown only now: store it as TAILOR_TOKEND_API_KEY in the function's secrets.\n", k.ID, strings.Join(patterns, ","))
+			}
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&conns, "connections", "", "comma-separated connection names or glob patterns the key may use (required)")
+	cmd.Flags().StringVar(&conns, "connections", "", "comma-separated connection names or glob patterns the key may fetch tokens for (required unless --admin)")
+	cmd.Flags().BoolVar(&admin, "admin", false, "an admin key: signs in to the status page (/ui) and uses the admin API (connect links)")
 	cmd.Flags().StringVar(&desc, "description", "", "what the key is for")
-	_ = cmd.MarkFlagRequired("connections")
 	return cmd
 }
 

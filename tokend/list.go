@@ -1,9 +1,7 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -12,26 +10,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 )
 
 func init() { addCommand(newListCmd) }
-
-// listEntry is one row of `tokend list`; it holds no secret.
-type listEntry struct {
-	Name               string     `json:"name"`
-	Type               string     `json:"type"`
-	Provider           string     `json:"provider"`
-	ProviderURL        string     `json:"provider_url"`
-	ClientID           string     `json:"client_id"`
-	Status             string     `json:"status"`
-	Authorized         bool       `json:"authorized"`
-	ExpiresAt          *time.Time `json:"expires_at"`
-	RefreshTokenExpiry *time.Time `json:"refresh_token_expires_at,omitempty"`
-	LastError          string     `json:"last_error,omitempty"`
-	LastErrorAt        *time.Time `json:"last_error_at,omitempty"`
-}
 
 func newListCmd() *cobra.Command {
 	var asJSON bool
@@ -62,7 +44,7 @@ func runList(cmd *cobra.Command, asJSON bool) error {
 		return err
 	}
 	defer vc.Close()
-	entries, err := listEntries(ctx, st)
+	entries, err := connection.Overview(ctx, st)
 	if err != nil {
 		return err
 	}
@@ -79,34 +61,7 @@ func runList(cmd *cobra.Command, asJSON bool) error {
 	return printTable(out, entries)
 }
 
-// listEntries reads every connection's configuration and token status (never a secret).
-func listEntries(ctx context.Context, st *store.Store) ([]listEntry, error) {
-	names, err := st.ListConnections(ctx)
-	if err != nil {
-		return nil, err
-	}
-	entries := make([]listEntry, 0, len(names))
-	for _, n := range names {
-		c, err := st.GetConnection(ctx, n)
-		if errors.Is(err, store.ErrNotFound) {
-			continue // deleted meanwhile, or only leftovers
-		}
-		if err != nil {
-			return nil, err
-		}
-		ts, err := st.GetTokenStatus(ctx, n)
-		if err != nil {
-			return nil, err
-		}
-		e := listEntry{Name: n, Type: c.Type, Provider: providerName(&c.Connection), ProviderURL: c.ProviderURL, ClientID: c.ClientID,
-			Status: string(ts.Status), Authorized: ts.Status == authconn.StatusAuthorized, LastError: ts.LastError}
-		e.ExpiresAt, e.RefreshTokenExpiry, e.LastErrorAt = timePtr(ts.Expiry), timePtr(ts.RefreshTokenExpiry), timePtr(ts.LastErrorAt)
-		entries = append(entries, e)
-	}
-	return entries, nil
-}
-
-func printTable(out io.Writer, entries []listEntry) error {
+func printTable(out io.Writer, entries []connection.Summary) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "NAME\tTYPE\tPROVIDER\tAUTHORIZED\tEXPIRES AT\tLAST ERROR")
 	for _, e := range entries {
@@ -130,26 +85,6 @@ func printTable(out io.Writer, entries []listEntry) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", e.Name, e.Type, e.Provider, auth, exp, last)
 	}
 	return tw.Flush()
-}
-
-// providerName names the provider without network access: the preset, "custom" when both
-// endpoints are set explicitly, else "oidc" (found by discovery).
-func providerName(c *authconn.Connection) string {
-	if p, _ := oauth.PresetFor(c.ProviderURL, c.IssuerURL); p != oauth.Generic {
-		return p.Name
-	}
-	if c.AuthURL != "" && c.TokenURL != "" {
-		return "custom"
-	}
-	return oauth.Generic.Name
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }
 
 func oneLine(s string, n int) string {

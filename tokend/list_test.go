@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 )
 
 // TestListShowsStatusAndLastError: a connection whose refresh failed shows "reauthorize"
@@ -40,7 +41,7 @@ func TestListShowsStatusAndLastError(t *testing.T) {
 		t.Error("list printed a token")
 	}
 	r = cliRun(t, "", "list", "--json")
-	var entries []listEntry
+	var entries []connection.Summary
 	if err := json.Unmarshal([]byte(r.stdout.String()), &entries); err != nil || len(entries) != 2 {
 		t.Fatalf("%v %s", err, r.stdout)
 	}

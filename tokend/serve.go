@@ -40,6 +40,7 @@ type serveFlags struct {
 	backoffMax       time.Duration
 	requestTimeout   time.Duration
 	noWarm           bool
+	publicURL        string
 }
 
 func newServeCmd() *cobra.Command {
@@ -54,7 +55,9 @@ lease in Vault makes sure only one of them refreshes a connection at a time.
 Callers authenticate with API keys (tokend keys create). --insecure-no-auth disables that
 for a local demo and is refused unless --listen is a loopback address.
 
-Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz, /metrics.`,
+Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz, /metrics.
+With --public-url also: /connect (connect links), /v1/callback (hosted authorize), /ui (the
+status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), f) },
 	}
@@ -75,6 +78,7 @@ Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /rea
 	fl.DurationVar(&f.backoffMax, "backoff-max", 3*time.Minute, "longest wait between failed refresh attempts")
 	fl.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "longest a token request waits for a refresh")
 	fl.BoolVar(&f.noWarm, "no-warm", false, "do not load all connections at start (they load on first request)")
+	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
 	return cmd
 }
 
@@ -98,7 +102,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer vc.Close()
-	b, srv, err := f.newServer(st, vc.Health, log)
+	b, srv, err := f.newServer(ctx, st, vc.Health, log)
 	if err != nil {
 		return err
 	}
@@ -109,6 +113,9 @@ func runServe(ctx context.Context, f serveFlags) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go b.Run(runCtx)
+	if f.publicURL != "" {
+		go sweepPending(runCtx, st, log)
+	}
 	if !f.noWarm {
 		go warm(runCtx, b, log)
 	}
@@ -148,8 +155,8 @@ func (f *serveFlags) check(log *slog.Logger) error {
 	return nil
 }
 
-// newServer wires the broker and the HTTP API on st.
-func (f *serveFlags) newServer(st *store.Store, ready func() error, log *slog.Logger) (*broker.Broker, *api.Server, error) {
+// newServer wires the broker, the HTTP API and, with --public-url, the hosted pages on st.
+func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func() error, log *slog.Logger) (*broker.Broker, *api.Server, error) {
 	var b *broker.Broker
 	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
 	b, err := broker.New(broker.Options{
@@ -160,7 +167,16 @@ func (f *serveFlags) newServer(st *store.Store, ready func() error, log *slog.Lo
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := api.New(api.Options{Broker: b, Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Ready: ready, Logger: log})
+	o := api.Options{Broker: b, Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Ready: ready, Logger: log}
+	var srv *api.Server
+	if f.publicURL != "" {
+		h, err := newHosted(ctx, st, *f, func() *api.Server { return srv }, log)
+		if err != nil {
+			return nil, nil, err
+		}
+		o.Links, o.Register = h.connect, h.register
+	}
+	srv, err = api.New(o)
 	return b, srv, err
 }
 

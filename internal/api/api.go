@@ -38,8 +38,13 @@ type Options struct {
 	RequestTimeout time.Duration
 	// Ready, when set, is asked first by /readyz: tokend passes its Vault client's Health,
 	// so a replica whose Vault token expired and that cannot log in again is not ready.
-	Ready  func() error
-	Logger *slog.Logger
+	Ready func() error
+	// Links, when set, serves the admin API of connect links (admin API keys only).
+	Links Links
+	// Register, when set, adds routes to the server's mux (the connect pages, the status
+	// page), before the fallback that answers 404.
+	Register func(mux *http.ServeMux)
+	Logger   *slog.Logger
 }
 
 // Server serves the API.
@@ -80,6 +85,12 @@ func New(o Options) (*Server, error) {
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{}))
+	if o.Links != nil {
+		s.registerAdmin()
+	}
+	if o.Register != nil {
+		o.Register(s.mux)
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, client.CodeNotFound, "no such endpoint: use GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz or /metrics")
 	})

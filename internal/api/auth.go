@@ -45,6 +45,7 @@ var errUnknownKey = errors.New("unknown API key")
 type caller struct {
 	id       string
 	patterns []string
+	admin    bool
 }
 
 func (c *keyCache) authenticate(ctx context.Context, presented string) (*caller, error) {
@@ -59,7 +60,7 @@ func (c *keyCache) authenticate(ctx context.Context, presented string) (*caller,
 	if rec == nil || !apikey.Verify(secret, rec.Hash) {
 		return nil, errUnknownKey
 	}
-	return &caller{id: id, patterns: rec.Connections}, nil
+	return &caller{id: id, patterns: rec.Connections, admin: rec.Admin}, nil
 }
 
 func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {

@@ -1,5 +1,5 @@
 // Package apikey generates, parses, hashes and matches the bearer API keys that callers of
-// `tokend serve` present.
+// `tokend serve` present, and the tokens of connect links, which have the same form.
 //
 // A key looks like tk_<id>_<secret>: id is 12 lowercase letters and digits (the record's
 // name in Vault, safe to log), secret is 32 random bytes in base64url (256 bits, never
@@ -22,6 +22,9 @@ import (
 
 // Prefix starts every key.
 const Prefix = "tk_"
+
+// LinkPrefix starts every connect link token: tl_<id>_<secret>.
+const LinkPrefix = "tl_"
 
 const (
 	idLen       = 12
@@ -46,7 +49,12 @@ func (k Key) String() string { return "Key(" + k.ID + ")" }
 func (k Key) GoString() string { return k.String() }
 
 // Generate returns a new random key.
-func Generate() (Key, error) {
+func Generate() (Key, error) { return generate(Prefix) }
+
+// GenerateLink returns a new random connect link token.
+func GenerateLink() (Key, error) { return generate(LinkPrefix) }
+
+func generate(prefix string) (Key, error) {
 	idb := make([]byte, idLen)
 	if _, err := rand.Read(idb); err != nil {
 		return Key{}, err
@@ -60,12 +68,17 @@ func Generate() (Key, error) {
 	}
 	secret := base64.RawURLEncoding.EncodeToString(sec)
 	id := string(idb)
-	return Key{ID: id, Plain: Prefix + id + "_" + secret, Hash: HashSecret(secret)}, nil
+	return Key{ID: id, Plain: prefix + id + "_" + secret, Hash: HashSecret(secret)}, nil
 }
 
 // Parse splits a presented key into its id and secret.
-func Parse(key string) (id, secret string, err error) {
-	rest, ok := strings.CutPrefix(key, Prefix)
+func Parse(key string) (id, secret string, err error) { return parse(Prefix, key) }
+
+// ParseLink splits a presented connect link token into its id and secret.
+func ParseLink(token string) (id, secret string, err error) { return parse(LinkPrefix, token) }
+
+func parse(prefix, key string) (id, secret string, err error) {
+	rest, ok := strings.CutPrefix(key, prefix)
 	if !ok {
 		return "", "", ErrMalformed
 	}

@@ -31,6 +31,33 @@ type AuthRequest struct {
 // String hides the verifier.
 func (a *AuthRequest) String() string { return "AuthRequest(" + a.RedirectURL + ")" }
 
+// PendingAuth is what a callback of an AuthRequest is checked and exchanged with, for
+// keeping an authorization in progress outside the process that began it (tokend keeps it
+// in Vault, so that the callback may land on another replica). Verifier is the PKCE
+// verifier: a secret.
+type PendingAuth struct {
+	State       string   `json:"state"`
+	Nonce       string   `json:"nonce,omitempty"`
+	Verifier    string   `json:"verifier,omitempty"`
+	RedirectURL string   `json:"redirect_url"`
+	Scopes      []string `json:"scopes"`
+}
+
+// String hides the state, nonce and verifier.
+func (p PendingAuth) String() string { return "PendingAuth(" + p.RedirectURL + ")" }
+
+// Pending returns what ResumeAuthRequest needs to rebuild a.
+func (a *AuthRequest) Pending() PendingAuth {
+	return PendingAuth{State: a.State, Nonce: a.Nonce, Verifier: a.verifier, RedirectURL: a.RedirectURL, Scopes: slices.Clone(a.Scopes)}
+}
+
+// ResumeAuthRequest rebuilds an AuthRequest of p from its pending form, with creds (read
+// again where the callback arrives). Its URL is empty: the user has already been sent.
+func (p *Provider) ResumeAuthRequest(creds Credentials, pa PendingAuth) *AuthRequest {
+	return &AuthRequest{RedirectURL: pa.RedirectURL, State: pa.State, Nonce: pa.Nonce, Scopes: pa.Scopes, verifier: pa.Verifier,
+		provider: p, config: p.Config(creds, pa.RedirectURL, pa.Scopes), creds: creds}
+}
+
 // randomString returns n random bytes, base64url-encoded without padding.
 func randomString(n int) string {
 	b := make([]byte, n)

@@ -17,7 +17,9 @@ type APIKey struct {
 	Hash string `json:"hash"`
 	// Connections are the connection names or glob patterns (path.Match syntax, e.g.
 	// "google-*") the key may fetch tokens for.
-	Connections []string  `json:"connections"`
+	Connections []string `json:"connections"`
+	// Admin keys may use the admin API and sign in to the status page.
+	Admin       bool      `json:"admin,omitempty"`
 	Description string    `json:"description,omitempty"`
 	CreatedAt   time.Time `json:"created_at"`
 	Version     int       `json:"-"`
@@ -32,8 +34,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *APIKey) error {
 	if !keyIDRE.MatchString(k.ID) {
 		return fmt.Errorf("invalid API key id %q", k.ID)
 	}
-	if len(k.Connections) == 0 {
-		return errors.New("an API key needs at least one connection name or pattern")
+	if len(k.Connections) == 0 && !k.Admin {
+		return errors.New("an API key needs at least one connection name or pattern, or to be an admin key")
 	}
 	if k.CreatedAt.IsZero() {
 		k.CreatedAt = now()

@@ -121,7 +121,15 @@ func (b *Browser) Close() {
 // stops in t.Cleanup, and the tail of its log is printed when the test fails.
 func StartBrowser(t testing.TB) *Browser {
 	t.Helper()
-	b, err := NewBrowser(BrowserOptions{Bin: Binary(t, "chromium"), Dir: t.TempDir()})
+	return StartBrowserWith(t, BrowserOptions{})
+}
+
+// StartBrowserWith is StartBrowser with o (its Bin and Dir are set for the test), e.g. with
+// a TestCA's ChromiumTrust in ExtraFlags.
+func StartBrowserWith(t testing.TB, o BrowserOptions) *Browser {
+	t.Helper()
+	o.Bin, o.Dir = Binary(t, "chromium"), t.TempDir()
+	b, err := NewBrowser(o)
 	if err != nil {
 		t.Fatalf("%v", err)
 	}

@@ -47,6 +47,7 @@ func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Forma
 const (
 	CodeNotFound             = "not_found"             // 404: no such connection
 	CodeInvalidName          = "invalid_name"          // 400: not a valid connection name
+	CodeInvalidRequest       = "invalid_request"       // 400: a malformed admin API request
 	CodeNotAuthorized        = "not_authorized"        // 409: never authorized, or revoked
 	CodeNeedsReauthorization = "needs_reauthorization" // 409: the provider refused the refresh token
 	CodeUnavailable          = "unavailable"           // 503: no valid token right now; see RetryAfter

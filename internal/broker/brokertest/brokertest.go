@@ -200,16 +200,22 @@ func (e *Env) NewStoreWith(t testing.TB, cfg vaultclient.Config) *store.Store {
 // routed through the counting proxy.
 func (e *Env) AddConnection(t testing.TB, name string) *authconn.Connection {
 	t.Helper()
+	return e.AddConnectionFor(t, name, e.ClientID, e.ClientSecret)
+}
+
+// AddConnectionFor is AddConnection for another Hydra client.
+func (e *Env) AddConnectionFor(t testing.TB, name, clientID, clientSecret string) *authconn.Connection {
+	t.Helper()
 	ctx := context.Background()
 	c := &authconn.Connection{
 		Name: name, Type: authconn.TypeOAuth2, ProviderURL: e.Hydra.PublicURL, IssuerURL: e.Hydra.Issuer,
-		ClientID: e.ClientID, AuthURL: e.Hydra.AuthURL, TokenURL: e.Proxy.URL,
+		ClientID: clientID, AuthURL: e.Hydra.AuthURL, TokenURL: e.Proxy.URL,
 		Scopes: []string{"openid", "offline_access", "email"},
 	}
 	if _, err := e.Store.CreateConnection(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Store.PutClientSecret(ctx, name, e.ClientSecret); err != nil {
+	if _, err := e.Store.PutClientSecret(ctx, name, clientSecret); err != nil {
 		t.Fatal(err)
 	}
 	return c
@@ -249,7 +255,7 @@ func (e *Env) authorize(name string) (*store.TokenRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	q, err := followToRedirect(ctx, a.Request.URL)
+	q, err := FollowToRedirect(ctx, a.Request.URL, RedirectURI)
 	if err != nil {
 		return nil, err
 	}
@@ -263,13 +269,14 @@ func (e *Env) authorize(name string) (*store.TokenRecord, error) {
 	return e.Store.GetTokens(ctx, name)
 }
 
-// followToRedirect follows the authorization redirects (Hydra, login app, consent app) with
-// a cookie jar until the redirect to RedirectURI, and returns that redirect's query.
-func followToRedirect(ctx context.Context, u string) (url.Values, error) {
+// FollowToRedirect follows the authorization redirects from u (Hydra, login app, consent
+// app) with a cookie jar until the redirect to redirectURI, and returns that redirect's
+// query.
+func FollowToRedirect(ctx context.Context, u, redirectURI string) (url.Values, error) {
 	jar, _ := cookiejar.New(nil)
 	var got url.Values
 	hc := &http.Client{Jar: jar, Timeout: 20 * time.Second, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if strings.HasPrefix(req.URL.String(), RedirectURI) {
+		if strings.HasPrefix(req.URL.String(), redirectURI) {
 			got = req.URL.Query()
 			return http.ErrUseLastResponse
 		}

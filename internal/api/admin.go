@@ -1,0 +1,161 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/tokend/client"
+)
+
+// Links creates, lists and revokes connect links (*connect.Service).
+type Links interface {
+	CreateLink(ctx context.Context, name string, scopes []string, ttl time.Duration, description string) (string, *authconn.ConnectLink, error)
+	RevokeLink(ctx context.Context, id string) error
+	Links(ctx context.Context) ([]*authconn.ConnectLink, error)
+}
+
+// registerAdmin adds the admin API, for admin API keys only.
+func (s *Server) registerAdmin() {
+	s.mux.HandleFunc("POST /v1/admin/connections/{name}/links", s.admin(s.createLink))
+	s.mux.HandleFunc("GET /v1/admin/links", s.admin(s.listLinks))
+	s.mux.HandleFunc("DELETE /v1/admin/links/{id}", s.admin(s.revokeLink))
+}
+
+// admin wraps h: the caller must present an admin API key.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, ok := s.authenticate(w, r)
+		if !ok {
+			return
+		}
+		if !c.admin {
+			s.log.Info("a non-admin API key asked for the admin API", "key_id", c.id, "path", r.URL.Path)
+			s.fail(w, http.StatusForbidden, client.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
+			return
+		}
+		h(w, r)
+	}
+}
+
+// linkRequest is the body of POST /v1/admin/connections/{name}/links.
+type linkRequest struct {
+	Scopes      []string `json:"scopes"`
+	ExpiresIn   string   `json:"expires_in"`
+	Description string   `json:"description"`
+}
+
+// linkView is a connect link as the admin API shows it: no hash, no token.
+type linkView struct {
+	ID          string     `json:"id"`
+	URL         string     `json:"url,omitempty"` // only in the answer that created it
+	Connection  string     `json:"connection"`
+	Scopes      []string   `json:"scopes,omitempty"`
+	State       string     `json:"state"`
+	Description string     `json:"description,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ExpiresAt   time.Time  `json:"expires_at"`
+	UsedAt      *time.Time `json:"used_at,omitempty"`
+	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+}
+
+func viewOf(l *authconn.ConnectLink) linkView {
+	v := linkView{ID: l.ID, Connection: l.Connection, Scopes: l.Scopes, State: string(l.State(time.Now())), Description: l.Description,
+		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt}
+	if !l.UsedAt.IsZero() {
+		v.UsedAt = &l.UsedAt
+	}
+	if !l.RevokedAt.IsZero() {
+		v.RevokedAt = &l.RevokedAt
+	}
+	return v
+}
+
+func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
+	var req linkRequest
+	if r.ContentLength != 0 {
+		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
+			writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, "the body must be JSON: {\"scopes\": [...], \"expires_in\": \"24h\", \"description\": \"...\"}")
+			return
+		}
+	}
+	var ttl time.Duration
+	if req.ExpiresIn != "" {
+		var err error
+		if ttl, err = time.ParseDuration(req.ExpiresIn); err != nil {
+			writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, fmt.Sprintf("invalid expires_in %q: use a duration such as 24h", req.ExpiresIn))
+			return
+		}
+	}
+	u, l, err := s.o.Links.CreateLink(r.Context(), r.PathValue("name"), req.Scopes, ttl, req.Description)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, err.Error())
+		return
+	}
+	v := viewOf(l)
+	v.URL = u
+	writeJSON(w, http.StatusCreated, v)
+}
+
+func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
+	links, err := s.o.Links.Links(r.Context())
+	if err != nil {
+		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "cannot list the links: "+err.Error())
+		return
+	}
+	out := make([]linkView, 0, len(links))
+	for _, l := range links {
+		out = append(out, viewOf(l))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"links": out})
+}
+
+func (s *Server) revokeLink(w http.ResponseWriter, r *http.Request) {
+	err := s.o.Links.RevokeLink(r.Context(), r.PathValue("id"))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeError(w, http.StatusNotFound, client.CodeNotFound, "no such connect link")
+	case err != nil:
+		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "cannot revoke the link: "+err.Error())
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// VerifyAdmin checks a presented admin API key and returns its id: the status page's
+// sign-in uses it.
+func (s *Server) VerifyAdmin(ctx context.Context, presented string) (string, error) {
+	if s.keys == nil {
+		return "", errors.New("API keys are not checked on this server (--insecure-no-auth): the status page needs them")
+	}
+	c, err := s.keys.authenticate(ctx, presented)
+	if err != nil {
+		return "", err
+	}
+	if !c.admin {
+		return "", errors.New("this API key is not an admin key: create one with `tokend keys create --admin`")
+	}
+	return c.id, nil
+}
+
+// AdminKeyActive reports whether admin key id still exists (a status-page session ends
+// when its key is revoked, within the key cache's TTL).
+func (s *Server) AdminKeyActive(ctx context.Context, id string) bool {
+	if s.keys == nil {
+		return false
+	}
+	rec, err := s.keys.get(ctx, id)
+	return err == nil && rec != nil && rec.Admin
+}

@@ -1,0 +1,160 @@
+package console
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
+	"github.com/authconnection/terraform-provider-tailor/internal/web"
+)
+
+var loginPage = web.Parse("login", `{{define "title"}}Sign in{{end}}
+{{define "content"}}<h1>tokend status</h1>
+{{if .Error}}<p id="error" class="fail">{{.Error}}</p>{{end}}
+<form method="post" action="/ui/login">
+<p><label>Admin API key <input id="key" name="key" type="password" autocomplete="off" size="60" required></label></p>
+<p><button id="signin" type="submit">Sign in</button></p>
+</form>
+<p>Use an admin API key: <code>tokend keys create --admin --description "status page"</code>.
+The session lasts eight hours and ends when the key is revoked.</p>{{end}}`)
+
+var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
+{{define "content"}}<nav><h1>Connections</h1>
+<form class="inline" method="post" action="/ui/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button id="signout">Sign out</button></form></nav>
+{{if .Notice}}<p id="notice" class="{{if .NoticeOK}}ok{{else}}fail{{end}}">{{.Notice}}</p>{{end}}
+<table id="connections"><tr><th>Connection</th><th>Provider</th><th>Grant</th><th>Status</th><th>Token expires</th><th>Last refresh</th><th>Last error</th><th></th></tr>
+{{range .Rows}}<tr id="conn-{{.Name}}"><td class="mono">{{.Name}}</td><td>{{.Provider}}</td><td>{{.Grant}}</td>
+<td class="status {{.Class}}">{{.Status}}</td><td>{{.Expires}}</td><td>{{.Updated}}</td><td>{{if .Error}}{{.Error}}<br><small>{{.ErrorAt}}</small>{{end}}</td>
+<td>{{if .CanConnect}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/reconnect"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="reconnect">Reconnect</button></form>{{end}}
+{{if .CanRevoke}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="revoke">Revoke</button></form>{{end}}</td></tr>
+{{else}}<tr><td colspan="8">No connections yet: create one with Terraform or <code>tokend create</code>.</td></tr>{{end}}
+</table>
+<p><small>Times are UTC. Updated {{.Now}}.</small></p>{{end}}`)
+
+var linkPage = web.Parse("link", `{{define "title"}}Connect link{{end}}
+{{define "content"}}<h1>Reconnect {{.Name}}</h1>
+<p>Send this link to the person who can grant consent at the provider. It works once, until {{.Expires}}, for this connection only:</p>
+<p id="link" class="box mono">{{.URL}}</p>
+<p>It is shown only now. Or authorize it yourself, now:</p>
+<form method="post" action="/ui/connections/{{.Name}}/authorize"><input type="hidden" name="csrf" value="{{.CSRF}}"><button id="authorize-now">Authorize now</button></form>
+<p><a href="/ui">Back to the connections</a></p>{{end}}`)
+
+// row is one connection on the status page.
+type row struct {
+	Name, Provider, Grant, Status, Class, Expires, Updated, Error, ErrorAt string
+	CanConnect, CanRevoke                                                  bool
+}
+
+func rowOf(s connection.Summary) row {
+	r := row{Name: s.Name, Provider: s.Provider, Grant: strings.ReplaceAll(s.Grant, "_", " "), Status: strings.ReplaceAll(s.Status, "_", " "),
+		Expires: when(s.ExpiresAt), Updated: when(s.UpdatedAt), Error: s.LastError, ErrorAt: when(s.LastErrorAt)}
+	switch authconn.Status(s.Status) {
+	case authconn.StatusAuthorized:
+		r.Class = "ok"
+	case authconn.StatusNeedsReauthorization, authconn.StatusFailed:
+		r.Class = "fail"
+	default:
+		r.Class = "warn"
+	}
+	r.CanConnect = s.Grant != authconn.GrantClientCredentials
+	r.CanRevoke = authconn.Status(s.Status) == authconn.StatusAuthorized || authconn.Status(s.Status) == authconn.StatusNeedsReauthorization
+	return r
+}
+
+func when(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02 15:04:05")
+}
+
+func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
+	web.Render(w, http.StatusOK, loginPage, struct{ Error string }{}, "")
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	id, err := c.o.VerifyAdmin(r.Context(), strings.TrimSpace(r.PostFormValue("key")))
+	if err != nil {
+		c.log.Info("status page: sign-in refused", "remote", r.RemoteAddr)
+		msg := "That is not a valid admin API key."
+		if strings.Contains(err.Error(), "not an admin key") {
+			msg = "That API key is not an admin key: create one with tokend keys create --admin."
+		}
+		web.Render(w, http.StatusUnauthorized, loginPage, struct{ Error string }{msg}, "")
+		return
+	}
+	cookie, _ := c.sessions.issue(id, time.Now())
+	http.SetCookie(w, cookie)
+	c.log.Info("status page: signed in", "key_id", id)
+	http.Redirect(w, r, Path, http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, ss *session) {
+	http.SetCookie(w, c.sessions.clear())
+	http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
+}
+
+func (c *Console) status(w http.ResponseWriter, r *http.Request) {
+	ss, err := c.current(r)
+	if err != nil {
+		http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, ss, http.StatusOK, "", true)
+}
+
+// render shows the status page with an optional notice.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, ss *session, status int, notice string, ok bool) {
+	sums, err := c.o.Overview(r.Context())
+	if err != nil {
+		c.log.Warn("status page: listing connections failed", "error", err)
+		notice, ok, status = "Cannot read the connections from Vault right now; try again shortly.", false, http.StatusServiceUnavailable
+	}
+	rows := make([]row, 0, len(sums))
+	for _, s := range sums {
+		rows = append(rows, rowOf(s))
+	}
+	web.Render(w, status, statusPage, struct {
+		Rows         []row
+		CSRF, Notice string
+		NoticeOK     bool
+		Now          string
+	}{rows, c.sessions.csrf(ss), notice, ok, time.Now().UTC().Format("2006-01-02 15:04:05")}, "")
+}
+
+func (c *Console) reconnect(w http.ResponseWriter, r *http.Request, ss *session) {
+	name := r.PathValue("name")
+	u, l, err := c.o.Connect.CreateLink(r.Context(), name, nil, 0, "status page, key "+ss.keyID)
+	if err != nil {
+		c.render(w, r, ss, http.StatusBadRequest, err.Error(), false)
+		return
+	}
+	c.log.Info("status page: connect link created", "key_id", ss.keyID, "connection", name, "link", l.ID)
+	web.Render(w, http.StatusOK, linkPage, struct{ Name, URL, Expires, CSRF string }{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss)}, "")
+}
+
+func (c *Console) authorizeNow(w http.ResponseWriter, r *http.Request, ss *session) {
+	authURL, err := c.o.Connect.Begin(r.Context(), r.PathValue("name"))
+	if err != nil {
+		c.render(w, r, ss, http.StatusBadRequest, err.Error(), false)
+		return
+	}
+	http.Redirect(w, r, authURL, http.StatusSeeOther)
+}
+
+func (c *Console) revoke(w http.ResponseWriter, r *http.Request, ss *session) {
+	name := r.PathValue("name")
+	if c.o.Revoke == nil {
+		c.render(w, r, ss, http.StatusNotImplemented, "Revoking is not available here.", false)
+		return
+	}
+	if err := c.o.Revoke(r.Context(), name); err != nil {
+		c.render(w, r, ss, http.StatusBadGateway, err.Error(), false)
+		return
+	}
+	c.log.Info("status page: connection revoked", "key_id", ss.keyID, "connection", name)
+	c.render(w, r, ss, http.StatusOK, name+" was revoked: its tokens are revoked at the provider and removed from Vault.", true)
+}

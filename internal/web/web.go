@@ -1,0 +1,81 @@
+// Package web renders the HTML pages that tokend serve shows to people (the connect pages
+// and the status page): one layout, html/template escaping, and the security headers every
+// page gets. It knows nothing of connections or Vault.
+package web
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"html/template"
+	"log/slog"
+	"net/http"
+)
+
+// layout frames every page; a page template defines "title" and "content".
+const layout = `{{define "layout"}}<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>tokend: {{template "title" .}}</title>
+<style>
+body{font-family:system-ui,sans-serif;max-width:64em;margin:2em auto;padding:0 1em;line-height:1.5;color:#1b1b1b}
+h1{font-size:1.4em}.ok{color:#176117}.fail{color:#a31515}.warn{color:#8a5a00}
+table{border-collapse:collapse;width:100%;font-size:.92em}th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #ddd;vertical-align:top}
+th{background:#f4f4f4}code,.mono{font-family:ui-monospace,monospace;font-size:.9em}
+form.inline{display:inline}button{font:inherit;padding:.2em .7em;cursor:pointer}
+.box{border:1px solid #ccc;border-radius:4px;padding:.8em 1em;background:#fafafa;word-break:break-all}
+nav{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ddd;margin-bottom:1em}
+</style></head>
+<body>{{template "content" .}}</body></html>{{end}}`
+
+// Parse returns the page template src (defining "title" and "content") inside the layout.
+func Parse(name, src string) *template.Template {
+	return template.Must(template.Must(template.New(name).Parse(layout)).Parse(src))
+}
+
+// Nonce returns a fresh nonce for an inline script of one response.
+func Nonce() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return base64.RawStdEncoding.EncodeToString(b)
+}
+
+// Render writes the page t with data and status, with headers that keep it out of caches,
+// frames and other origins' reach: no referrer (a page URL never leaves tokend), no
+// sniffing, a content security policy that allows only inline styles and, when nonce is
+// set, the inline scripts that carry it.
+func Render(w http.ResponseWriter, status int, t *template.Template, data any, nonce string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	csp := "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
+	if nonce != "" {
+		csp += "; script-src 'nonce-" + nonce + "'"
+	}
+	h.Set("Content-Security-Policy", csp)
+	w.WriteHeader(status)
+	if err := t.ExecuteTemplate(w, "layout", data); err != nil {
+		slog.Warn("rendering a page failed", "page", t.Name(), "error", err)
+	}
+}
+
+// Message is the data of a plain message page.
+type Message struct {
+	OK    bool
+	Title string
+	Text  string
+	// Next is an optional hint of what to do next.
+	Next string
+}
+
+// MessagePage renders a Message.
+var MessagePage = Parse("message", `{{define "title"}}{{.Title}}{{end}}
+{{define "content"}}<h1 id="result" class="{{if .OK}}ok{{else}}fail{{end}}">{{.Title}}</h1>
+<p id="message">{{.Text}}</p>{{if .Next}}<p id="next">{{.Next}}</p>{{end}}{{end}}`)
+
+// ShowMessage renders m with status.
+func ShowMessage(w http.ResponseWriter, status int, m Message) {
+	m.OK = status < 300
+	Render(w, status, MessagePage, m, "")
+}
