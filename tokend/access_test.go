@@ -31,8 +31,9 @@ import (
 )
 
 // apiRoutes returns the patterns registered on the API's mux, read from the source of
-// internal/api (every Handle and HandleFunc call), so a new route cannot be left out of
-// the sweep. A pattern that is not a string literal fails the test.
+// internal/api and of the packages whose pages it serves with --public-url
+// (internal/connect, internal/console): every Handle and HandleFunc call, so a new route
+// cannot be left out of the sweep. A pattern that is not a string literal fails the test.
 func apiRoutes(t *testing.T) []string {
 	t.Helper()
 	root, err := testenv.RepoRoot()
@@ -40,7 +41,11 @@ func apiRoutes(t *testing.T) []string {
 		t.Fatal(err)
 	}
 	fset := token.NewFileSet()
-	files, _ := filepath.Glob(filepath.Join(root, "internal", "api", "*.go"))
+	var files []string
+	for _, pkg := range []string{"api", "connect", "console"} {
+		fs, _ := filepath.Glob(filepath.Join(root, "internal", pkg, "*.go"))
+		files = append(files, fs...)
+	}
 	var routes []string
 	for _, fn := range files {
 		if strings.HasSuffix(fn, "_test.go") {
@@ -329,7 +334,8 @@ func (a *accessBed) startServe(t *testing.T) {
 	addr := freeAddr(t)
 	a.logPath = filepath.Join(t.TempDir(), "serve.log")
 	lf, _ := os.Create(a.logPath)
-	serve := exec.Command(a.bin, "serve", "--listen", addr, "--recheck-interval", "1s", "--key-cache-ttl", "1s", "--log-level", "debug")
+	serve := exec.Command(a.bin, "serve", "--listen", addr, "--recheck-interval", "1s", "--key-cache-ttl", "1s", "--log-level", "debug",
+		"--public-url", "http://"+addr)
 	serve.Env = a.tokendEnv
 	serve.Stdout, serve.Stderr = lf, lf
 	serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -399,7 +405,7 @@ func checkClosedRoutesRefuseBadCredentials(t *testing.T, a *accessBed) {
 		for _, c := range a.credentialClasses() {
 			r := a.sweep(t, route, c)
 			total += r.n
-			if openRoutes[route] != "" {
+			if _, page := pageRoutes[route]; openRoutes[route] != "" || page {
 				openTotal += r.n
 			} else {
 				refusedTotal += r.refused
@@ -421,7 +427,7 @@ func (a *accessBed) sweep(t *testing.T, route string, c credentialClass) sweepRo
 	if path == "" {
 		method, path = "GET", route // a pattern without a method
 	}
-	concrete := strings.ReplaceAll(path, "{name}", "google-oauth")
+	concrete := strings.NewReplacer("{name}", "google-oauth", "{id}", "abcdefghijkl").Replace(path)
 	if concrete == "/" {
 		concrete = "/v1/unknown"
 	}
@@ -431,7 +437,7 @@ func (a *accessBed) sweep(t *testing.T, route string, c credentialClass) sweepRo
 		if hdr != "" {
 			req.Header.Set("Authorization", hdr)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := noRedirect.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -453,12 +459,36 @@ func (a *accessBed) sweep(t *testing.T, route string, c credentialClass) sweepRo
 	return r
 }
 
+// noRedirect shows the sweep each answer itself.
+var noRedirect = &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// pageRoutes are the pages of --public-url: they take no API key (an Authorization header
+// changes nothing) but their own credential (a link token, a flow's state, an admin
+// session), so without it they answer with status, and a redirect goes to the sign-in page.
+var pageRoutes = map[string]int{
+	"GET /connect":                          200, // the landing page: a form, nothing else
+	"POST /v1/connect":                      404, // no link token: "not valid"
+	"GET /v1/callback":                      400, // no state: "unknown authorization"
+	"GET /ui":                               303,
+	"GET /ui/login":                         200,
+	"POST /ui/login":                        401, // no admin key in the form
+	"POST /ui/logout":                       303,
+	"POST /ui/connections/{name}/reconnect": 303,
+	"POST /ui/connections/{name}/authorize": 303,
+	"POST /ui/connections/{name}/revoke":    303,
+}
+
 // refusedAsExpected reports whether the answer to bad credentials of class on route is the
 // one it must be.
 func refusedAsExpected(route, class string, resp *http.Response, body []byte) bool {
+	if want, ok := pageRoutes[route]; ok {
+		return resp.StatusCode == want && (want != 303 || resp.Header.Get("Location") == "/ui/login")
+	}
 	switch {
 	case openRoutes[route] != "":
 		return resp.StatusCode == 200 // open by design: same answer for everyone
+	case strings.Contains(route, "/v1/admin/") && (class == "key for another connection" || class == "key whose glob matches nothing"):
+		return resp.StatusCode == 403 // a valid key, but not an admin key
 	case route == "/":
 		return resp.StatusCode == 404 || resp.StatusCode == 401
 	case class == "key for another connection" || class == "key whose glob matches nothing":

@@ -69,7 +69,18 @@ func startServe(t *testing.T, bin string, env *brokertest.Env, replica string, e
 // /readyz.
 func startServeWith(t *testing.T, bin string, environ []string, replica string, extra ...string) *tokendProc {
 	t.Helper()
-	addr := freeAddr(t)
+	return startServeOn(t, bin, environ, freeAddr(t), replica, extra...)
+}
+
+// startServeAt starts `tokend serve` against env's Vault on addr.
+func startServeAt(t *testing.T, bin string, env *brokertest.Env, addr string, extra ...string) *tokendProc {
+	t.Helper()
+	return startServeOn(t, bin, vaultEnv(env), addr, "serve-"+strings.ReplaceAll(addr, ":", "-"), extra...)
+}
+
+// startServeOn starts `tokend serve` on addr and waits for /readyz.
+func startServeOn(t *testing.T, bin string, environ []string, addr, replica string, extra ...string) *tokendProc {
+	t.Helper()
 	logPath := filepath.Join(t.TempDir(), replica+".log")
 	logf, err := os.Create(logPath)
 	if err != nil {

@@ -11,9 +11,9 @@ import (
 
 // Register adds the routes of the connect pages and the hosted callback to mux.
 func (s *Service) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+LandingPath, s.landing)
-	mux.HandleFunc("POST "+StartPath, s.start)
-	mux.HandleFunc("GET "+authorize.HostedCallbackPath, s.callback)
+	mux.HandleFunc("GET /connect", s.landing)      // LandingPath
+	mux.HandleFunc("POST /v1/connect", s.start)    // StartPath
+	mux.HandleFunc("GET /v1/callback", s.callback) // authorize.HostedCallbackPath
 }
 
 // landingPage reads the token from the URL's fragment, removes it from the address bar and

@@ -74,13 +74,14 @@ func New(o Options) (*Console, error) {
 
 // Register adds the status page's routes to mux.
 func (c *Console) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+Path, c.status)
-	mux.HandleFunc("GET "+Path+"/login", c.loginForm)
-	mux.HandleFunc("POST "+Path+"/login", c.login)
-	mux.HandleFunc("POST "+Path+"/logout", c.action(c.logout))
-	mux.HandleFunc("POST "+Path+"/connections/{name}/reconnect", c.action(c.reconnect))
-	mux.HandleFunc("POST "+Path+"/connections/{name}/authorize", c.action(c.authorizeNow))
-	mux.HandleFunc("POST "+Path+"/connections/{name}/revoke", c.action(c.revoke))
+	// Literal patterns (Path is /ui), so that tokend's access sweep can enumerate them.
+	mux.HandleFunc("GET /ui", c.status)
+	mux.HandleFunc("GET /ui/login", c.loginForm)
+	mux.HandleFunc("POST /ui/login", c.login)
+	mux.HandleFunc("POST /ui/logout", c.action(c.logout))
+	mux.HandleFunc("POST /ui/connections/{name}/reconnect", c.action(c.reconnect))
+	mux.HandleFunc("POST /ui/connections/{name}/authorize", c.action(c.authorizeNow))
+	mux.HandleFunc("POST /ui/connections/{name}/revoke", c.action(c.revoke))
 }
 
 // current returns the session of r when it is valid and its API key still exists.

@@ -26,7 +26,7 @@ var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 {{if .Notice}}<p id="notice" class="{{if .NoticeOK}}ok{{else}}fail{{end}}">{{.Notice}}</p>{{end}}
 <table id="connections"><tr><th>Connection</th><th>Provider</th><th>Grant</th><th>Status</th><th>Token expires</th><th>Last refresh</th><th>Last error</th><th></th></tr>
 {{range .Rows}}<tr id="conn-{{.Name}}"><td class="mono">{{.Name}}</td><td>{{.Provider}}</td><td>{{.Grant}}</td>
-<td class="status {{.Class}}">{{.Status}}</td><td>{{.Expires}}</td><td>{{.Updated}}</td><td>{{if .Error}}{{.Error}}<br><small>{{.ErrorAt}}</small>{{end}}</td>
+<td class="status {{.Class}}">{{.Status}}</td><td class="nowrap">{{.Expires}}</td><td class="nowrap">{{.Updated}}</td><td>{{if .Error}}<span title="{{.Error}}">{{.ShortError}}</span><br><small>{{.ErrorAt}}</small>{{end}}</td>
 <td>{{if .CanConnect}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/reconnect"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="reconnect">Reconnect</button></form>{{end}}
 {{if .CanRevoke}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="revoke">Revoke</button></form>{{end}}</td></tr>
 {{else}}<tr><td colspan="8">No connections yet: create one with Terraform or <code>tokend create</code>.</td></tr>{{end}}
@@ -43,13 +43,13 @@ var linkPage = web.Parse("link", `{{define "title"}}Connect link{{end}}
 
 // row is one connection on the status page.
 type row struct {
-	Name, Provider, Grant, Status, Class, Expires, Updated, Error, ErrorAt string
-	CanConnect, CanRevoke                                                  bool
+	Name, Provider, Grant, Status, Class, Expires, Updated, Error, ShortError, ErrorAt string
+	CanConnect, CanRevoke                                                              bool
 }
 
 func rowOf(s connection.Summary) row {
 	r := row{Name: s.Name, Provider: s.Provider, Grant: strings.ReplaceAll(s.Grant, "_", " "), Status: strings.ReplaceAll(s.Status, "_", " "),
-		Expires: when(s.ExpiresAt), Updated: when(s.UpdatedAt), Error: s.LastError, ErrorAt: when(s.LastErrorAt)}
+		Expires: when(s.ExpiresAt), Updated: when(s.UpdatedAt), Error: s.LastError, ShortError: short(s.LastError, 120), ErrorAt: when(s.LastErrorAt)}
 	switch authconn.Status(s.Status) {
 	case authconn.StatusAuthorized:
 		r.Class = "ok"
@@ -61,6 +61,15 @@ func rowOf(s connection.Summary) row {
 	r.CanConnect = s.Grant != authconn.GrantClientCredentials
 	r.CanRevoke = authconn.Status(s.Status) == authconn.StatusAuthorized || authconn.Status(s.Status) == authconn.StatusNeedsReauthorization
 	return r
+}
+
+// short cuts s to n runes (the full text is in the cell's title).
+func short(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }
 
 func when(t *time.Time) string {

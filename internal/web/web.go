@@ -19,7 +19,7 @@ const layout = `{{define "layout"}}<!DOCTYPE html>
 body{font-family:system-ui,sans-serif;max-width:64em;margin:2em auto;padding:0 1em;line-height:1.5;color:#1b1b1b}
 h1{font-size:1.4em}.ok{color:#176117}.fail{color:#a31515}.warn{color:#8a5a00}
 table{border-collapse:collapse;width:100%;font-size:.92em}th,td{text-align:left;padding:.35em .5em;border-bottom:1px solid #ddd;vertical-align:top}
-th{background:#f4f4f4}code,.mono{font-family:ui-monospace,monospace;font-size:.9em}
+th{background:#f4f4f4}.nowrap{white-space:nowrap}code,.mono{font-family:ui-monospace,monospace;font-size:.9em}
 form.inline{display:inline}button{font:inherit;padding:.2em .7em;cursor:pointer}
 .box{border:1px solid #ccc;border-radius:4px;padding:.8em 1em;background:#fafafa;word-break:break-all}
 nav{display:flex;justify-content:space-between;align-items:center;border-bottom:1px solid #ddd;margin-bottom:1em}
@@ -39,14 +39,17 @@ func Nonce() string {
 }
 
 // Render writes the page t with data and status, with headers that keep it out of caches,
-// frames and other origins' reach: no referrer (a page URL never leaves tokend), no
+// frames and other origins' reach: a referrer only to tokend itself, no
 // sniffing, a content security policy that allows only inline styles and, when nonce is
 // set, the inline scripts that carry it.
 func Render(w http.ResponseWriter, status int, t *template.Template, data any, nonce string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
+	// same-origin, not no-referrer: with no-referrer browsers send "Origin: null" on form
+	// posts, and the status page checks Origin. A URL never leaves tokend either way (and a
+	// connect link's token, in the fragment, is never part of a referrer).
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	csp := "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"

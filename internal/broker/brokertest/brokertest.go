@@ -311,10 +311,18 @@ func (e *Env) SpendRefreshToken(t testing.TB, name string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	conn, err := e.Store.GetConnection(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := e.Store.GetClientSecret(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
 	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {ts.RefreshToken}}
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, e.Hydra.TokenURL, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth(url.QueryEscape(e.ClientID), url.QueryEscape(e.ClientSecret))
+	req.SetBasicAuth(url.QueryEscape(conn.ClientID), url.QueryEscape(secret.Value))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
