@@ -17,6 +17,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
@@ -41,6 +42,9 @@ type serveFlags struct {
 	requestTimeout   time.Duration
 	noWarm           bool
 	publicURL        string
+	webhookInterval  time.Duration
+	webhookClaimTTL  time.Duration
+	webhookMaxAge    time.Duration
 }
 
 func newServeCmd() *cobra.Command {
@@ -78,6 +82,9 @@ status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.m
 	fl.DurationVar(&f.backoffMax, "backoff-max", 3*time.Minute, "longest wait between failed refresh attempts")
 	fl.DurationVar(&f.requestTimeout, "request-timeout", 30*time.Second, "longest a token request waits for a refresh")
 	fl.BoolVar(&f.noWarm, "no-warm", false, "do not load all connections at start (they load on first request)")
+	fl.DurationVar(&f.webhookInterval, "webhook-interval", time.Second, "how often this replica looks for webhook deliveries that are due")
+	fl.DurationVar(&f.webhookClaimTTL, "webhook-claim-ttl", 30*time.Second, "how long a replica's claim on a delivery lasts (another replica delivers again after it, if this one died)")
+	fl.DurationVar(&f.webhookMaxAge, "webhook-max-age", 24*time.Hour, "how long a failing delivery is retried")
 	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
 	return cmd
 }
@@ -102,7 +109,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer vc.Close()
-	b, srv, err := f.newServer(ctx, st, vc.Health, log)
+	b, srv, d, err := f.newServer(ctx, st, vc.Health, log)
 	if err != nil {
 		return err
 	}
@@ -113,6 +120,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	go b.Run(runCtx)
+	go d.Run(runCtx)
 	if f.publicURL != "" {
 		go sweepPending(runCtx, st, log)
 	}
@@ -155,29 +163,34 @@ func (f *serveFlags) check(log *slog.Logger) error {
 	return nil
 }
 
-// newServer wires the broker, the HTTP API and, with --public-url, the hosted pages on st.
-func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func() error, log *slog.Logger) (*broker.Broker, *api.Server, error) {
+// newServer wires the broker, the HTTP API, the webhook deliverer and, with --public-url,
+// the hosted pages on st.
+func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func() error, log *slog.Logger) (*broker.Broker, *api.Server, *events.Deliverer, error) {
 	var b *broker.Broker
-	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
-	b, err := broker.New(broker.Options{
-		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
-		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
-		RecheckInterval: f.recheck, BackoffBase: f.backoffBase, BackoffMax: f.backoffMax, Observer: metrics, Logger: log,
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	o := api.Options{Broker: b, Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Ready: ready, Logger: log}
 	var srv *api.Server
+	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
+	o := api.Options{Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Ready: ready, Logger: log}
+	emitter := &events.Emitter{Store: st, Logger: log}
 	if f.publicURL != "" {
 		h, err := newHosted(ctx, st, *f, func() *api.Server { return srv }, log)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		o.Links, o.Register = h.connect, h.register
+		o.Links, o.Register, emitter.Links = h.connect, h.register, h.connect
 	}
+	b, err := broker.New(broker.Options{
+		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
+		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
+		RecheckInterval: f.recheck, BackoffBase: f.backoffBase, BackoffMax: f.backoffMax, Observer: metrics, Events: emitter, Logger: log,
+	})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	o.Broker = b
 	srv, err = api.New(o)
-	return b, srv, err
+	d := events.NewDeliverer(events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
+		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log})
+	return b, srv, d, err
 }
 
 // warm loads every connection at start, so that background refreshes cover them.

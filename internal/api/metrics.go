@@ -17,6 +17,7 @@ type Metrics struct {
 	cacheHits prometheus.Counter
 	cacheMiss prometheus.Counter
 	refreshes *prometheus.CounterVec
+	webhooks  *prometheus.CounterVec
 }
 
 // NewMetrics registers tokend's metrics (and the Go and process collectors) in a new
@@ -43,8 +44,12 @@ func NewMetrics(expiries func() []broker.Expiry) *Metrics {
 			Name: "tokend_refreshes_total",
 			Help: "Refresh attempts by outcome: success, invalid_grant, invalid_client, transient, rejected, store_error (calls to the provider or Vault failures on the refresh path), other_replica (another replica refreshed), superseded.",
 		}, []string{"connection", "outcome"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_webhook_deliveries_total",
+			Help: "Webhook delivery attempts by outcome: delivered, failed (retried), gave_up, dropped (webhook removed).",
+		}, []string{"outcome"}),
 	}
-	m.Registry.MustRegister(m.requests, m.duration, m.cacheHits, m.cacheMiss, m.refreshes,
+	m.Registry.MustRegister(m.requests, m.duration, m.cacheHits, m.cacheMiss, m.refreshes, m.webhooks,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if expiries != nil {
 		m.Registry.MustRegister(&expiryCollector{f: expiries})
@@ -54,6 +59,9 @@ func NewMetrics(expiries func() []broker.Expiry) *Metrics {
 	}
 	return m
 }
+
+// WebhookDelivery counts a webhook delivery attempt by outcome (events.Options.Observe).
+func (m *Metrics) WebhookDelivery(outcome string) { m.webhooks.WithLabelValues(outcome).Inc() }
 
 // CacheHit implements broker.Observer.
 func (m *Metrics) CacheHit(string) { m.cacheHits.Inc() }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
+	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
@@ -181,6 +182,10 @@ func storeAuthorization(ctx context.Context, st *store.Store, name string, ts *a
 			res.Version = v
 			if err != nil { // the tokens are stored; only the status summary failed
 				res.Warnings = append(res.Warnings, err.Error())
+			}
+			ev := authconn.Event{ID: authconn.EventID(authconn.EventAuthorized, name, v), Type: authconn.EventAuthorized, Connection: name, Status: authconn.StatusAuthorized}
+			if err := events.Enqueue(ctx, st, ev); err != nil {
+				res.Warnings = append(res.Warnings, "the webhooks could not be told of the authorization: "+err.Error())
 			}
 			return nil
 		}

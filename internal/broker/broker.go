@@ -30,6 +30,8 @@ import (
 type Store interface {
 	GetTokens(ctx context.Context, name string) (*store.TokenRecord, error)
 	PutTokens(ctx context.Context, name string, t *authconn.TokenSet, version int) (int, error)
+	// GetEvent reads an event of the outbox (internal/events).
+	GetEvent(ctx context.Context, id string) (*store.EventRecord, error)
 	GetConnection(ctx context.Context, name string) (*store.ConnectionRecord, error)
 	GetClientSecret(ctx context.Context, name string) (*store.ClientSecret, error)
 	GetClientAssertionKey(ctx context.Context, name string) (*store.ClientAssertionKey, error)
@@ -119,7 +121,9 @@ type Options struct {
 	Concurrency int
 	// Observer receives metrics events (none when nil).
 	Observer Observer
-	Logger   *slog.Logger
+	// Events, when set, is told of the state transitions this replica makes (webhooks).
+	Events Events
+	Logger *slog.Logger
 	// Now returns the current time [time.Now].
 	Now func() time.Time
 }

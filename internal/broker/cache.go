@@ -35,8 +35,10 @@ type entry struct {
 	snap atomic.Pointer[snapshot]
 	busy atomic.Bool // a background sync is queued or running
 
-	mu          sync.Mutex
-	failures    int
+	mu       sync.Mutex
+	failures int
+	// failedEvent is the record version whose refresh_failed event this replica emitted.
+	failedEvent int
 	nextAttempt time.Time
 	lastErr     error
 	// pending is a refreshed token set the provider returned that is not stored in Vault

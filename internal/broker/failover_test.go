@@ -197,8 +197,17 @@ func (s *failoverSoak) check(t *testing.T, label string) string {
 			t.Errorf("invariant «no connection lost»: %s: %v status %v, refresh token active %v", name, err, ts.Status, ir.Active)
 		}
 	}
+	if n := s.env.Proxy.ReusedAfterRotation(); n > 0 {
+		t.Errorf("invariant «no refresh token presented again once rotated»: %d", n)
+		pres := s.env.Proxy.Presentations()
+		for _, a := range s.env.Proxy.Answers() {
+			if pres[a.Presented] > 1 {
+				t.Logf("presented %s at %s: status %d, reached %v, answered after %s", a.Presented, a.Start.Format("15:04:05.000"), a.Status, a.Reached, a.End.Sub(a.Start))
+			}
+		}
+	}
 	if n := s.env.Proxy.Reused(); n > 0 {
-		t.Errorf("invariant «no refresh token presented twice»: %d", n)
+		t.Logf("%d refresh tokens were presented again after Hydra refused them without rotating (a 4xx or 5xx of its SQLite under load): retried, as they should be", n)
 	}
 	parked, written := s.logs.count("refreshed tokens could not be stored in Vault"), s.logs.count("pending refreshed tokens stored after the Vault failure")
 	if parked != written {

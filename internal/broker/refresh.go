@@ -183,7 +183,7 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 		return b.refreshFailed(ctx, e, lease, ts, err, release)
 	}
 	// (f) Store first. Nothing is served from newTS before Vault has it.
-	return b.storeRefreshed(ctx, e, lease, ts.Version, newTS, release)
+	return b.storeRefreshed(ctx, e, lease, ts.Version, ts.Status == authconn.StatusFailed, newTS, release)
 }
 
 // settled reports whether ts needs no refresh now: it is not authorized (nothing to refresh
@@ -232,7 +232,11 @@ func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease
 	var oe *oauth.Error
 	answered := errors.As(err, &oe) && oe.Answered()
 	b.publish(e, ts)
+	cause := err
 	err = b.failProvider(e, err)
+	if ts.Status != authconn.StatusFailed {
+		b.noteFailure(ctx, e, ts, cause)
+	}
 	if !answered {
 		// No answer (timeout, connection lost, a gateway's 502/504): the provider may have
 		// rotated the tokens and revoked the cached access token. Do not serve it past the

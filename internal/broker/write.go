@@ -11,7 +11,7 @@ import (
 )
 
 // storeRefreshed writes newTS with check-and-set on the version the refresh started from.
-func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Lease, from int, newTS *authconn.TokenSet, release func()) error {
+func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Lease, from int, wasFailed bool, newTS *authconn.TokenSet, release func()) error {
 	name := e.name
 	v, err := b.o.Store.PutTokens(ctx, name, newTS, from)
 	if v > 0 {
@@ -20,6 +20,7 @@ func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Leas
 		}
 		release()
 		b.stored(e, &store.TokenRecord{TokenSet: *newTS, Version: v})
+		b.noteRecovery(ctx, e, from, wasFailed, v)
 		return nil
 	}
 	if errors.Is(err, store.ErrConflict) {
@@ -140,6 +141,7 @@ func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenR
 		mark.Version = v
 		b.publish(e, &mark)
 		b.clearFailures(e)
+		b.emit(ctx, authconn.EventNeedsReauthorization, name, v, mark.Status, cause, mark.LastError)
 		return nil
 	}
 	if errors.Is(err, store.ErrConflict) {
@@ -168,5 +170,8 @@ func (b *Broker) markFailed(ctx context.Context, e *entry, ts *store.TokenRecord
 		return nil
 	}
 	mark.Version = v
+	if ts.Status != authconn.StatusFailed {
+		b.emit(ctx, authconn.EventRefreshFailed, e.name, v, mark.Status, cause, mark.LastError)
+	}
 	return &mark
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
@@ -144,7 +145,20 @@ func Revoke(ctx context.Context, st *store.Store, oc *oauth.Client, name string,
 		return res, fmt.Errorf("reading connection %q: %w", name, err)
 	}
 	res.Found = true
-	return res, revoke(ctx, st, oc, conn, o, &res)
+	if err := revoke(ctx, st, oc, conn, o, &res); err != nil {
+		return res, err
+	}
+	tell(ctx, st, authconn.EventRevoked, name, authconn.StatusNotAuthorized, &res)
+	return res, nil
+}
+
+// tell enqueues an event of a revoke or delete for the webhooks; a failure is a warning
+// (the Terraform role may have no access to the outbox).
+func tell(ctx context.Context, st *store.Store, typ authconn.EventType, name string, status authconn.Status, res *Result) {
+	ev := authconn.Event{Type: typ, Connection: name, Status: status}
+	if err := events.Enqueue(ctx, st, ev); err != nil {
+		res.Warnings = append(res.Warnings, "the webhooks could not be told ("+string(typ)+"): "+err.Error())
+	}
 }
 
 // Delete revokes the tokens of connection name (see Revoke) and then removes its
@@ -172,6 +186,9 @@ func Delete(ctx context.Context, st *store.Store, oc *oauth.Client, name string,
 		return res, fmt.Errorf("deleting connection %q from Vault: %w; run the delete again", name, err)
 	}
 	res.TokensDeleted, res.Deleted = true, true
+	if res.Found {
+		tell(ctx, st, authconn.EventDeleted, name, authconn.StatusNotAuthorized, &res)
+	}
 	return res, nil
 }
 

@@ -640,6 +640,27 @@ func (p *TokenProxy) Presentations() map[string]int {
 	return out
 }
 
+// ReusedAfterRotation returns how many refresh tokens were presented again after (or while)
+// Hydra rotated them (answered 200). A presentation that Hydra refused, which rotated
+// nothing, and its retry are not counted: that retry is right.
+func (p *TokenProxy) ReusedAfterRotation() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := 0
+	for _, ok := range p.answers {
+		if ok.Status != http.StatusOK || !ok.Reached {
+			continue
+		}
+		for _, a := range p.answers {
+			if a.Presented == ok.Presented && a != ok && a.Reached && a.End.After(ok.Start) {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
 // Reused returns how many refresh tokens were presented more than once.
 func (p *TokenProxy) Reused() int {
 	p.mu.Lock()

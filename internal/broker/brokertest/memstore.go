@@ -30,6 +30,11 @@ func NewMemStore() *MemStore {
 	return &MemStore{Conns: map[string]bool{}, Tokens: map[string]store.TokenRecord{}, Leases: map[string]store.Lease{}}
 }
 
+// GetEvent reports that the outbox holds no event: MemStore keeps none.
+func (m *MemStore) GetEvent(_ context.Context, id string) (*store.EventRecord, error) {
+	return nil, &store.NotFoundError{Kind: "event", Name: id}
+}
+
 // GetTokens implements broker.Store.
 func (m *MemStore) GetTokens(_ context.Context, name string) (*store.TokenRecord, error) {
 	m.Mu.Lock()

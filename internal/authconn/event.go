@@ -1,0 +1,61 @@
+package authconn
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// EventType names a change of a connection that webhooks are told of.
+type EventType string
+
+// The events.
+const (
+	EventAuthorized           EventType = "connection.authorized"
+	EventRefreshFailed        EventType = "connection.refresh_failed"
+	EventNeedsReauthorization EventType = "connection.needs_reauthorization"
+	EventRecovered            EventType = "connection.recovered"
+	EventRevoked              EventType = "connection.revoked"
+	EventDeleted              EventType = "connection.deleted"
+)
+
+// EventTypes lists every event type.
+var EventTypes = []EventType{EventAuthorized, EventRefreshFailed, EventNeedsReauthorization, EventRecovered, EventRevoked, EventDeleted}
+
+// Event is one state transition of a connection. It carries no token or secret, except
+// ReconnectURL: a connect link, made to be handed to whoever can grant consent.
+type Event struct {
+	// ID is the webhook-id: the same for every delivery of the event.
+	ID         string    `json:"id"`
+	Type       EventType `json:"type"`
+	Connection string    `json:"connection"`
+	Status     Status    `json:"status,omitempty"`
+	ErrorCode  string    `json:"error_code,omitempty"`
+	Message    string    `json:"message,omitempty"`
+	// ReconnectURL is a fresh connect link, for needs_reauthorization when tokend has a
+	// public URL.
+	ReconnectURL string    `json:"reconnect_url,omitempty"`
+	At           time.Time `json:"at"`
+}
+
+// String hides the reconnect link.
+func (e Event) String() string { return fmt.Sprintf("Event(%s %s %s)", e.ID, e.Type, e.Connection) }
+
+// EventID is the id of the transition typ of connection name that made token record
+// version: every replica that notices the same transition computes the same id, so the
+// event is stored, and delivered, once.
+func EventID(typ EventType, name string, version int) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d", typ, name, version)))
+	return "msg_" + hex.EncodeToString(sum[:12])
+}
+
+// ValidEventType reports whether t is an event type.
+func ValidEventType(t string) bool {
+	for _, e := range EventTypes {
+		if string(e) == t {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,70 @@
+package broker
+
+import (
+	"context"
+	"errors"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// Events is told of the connections' state transitions that this replica made
+// (*events.Emitter). The ids are derived from the transition (authconn.EventID), so that
+// replicas that notice the same one store it once.
+type Events interface {
+	Emit(ctx context.Context, ev authconn.Event)
+}
+
+// RefreshFailedAfter is how many refresh attempts in a row must fail on this replica before
+// connection.refresh_failed is emitted.
+const RefreshFailedAfter = 3
+
+func (b *Broker) emit(ctx context.Context, typ authconn.EventType, name string, version int, status authconn.Status, cause error, msg string) {
+	if b.o.Events == nil {
+		return
+	}
+	ev := authconn.Event{ID: authconn.EventID(typ, name, version), Type: typ, Connection: name, Status: status, Message: msg}
+	var oe *oauth.Error
+	if errors.As(cause, &oe) {
+		ev.ErrorCode = oe.Code
+	}
+	b.o.Events.Emit(context.WithoutCancel(ctx), ev)
+}
+
+// noteFailure emits refresh_failed once the refresh of ts has failed RefreshFailedAfter
+// times in a row here (once per record version).
+func (b *Broker) noteFailure(ctx context.Context, e *entry, ts *store.TokenRecord, err error) {
+	e.mu.Lock()
+	n, already := e.failures, e.failedEvent == ts.Version
+	if n >= RefreshFailedAfter && !already {
+		e.failedEvent = ts.Version
+	}
+	e.mu.Unlock()
+	if n >= RefreshFailedAfter && !already {
+		b.emit(ctx, authconn.EventRefreshFailed, e.name, ts.Version, ts.Status, err, withAdvice(e.name, err).Error())
+	}
+}
+
+// noteRecovery emits recovered when a refresh from version from succeeded after failing:
+// the record was failed, this replica had emitted refresh_failed, or another replica had
+// (its event is still in the outbox).
+func (b *Broker) noteRecovery(ctx context.Context, e *entry, from int, wasFailed bool, v int) {
+	if b.o.Events == nil {
+		return
+	}
+	e.mu.Lock()
+	emitted := e.failedEvent != 0 && e.failedEvent == from
+	e.failedEvent = 0
+	e.mu.Unlock()
+	if !emitted && !wasFailed && !b.eventStored(ctx, authconn.EventID(authconn.EventRefreshFailed, e.name, from)) {
+		return
+	}
+	b.emit(ctx, authconn.EventRecovered, e.name, v, authconn.StatusAuthorized, nil, "refreshes work again")
+}
+
+// eventStored reports whether event id is in the outbox.
+func (b *Broker) eventStored(ctx context.Context, id string) bool {
+	_, err := b.o.Store.GetEvent(ctx, id)
+	return err == nil
+}

@@ -1,0 +1,264 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+// Delivery outcomes, for Options.Observe (the metric tokend_webhook_deliveries_total).
+const (
+	OutcomeDelivered = "delivered"
+	OutcomeFailed    = "failed"  // an attempt failed; it is retried
+	OutcomeGaveUp    = "gave_up" // retried for MaxAge without success
+	OutcomeDropped   = "dropped" // its webhook was removed
+)
+
+// Options configure a Deliverer.
+type Options struct {
+	Store     *store.Store
+	ReplicaID string
+	// HTTP sends the deliveries [10 s timeout].
+	HTTP *http.Client
+	// Interval between passes over the outbox [1 s]; ClaimTTL how long a claim lasts [30 s];
+	// MaxAge how long an event is retried [24 h]; Keep how long a finished event stays
+	// [1 h].
+	Interval, ClaimTTL, MaxAge, Keep time.Duration
+	// Observe is told each delivery outcome.
+	Observe func(outcome string)
+	Logger  *slog.Logger
+}
+
+// Deliverer delivers the outbox's events; run one in every tokend serve replica.
+type Deliverer struct {
+	o   Options
+	log *slog.Logger
+}
+
+// NewDeliverer returns a Deliverer for o.
+func NewDeliverer(o Options) *Deliverer {
+	if o.HTTP == nil {
+		o.HTTP = &http.Client{Timeout: 10 * time.Second}
+	}
+	o.Interval = orDur(o.Interval, time.Second)
+	o.ClaimTTL = orDur(o.ClaimTTL, 30*time.Second)
+	o.MaxAge = orDur(o.MaxAge, 24*time.Hour)
+	o.Keep = orDur(o.Keep, time.Hour)
+	if o.Observe == nil {
+		o.Observe = func(string) {}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return &Deliverer{o: o, log: o.Logger}
+}
+
+func orDur(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}
+
+// Run delivers until ctx ends.
+func (d *Deliverer) Run(ctx context.Context) {
+	t := time.NewTicker(d.o.Interval)
+	defer t.Stop()
+	for {
+		d.Pass(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Pass goes once over the outbox: every delivery that is due and not claimed is attempted.
+func (d *Deliverer) Pass(ctx context.Context) {
+	ids, err := d.o.Store.ListEvents(ctx)
+	if err != nil || len(ids) == 0 {
+		return
+	}
+	hooks, err := d.o.Store.ListWebhooks(ctx)
+	if err != nil {
+		d.log.Debug("webhooks: cannot list the webhooks", "error", err)
+		return
+	}
+	byID := map[string]*store.Webhook{}
+	for _, h := range hooks {
+		byID[h.ID] = h
+	}
+	for _, id := range ids {
+		if ctx.Err() != nil {
+			return
+		}
+		d.event(ctx, id, byID)
+	}
+}
+
+// event handles the deliveries of event id.
+func (d *Deliverer) event(ctx context.Context, id string, hooks map[string]*store.Webhook) {
+	rec, err := d.o.Store.GetEvent(ctx, id)
+	if err != nil {
+		return
+	}
+	now := time.Now()
+	if rec.Deliveries == nil && !d.plan(ctx, rec, hooks) {
+		return
+	}
+	if d.finished(rec) {
+		if now.Sub(rec.Event.At) > d.o.Keep && d.o.Store.DeleteEvent(ctx, id) == nil {
+			d.log.Debug("webhooks: removed a delivered event", "event", id)
+		}
+		return
+	}
+	for hookID, dl := range rec.Deliveries {
+		h := hooks[hookID]
+		if dl.Done() || now.Before(dl.NextAt) || (dl.Holder != "" && now.Before(dl.HeldUntil)) {
+			continue
+		}
+		if h == nil { // the webhook was removed
+			dl.GaveUpAt, dl.LastError = now, "the webhook was removed"
+			if d.o.Store.UpdateEvent(ctx, rec) == nil {
+				d.o.Observe(OutcomeDropped)
+			}
+			continue
+		}
+		if !d.claim(ctx, rec, dl) {
+			return // someone else changed the record: the next pass reads it again
+		}
+		d.deliver(ctx, rec, h, dl)
+	}
+}
+
+// plan records a delivery for every webhook that wants rec's event (check-and-set: the
+// first deliverer plans, the others see its plan).
+func (d *Deliverer) plan(ctx context.Context, rec *store.EventRecord, hooks map[string]*store.Webhook) bool {
+	rec.Deliveries = map[string]*store.Delivery{}
+	for id, h := range hooks {
+		if h.Wants(rec.Event.Type) && !h.CreatedAt.After(rec.Event.At) {
+			rec.Deliveries[id] = &store.Delivery{NextAt: rec.Event.At}
+		}
+	}
+	return d.o.Store.UpdateEvent(ctx, rec) == nil
+}
+
+func (d *Deliverer) finished(rec *store.EventRecord) bool {
+	for _, dl := range rec.Deliveries {
+		if !dl.Done() {
+			return false
+		}
+	}
+	return true
+}
+
+// claim marks dl as being delivered by this replica, with check-and-set.
+func (d *Deliverer) claim(ctx context.Context, rec *store.EventRecord, dl *store.Delivery) bool {
+	dl.Holder, dl.HeldUntil = d.o.ReplicaID, time.Now().Add(d.o.ClaimTTL)
+	return d.o.Store.UpdateEvent(ctx, rec) == nil
+}
+
+// deliver sends rec's event to h and records the result (with check-and-set: a claim that
+// ran out meanwhile leaves the record to the replica that took it over).
+func (d *Deliverer) deliver(ctx context.Context, rec *store.EventRecord, h *store.Webhook, dl *store.Delivery) {
+	status, err := d.send(ctx, &rec.Event, h)
+	now := time.Now()
+	dl.Attempts++
+	dl.Holder, dl.HeldUntil, dl.LastStatus = "", time.Time{}, status
+	outcome := OutcomeDelivered
+	switch {
+	case err == nil:
+		dl.DeliveredAt, dl.LastError = now, ""
+	case now.Sub(rec.Event.At) > d.o.MaxAge:
+		dl.GaveUpAt, dl.LastError, outcome = now, err.Error(), OutcomeGaveUp
+	default:
+		dl.NextAt, dl.LastError, outcome = now.Add(backoff(dl.Attempts)), err.Error(), OutcomeFailed
+	}
+	if uerr := d.o.Store.UpdateEvent(context.WithoutCancel(ctx), rec); uerr != nil {
+		d.log.Warn("webhooks: could not record a delivery", "event", rec.Event.ID, "webhook", h.ID, "error", uerr)
+	}
+	d.o.Observe(outcome)
+	d.log.Info("webhook delivery", "event", rec.Event.ID, "type", rec.Event.Type, "connection", rec.Event.Connection,
+		"webhook", h.ID, "outcome", outcome, "status", status, "attempt", dl.Attempts)
+}
+
+// backoff is the wait after attempt n: 2 s doubling to 10 minutes, with jitter.
+func backoff(n int) time.Duration {
+	d := min(2*time.Second<<min(n-1, 20), 10*time.Minute)
+	return d/2 + rand.N(d/2+1)
+}
+
+// payload is the body of a delivery (Standard Webhooks' type, timestamp, data).
+type payload struct {
+	Type      authconn.EventType `json:"type"`
+	Timestamp time.Time          `json:"timestamp"`
+	Data      payloadData        `json:"data"`
+}
+
+type payloadData struct {
+	Connection   string          `json:"connection"`
+	Status       authconn.Status `json:"status,omitempty"`
+	ErrorCode    string          `json:"error_code,omitempty"`
+	Message      string          `json:"message,omitempty"`
+	ReconnectURL string          `json:"reconnect_url,omitempty"`
+}
+
+// send POSTs ev to h, signed; a 2xx answer is success.
+func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webhook) (int, error) {
+	body, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.At, Data: payloadData{Connection: ev.Connection, Status: ev.Status,
+		ErrorCode: ev.ErrorCode, Message: ev.Message, ReconnectURL: ev.ReconnectURL}})
+	if err != nil {
+		return 0, err
+	}
+	wh, err := standardwebhooks.NewWebhook(h.Secret)
+	if err != nil {
+		return 0, fmt.Errorf("the webhook's secret is not usable: %w", err)
+	}
+	now := time.Now()
+	sig, err := wh.Sign(ev.ID, now, body)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", "tokend ("+d.o.ReplicaID+")")
+	req.Header.Set("webhook-id", ev.ID)
+	req.Header.Set("webhook-timestamp", fmt.Sprint(now.Unix()))
+	req.Header.Set("webhook-signature", sig)
+	resp, err := d.o.HTTP.Do(req)
+	if err != nil {
+		return 0, errors.New("the receiver did not answer: " + redactURL(err, h.URL))
+	}
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return resp.StatusCode, fmt.Errorf("the receiver answered %d", resp.StatusCode)
+	}
+	return resp.StatusCode, nil
+}
+
+// redactURL is err's text with the webhook URL (which may carry a token in its query)
+// shortened to its host.
+func redactURL(err error, u string) string {
+	msg := err.Error()
+	if i := bytes.Index([]byte(msg), []byte(u)); i >= 0 {
+		msg = msg[:i] + "<webhook URL>" + msg[i+len(u):]
+	}
+	return msg
+}

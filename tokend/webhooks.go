@@ -1,0 +1,142 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/events"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
+)
+
+func init() { addCommand(newWebhooksCmd) }
+
+func newWebhooksCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "webhooks", Short: "Add, list and remove webhooks: signed events when connections change",
+		Long: `webhooks tells receivers when connections change, signed per the Standard Webhooks
+specification (webhook-id, webhook-timestamp, webhook-signature with HMAC-SHA256): every
+tokend serve replica delivers them from an outbox in Vault, at least once, each transition
+once across replicas. Events: ` + eventList() + `. See docs/hosted.md.`}
+	var evs, desc string
+	add := &cobra.Command{Use: "add URL --events connection.needs_reauthorization,...", Short: "Add a webhook and print its signing secret once",
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error { return runWebhookAdd(cmd, args[0], evs, desc) }}
+	add.Flags().StringVar(&evs, "events", "", "comma-separated event types, or \"all\": "+eventList())
+	add.Flags().StringVar(&desc, "description", "", "what the receiver is")
+	_ = add.MarkFlagRequired("events")
+	list := &cobra.Command{Use: "list", Short: "List webhooks (never their secrets)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runWebhookList(cmd) }}
+	remove := &cobra.Command{Use: "remove ID", Short: "Remove a webhook (its pending deliveries are dropped)", Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return runWebhookRemove(cmd, args[0]) }}
+	cmd.AddCommand(add, list, remove)
+	return cmd
+}
+
+func eventList() string {
+	var s []string
+	for _, e := range authconn.EventTypes {
+		s = append(s, string(e))
+	}
+	return strings.Join(s, ", ")
+}
+
+// parseEvents checks a comma-separated list of event types ("all" for every one).
+func parseEvents(list string) ([]authconn.EventType, error) {
+	if strings.TrimSpace(list) == "all" {
+		return authconn.EventTypes, nil
+	}
+	var out []authconn.EventType
+	for _, e := range strings.Split(list, ",") {
+		e = strings.TrimSpace(e)
+		if !authconn.ValidEventType(e) {
+			return nil, fmt.Errorf("unknown event %q: use %s, or all", e, eventList())
+		}
+		out = append(out, authconn.EventType(e))
+	}
+	return out, nil
+}
+
+// checkReceiver accepts https URLs, and http on loopback (for tests and local receivers).
+func checkReceiver(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && authconn.IsLoopbackHost(u.Hostname()))) {
+		return fmt.Errorf("invalid webhook URL %q: use https://... (http only on localhost)", raw)
+	}
+	return nil
+}
+
+func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string) error {
+	if err := checkReceiver(raw); err != nil {
+		return err
+	}
+	types, err := parseEvents(evs)
+	if err != nil {
+		return err
+	}
+	st, vc, err := globals.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer vc.Close()
+	k, err := apikey.Generate() // only its random id is used
+	if err != nil {
+		return err
+	}
+	w := &store.Webhook{ID: "wh_" + k.ID, URL: raw, Events: types, Secret: events.NewSecret(), Description: desc, CreatedAt: time.Now().UTC()}
+	if err := st.CreateWebhook(cmd.Context(), w); err != nil {
+		return err
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), w.Secret)
+	fmt.Fprintf(cmd.ErrOrStderr(), "Added webhook %s for %s. Its signing secret is shown only now: give it to the receiver, which verifies webhook-signature with it (any Standard Webhooks library).\n", w.ID, eventsString(types))
+	return nil
+}
+
+func eventsString(t []authconn.EventType) string {
+	s := make([]string, len(t))
+	for i, e := range t {
+		s[i] = string(e)
+	}
+	return strings.Join(s, ",")
+}
+
+func runWebhookList(cmd *cobra.Command) error {
+	st, vc, err := globals.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer vc.Close()
+	hooks, err := st.ListWebhooks(cmd.Context())
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tURL\tEVENTS\tDESCRIPTION")
+	for _, h := range hooks {
+		u, _ := url.Parse(h.URL)
+		shown := u.Scheme + "://" + u.Host + u.Path // a query may hold the receiver's token
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.ID, shown, eventsString(h.Events), oneLine(h.Description, 40))
+	}
+	return tw.Flush()
+}
+
+func runWebhookRemove(cmd *cobra.Command, id string) error {
+	st, vc, err := globals.openStore(cmd.Context())
+	if err != nil {
+		return err
+	}
+	defer vc.Close()
+	if err := st.DeleteWebhook(cmd.Context(), id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("no webhook %q: `tokend webhooks list` shows them", id)
+		}
+		return err
+	}
+	fmt.Fprintf(cmd.ErrOrStderr(), "Webhook %s removed.\n", id)
+	return nil
+}
