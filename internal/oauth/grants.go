@@ -95,7 +95,8 @@ func (c *Client) DeviceToken(ctx context.Context, d *DeviceAuthorization) (*Toke
 	ctx = c.withTransport(ctx, dc)
 	tok, err := cfg.DeviceAccessToken(ctx, d.response)
 	if err != nil {
-		if ctx.Err() != nil && time.Now().After(d.Expiry) && !d.Expiry.IsZero() {
+		// x/oauth2 stops polling at the code's expiry with the context's deadline error.
+		if errors.Is(err, context.DeadlineExceeded) && !d.Expiry.IsZero() && !time.Now().Before(d.Expiry) {
 			return nil, &Error{Op: "device token", Kind: KindRejected, Code: "expired_token", Description: "the device code expired before the user approved"}
 		}
 		return nil, classify("device token", err, p.preset().ErrorCodes)
