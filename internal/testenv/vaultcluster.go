@@ -74,19 +74,40 @@ func NewVaultCluster(o VaultClusterOptions) (*VaultCluster, error) {
 	if c.tmp, home, c.ownTmp, err = workDir(o.Dir, "testenv-vault-cluster-"); err != nil {
 		return nil, err
 	}
-	for i := range o.Nodes {
-		n, err := newVaultNode(c.tmp, home, o.Bin, i)
-		if err != nil {
+	// Another process may take a port between FreePort and the bind: start over on new
+	// ports then, as the single servers do.
+	for attempt := 0; ; attempt++ {
+		err = c.start(home, o)
+		if err == nil {
+			return c, nil
+		}
+		c.stopNodes()
+		if !errors.Is(err, errAddrInUse) || attempt == 2 {
 			c.Close()
 			return nil, err
 		}
+	}
+}
+
+// start makes fresh nodes on new ports and bootstraps them.
+func (c *VaultCluster) start(home string, o VaultClusterOptions) error {
+	c.Nodes = nil
+	for i := range o.Nodes {
+		n, err := newVaultNode(c.tmp, home, o.Bin, i)
+		if err != nil {
+			return err
+		}
 		c.Nodes = append(c.Nodes, n)
 	}
-	if err := c.bootstrap(); err != nil {
-		c.Close()
-		return nil, err
+	return c.bootstrap()
+}
+
+// stopNodes stops the nodes and removes their data, for a new start.
+func (c *VaultCluster) stopNodes() {
+	for _, n := range c.Nodes {
+		n.proc.stop(10 * time.Second)
+		_ = os.RemoveAll(filepath.Join(n.dir, "raft"))
 	}
-	return c, nil
 }
 
 // newVaultNode prepares node i with random API and cluster ports.
@@ -110,14 +131,11 @@ func newVaultNode(tmp, home, bin string, i int) (*VaultNode, error) {
 	return n, nil
 }
 
-// config is node n's server configuration: Raft storage that retries joining every peer.
-func (n *VaultNode) config(peers []*VaultNode) string {
-	var join strings.Builder
-	for _, p := range peers {
-		if p != n {
-			fmt.Fprintf(&join, "  retry_join {\n    leader_api_addr = %q\n  }\n", p.Addr)
-		}
-	}
+// config is node n's server configuration: Raft storage, on ports of its own. The nodes
+// join by an explicit sys/storage/raft/join (see bootstrap) rather than retry_join, whose
+// backoff made a loaded machine wait past the start-up timeout now and then; a restarted
+// node finds its peers in its Raft data.
+func (n *VaultNode) config() string {
 	listen := strings.TrimPrefix(n.Addr, "http://")
 	// performance_multiplier 1 is the production tuning of Raft's timeouts (the default, 5,
 	// suits slow development machines and makes an election take about 20 s).
@@ -125,7 +143,7 @@ func (n *VaultNode) config(peers []*VaultNode) string {
   path    = %s
   node_id = %q
   performance_multiplier = 1
-%s}
+}
 listener "tcp" {
   address         = %q
   cluster_address = "127.0.0.1:%d"
@@ -135,14 +153,14 @@ api_addr      = %q
 cluster_addr  = "https://127.0.0.1:%d"
 disable_mlock = true
 ui            = false
-`, strconv.Quote(filepath.Join(n.dir, "raft")), n.ID, join.String(), listen, n.clusterPort, n.Addr, n.clusterPort)
+`, strconv.Quote(filepath.Join(n.dir, "raft")), n.ID, listen, n.clusterPort, n.Addr, n.clusterPort)
 }
 
 // bootstrap writes the configurations, starts every node, initialises and unseals the
-// first, unseals the others once they have joined, and waits for voters and KV.
+// first, joins the others to it and unseals them, and waits for voters and KV.
 func (c *VaultCluster) bootstrap() error {
 	for _, n := range c.Nodes {
-		if err := os.WriteFile(filepath.Join(n.dir, "vault.hcl"), []byte(n.config(c.Nodes)), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(n.dir, "vault.hcl"), []byte(n.config()), 0o600); err != nil {
 			return err
 		}
 		if err := n.launch(); err != nil {
@@ -166,6 +184,9 @@ func (c *VaultCluster) bootstrap() error {
 		return fmt.Errorf("testenv: autopilot configuration: %w", err)
 	}
 	for _, n := range c.Nodes[1:] {
+		if err := c.join(ctx, n); err != nil {
+			return err
+		}
 		if err := c.unseal(n, http.StatusTooManyRequests); err != nil {
 			return err
 		}
@@ -184,6 +205,23 @@ func (n *VaultNode) launch() error {
 	return n.proc.waitReady(vaultReadyTimeout, func() error {
 		_, err := httpStatus(n.Addr + "/v1/sys/health")
 		return err
+	})
+}
+
+// join asks n to join the first node's cluster (retrying while the leader settles); with a
+// Shamir seal the join completes when n is unsealed.
+func (c *VaultCluster) join(ctx context.Context, n *VaultNode) error {
+	cl := n.client("")
+	leader := c.Nodes[0].Addr
+	return n.proc.waitReady(vaultReadyTimeout, func() error {
+		res, err := cl.Sys().RaftJoinWithContext(ctx, &vaultapi.RaftJoinRequest{LeaderAPIAddr: leader})
+		if err == nil && !res.Joined {
+			err = errors.New("not joined yet")
+		}
+		if err != nil {
+			return fmt.Errorf("%s: joining %s: %w", n.ID, leader, err)
+		}
+		return nil
 	})
 }
 
