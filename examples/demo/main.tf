@@ -1,7 +1,7 @@
 # The demo's Terraform configuration: `make demo` runs `tofu apply` on it, with the local
-# Hydra's address in TF_VAR_provider_url, its two clients in TF_VAR_client_id and
-# TF_VAR_service_client_id, and their secrets in TF_VAR_client_secret and
-# TF_VAR_service_client_secret.
+# Hydra's address in TF_VAR_provider_url, its three clients in TF_VAR_client_id,
+# TF_VAR_service_client_id and TF_VAR_hosted_client_id, and their secrets in
+# TF_VAR_client_secret, TF_VAR_service_client_secret and TF_VAR_hosted_client_secret.
 terraform {
   required_providers {
     tailor = {
@@ -64,6 +64,30 @@ resource "tailor_authconnection" "service" {
   scopes       = ["read"]
 
   client_secret_wo         = var.service_client_secret
+  client_secret_wo_version = 1
+}
+
+variable "hosted_client_id" {
+  type        = string
+  description = "A third Hydra client, whose redirect URI is tokend's public URL (hosted authorize)."
+}
+
+variable "hosted_client_secret" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
+# Authorized by whoever opens a connect link (the company's admin), not by the operator.
+resource "tailor_authconnection" "quickbooks" {
+  name         = "quickbooks-oauth"
+  type         = "TYPE_OAUTH2"
+  provider_url = var.provider_url
+  issuer_url   = var.provider_url
+  client_id    = var.hosted_client_id
+  scopes       = ["openid", "offline_access", "email"]
+
+  client_secret_wo         = var.hosted_client_secret
   client_secret_wo_version = 1
 }
 

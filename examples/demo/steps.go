@@ -35,10 +35,15 @@ type demo struct {
 	clientID, clientSecret string
 	// serviceID and serviceSecret are the Hydra client of the client-credentials connection.
 	serviceID, serviceSecret string
-	callbackPort             int
-	apiKey, tokendURL        string
-	firstExpiry              string
-	closers                  []func()
+	// hostedID and hostedSecret are the Hydra client of quickbooks-oauth, whose redirect URI
+	// is tokend's public URL (hosted authorize).
+	hostedID, hostedSecret string
+	tokendPort             int
+	receiver               *webhookReceiver
+	callbackPort           int
+	apiKey, tokendURL      string
+	firstExpiry            string
+	closers                []func()
 }
 
 // newDemo finds the binaries and makes the working directory.
@@ -108,6 +113,15 @@ func (d *demo) startHydra(context.Context) error {
 		return err
 	}
 	info("OAuth client %s for machine-to-machine calls: client_credentials grant only, scope read", d.serviceID)
+	if d.tokendPort, err = testenv.FreePort(); err != nil {
+		return err
+	}
+	d.tokendURL = fmt.Sprintf("http://127.0.0.1:%d", d.tokendPort)
+	hosted := d.tokendURL + "/v1/callback"
+	if d.hostedID, d.hostedSecret, err = h.NewClient(testenv.ClientSpec{Name: "tailor demo hosted", RedirectURIs: []string{hosted}}); err != nil {
+		return err
+	}
+	info("OAuth client %s with tokend's own redirect URI %s (hosted authorize)", d.hostedID, hosted)
 	return nil
 }
 
@@ -115,7 +129,8 @@ func (d *demo) apply(ctx context.Context) error {
 	info("examples/demo/main.tf:\n%s", indent(mainTF, "      "))
 	out, err := d.tofuApply(ctx, "tf", mainTF, "TF_VAR_provider_url="+d.hydra.PublicURL,
 		"TF_VAR_client_id="+d.clientID, "TF_VAR_client_secret="+d.clientSecret,
-		"TF_VAR_service_client_id="+d.serviceID, "TF_VAR_service_client_secret="+d.serviceSecret)
+		"TF_VAR_service_client_id="+d.serviceID, "TF_VAR_service_client_secret="+d.serviceSecret,
+		"TF_VAR_hosted_client_id="+d.hostedID, "TF_VAR_hosted_client_secret="+d.hostedSecret)
 	if err != nil {
 		return err
 	}
@@ -220,13 +235,8 @@ func (d *demo) serve(ctx context.Context) error {
 	}
 	d.apiKey = strings.TrimSpace(firstLine(string(out)))
 	info("API key %s… created (shown once; only its SHA-256 is in Vault)", d.apiKey[:16])
-	port, err := testenv.FreePort()
-	if err != nil {
-		return err
-	}
-	d.tokendURL = fmt.Sprintf("http://127.0.0.1:%d", port)
 	p, err := testenv.StartProcess(testenv.ProcessSpec{Name: "tokend-serve", Bin: d.tokend, Dir: d.tmp, Env: d.env,
-		Args: []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port)}})
+		Args: []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", d.tokendPort), "--public-url", d.tokendURL, "--webhook-interval", "200ms"}})
 	if err != nil {
 		return err
 	}
