@@ -92,5 +92,9 @@ func (s *Store) DeleteAPIKey(ctx context.Context, id string) error {
 	if _, err := s.GetAPIKey(ctx, id); err != nil {
 		return err
 	}
-	return s.destroy(ctx, "api key", id, s.apiKeyPath(id))
+	if err := s.destroy(ctx, "api key", id, s.apiKeyPath(id)); err != nil {
+		return err
+	}
+	_ = s.noteChange(ctx, ChangeAPIKey, id, 0)
+	return nil
 }

@@ -71,6 +71,9 @@ func (s *Store) CreateConnection(ctx context.Context, c *authconn.Connection) (i
 	if errors.Is(err, ErrConflict) {
 		return 0, &ConflictError{Kind: "connection", Name: c.Name}
 	}
+	if err == nil {
+		_ = s.noteChange(ctx, ChangeConnection, c.Name, v)
+	}
 	return v, err
 }
 
@@ -85,7 +88,11 @@ func (s *Store) UpdateConnection(ctx context.Context, c *authconn.Connection, ve
 		return 0, fmt.Errorf("updating connection %q: no version was read; read the connection first", c.Name)
 	}
 	c.UpdatedAt = now()
-	return s.write(ctx, "connection", c.Name, s.Layout(c.Name).Config, c, version)
+	v, err := s.write(ctx, "connection", c.Name, s.Layout(c.Name).Config, c, version)
+	if err == nil {
+		_ = s.noteChange(ctx, ChangeConnection, c.Name, v)
+	}
+	return v, err
 }
 
 // ListConnections returns the names of all connections, sorted.
@@ -117,5 +124,6 @@ func (s *Store) DeleteConnection(ctx context.Context, name string) error {
 			return err
 		}
 	}
+	_ = s.noteChange(ctx, ChangeConnection, name, 0)
 	return nil
 }

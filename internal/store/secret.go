@@ -45,7 +45,11 @@ func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, 
 	default:
 		return 0, fmt.Errorf("reading the client secret's metadata for %q from Vault: %w", name, redactErr(err))
 	}
-	return s.write(ctx, "client secret", name, p, ClientSecret{Value: secret}, cas)
+	v, err := s.write(ctx, "client secret", name, p, ClientSecret{Value: secret}, cas)
+	if err == nil {
+		_ = s.noteChange(ctx, ChangeConnection, name, 0)
+	}
+	return v, err
 }
 
 // ClientSecretVersion returns the current version of the client secret of connection name
@@ -136,7 +140,11 @@ func (s *Store) PutClientAssertionKey(ctx context.Context, name string, key Clie
 	default:
 		return 0, fmt.Errorf("reading the client assertion key's metadata for %q from Vault: %w", name, redactErr(err))
 	}
-	return s.write(ctx, "client assertion key", name, p, key, cas)
+	v, err := s.write(ctx, "client assertion key", name, p, key, cas)
+	if err == nil {
+		_ = s.noteChange(ctx, ChangeConnection, name, 0)
+	}
+	return v, err
 }
 
 // GetClientAssertionKey returns the current client assertion key of connection name.

@@ -59,7 +59,9 @@ func (s *Store) PutTokens(ctx context.Context, name string, t *authconn.TokenSet
 	if err != nil {
 		return 0, err
 	}
-	return v, s.putSummary(ctx, name, t.Summary())
+	err = s.putSummary(ctx, name, t.Summary())
+	_ = s.noteChange(ctx, ChangeTokens, name, v)
+	return v, err
 }
 
 func (s *Store) putSummary(ctx context.Context, name string, st authconn.TokenStatus) error {
@@ -126,6 +128,7 @@ func (s *Store) DeleteTokens(ctx context.Context, name string) error {
 	if err := s.destroy(ctx, "tokens", name, l.Tokens); err != nil {
 		return err
 	}
+	_ = s.noteChange(ctx, ChangeTokens, name, 0)
 	return s.destroy(ctx, "lease", name, l.RefreshLease)
 }
 
