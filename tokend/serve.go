@@ -35,6 +35,7 @@ type serveFlags struct {
 	minLead          time.Duration
 	skew             time.Duration
 	recheck          time.Duration
+	changeInterval   time.Duration
 	fallbackLifetime time.Duration
 	keyCacheTTL      time.Duration
 	backoffBase      time.Duration
@@ -75,7 +76,8 @@ status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.m
 	fl.DurationVar(&f.leaseSafety, "lease-safety", 15*time.Second, "a refresh must end this long before its lease expires (also the tolerated clock skew between replicas)")
 	fl.DurationVar(&f.minLead, "refresh-min-lead", 30*time.Second, "refresh at least this long before expiry (capped at a third of the token lifetime)")
 	fl.DurationVar(&f.skew, "skew", time.Second, "clock difference tolerated between replicas: a cached token stops being served this long before any replica may refresh it")
-	fl.DurationVar(&f.recheck, "recheck-interval", 30*time.Second, "re-read cached records from Vault this often (picks up re-authorization)")
+	fl.DurationVar(&f.changeInterval, "change-interval", time.Second, "read the change log this often: changes made by any process (revoke, re-authorization, configuration, client secret, API keys) reach this replica within about this long, at one Vault read per interval")
+	fl.DurationVar(&f.recheck, "recheck-interval", time.Hour, "re-read every cached record from Vault this often: a safety net behind the change log, for records written without it")
 	fl.DurationVar(&f.fallbackLifetime, "fallback-lifetime", tokens.DefaultFallbackLifetime, "access-token lifetime assumed when a provider sends no expires_in")
 	fl.DurationVar(&f.keyCacheTTL, "key-cache-ttl", 30*time.Second, "cache API key records this long (a revoked key works at most this long)")
 	fl.DurationVar(&f.backoffBase, "backoff-base", time.Second, "wait after the first failed refresh attempt; doubles per failure up to --backoff-max (with jitter)")
@@ -182,6 +184,11 @@ func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func(
 		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
 		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
 		RecheckInterval: f.recheck, BackoffBase: f.backoffBase, BackoffMax: f.backoffMax, Observer: metrics, Events: emitter, Logger: log,
+		Changes: st, ChangeInterval: f.changeInterval, OnChange: func(c store.Change) {
+			if c.Kind == store.ChangeAPIKey && srv != nil {
+				srv.KeyChanged(c.Name)
+			}
+		},
 	})
 	if err != nil {
 		return nil, nil, nil, err

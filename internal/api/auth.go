@@ -63,6 +63,13 @@ func (c *keyCache) authenticate(ctx context.Context, presented string) (*caller,
 	return &caller{id: id, patterns: rec.Connections, admin: rec.Admin}, nil
 }
 
+// forget drops the cached record of key id, so that the next request reads it again.
+func (c *keyCache) forget(id string) {
+	c.mu.Lock()
+	delete(c.entries, id)
+	c.mu.Unlock()
+}
+
 func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 	now := time.Now()
 	c.mu.RLock()

@@ -13,6 +13,7 @@ import (
 type Metrics struct {
 	Registry  *prometheus.Registry
 	requests  *prometheus.CounterVec
+	ok        prometheus.Counter // requests{outcome="ok"}, looked up once
 	duration  prometheus.Histogram
 	cacheHits prometheus.Counter
 	cacheMiss prometheus.Counter
@@ -54,7 +55,8 @@ func NewMetrics(expiries func() []broker.Expiry) *Metrics {
 	if expiries != nil {
 		m.Registry.MustRegister(&expiryCollector{f: expiries})
 	}
-	for _, o := range []string{"ok", "not_found", "not_authorized", "unavailable", "unauthenticated", "forbidden", "bad_request"} {
+	m.ok = m.requests.WithLabelValues("ok")
+	for _, o := range []string{"not_found", "not_authorized", "unavailable", "unauthenticated", "forbidden", "bad_request"} {
 		m.requests.WithLabelValues(o)
 	}
 	return m

@@ -55,6 +55,11 @@ type TokenSet struct {
 	// Grant is the grant the tokens came from: GrantClientCredentials, or empty for the
 	// authorization-code grant (browser or device flow).
 	Grant string `json:"grant,omitempty"`
+	// ValidAfterRefresh: the provider keeps AccessToken valid until Expiry even after it is
+	// refreshed (Google, Microsoft, QuickBooks), so replicas serve it until then while the
+	// next one is fetched ahead. False, the safe default, for providers that revoke it on
+	// refresh (Ory Hydra) or are not known to keep it.
+	ValidAfterRefresh bool `json:"valid_after_refresh,omitempty"`
 }
 
 // Servable reports whether the record's status lets its access token be served: authorized,

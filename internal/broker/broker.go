@@ -101,13 +101,22 @@ type Options struct {
 	// served Skew before the cutoff at which any replica may refresh it [1s].
 	Skew time.Duration
 	// PollInterval is how often a replica waiting for another replica's refresh re-reads
-	// the token record [100ms].
+	// the token record after the first second of the wait, during which it re-reads every
+	// 10 ms [100ms].
 	PollInterval time.Duration
 	// TickInterval is how often the background loop looks for due refreshes [500ms].
 	TickInterval time.Duration
 	// RecheckInterval is how often a cached record is re-read from Vault to pick up changes
 	// made elsewhere (re-authorization, revocation) [30s].
 	RecheckInterval time.Duration
+	// Changes, when set, is the change log (the *store.Store): polled every ChangeInterval
+	// [1s], it brings a change made by any process (revoke, re-authorization, configuration,
+	// client secret) to this replica within about a second, at one Vault read per poll
+	// however many connections there are; RecheckInterval is then only a safety net.
+	Changes        ChangeLog
+	ChangeInterval time.Duration
+	// OnChange, when set, is called with every change-log entry (for the API key cache).
+	OnChange func(store.Change)
 	// NegativeTTL is how long "unknown connection" and "not authorized" answers are cached
 	// before Vault is asked again on demand [5s].
 	NegativeTTL time.Duration
@@ -144,6 +153,7 @@ func (o *Options) defaults() {
 	def(&o.PollInterval, 100*time.Millisecond)
 	def(&o.TickInterval, 500*time.Millisecond)
 	def(&o.RecheckInterval, 30*time.Second)
+	def(&o.ChangeInterval, time.Second)
 	def(&o.NegativeTTL, 5*time.Second)
 	def(&o.BackoffBase, time.Second)
 	def(&o.BackoffMax, 3*time.Minute)
@@ -175,6 +185,8 @@ type Broker struct {
 
 	provMu    sync.Mutex
 	providers map[string]provEntry
+
+	feed changeFeed
 
 	closed   chan struct{}
 	closeMu  sync.Mutex

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,8 +20,10 @@ type Token struct {
 	AccessToken string
 	TokenType   string
 	ExpiresAt   time.Time
-	// JSON is the response body {"access_token","token_type","expires_at"}, encoded once.
-	JSON []byte
+	// JSON is the response body {"access_token","token_type","expires_at"}, encoded once;
+	// Length is its length as a Content-Length value.
+	JSON   []byte
+	Length string
 }
 
 // String hides the token.
@@ -80,16 +83,14 @@ type snapshot struct {
 // is refreshed (once per connection across callers and replicas) before it is returned.
 // Errors are ErrNotFound, *NotAuthorizedError, *UnavailableError, or a name validation error.
 func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
+	if tok := b.Cached(name); tok != nil {
+		return tok, nil
+	}
 	now := b.now()
 	b.mu.RLock()
 	e := b.entries[name]
 	b.mu.RUnlock()
-	if e != nil {
-		if s := e.snap.Load(); s != nil && s.token != nil && now.Before(s.serveUntil) {
-			b.o.Observer.CacheHit(name)
-			return s.token, nil
-		}
-	} else {
+	if e == nil {
 		if err := authconn.ValidateName(name); err != nil {
 			return nil, err
 		}
@@ -121,6 +122,23 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 			return tok, err
 		}
 	}
+}
+
+// Cached returns the token of connection name when it is served from memory (cached and
+// before its serving cutoff), without touching Vault, or nil: then call Token. It is the
+// hot path, and allocates nothing.
+func (b *Broker) Cached(name string) *Token {
+	b.mu.RLock()
+	e := b.entries[name]
+	b.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	if s := e.snap.Load(); s != nil && s.token != nil && b.now().Before(s.serveUntil) {
+		b.o.Observer.CacheHit(name)
+		return s.token
+	}
+	return nil
 }
 
 // quiet reports whether e has no failure and no pending write.
@@ -251,8 +269,10 @@ func (b *Broker) publish(e *entry, ts *store.TokenRecord) *snapshot {
 	s.refreshAt = cutoff.Add(time.Duration(rand.Int64N(int64(min(s.lead/8, 500*time.Millisecond)) + 1)))
 	switch {
 	case s.token == nil:
-	case ts.RefreshToken == "":
-		// Nobody can refresh it, so nobody can revoke it by refreshing: serve to expiry.
+	case ts.RefreshToken == "" || ts.ValidAfterRefresh:
+		// Nobody can refresh it, or a refresh leaves it valid (the provider's preset says so):
+		// nobody can revoke it by refreshing, so serve it to expiry. The refresh still happens
+		// at the cutoff, in the background, and callers never wait for it.
 		s.serveUntil = s.expiry.Add(-min(b.o.Skew, s.lead/4))
 	default:
 		s.serveUntil = cutoff.Add(-min(b.o.Skew, s.lead/4))
@@ -306,6 +326,7 @@ func newToken(ts *store.TokenRecord) *Token {
 	}
 	t := &Token{AccessToken: ts.AccessToken, TokenType: tt, ExpiresAt: ts.Expiry.UTC().Truncate(time.Second)}
 	t.JSON = encodeToken(t)
+	t.Length = strconv.Itoa(len(t.JSON))
 	return t
 }
 

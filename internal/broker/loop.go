@@ -9,8 +9,13 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
-// Run refreshes due tokens and re-reads cached records in the background until ctx ends.
+// Run refreshes due tokens, follows the change log (Options.Changes) and re-reads cached
+// records in the background until ctx ends.
 func (b *Broker) Run(ctx context.Context) {
+	if b.o.Changes != nil {
+		b.initChanges(ctx)
+		go b.watchChanges(ctx)
+	}
 	t := time.NewTicker(b.o.TickInterval)
 	defer t.Stop()
 	for {
@@ -19,50 +24,62 @@ func (b *Broker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		now := b.now()
-		var due []*entry
-		b.mu.RLock()
-		for _, e := range b.entries {
-			s := e.snap.Load()
-			if s == nil || e.busy.Load() {
-				continue
-			}
-			if s.notFound {
-				continue // only on demand
-			}
-			if (s.token != nil && s.status == authconn.StatusAuthorized && !now.Before(s.refreshAt)) || !now.Before(s.recheckAt) {
-				due = append(due, e)
-			}
-		}
-		b.mu.RUnlock()
-		for _, e := range due {
-			if !e.busy.CompareAndSwap(false, true) {
-				continue
-			}
-			select {
-			case b.sem <- struct{}{}:
-			case <-ctx.Done():
-				e.busy.Store(false)
+		for _, e := range b.dueEntries(b.now()) {
+			if !b.dispatch(ctx, e) {
 				return
 			}
-			if !b.track() {
-				<-b.sem
-				e.busy.Store(false)
-				return
-			}
-			go func() {
-				defer b.wg.Done()
-				defer func() { <-b.sem; e.busy.Store(false) }()
-				_ = b.syncNow(ctx, e)
-			}()
 		}
 	}
+}
+
+// dueEntries returns the cached entries whose token is due for a refresh or whose record is
+// due for a re-read.
+func (b *Broker) dueEntries(now time.Time) []*entry {
+	var due []*entry
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for _, e := range b.entries {
+		s := e.snap.Load()
+		if s == nil || e.busy.Load() || s.notFound {
+			continue // not-found entries: only on demand
+		}
+		if (s.token != nil && s.status == authconn.StatusAuthorized && !now.Before(s.refreshAt)) || !now.Before(s.recheckAt) {
+			due = append(due, e)
+		}
+	}
+	return due
+}
+
+// dispatch starts a background sync of e, unless one is queued or running; it waits for a
+// slot among Concurrency. It returns false when ctx ended or the broker is closing.
+func (b *Broker) dispatch(ctx context.Context, e *entry) bool {
+	if !e.busy.CompareAndSwap(false, true) {
+		return true
+	}
+	select {
+	case b.sem <- struct{}{}:
+	case <-ctx.Done():
+		e.busy.Store(false)
+		return false
+	}
+	if !b.track() {
+		<-b.sem
+		e.busy.Store(false)
+		return false
+	}
+	go func() {
+		defer b.wg.Done()
+		defer func() { <-b.sem; e.busy.Store(false) }()
+		_ = b.syncNow(ctx, e)
+	}()
+	return true
 }
 
 // Warm loads every connection in Vault into the cache (and refreshes those that are due),
 // so that background refreshes cover them before their first request. It returns the number
 // of connections with a servable token.
 func (b *Broker) Warm(ctx context.Context) (int, error) {
+	b.initChanges(ctx)
 	names, err := b.o.Store.ListConnections(ctx)
 	if err != nil {
 		return 0, err

@@ -100,13 +100,16 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 			if err != nil {
 				return b.failStore(e, err)
 			}
-			if next.Version != ts.Version {
+			if next.Version != ts.Version && b.settled(next, b.now()) {
 				b.publish(e, next)
 				b.clearFailures(e)
 				b.o.Observer.Refresh(name, OutcomeOtherReplica)
 				return nil
 			}
-			ts = next // the lease ended without a new record: try to take it
+			// The lease ended without a new record, or the record read first was behind (a
+			// standby serving reads a moment late) and the current one is due as well: try
+			// the lease again, or wait for its holder's result.
+			ts = next
 			continue
 		}
 		if err != nil {
@@ -122,9 +125,12 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 var errClosing = errors.New("tokend is shutting down")
 
 // waitForOther polls the token record until its version differs from version, or the
-// other holder's lease has expired, or ctx ends, or the broker is closing.
+// other holder's lease has expired, or ctx ends, or the broker is closing. It polls every
+// fastPoll for the first fastPollFor (a refresh usually takes tens of milliseconds, and
+// callers may be waiting), then every PollInterval.
 func (b *Broker) waitForOther(ctx context.Context, name string, version int, leaseEnd time.Time) (*store.TokenRecord, error) {
-	t := time.NewTicker(b.o.PollInterval)
+	start := time.Now()
+	t := time.NewTimer(min(fastPoll, b.o.PollInterval))
 	defer t.Stop()
 	for {
 		select {
@@ -141,8 +147,19 @@ func (b *Broker) waitForOther(ctx context.Context, name string, version int, lea
 		if ts.Version != version || !b.now().Before(leaseEnd) {
 			return ts, nil
 		}
+		next := b.o.PollInterval
+		if time.Since(start) < fastPollFor {
+			next = min(fastPoll, next)
+		}
+		t.Reset(next)
 	}
 }
+
+// fastPoll and fastPollFor: see waitForOther.
+const (
+	fastPoll    = 10 * time.Millisecond
+	fastPollFor = time.Second
+)
 
 // refreshHolding does the refresh while this replica holds lease.
 func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *store.Lease) error {

@@ -164,3 +164,27 @@ func TestGitHubPreset(t *testing.T) {
 		t.Fatalf("github authorization URL query %v", q)
 	}
 }
+
+// TestValidAfterRefreshFollowsThePreset: a token from a provider whose preset keeps the
+// previous access token valid (Google) says so, for the broker to serve it through the next
+// refresh; one from a preset without the promise (GitHub) does not.
+func TestValidAfterRefreshFollowsThePreset(t *testing.T) {
+	srv := githubImitation(t) // any JSON token endpoint will do for Google too
+	c := &Client{Now: func() time.Time { return fixedNow }}
+	for providerURL, want := range map[string]bool{"https://accounts.google.com": true, "https://github.com": false} {
+		p, err := (&Client{}).Resolve(context.Background(), &authconn.Connection{ProviderURL: providerURL, TokenURL: srv.URL})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.KeepsPreviousAccessToken() != want {
+			t.Fatalf("%s: preset %s keeps the previous token = %v", providerURL, p.Name(), !want)
+		}
+		tok, err := c.Refresh(context.Background(), p, Credentials{ClientID: "Iv1.abc", ClientSecret: "gh-secret"}, "ghr_valid", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.ValidAfterRefresh != want {
+			t.Errorf("invariant «the token carries its provider's promise»: %s (%s): ValidAfterRefresh %v, want %v", providerURL, p.Name(), tok.ValidAfterRefresh, want)
+		}
+	}
+}

@@ -32,6 +32,9 @@ type Token struct {
 	ReceivedAt time.Time
 	// Extra holds every other field of the answer (id_token, x_* fields, ...).
 	Extra map[string]any
+	// ValidAfterRefresh: the provider keeps this access token valid until it expires after
+	// the next refresh (the preset's KeepsPreviousAccessToken).
+	ValidAfterRefresh bool
 }
 
 // String hides the tokens.
@@ -111,6 +114,14 @@ func lifetime(v any) time.Duration {
 
 // token builds the Token from x/oauth2's token and the raw body of the answer.
 func (c *Client) token(p *Provider, tok *oauth2.Token, body []byte) (*Token, error) {
+	t, err := c.parseToken(p, tok, body)
+	if t != nil {
+		t.ValidAfterRefresh = p.KeepsPreviousAccessToken()
+	}
+	return t, err
+}
+
+func (c *Client) parseToken(p *Provider, tok *oauth2.Token, body []byte) (*Token, error) {
 	now := c.now()
 	if len(body) > 0 {
 		if t, err := ParseTokenResponse(body, now, p.preset()); err == nil {

@@ -34,6 +34,7 @@ func fromToken(t *oauth.Token, fallback time.Duration) *authconn.TokenSet {
 	ts := &authconn.TokenSet{
 		AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Scope: t.Scope,
 		Expiry: at.Add(t.ExpiresIn), Extra: maps.Clone(t.Extra), Status: authconn.StatusAuthorized,
+		ValidAfterRefresh: t.ValidAfterRefresh,
 	}
 	if t.ExpiresIn <= 0 {
 		ts.Expiry, ts.ExpiryGuessed = at.Add(fallback), true
