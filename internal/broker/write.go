@@ -18,8 +18,14 @@ func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Leas
 		if err != nil {
 			b.log.Warn("tokens stored, but their status summary was not updated", "connection", name, "error", err)
 		}
-		release()
 		b.stored(e, &store.TokenRecord{TokenSet: *newTS, Version: v})
+		// Callers waiting for this refresh go now; the lease is released behind them (it
+		// only lets the next refresh start, a lifetime away, and expires by itself anyway).
+		if b.track() {
+			go func() { defer b.wg.Done(); release() }()
+		} else {
+			release()
+		}
 		b.noteRecovery(ctx, e, from, wasFailed, v)
 		return nil
 	}
