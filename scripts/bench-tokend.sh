@@ -2,7 +2,8 @@
 # bench-tokend.sh runs the tokend benchmarks recorded in docs/benchmarks.md (## tokend):
 # cached token GETs against a bare net/http handler and a direct Vault KV v2 read, p99
 # during proactive refreshes, and memory with 10,000 connections. Real Vault, Hydra and a
-# real `tokend serve` process; the load generator is tokend/bench_test.go (closed loop).
+# real `tokend serve` process; the load generators are tokend/bench_test.go (closed loop) and
+# tokend/openloop_bench_test.go (vegeta at fixed rates; TOKEND_BENCH_RATES=1000,5000,... to change them).
 # The Markdown report goes to $TOKEND_BENCH_OUT (default: a temporary file) and stdout.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -157,10 +157,7 @@ func TestBenchTokend(t *testing.T) {
 	out("")
 	out("| target | requests/s | p50 | p99 | p99.9 | max | errors |")
 	out("|---|---|---|---|---|---|---|")
-	targets := []struct {
-		name, url string
-		h         http.Header
-	}{
+	targets := []benchTarget{
 		{"bare `net/http` handler, same bytes and headers", "http://" + bareAddr + "/v1/connections/steady-conn/token", http.Header{}},
 		{"**tokend** `GET /v1/connections/steady-conn/token` (API key, cached)", p.URL + "/v1/connections/steady-conn/token", auth},
 		{"Vault KV v2 read of the token record (`GET /v1/secret/data/tailor/connections/steady-conn/tokens`)", env.Vault.Addr + "/v1/secret/data/tailor/connections/steady-conn/tokens", http.Header{"X-Vault-Token": {env.Vault.Token}}},
@@ -172,6 +169,7 @@ func TestBenchTokend(t *testing.T) {
 		out("%s", r.row())
 		t.Logf("%s", r.row())
 	}
+	openLoop(out, targets, 4*time.Second)
 
 	// p99 during proactive refreshes: short-conn's 6 s tokens are refreshed every ~4 s.
 	out("")
