@@ -238,11 +238,13 @@ func TestSecretHygieneEndToEnd(t *testing.T) {
 	hb.applyWithSavedPlan(t)
 	hb.authorize(t)
 	hb.startServe(t)
+	hb.hosted(t)
 	hb.callEveryAnswer(t)
 	hb.serveUntilRefreshed(t, 3)
 	hb.refreshTerraform(t)
 	hb.revokeAndAuthorizeAgain(t)
 	hb.destroy(t)
+	hb.hostedSecrets.receiver.waitFor(t, "connection.deleted")
 	hb.collectFiles(t)
 
 	secrets := hb.secrets(t)
@@ -274,6 +276,7 @@ type hygieneBed struct {
 	okArt                    []byte // the token endpoint's 200 bodies: access tokens allowed, nothing else
 	cmdlines                 []string
 	npids                    int
+	hostedSecrets            *hostedSecrets
 }
 
 type hygieneSecret struct{ kind, value string }
@@ -437,7 +440,8 @@ func (hb *hygieneBed) startServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb.serve = exec.Command(hb.bin, "serve", "--listen", addr, "--log-level", "debug", "--recheck-interval", "1s", "--key-cache-ttl", "1s")
+	hb.serve = exec.Command(hb.bin, "serve", "--listen", addr, "--log-level", "debug", "--recheck-interval", "1s", "--key-cache-ttl", "1s",
+		"--public-url", "http://"+addr, "--webhook-interval", "200ms")
 	hb.serve.Env = hb.tokendEnv
 	hb.serve.Stdout, hb.serve.Stderr = lf, lf
 	hb.serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -593,7 +597,7 @@ func (hb *hygieneBed) secrets(t *testing.T) []hygieneSecret {
 	if len(refresh) < 3 || len(access) < 4 {
 		t.Fatalf("recorded only %d access and %d refresh tokens", len(access), len(refresh))
 	}
-	out := []hygieneSecret{{"client secret", hb.clientSecret}}
+	out := append([]hygieneSecret{{"client secret", hb.clientSecret}}, hb.hostedSecrets.list()...)
 	for _, a := range access {
 		out = append(out, hygieneSecret{"access token", a})
 	}
@@ -653,7 +657,7 @@ func (hb *hygieneBed) logFigures(t *testing.T, secrets []hygieneSecret) {
 			tofuTrace += size
 		}
 		c := "other"
-		for _, p := range []string{"tofu show -json", "tofu-", "tokend-", "GET ", "file ", "cmdline", "token 200 headers", "tokend serve"} {
+		for _, p := range []string{"tofu show -json", "tofu-", "tokend-", "GET ", "POST ", "webhook delivery", "file ", "cmdline", "token 200 headers", "tokend serve"} {
 			if strings.HasPrefix(n, p) {
 				c = strings.TrimSpace(p)
 				break
@@ -668,6 +672,6 @@ func (hb *hygieneBed) logFigures(t *testing.T, secrets []hygieneSecret) {
 	access, refresh := hb.rec.tokens()
 	t.Logf("hygiene: artifacts by kind (count, bytes): %v", cats)
 	t.Logf("hygiene: searched %d artifacts, %d bytes (tofu trace logs %d bytes, %d command lines of %d processes) for %d secrets "+
-		"(1 client secret, %d access tokens, %d refresh tokens); %d token-endpoint 200 bodies (%d distinct access tokens served) not searched; API statuses %v",
+		"(1 client secret, %d access tokens, %d refresh tokens, and the admin key, webhook secret and connect link each whole and as its secret part); %d token-endpoint 200 bodies (%d distinct access tokens served) not searched; API statuses %v",
 		len(names), total, tofuTrace, len(hb.cmdlines), hb.npids, len(secrets), len(access), len(refresh), hb.okBodies, len(hb.served), hb.statuses)
 }
