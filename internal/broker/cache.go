@@ -83,13 +83,11 @@ type snapshot struct {
 // is refreshed (once per connection across callers and replicas) before it is returned.
 // Errors are ErrNotFound, *NotAuthorizedError, *UnavailableError, or a name validation error.
 func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
-	if tok := b.Cached(name); tok != nil {
+	e := b.lookup(name)
+	if tok := b.fromMemory(e); tok != nil {
 		return tok, nil
 	}
 	now := b.now()
-	b.mu.RLock()
-	e := b.entries[name]
-	b.mu.RUnlock()
 	if e == nil {
 		if err := authconn.ValidateName(name); err != nil {
 			return nil, err
@@ -127,15 +125,23 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 // Cached returns the token of connection name when it is served from memory (cached and
 // before its serving cutoff), without touching Vault, or nil: then call Token. It is the
 // hot path, and allocates nothing.
-func (b *Broker) Cached(name string) *Token {
+func (b *Broker) Cached(name string) *Token { return b.fromMemory(b.lookup(name)) }
+
+// lookup returns the cache entry of name, or nil.
+func (b *Broker) lookup(name string) *entry {
 	b.mu.RLock()
-	e := b.entries[name]
-	b.mu.RUnlock()
+	defer b.mu.RUnlock()
+	return b.entries[name]
+}
+
+// fromMemory returns e's token when it is served from memory (before its serving cutoff),
+// or nil.
+func (b *Broker) fromMemory(e *entry) *Token {
 	if e == nil {
 		return nil
 	}
 	if s := e.snap.Load(); s != nil && s.token != nil && b.now().Before(s.serveUntil) {
-		b.o.Observer.CacheHit(name)
+		b.o.Observer.CacheHit(e.name)
 		return s.token
 	}
 	return nil
