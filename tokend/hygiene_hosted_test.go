@@ -33,15 +33,11 @@ func newWebhookRecorder(t *testing.T, hb *hygieneBed) *webhookRecorder {
 	w := &webhookRecorder{hb: hb}
 	w.srv = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		var hdr strings.Builder
-		for k, vs := range r.Header {
-			fmt.Fprintf(&hdr, "%s: %s\n", k, strings.Join(vs, ","))
-		}
 		w.mu.Lock()
 		n := len(w.types) + 1
 		w.types = append(w.types, string(body))
 		w.mu.Unlock()
-		hb.arts.add(fmt.Sprintf("webhook delivery #%d", n), append([]byte(hdr.String()), body...))
+		hb.arts.add(fmt.Sprintf("webhook delivery #%d", n), append([]byte(headerLines(r.Header)), body...))
 		rw.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(w.srv.Close)
@@ -142,11 +138,7 @@ func (hb *hygieneBed) page(t *testing.T, name, method, path string, body io.Read
 	}
 	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var hdr strings.Builder
-	for k, vs := range resp.Header {
-		fmt.Fprintf(&hdr, "%s: %s\n", k, strings.Join(vs, ","))
-	}
-	hb.arts.add(fmt.Sprintf("%s -> %d", name, resp.StatusCode), append([]byte(hdr.String()), b...))
+	hb.arts.add(fmt.Sprintf("%s -> %d", name, resp.StatusCode), append([]byte(headerLines(resp.Header)), b...))
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %d %s", name, resp.StatusCode, b)
 	}

@@ -471,12 +471,9 @@ func (hb *hygieneBed) call(t *testing.T, path, authz string) (int, []byte) {
 		t.Fatal(err)
 	}
 	hb.statuses[resp.StatusCode]++
-	var hdr strings.Builder
-	for k, vs := range resp.Header {
-		fmt.Fprintf(&hdr, "%s: %s\n", k, strings.Join(vs, ","))
-	}
+	hdr := headerLines(resp.Header)
 	if resp.StatusCode != 200 || !strings.HasSuffix(path, "/token") {
-		hb.arts.add(fmt.Sprintf("GET %s -> %d", path, resp.StatusCode), append([]byte(hdr.String()), body...))
+		hb.arts.add(fmt.Sprintf("GET %s -> %d", path, resp.StatusCode), append([]byte(hdr), body...))
 		return resp.StatusCode, body
 	}
 	var tok struct {
@@ -488,8 +485,17 @@ func (hb *hygieneBed) call(t *testing.T, path, authz string) (int, []byte) {
 	hb.served[tok.AccessToken] = true
 	hb.okBodies++
 	hb.okArt = append(hb.okArt, body...)
-	hb.arts.add("token 200 headers", []byte(hdr.String()))
+	hb.arts.add("token 200 headers", []byte(hdr))
 	return resp.StatusCode, body
+}
+
+// headerLines is h as "Name: value,value" lines, for searching.
+func headerLines(h http.Header) string {
+	var b strings.Builder
+	for k, vs := range h {
+		fmt.Fprintf(&b, "%s: %s\n", k, strings.Join(vs, ","))
+	}
+	return b.String()
 }
 
 func (hb *hygieneBed) expect(t *testing.T, path, authz string, want int) {
