@@ -26,6 +26,7 @@ func main() {
 		return
 	}
 
+	provider.QuietSDKLogs()
 	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
 		Address:         "registry.terraform.io/authconnection/tailor",
 		Debug:           debug,

@@ -4,6 +4,12 @@
 # resources (OpenTofu's built-in no-op resource, the floor), against a fresh Vault dev server,
 # and counts the Vault writes the no-op plan of the connections makes (it must be 0).
 #
+# With TAILOR_VAULT_PROVIDER set to a terraform-provider-vault binary, the same run also
+# applies and plans 2*N vault_kv_secret_v2 (a configuration and a write-only client secret per
+# connection: what a user would otherwise write with HashiCorp's Vault provider), the real
+# alternative. That provider is not served by the Go module proxy here, so this script does
+# not build it; docs/benchmarks.md says how the measured binary was built.
+#
 # Writes are counted with a file audit device on the dev Vault: entries of type "request"
 # whose operation is create, update or delete, between the start and the end of the plan.
 #
@@ -28,6 +34,8 @@ find_tool() { # NAME: $TAILOR_<NAME>, bin/<name>, then PATH
 }
 tofu=$(find_tool tofu)
 vault=$(find_tool vault)
+vault_provider=${TAILOR_VAULT_PROVIDER:-}
+if [ -n "$vault_provider" ] && [ ! -x "$vault_provider" ]; then log "TAILOR_VAULT_PROVIDER=$vault_provider is not an executable"; exit 1; fi
 
 tmp=$(mktemp -d)
 vault_pid=
@@ -68,13 +76,47 @@ cat >"$tmp/tofurc" <<EOF
 provider_installation {
   dev_overrides {
     "registry.terraform.io/hashicorp/tailor" = "$tmp/plugins"
+    "registry.terraform.io/hashicorp/vault"  = "$tmp/vplugins"
   }
   direct {}
 }
 EOF
 export TF_CLI_CONFIG_FILE=$tmp/tofurc
 
-mkdir -p "$tmp/tailor" "$tmp/data"
+mkdir -p "$tmp/tailor" "$tmp/data" "$tmp/vplugins"
+if [ -n "$vault_provider" ]; then
+	cp "$vault_provider" "$tmp/vplugins/terraform-provider-vault"
+	mkdir -p "$tmp/vault"
+	# The provider's defaults (VAULT_ADDR and VAULT_TOKEN from the environment, a child token
+	# per run), as a user would start.
+	cat >"$tmp/vault/main.tf" <<EOF
+terraform {
+  required_providers {
+    vault = { source = "registry.terraform.io/hashicorp/vault" }
+  }
+}
+provider "vault" {}
+resource "vault_kv_secret_v2" "config" {
+  count = $N
+  mount = "secret"
+  name  = format("benchv/connections/bench-%04d/config", count.index)
+  data_json = jsonencode({
+    name         = format("bench-%04d", count.index)
+    type         = "TYPE_OAUTH2"
+    provider_url = "https://accounts.google.com"
+    client_id    = "client-\${count.index}.apps.googleusercontent.com"
+    scopes       = ["openid", "email"]
+  })
+}
+resource "vault_kv_secret_v2" "secret" {
+  count                = $N
+  mount                = "secret"
+  name                 = format("benchv/connections/bench-%04d/client-secret", count.index)
+  data_json_wo         = jsonencode({ value = "bench-secret-\${count.index}" })
+  data_json_wo_version = 1
+}
+EOF
+fi
 cat >"$tmp/tailor/main.tf" <<EOF
 terraform {
   required_providers {
@@ -136,54 +178,102 @@ noop_plan() {
 
 audit_lines() { wc -l <"$tmp/audit.log" | tr -d ' '; }
 
-load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
-log "tofu apply: $N terraform_data"
-data_apply=$(apply "$tmp/data")
-log "tofu apply: $N tailor_authconnection"
-before=$(audit_lines)
-tailor_apply=$(apply "$tmp/tailor")
-sleep 0.2
-apply_writes=$(tail -n +"$((before + 1))" "$tmp/audit.log" | grep '"type":"request"' | grep -cE '"operation":"(create|update|delete)"' || true)
+# audited OPS FROM: the audit-log requests after line FROM whose operation matches OPS.
+audited() { tail -n +"$(($2 + 1))" "$tmp/audit.log" | grep '"type":"request"' | grep -cE "\"operation\":\"($1)\"" || true; }
 
-data_plans=() tailor_plans=() writes=() reads=()
+targets=(data tailor)
+[ -n "$vault_provider" ] && targets+=(vault)
+declare -A applied apply_writes plans writes reads
+load=$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)
+for t in "${targets[@]}"; do
+	log "tofu apply: $t"
+	before=$(audit_lines)
+	applied[$t]=$(apply "$tmp/$t")
+	sleep 0.2 # let the audit device flush
+	apply_writes[$t]=$(audited 'create|update|delete' "$before")
+done
 for i in $(seq 1 "$PLANS"); do
 	log "no-op plan $i/$PLANS"
-	data_plans+=("$(noop_plan "$tmp/data")")
-	before=$(audit_lines)
-	tailor_plans+=("$(noop_plan "$tmp/tailor")")
-	sleep 0.2 # let the audit device flush
-	new=$(tail -n +"$((before + 1))" "$tmp/audit.log" | grep '"type":"request"' || true)
-	writes+=("$(printf '%s\n' "$new" | grep -cE '"operation":"(create|update|delete)"' || true)")
-	reads+=("$(printf '%s\n' "$new" | grep -cE '"operation":"(read|list)"' || true)")
+	for t in "${targets[@]}"; do
+		before=$(audit_lines)
+		plans[$t]="${plans[$t]:-} $(noop_plan "$tmp/$t")"
+		sleep 0.2
+		writes[$t]="${writes[$t]:-} $(audited 'create|update|delete' "$before")"
+		reads[$t]="${reads[$t]:-} $(audited 'read|list' "$before")"
+	done
 done
+
+# PROFILE=DIR: afterwards, destroy and apply again, then plan, each provider's configuration
+# under `perf record` (CPU samples of tofu and the provider process, with call graphs), into
+# DIR/<target>.<apply|plan>.perf. Read with:
+#   perf report -i DIR/tailor.apply.perf --comm terraform-provi --children --sort sym
+if [ -n "${PROFILE:-}" ]; then
+	command -v perf >/dev/null || { log "PROFILE needs perf (Debian package linux-perf)"; exit 1; }
+	mkdir -p "$PROFILE"
+	for t in "${targets[@]}"; do
+		[ "$t" = data ] && continue
+		log "profile: destroy, then apply and a no-op plan of $t with provider trace logs and perf"
+		"$tofu" -chdir="$tmp/$t" destroy -auto-approve -no-color -input=false >/dev/null 2>&1
+		for op in apply plan; do
+			args=(-auto-approve)
+			[ "$op" = plan ] && args=(-detailed-exitcode)
+			perf record -q -e cpu-clock -F 999 -g -o "$PROFILE/$t.$op.perf" -- \
+				"$tofu" -chdir="$tmp/$t" "$op" "${args[@]}" -no-color -input=false >/dev/null 2>&1 || true
+		done
+	done
+fi
 
 stored=$("$vault" kv list -format=json secret/bench/connections | grep -c '"bench-' || true)
 if [ "$stored" != "$N" ]; then log "expected $N connections in Vault, found $stored"; exit 1; fi
+if [ -n "$vault_provider" ]; then
+	stored=$("$vault" kv list -format=json secret/benchv/connections | grep -c '"bench-' || true)
+	if [ "$stored" != "$N" ]; then log "expected $N Vault-provider connections in Vault, found $stored"; exit 1; fi
+fi
 
 total_writes=0
-for w in "${writes[@]}"; do total_writes=$((total_writes + w)); done
+for w in ${writes[tailor]}; do total_writes=$((total_writes + w)); done
+
+# row LABEL FIELD...: a table row with one cell per target.
+cell() { # TARGET WHAT
+	case $2 in
+	apply) echo "${applied[$1]} s" ;;
+	median) echo "$(echo "${plans[$1]}" | median) s" ;;
+	each) echo "${plans[$1]# }" ;;
+	apply_writes) [ "$1" = data ] && echo - || echo "${apply_writes[$1]}" ;;
+	writes) [ "$1" = data ] && echo - || echo "${writes[$1]# }" ;;
+	reads) [ "$1" = data ] && echo - || echo "${reads[$1]# }" ;;
+	esac
+}
+row() {
+	local line="| $1 |"
+	for t in "${targets[@]}"; do line+=" $(cell "$t" "$2") |"; done
+	echo "$line"
+}
+declare -A heading=([data]="$N \`terraform_data\`" [tailor]="$N \`tailor_authconnection\`" [vault]="$((2 * N)) \`vault_kv_secret_v2\` (terraform-provider-vault)")
 
 cpu=$(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || echo unknown)
 cat <<EOF
 ## Terraform provider: apply and no-op plan of $N connections
 
-Command: \`scripts/bench-tofu.sh\` (N=$N, $PLANS no-op plans each), $(date -u +%Y-%m-%d), on $(nproc) cores ($cpu),
+Command: \`scripts/bench-tofu.sh\` (N=$N, $PLANS no-op plans each$([ -n "$vault_provider" ] && echo ", TAILOR_VAULT_PROVIDER set")), $(date -u +%Y-%m-%d), on $(nproc) cores ($cpu),
 $("$tofu" version | head -n1), $("$vault" version | head -n1 | cut -d, -f1) dev server with a file audit device, default
-parallelism (10), load average $load at the start. The provider is built fresh and loaded through \`dev_overrides\`; each connection has a
+parallelism (10), load average $load at the start. The providers are loaded through \`dev_overrides\`; each connection has a
 write-only client secret.
 
-| | $N \`terraform_data\` | $N \`tailor_authconnection\` |
-|---|---|---|
-| \`tofu apply\` (create) | ${data_apply} s | ${tailor_apply} s |
-| no-op \`tofu plan\`, median of $PLANS | $(echo "${data_plans[*]}" | median) s | $(echo "${tailor_plans[*]}" | median) s |
-| no-op \`tofu plan\`, each run | ${data_plans[*]} | ${tailor_plans[*]} |
-| Vault writes during the apply (config + secret per connection) | - | ${apply_writes} |
-| Vault writes during each no-op plan | - | ${writes[*]} |
-| Vault reads during each no-op plan | - | ${reads[*]} |
+EOF
+line="| |" sep="|---|"
+for t in "${targets[@]}"; do line+=" ${heading[$t]} |"; sep+="---|"; done
+echo "$line"
+echo "$sep"
+row '`tofu apply` (create)' apply
+row "no-op \`tofu plan\`, median of $PLANS" median
+row 'no-op `tofu plan`, each run' each
+row 'Vault writes during the apply' apply_writes
+row 'Vault writes during each no-op plan' writes
+row 'Vault reads during each no-op plan' reads
+cat <<EOF
 
-Vault writes are audit-log requests with operation create, update or delete. A no-op plan reads each
-connection's configuration and its token status metadata (2 reads per connection, plus the provider's
-token check) and writes nothing.
+Vault writes are audit-log requests with operation create, update or delete; reads are read or list.
 EOF
 
 if [ "$total_writes" != 0 ]; then log "FAIL: the no-op plans made $total_writes Vault writes"; exit 1; fi

@@ -115,7 +115,7 @@ func Create(ctx context.Context, st *store.Store, c *authconn.Connection, sec Se
 		what = "client assertion key"
 		_, err = st.PutClientAssertionKey(ctx, c.Name, *sec.AssertionKey)
 	} else {
-		_, err = st.PutClientSecret(ctx, c.Name, sec.ClientSecret)
+		_, err = st.CreateClientSecret(ctx, c.Name, sec.ClientSecret)
 	}
 	if err != nil {
 		if derr := st.DeleteConnection(ctx, c.Name); derr != nil {

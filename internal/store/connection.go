@@ -54,20 +54,30 @@ func (s *Store) GetConnection(ctx context.Context, name string) (*ConnectionReco
 }
 
 // CreateConnection stores a new connection and returns its version. It fails with
-// ErrConflict when one with the same name exists. It sets c's timestamps.
+// ErrConflict when one with the same name exists. It sets c's timestamps. One write when the
+// name is new; a name whose record was soft-deleted costs a read and a second write.
 func (s *Store) CreateConnection(ctx context.Context, c *authconn.Connection) (int, error) {
 	if err := c.Validate(); err != nil {
-		return 0, err
-	}
-	cas, err := createVersion(s.record(ctx, "connection", c.Name, s.Layout(c.Name).Config, &authconn.Connection{}))
-	if err != nil {
 		return 0, err
 	}
 	if c.CreatedAt.IsZero() {
 		c.CreatedAt = now()
 	}
 	c.UpdatedAt = now()
-	v, err := s.write(ctx, "connection", c.Name, s.Layout(c.Name).Config, c, cas)
+	p := s.Layout(c.Name).Config
+	v, err := s.write(ctx, "connection", c.Name, p, c, 0)
+	if errors.Is(err, ErrConflict) {
+		// A record exists: a live one (the conflict), or a soft-deleted one, which a create
+		// replaces by naming its version.
+		var cas int
+		if cas, err = createVersion(s.record(ctx, "connection", c.Name, p, &authconn.Connection{})); err != nil {
+			return 0, err
+		}
+		err = &ConflictError{Kind: "connection", Name: c.Name}
+		if cas > 0 {
+			v, err = s.write(ctx, "connection", c.Name, p, c, cas)
+		}
+	}
 	if errors.Is(err, ErrConflict) {
 		return 0, &ConflictError{Kind: "connection", Name: c.Name}
 	}

@@ -52,6 +52,24 @@ func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, 
 	return v, err
 }
 
+// CreateClientSecret stores the first client secret of a connection that CreateConnection
+// has just stored: one check-and-set write that expects no secret, and no change-log entry
+// (the connection's creation is one, and nothing caches a client secret: tokend reads it for
+// every provider call). When a secret exists it stores a new version, as PutClientSecret.
+func (s *Store) CreateClientSecret(ctx context.Context, name, secret string) (int, error) {
+	if err := authconn.ValidateName(name); err != nil {
+		return 0, err
+	}
+	if err := authconn.ValidateClientSecret(secret); err != nil {
+		return 0, err
+	}
+	v, err := s.write(ctx, "client secret", name, s.Layout(name).ClientSecret, ClientSecret{Value: secret}, 0)
+	if errors.Is(err, ErrConflict) {
+		return s.PutClientSecret(ctx, name, secret)
+	}
+	return v, err
+}
+
 // ClientSecretVersion returns the current version of the client secret of connection name
 // without reading the secret. A missing secret returns a NotFoundError.
 func (s *Store) ClientSecretVersion(ctx context.Context, name string) (int, error) {

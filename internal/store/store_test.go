@@ -135,6 +135,42 @@ func TestCreateAfterSoftDelete(t *testing.T) {
 	}
 }
 
+// TestCreateClientSecret: the first secret is one write and no change-log entry (the
+// connection's creation is the entry); over an existing secret it stores a new version, and
+// the previous one stays readable for the fallback.
+func TestCreateClientSecret(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t, "create-secret")
+	ctx := context.Background()
+	if _, err := st.CreateConnection(ctx, testConnection("first")); err != nil {
+		t.Fatal(err)
+	}
+	_, before, _, err := st.ChangesSince(ctx, -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := st.CreateClientSecret(ctx, "first", "s3cret-1"); err != nil || v != 1 {
+		t.Fatalf("first secret: version %d: %v", v, err)
+	}
+	if _, after, _, err := st.ChangesSince(ctx, -1); err != nil || after != before {
+		t.Fatalf("the first secret added change-log entries: position %d -> %d (%v)", before, after, err)
+	}
+	if v, err := st.CreateClientSecret(ctx, "first", "s3cret-2"); err != nil || v != 2 {
+		t.Fatalf("over an existing secret: version %d, want 2: %v", v, err)
+	}
+	sec, err := st.GetClientSecret(ctx, "first")
+	if err != nil || sec.Value != "s3cret-2" {
+		t.Fatalf("current secret: %v", err)
+	}
+	prev, err := st.GetPreviousClientSecret(ctx, "first", sec.Version)
+	if err != nil || prev.Value != "s3cret-1" {
+		t.Fatalf("previous secret: %v", err)
+	}
+	if _, err := st.CreateClientSecret(ctx, "first", ""); err == nil {
+		t.Fatal("an empty secret was accepted")
+	}
+}
+
 func TestConfigAndTokensAreIndependent(t *testing.T) {
 	t.Parallel()
 	st, _ := newStore(t, "")
