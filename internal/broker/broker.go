@@ -36,7 +36,7 @@ type Store interface {
 	GetClientSecret(ctx context.Context, name string) (*store.ClientSecret, error)
 	GetClientAssertionKey(ctx context.Context, name string) (*store.ClientAssertionKey, error)
 	GetPreviousClientSecret(ctx context.Context, name string, current int) (*store.ClientSecret, error)
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (*store.Lease, *store.Lease, error)
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, opts ...store.LeaseOption) (*store.Lease, *store.Lease, error)
 	UpdateLease(ctx context.Context, l *store.Lease) error
 	ReleaseLease(ctx context.Context, l *store.Lease) error
 	ListConnections(ctx context.Context) ([]string, error)

@@ -84,7 +84,7 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 			return b.failStore(e, errClosing)
 		default:
 		}
-		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL)
+		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL, store.ForRefresh(PhaseRefreshing, ts.Version))
 		var held *store.LeaseHeldError
 		if errors.As(err, &held) && prev != nil && prev.Phase == PhaseBackoff && prev.Holder == held.Holder && prev.TokenVersion == ts.Version {
 			// The holder's refresh failed and it retries at the lease's end: nobody refreshes
@@ -161,10 +161,13 @@ const (
 	fastPollFor = time.Second
 )
 
-// refreshHolding does the refresh while this replica holds lease.
+// refreshHolding does the refresh while this replica holds lease, which was taken in phase
+// "refreshing" for the record version read before. Callers may be waiting (the token reached
+// its serving cutoff), so the reads the provider call needs run alongside the re-read.
 func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *store.Lease) error {
 	name := e.name
 	release := b.releaser(ctx, name, lease)
+	inputs := b.readInputs(ctx, name)
 	// (c) Re-read under the lease: another replica may have refreshed between our read and
 	// our acquisition. Consistent: on a cluster whose standbys serve reads, a lagging read
 	// would present a refresh token that was already rotated.
@@ -185,22 +188,50 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 			"retrying with the stored refresh token, which works only while the provider still accepts it (rotation grace period)",
 			"connection", name, "previous_holder", prev.Holder, "lease_expired_at", prev.ExpiresAt)
 	}
-	// (d) Mark the lease: the check-and-set proves we still hold it.
-	lease.Phase, lease.TokenVersion = PhaseRefreshing, ts.Version
-	if err := b.o.Store.UpdateLease(ctx, lease); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			return b.failStore(e, errors.New("lost the refresh lease before calling the provider"))
+	// (d) The lease names the version being refreshed (a successor that finds it expired
+	// knows which refresh token may have been spent). It was taken for the version read
+	// first; a record that moved on since, and is due as well, is marked again.
+	if lease.TokenVersion != ts.Version {
+		lease.TokenVersion = ts.Version
+		if err := b.o.Store.UpdateLease(ctx, lease); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return b.failStore(e, errors.New("lost the refresh lease before calling the provider"))
+			}
+			release()
+			return b.failStore(e, err)
 		}
-		release()
-		return b.failStore(e, err)
 	}
 	// (e) Call the provider with a deadline well inside the lease.
-	newTS, err := b.callProvider(ctx, name, ts, lease.ExpiresAt.Add(-b.o.LeaseSafety))
+	newTS, err := b.callProvider(ctx, name, ts, lease.ExpiresAt.Add(-b.o.LeaseSafety), <-inputs)
 	if err != nil {
 		return b.refreshFailed(ctx, e, lease, ts, err, release)
 	}
 	// (f) Store first. Nothing is served from newTS before Vault has it.
 	return b.storeRefreshed(ctx, e, lease, ts.Version, ts.Status == authconn.StatusFailed, newTS, release)
+}
+
+// refreshInputs is what a provider call needs besides the token record: the connection and
+// its credential (read for every refresh, so a secret rotated through Terraform is used
+// without a restart).
+type refreshInputs struct {
+	conn          *store.ConnectionRecord
+	creds         oauth.Credentials
+	secretVersion int
+	err           error
+}
+
+// readInputs reads the refresh inputs of connection name in the background.
+func (b *Broker) readInputs(ctx context.Context, name string) <-chan refreshInputs {
+	ch := make(chan refreshInputs, 1)
+	go func() {
+		var in refreshInputs
+		in.conn, in.err = b.o.Store.GetConnection(ctx, name)
+		if in.err == nil {
+			in.creds, in.secretVersion, in.err = connection.Credentials(ctx, b.o.Store, &in.conn.Connection)
+		}
+		ch <- in
+	}()
+	return ch
 }
 
 // settled reports whether ts needs no refresh now: it is not authorized (nothing to refresh
@@ -280,22 +311,16 @@ func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease
 	return err
 }
 
-// callProvider reads the connection and its credentials (every time, so a secret rotated
-// through Terraform is used without a restart), calls the token endpoint (refresh, or client
-// credentials) and returns the record to store (merged with ts by the rules of
-// internal/tokens). It reports every failed call to the observer; the caller reports
-// success after storing.
-func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenRecord, deadline time.Time) (*authconn.TokenSet, error) {
-	conn, err := b.o.Store.GetConnection(ctx, name)
-	if err != nil {
+// callProvider calls the token endpoint (refresh, or client credentials) with in, and
+// returns the record to store (merged with ts by the rules of internal/tokens). It reports
+// every failed call, and a failed read of in, to the observer; the caller reports success
+// after storing.
+func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenRecord, deadline time.Time, in refreshInputs) (*authconn.TokenSet, error) {
+	if in.err != nil {
 		b.o.Observer.Refresh(name, OutcomeStoreError)
-		return nil, err
+		return nil, in.err
 	}
-	creds, secretVersion, err := connection.Credentials(ctx, b.o.Store, &conn.Connection)
-	if err != nil {
-		b.o.Observer.Refresh(name, OutcomeStoreError)
-		return nil, err
-	}
+	conn, creds, secretVersion := in.conn, in.creds, in.secretVersion
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	p, err := b.provider(rctx, conn)

@@ -37,9 +37,9 @@ type Lease struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 	// TokenVersion is the token record version the holder read when it took the lease.
 	TokenVersion int `json:"token_version,omitempty"`
-	// Phase is "refreshing" from just before the provider is called until the result is
-	// stored; a lease found expired in that phase means its holder died or lost Vault
-	// mid-refresh.
+	// Phase is "refreshing" from the lease's acquisition for a refresh (ForRefresh) until the
+	// result is stored; a lease found expired in that phase means its holder died or lost
+	// Vault mid-refresh (or before it called the provider: the successor cannot tell).
 	Phase string `json:"phase,omitempty"`
 	// Version is the KV v2 version of the lease record.
 	Version int `json:"-"`
@@ -65,11 +65,21 @@ func (s *Store) GetLease(ctx context.Context, name string) (*Lease, error) {
 	return &l, nil
 }
 
+// LeaseOption sets a field of a lease as AcquireLease writes it.
+type LeaseOption func(*Lease)
+
+// ForRefresh marks the lease, as it is taken, in phase: a holder about to refresh record
+// version tokenVersion saves the separate write that would mark it (one Vault round trip
+// fewer while callers wait at the refresh boundary).
+func ForRefresh(phase string, tokenVersion int) LeaseOption {
+	return func(l *Lease) { l.Phase, l.TokenVersion = phase, tokenVersion }
+}
+
 // AcquireLease takes the refresh lease of connection name for holder until now+ttl, when it
 // is free, expired or already held by holder. It returns a LeaseHeldError while another
 // holder's lease runs, and the previous lease record as prev (so the caller can see that a
 // holder died mid-refresh).
-func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration) (l *Lease, prev *Lease, err error) {
+func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, opts ...LeaseOption) (l *Lease, prev *Lease, err error) {
 	if holder == "" {
 		return nil, nil, errors.New("lease holder must not be empty")
 	}
@@ -83,6 +93,9 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 		return nil, prev, &LeaseHeldError{Name: name, Holder: prev.Holder, ExpiresAt: prev.ExpiresAt}
 	}
 	l = &Lease{Name: name, Holder: holder, AcquiredAt: t, ExpiresAt: t.Add(ttl)}
+	for _, o := range opts {
+		o(l)
+	}
 	v, err := s.write(ctx, "lease", name, s.Layout(name).RefreshLease, l, prev.Version)
 	if err != nil {
 		if errors.Is(err, ErrConflict) {

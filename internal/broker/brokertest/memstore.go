@@ -91,7 +91,7 @@ func (m *MemStore) GetPreviousClientSecret(_ context.Context, name string, _ int
 }
 
 // AcquireLease implements broker.Store with the Vault store's rules.
-func (m *MemStore) AcquireLease(_ context.Context, name, holder string, ttl time.Duration) (*store.Lease, *store.Lease, error) {
+func (m *MemStore) AcquireLease(_ context.Context, name, holder string, ttl time.Duration, opts ...store.LeaseOption) (*store.Lease, *store.Lease, error) {
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
 	prev := m.Leases[name]
@@ -99,6 +99,9 @@ func (m *MemStore) AcquireLease(_ context.Context, name, holder string, ttl time
 		return nil, &prev, &store.LeaseHeldError{Name: name, Holder: prev.Holder, ExpiresAt: prev.ExpiresAt}
 	}
 	l := store.Lease{Name: name, Holder: holder, AcquiredAt: time.Now(), ExpiresAt: time.Now().Add(ttl), Version: prev.Version + 1}
+	for _, o := range opts {
+		o(&l)
+	}
 	m.Leases[name] = l
 	return &l, &prev, nil
 }
