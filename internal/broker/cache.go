@@ -108,6 +108,9 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 	if _, ok := b.backoffUntil(e, now); ok {
 		return b.answer(e)
 	}
+	if tok := b.fromRecentCheck(e, now); tok != nil {
+		return tok, nil
+	}
 	for round := 0; ; round++ {
 		if err := b.syncNow(ctx, e); err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -145,6 +148,41 @@ func (b *Broker) fromMemory(e *entry) *Token {
 		return s.token
 	}
 	return nil
+}
+
+// In the skew window between a token's serving cutoff and its refresh cutoff, a replica whose
+// clock runs ahead may already have refreshed it, so the token is served only after a re-read
+// of its record. One re-read serves the callers of the next checkFresh; a caller after that
+// and before checkStale is still served at once and starts the next re-read in the
+// background. Under steady traffic nobody waits for Vault there, and the record is read
+// about every checkFresh (not once per request).
+const (
+	checkFresh = 10 * time.Millisecond
+	checkStale = 50 * time.Millisecond
+)
+
+// fromRecentCheck returns e's token when it is in the skew window and its record was read
+// less than checkStale ago, or nil: then the caller syncs.
+func (b *Broker) fromRecentCheck(e *entry, now time.Time) *Token {
+	s := e.snap.Load()
+	if s == nil || s.token == nil || !now.Before(s.expiry.Add(-s.lead)) {
+		return nil
+	}
+	// A negative age is a read that ended after this call began: fresh.
+	age := now.Sub(s.checkedAt)
+	if age >= checkStale {
+		return nil
+	}
+	tok, err := b.answer(e)
+	if err != nil {
+		return nil
+	}
+	if age >= checkFresh {
+		// Never waits: when the background syncs are all busy, a caller after checkStale
+		// syncs itself.
+		b.startSync(context.Background(), e, false)
+	}
+	return tok
 }
 
 // quiet reports whether e has no failure and no pending write.

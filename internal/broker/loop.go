@@ -53,14 +53,30 @@ func (b *Broker) dueEntries(now time.Time) []*entry {
 // dispatch starts a background sync of e, unless one is queued or running; it waits for a
 // slot among Concurrency. It returns false when ctx ended or the broker is closing.
 func (b *Broker) dispatch(ctx context.Context, e *entry) bool {
+	return b.startSync(ctx, e, true)
+}
+
+// startSync runs a background sync of e, unless one is queued or running (true), once a
+// place among the background syncs is free. With wait false it does not wait for a place
+// (false when none is free); with wait true it waits until ctx ends.
+func (b *Broker) startSync(ctx context.Context, e *entry, wait bool) bool {
 	if !e.busy.CompareAndSwap(false, true) {
 		return true
 	}
-	select {
-	case b.sem <- struct{}{}:
-	case <-ctx.Done():
-		e.busy.Store(false)
-		return false
+	if wait {
+		select {
+		case b.sem <- struct{}{}:
+		case <-ctx.Done():
+			e.busy.Store(false)
+			return false
+		}
+	} else {
+		select {
+		case b.sem <- struct{}{}:
+		default:
+			e.busy.Store(false)
+			return false
+		}
 	}
 	if !b.track() {
 		<-b.sem
