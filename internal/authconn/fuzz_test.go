@@ -9,11 +9,14 @@ import (
 // FuzzValidateName checks that every accepted name is safe as a single Vault path segment and
 // matches the documented rule, and that validation never panics.
 func FuzzValidateName(f *testing.F) {
-	for _, s := range []string{"google-oauth", "a", "", "-", "A", "a/b", "..", "a--b", strings.Repeat("z", 64), "x\x00y"} {
+	for _, s := range []string{"google-oauth", "a", "", "-", "A", "a/b", "..", "a--b", strings.Repeat("z", 64), strings.Repeat("z", 63), "x\x00y", "a-", "0", "é", "a\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, name string) {
 		err := ValidateName(name)
+		if (err == nil) != nameRE.MatchString(name) {
+			t.Fatalf("ValidateName(%q) = %v, but NamePattern matches: %v", name, err, nameRE.MatchString(name))
+		}
 		if err != nil {
 			if !strings.Contains(err.Error(), "lowercase letters") {
 				t.Fatalf("error without the rule: %v", err)
