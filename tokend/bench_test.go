@@ -158,9 +158,9 @@ func TestBenchTokend(t *testing.T) {
 	out("| target | requests/s | p50 | p99 | p99.9 | max | errors |")
 	out("|---|---|---|---|---|---|---|")
 	targets := []benchTarget{
-		{"bare `net/http` handler, same bytes and headers", "http://" + bareAddr + "/v1/connections/steady-conn/token", http.Header{}},
-		{"**tokend** `GET /v1/connections/steady-conn/token` (API key, cached)", p.URL + "/v1/connections/steady-conn/token", auth},
-		{"Vault KV v2 read of the token record (`GET /v1/secret/data/tailor/connections/steady-conn/tokens`)", env.Vault.Addr + "/v1/secret/data/tailor/connections/steady-conn/tokens", http.Header{"X-Vault-Token": {env.Vault.Token}}},
+		{"bare `net/http` handler, same bytes and headers", "http://" + bareAddr + "/v1/connections/steady-conn/token", http.Header{}, bare.Process.Pid},
+		{"**tokend** `GET /v1/connections/steady-conn/token` (API key, cached)", p.URL + "/v1/connections/steady-conn/token", auth, p.cmd.Process.Pid},
+		{"Vault KV v2 read of the token record (`GET /v1/secret/data/tailor/connections/steady-conn/tokens`)", env.Vault.Addr + "/v1/secret/data/tailor/connections/steady-conn/tokens", http.Header{"X-Vault-Token": {env.Vault.Token}}, 0},
 	}
 	for _, tg := range targets {
 		_, _ = load(tg.url, tg.h, conc, time.Second) // warm up

@@ -15,6 +15,7 @@ import (
 type benchTarget struct {
 	name, url string
 	h         http.Header
+	pid       int // the serving process, for its CPU time (0: not measured)
 }
 
 // openLoopRates are the fixed request rates of the open-loop runs
@@ -41,13 +42,18 @@ func openLoop(out func(string, ...any), targets []benchTarget, d time.Duration) 
 	out("")
 	out("Open loop (vegeta %s, keep-alive, at most 1,024 workers, 5 s timeout), %s per rate and target, in the same run:", "v12.13.0", d)
 	out("")
-	out("| target | rate asked | rate achieved | success | p50 | p99 | p99.9 | max |")
-	out("|---|---|---|---|---|---|---|---|")
+	out("| target | rate asked | rate achieved | success | p50 | p99 | p99.9 | max | server CPU per request |")
+	out("|---|---|---|---|---|---|---|---|---|")
 	for _, tg := range targets {
 		for _, rate := range openLoopRates() {
+			cpu0 := cpuTime(tg.pid)
 			m := attack(tg, rate, d)
-			out("| %s | %d/s | %.0f/s | %.2f%% | %s | %s | %s | %s |", tg.name, rate, m.Throughput, 100*m.Success,
-				ms(m.Latencies.P50), ms(m.Latencies.P99), ms(m.Latencies.Quantile(0.999)), ms(m.Latencies.Max))
+			perReq := "-"
+			if tg.pid != 0 && m.Requests > 0 {
+				perReq = fmt.Sprintf("%.1f µs", float64(cpuTime(tg.pid)-cpu0)/float64(time.Microsecond)/float64(m.Requests))
+			}
+			out("| %s | %d/s | %.0f/s | %.2f%% | %s | %s | %s | %s | %s |", tg.name, rate, m.Throughput, 100*m.Success,
+				ms(m.Latencies.P50), ms(m.Latencies.P99), ms(m.Latencies.Quantile(0.999)), ms(m.Latencies.Max), perReq)
 			if m.Success < 0.5 {
 				break // saturated well past its capacity: higher rates only queue more
 			}
@@ -66,6 +72,28 @@ func attack(tg benchTarget, rate int, d time.Duration) *vegeta.Metrics {
 	}
 	m.Close()
 	return &m
+}
+
+// cpuTime returns the user plus system CPU time process pid has used (from /proc; clock
+// ticks of 10 ms), or 0.
+func cpuTime(pid int) time.Duration {
+	if pid == 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (in parentheses, which may hold spaces): utime and
+	// stime are the 12th and 13th of them.
+	_, rest, _ := strings.Cut(string(b), ") ")
+	f := strings.Fields(rest)
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond)) }
