@@ -146,15 +146,15 @@ func (s *Server) fail(w http.ResponseWriter, status int, code, msg string) {
 }
 
 // authenticate returns the caller or writes a 401 (or 503 when Vault cannot be asked).
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*caller, bool) {
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	if s.o.NoAuth {
-		return &caller{id: "insecure-no-auth", patterns: []string{"*"}}, true
+		return caller{id: "insecure-no-auth", patterns: []string{"*"}}, true
 	}
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend"`)
 		s.fail(w, http.StatusUnauthorized, client.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
-		return nil, false
+		return caller{}, false
 	}
 	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key))
 	switch {
@@ -169,7 +169,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (*caller, 
 		w.Header().Set("Retry-After", "5")
 		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
 	}
-	return nil, false
+	return caller{}, false
 }
 
 // token serves GET /v1/connections/{name}/token.
@@ -202,7 +202,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	// Shared, never modified values: no allocation per request.
 	h["Content-Type"], h["Cache-Control"], h["Pragma"] = jsonType, noStore, noCache
-	h["Content-Length"] = []string{tok.Length}
+	h["Content-Length"] = tok.Length
 	w.WriteHeader(http.StatusOK)
 	_, _ = w.Write(tok.JSON)
 }

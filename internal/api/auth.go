@@ -48,19 +48,19 @@ type caller struct {
 	admin    bool
 }
 
-func (c *keyCache) authenticate(ctx context.Context, presented string) (*caller, error) {
+func (c *keyCache) authenticate(ctx context.Context, presented string) (caller, error) {
 	id, secret, err := apikey.Parse(presented)
 	if err != nil {
-		return nil, err
+		return caller{}, err
 	}
 	rec, err := c.get(ctx, id)
 	if err != nil {
-		return nil, err
+		return caller{}, err
 	}
 	if rec == nil || !apikey.Verify(secret, rec.Hash) {
-		return nil, errUnknownKey
+		return caller{}, errUnknownKey
 	}
-	return &caller{id: id, patterns: rec.Connections, admin: rec.Admin}, nil
+	return caller{id: id, patterns: rec.Connections, admin: rec.Admin}, nil
 }
 
 // forget drops the cached record of key id, so that the next request reads it again.

@@ -62,3 +62,17 @@ func TestPatterns(t *testing.T) {
 		t.Error("* does not match")
 	}
 }
+
+// TestVerifyAnySecretLength: Verify hashes short secrets from a stack copy and long ones
+// directly; both agree with HashSecret, and a secret differing in its last byte fails.
+func TestVerifyAnySecretLength(t *testing.T) {
+	for _, n := range []int{1, 43, 64, 65, 200} {
+		secret := strings.Repeat("s", n)
+		if !Verify(secret, HashSecret(secret)) {
+			t.Errorf("Verify of a %d-byte secret against its own hash = false", n)
+		}
+		if Verify(secret[:n-1]+"t", HashSecret(secret)) {
+			t.Errorf("Verify accepted a %d-byte secret with another last byte", n)
+		}
+	}
+}

@@ -21,9 +21,10 @@ type Token struct {
 	TokenType   string
 	ExpiresAt   time.Time
 	// JSON is the response body {"access_token","token_type","expires_at"}, encoded once;
-	// Length is its length as a Content-Length value.
+	// Length is its length as a Content-Length header value, a slice shared by every
+	// response (never modify it).
 	JSON   []byte
-	Length string
+	Length []string
 }
 
 // String hides the token.
@@ -370,7 +371,7 @@ func newToken(ts *store.TokenRecord) *Token {
 	}
 	t := &Token{AccessToken: ts.AccessToken, TokenType: tt, ExpiresAt: ts.Expiry.UTC().Truncate(time.Second)}
 	t.JSON = encodeToken(t)
-	t.Length = strconv.Itoa(len(t.JSON))
+	t.Length = []string{strconv.Itoa(len(t.JSON))}
 	return t
 }
 
