@@ -102,3 +102,25 @@ func TestKeyChangedDropsTheCachedKey(t *testing.T) {
 		t.Fatalf("invariant «a key named in the change log is read again»: status %d after KeyChanged, want 401", got)
 	}
 }
+
+// TestTokenHotPathAllocations keeps the cached token request at the one allocation that
+// net/http's routing makes (its path match); the handler itself allocates nothing. A count,
+// not a time: it does not depend on the machine.
+func TestTokenHotPathAllocations(t *testing.T) {
+	s, key := hotServer(t)
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodGet, "/v1/connections/c/token", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	w := &discard{h: http.Header{}}
+	s.ServeHTTP(w, req) // the first request reads the key and the record
+	allocs := testing.AllocsPerRun(200, func() {
+		clear(w.h)
+		w.code = 0
+		s.ServeHTTP(w, req)
+	})
+	if w.code != 0 && w.code != http.StatusOK {
+		t.Fatalf("status %d", w.code)
+	}
+	if allocs > 1 {
+		t.Errorf("a cached token request makes %.0f allocations, want at most 1 (net/http's path match)", allocs)
+	}
+}
