@@ -158,7 +158,8 @@ func TestBenchTokend(t *testing.T) {
 	out("| target | requests/s | p50 | p99 | p99.9 | max | errors |")
 	out("|---|---|---|---|---|---|---|")
 	targets := []benchTarget{
-		{"bare `net/http` handler, same bytes and headers", "http://" + bareAddr + "/v1/connections/steady-conn/token", http.Header{}, bare.Process.Pid},
+		// The same request (API key included, which it ignores) as tokend gets.
+		{"bare `net/http` handler, same bytes and headers", "http://" + bareAddr + "/v1/connections/steady-conn/token", auth, bare.Process.Pid},
 		{"**tokend** `GET /v1/connections/steady-conn/token` (API key, cached)", p.URL + "/v1/connections/steady-conn/token", auth, p.cmd.Process.Pid},
 		{"Vault KV v2 read of the token record (`GET /v1/secret/data/tailor/connections/steady-conn/tokens`)", env.Vault.Addr + "/v1/secret/data/tailor/connections/steady-conn/tokens", http.Header{"X-Vault-Token": {env.Vault.Token}}, 0},
 	}
