@@ -79,6 +79,10 @@ type snapshot struct {
 	lead       time.Duration
 }
 
+// cutoff is the moment from which any replica may refresh the snapshot's token (Broker.cutoff
+// of its record).
+func (s *snapshot) cutoff() time.Time { return s.expiry.Add(-s.lead) }
+
 // Token returns a valid access token for connection name. Served from memory when the cached
 // token is valid for longer than Skew; otherwise Vault is read and, when needed, the token
 // is refreshed (once per connection across callers and replicas) before it is returned.
@@ -166,7 +170,7 @@ const (
 // less than checkStale ago, or nil: then the caller syncs.
 func (b *Broker) fromRecentCheck(e *entry, now time.Time) *Token {
 	s := e.snap.Load()
-	if s == nil || s.token == nil || !now.Before(s.expiry.Add(-s.lead)) {
+	if s == nil || s.token == nil || !now.Before(s.cutoff()) {
 		return nil
 	}
 	// A negative age is a read that ended after this call began: fresh.
@@ -220,7 +224,7 @@ func (b *Broker) answer(e *entry) (*Token, error) {
 		// cutoff on, any replica may refresh (and so revoke) it: it is served past the cutoff
 		// only while a backoff lease keeps every replica from refreshing.
 		now := b.now()
-		servable := now.Before(s.serveUntil) || now.Before(s.expiry.Add(-s.lead)) || b.oldTokenChecked(e, now) && b.oldVersion(e) == s.version
+		servable := now.Before(s.serveUntil) || now.Before(s.cutoff()) || b.oldTokenChecked(e, now) && b.oldVersion(e) == s.version
 		if s.token != nil && !pending && now.Before(s.expiry) && servable {
 			return s.token, nil
 		}

@@ -47,16 +47,7 @@ func (b *Broker) initChanges(ctx context.Context) {
 // is re-read at once; API key changes go to OnChange. When the log has moved on too far to
 // be read entry by entry, every cached record is re-read, spread over a few seconds.
 func (b *Broker) watchChanges(ctx context.Context) {
-	t := time.NewTicker(b.o.ChangeInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		b.pollChanges(ctx)
-	}
+	every(ctx, b.o.ChangeInterval, func() bool { b.pollChanges(ctx); return true })
 }
 
 // pollChanges reads the change log once and acts on what it finds.

@@ -16,7 +16,19 @@ func (b *Broker) Run(ctx context.Context) {
 		b.initChanges(ctx)
 		go b.watchChanges(ctx)
 	}
-	t := time.NewTicker(b.o.TickInterval)
+	every(ctx, b.o.TickInterval, func() bool {
+		for _, e := range b.dueEntries(b.now()) {
+			if !b.dispatch(ctx, e) {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// every calls f every d until ctx ends or f returns false.
+func every(ctx context.Context, d time.Duration, f func() bool) {
+	t := time.NewTicker(d)
 	defer t.Stop()
 	for {
 		select {
@@ -24,10 +36,8 @@ func (b *Broker) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		for _, e := range b.dueEntries(b.now()) {
-			if !b.dispatch(ctx, e) {
-				return
-			}
+		if !f() {
+			return
 		}
 	}
 }
@@ -63,20 +73,9 @@ func (b *Broker) startSync(ctx context.Context, e *entry, wait bool) bool {
 	if !e.busy.CompareAndSwap(false, true) {
 		return true
 	}
-	if wait {
-		select {
-		case b.sem <- struct{}{}:
-		case <-ctx.Done():
-			e.busy.Store(false)
-			return false
-		}
-	} else {
-		select {
-		case b.sem <- struct{}{}:
-		default:
-			e.busy.Store(false)
-			return false
-		}
+	if !b.takeSlot(ctx, wait) {
+		e.busy.Store(false)
+		return false
 	}
 	if !b.track() {
 		<-b.sem
@@ -89,6 +88,25 @@ func (b *Broker) startSync(ctx context.Context, e *entry, wait bool) bool {
 		_ = b.syncNow(ctx, e)
 	}()
 	return true
+}
+
+// takeSlot takes a place among the background syncs: waiting for one until ctx ends, or
+// with wait false only if one is free now.
+func (b *Broker) takeSlot(ctx context.Context, wait bool) bool {
+	if !wait {
+		select {
+		case b.sem <- struct{}{}:
+			return true
+		default:
+			return false
+		}
+	}
+	select {
+	case b.sem <- struct{}{}:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // Warm loads every connection in Vault into the cache (and refreshes those that are due),
