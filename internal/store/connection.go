@@ -67,13 +67,12 @@ func (s *Store) CreateConnection(ctx context.Context, c *authconn.Connection) (i
 	p := s.Layout(c.Name).Config
 	v, err := s.write(ctx, "connection", c.Name, p, c, 0)
 	if errors.Is(err, ErrConflict) {
-		// A record exists: a live one (the conflict), or a soft-deleted one, which a create
-		// replaces by naming its version.
-		var cas int
-		if cas, err = createVersion(s.record(ctx, "connection", c.Name, p, &authconn.Connection{})); err != nil {
-			return 0, err
+		// A record exists: a live one (the conflict, cas 0), or a soft-deleted one, which a
+		// create replaces by naming its version.
+		cas, rerr := createVersion(s.record(ctx, "connection", c.Name, p, &authconn.Connection{}))
+		if rerr != nil {
+			return 0, rerr
 		}
-		err = &ConflictError{Kind: "connection", Name: c.Name}
 		if cas > 0 {
 			v, err = s.write(ctx, "connection", c.Name, p, c, cas)
 		}
