@@ -617,7 +617,8 @@ func (r *authConnectionResource) ImportState(ctx context.Context, req resource.I
 
 // readStatus sets Authorized and TokenExpiresAt from the token record's metadata.
 func (r *authConnectionResource) readStatus(ctx context.Context, m *authConnectionResourceModel) diag.Diagnostics {
-	return r.statusAsync(ctx, m.Name.ValueString())(m)
+	st, err := r.store.GetTokenStatus(ctx, m.Name.ValueString())
+	return setStatus(m, st, err)
 }
 
 // statusAsync starts reading the token status of connection name, so that it overlaps the
@@ -634,15 +635,20 @@ func (r *authConnectionResource) statusAsync(ctx context.Context, name string) f
 		ch <- result{st, err}
 	}()
 	return func(m *authConnectionResourceModel) diag.Diagnostics {
-		var diags diag.Diagnostics
 		res := <-ch
-		if res.err != nil {
-			diags.AddError("Cannot read the token status", res.err.Error())
-			return diags
-		}
-		m.Authorized, m.TokenExpiresAt = statusValues(res.st)
+		return setStatus(m, res.st, res.err)
+	}
+}
+
+// setStatus sets Authorized and TokenExpiresAt from a token status read with err.
+func setStatus(m *authConnectionResourceModel, st authconn.TokenStatus, err error) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if err != nil {
+		diags.AddError("Cannot read the token status", err.Error())
 		return diags
 	}
+	m.Authorized, m.TokenExpiresAt = statusValues(st)
+	return diags
 }
 
 // statusValues maps a token status to the `authorized` and `token_expires_at` attributes.
