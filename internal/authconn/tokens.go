@@ -60,6 +60,35 @@ type TokenSet struct {
 	// next one is fetched ahead. False, the safe default, for providers that revoke it on
 	// refresh (Ory Hydra) or are not known to keep it.
 	ValidAfterRefresh bool `json:"valid_after_refresh,omitempty"`
+	// IssuedBy records where this token chain came from: the token endpoint's origin (and
+	// revocation endpoint's, and the issuer) at authorization. A refresh or revocation is
+	// sent only there; nil for records written before it was kept.
+	IssuedBy *Issuance `json:"issued_by,omitempty"`
+	// Account records who authorized the connection (issuer and subject, tenant, realm); a
+	// later authorization with another account is refused unless an operator asked for a
+	// new account. Nil when the provider says nothing about the account.
+	Account *Account `json:"account,omitempty"`
+}
+
+// Issuance is where a token chain was issued: the only endpoints its refresh token may be
+// sent to.
+type Issuance struct {
+	// TokenOrigin is the origin (Origin) of the token endpoint that issued the tokens.
+	TokenOrigin string `json:"token_origin,omitempty"`
+	// RevocationOrigin is the origin of the revocation endpoint known at authorization.
+	RevocationOrigin string `json:"revocation_origin,omitempty"`
+	// Issuer is the OpenID Connect / RFC 8414 issuer, when known.
+	Issuer string `json:"issuer,omitempty"`
+}
+
+// Account identifies who authorized a connection at the provider. Which fields are set
+// depends on the provider: Issuer and Subject from an ID token or userinfo, Tenant for
+// Microsoft (tid), Realm for QuickBooks (realmId).
+type Account struct {
+	Issuer  string `json:"issuer,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Tenant  string `json:"tenant,omitempty"`
+	Realm   string `json:"realm,omitempty"`
 }
 
 // Servable reports whether the record's status lets its access token be served: authorized,
