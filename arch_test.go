@@ -73,3 +73,38 @@ func allowedImports(t *testing.T) map[string][]string {
 	}
 	return out
 }
+
+var testNameRE = regexp.MustCompile(`\b((?:[a-z]+\.)?Test[A-Z][A-Za-z0-9_]*)\b`)
+
+// TestSecurityDocNamesRealTests checks that every test docs/security.md cites for a "cannot"
+// of the role matrix or a finding of the attack suite exists (as `pkg.TestName` or
+// `TestName`), so that a renamed or deleted test fails here instead of leaving a cell that
+// nothing holds.
+func TestSecurityDocNamesRealTests(t *testing.T) {
+	doc, err := os.ReadFile("docs/security.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("git", "grep", "-h", "-o", "-E", `^func Test[A-Za-z0-9_]+`, "--", "*_test.go").Output()
+	if err != nil {
+		t.Fatalf("git grep: %v", err)
+	}
+	defined := map[string]bool{}
+	for _, l := range strings.Split(string(out), "\n") {
+		defined[strings.TrimPrefix(l, "func ")] = true
+	}
+	cited := 0
+	for _, m := range testNameRE.FindAllStringSubmatch(string(doc), -1) {
+		name := m[1]
+		if _, after, ok := strings.Cut(name, "."); ok {
+			name = after
+		}
+		cited++
+		if !defined[name] {
+			t.Errorf("docs/security.md cites %s, but no test function %s exists", m[1], name)
+		}
+	}
+	if cited < 10 {
+		t.Errorf("docs/security.md cites only %d tests", cited)
+	}
+}
