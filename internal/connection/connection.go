@@ -111,11 +111,14 @@ func Create(ctx context.Context, st *store.Store, c *authconn.Connection, sec Se
 	}
 	what := "client secret"
 	var err error
+	origins := authconn.EndpointOrigins(c) // the secret is sent only there
 	if sec.AssertionKey != nil {
 		what = "client assertion key"
-		_, err = st.PutClientAssertionKey(ctx, c.Name, *sec.AssertionKey)
+		key := *sec.AssertionKey
+		key.EndpointOrigins = origins
+		_, err = st.PutClientAssertionKey(ctx, c.Name, key)
 	} else {
-		_, err = st.CreateClientSecret(ctx, c.Name, sec.ClientSecret)
+		_, err = st.CreateClientSecret(ctx, c.Name, sec.ClientSecret, origins...)
 	}
 	if err != nil {
 		if derr := st.DeleteConnection(ctx, c.Name); derr != nil {
@@ -254,7 +257,20 @@ func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, co
 		res.RevokeSkipped = "the provider has no token revocation endpoint (set revocation_url on the connection if it has one); remove the app's access in the provider's console to end the grant there"
 		return nil
 	}
+	if err := checkRevocation(ctx, st, conn, ts, prov.RevocationURL); err != nil {
+		var moved *authconn.EndpointMovedError
+		if !errors.As(err, &moved) {
+			return err
+		}
+		res.RevokeSkipped = err.Error() + "; nothing was sent, so the tokens stay valid at the provider that issued them until they expire (remove the app's access in its console to end the grant there)"
+		return nil
+	}
 	creds, _, err := Credentials(ctx, st, &conn.Connection)
+	var moved *authconn.SecretMovedError
+	if errors.As(err, &moved) {
+		res.RevokeSkipped = "the tokens were not revoked at the provider, because " + err.Error()
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reading the client's credentials (the revocation request must authenticate the client): %w", err)
 	}
@@ -275,6 +291,19 @@ func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, co
 		}
 	}
 	return nil
+}
+
+// checkRevocation reports whether the tokens of ts may be sent to revocationURL: the origin
+// recorded at authorization (IssuedBy), or for an older record, see CheckUnbound.
+func checkRevocation(ctx context.Context, st *store.Store, conn *store.ConnectionRecord, ts *store.TokenRecord, revocationURL string) error {
+	if ts.IssuedBy != nil {
+		return ts.IssuedBy.CheckRevocation(revocationURL)
+	}
+	to, err := authconn.Origin(revocationURL)
+	if err != nil {
+		to = revocationURL
+	}
+	return CheckUnbound(ctx, st, conn, &ts.TokenSet, "revocation endpoint", to, "tokens")
 }
 
 // acquireLease takes the connection's refresh lease, waiting while a refresh runs.

@@ -2,9 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"time"
+
+	vault "github.com/hashicorp/vault/api"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
@@ -135,4 +140,52 @@ func (s *Store) DeleteConnection(ctx context.Context, name string) error {
 	}
 	_ = s.noteChange(ctx, ChangeConnection, name, 0)
 	return nil
+}
+
+// ConnectionAt returns the configuration of connection name that was current at time at:
+// its latest version that Vault created at or before at (Vault sets those times, so a
+// writer of the configuration cannot date a version back). It needs read access to the
+// config's metadata and data. A NotFoundError when there was none then, or when that version
+// is no longer in the history (deleted, destroyed, or beyond max_versions).
+func (s *Store) ConnectionAt(ctx context.Context, name string, at time.Time) (*ConnectionRecord, error) {
+	if err := authconn.ValidateName(name); err != nil {
+		return nil, err
+	}
+	p := s.Layout(name).Config
+	md, err := s.kv.GetMetadata(ctx, p)
+	if err != nil {
+		if errors.Is(err, vault.ErrSecretNotFound) {
+			return nil, &NotFoundError{Kind: "connection", Name: name}
+		}
+		return nil, fmt.Errorf("reading the history of connection %q from Vault: %w", name, redactErr(err))
+	}
+	best := 0
+	for _, vm := range md.Versions {
+		if !vm.CreatedTime.After(at) && vm.Version > best {
+			best = vm.Version
+		}
+	}
+	if best == 0 {
+		return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+	}
+	if vm := md.Versions[strconv.Itoa(best)]; vm.Destroyed || !vm.DeletionTime.IsZero() {
+		return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+	}
+	sec, err := s.kv.GetVersion(ctx, p, best)
+	if err != nil {
+		if errors.Is(err, vault.ErrSecretNotFound) {
+			return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+		}
+		return nil, fmt.Errorf("reading version %d of connection %q from Vault: %w", best, name, redactErr(err))
+	}
+	r := ConnectionRecord{Version: best}
+	raw, err := json.Marshal(sec.Data)
+	if err == nil {
+		err = json.Unmarshal(raw, &r.Connection)
+	}
+	if err != nil || sec.Data == nil {
+		return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+	}
+	r.Name = name
+	return &r, nil
 }
