@@ -32,6 +32,10 @@ type Options struct {
 	LeaseWait time.Duration
 	// Holder names this process in the refresh lease; "<host>:<pid>:revoke" when empty.
 	Holder string
+	// NoDeletedEvent leaves connection.deleted to tokend serve, which emits it from the
+	// change log (the Terraform role may not write the outbox). Without it Delete stores the
+	// event too, under the same id, so the webhooks get it once.
+	NoDeletedEvent bool
 }
 
 // Result describes what Revoke or Delete did. It holds no token.
@@ -189,8 +193,12 @@ func Delete(ctx context.Context, st *store.Store, oc *oauth.Client, name string,
 		return res, fmt.Errorf("deleting connection %q from Vault: %w; run the delete again", name, err)
 	}
 	res.TokensDeleted, res.Deleted = true, true
-	if res.Found {
-		tell(ctx, st, authconn.EventDeleted, name, authconn.StatusNotAuthorized, &res)
+	if res.Found && !o.NoDeletedEvent {
+		// The id tokend serve gives the deletion it reads in the change log: stored once.
+		ev := authconn.Event{ID: authconn.EventID(authconn.EventDeleted, name, conn.Version), Type: authconn.EventDeleted, Connection: name, Status: authconn.StatusNotAuthorized}
+		if err := events.Enqueue(ctx, st, ev); err != nil {
+			res.Warnings = append(res.Warnings, "the webhooks could not be told ("+string(ev.Type)+"): "+err.Error())
+		}
 	}
 	return res, nil
 }

@@ -126,19 +126,25 @@ func (s *Store) ListConnections(ctx context.Context) ([]string, error) {
 }
 
 // DeleteConnection removes the connection's lease, tokens, client assertion key, client
-// secret and configuration,
-// in that order, with all their versions. A missing connection is not an error. It does not
-// revoke tokens at the provider; callers do that first.
+// secret and configuration, in that order, with all their versions. A missing connection is
+// not an error. It does not revoke tokens at the provider; callers do that first. The change
+// log notes the deletion (Change.Deleted, with the configuration's last version), from which
+// tokend serve tells the webhooks (connection.deleted): the deleter needs no access to the
+// outbox.
 func (s *Store) DeleteConnection(ctx context.Context, name string) error {
 	if err := authconn.ValidateName(name); err != nil {
 		return err
+	}
+	last := 0
+	if md, err := s.kv.GetMetadata(ctx, s.Layout(name).Config); err == nil {
+		last = md.CurrentVersion
 	}
 	for _, p := range s.Layout(name).all() {
 		if err := s.destroy(ctx, "connection", name, p); err != nil {
 			return err
 		}
 	}
-	_ = s.noteChange(ctx, ChangeConnection, name, 0)
+	_ = s.note(ctx, Change{Kind: ChangeConnection, Name: name, Version: last, Deleted: last > 0})
 	return nil
 }
 
