@@ -105,7 +105,11 @@ func (e *SecretMovedError) Error() string {
 	if e.What == "client assertion key" {
 		attr, flag = "client_assertion_key_wo_version", "--client-assertion-key-file FILE"
 	}
+	written := strings.Join(e.WrittenFor, ", ")
+	if written == "" {
+		written = "the endpoints of an earlier configuration (not recorded by the version that wrote it, and no longer in the configuration's history)"
+	}
 	return fmt.Sprintf("the %s of %q was written for %s; the connection now points at %s: it is not sent there until it is written again "+
 		"(Terraform: set it again and bump %s in the same apply; CLI: delete and re-create the connection with `tokend create ... %s`)",
-		e.What, e.Name, strings.Join(e.WrittenFor, ", "), Sanitize(strings.Join(e.Now, ", "), 400), attr, flag)
+		e.What, e.Name, written, Sanitize(strings.Join(e.Now, ", "), 400), attr, flag)
 }

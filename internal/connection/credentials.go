@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -28,7 +29,7 @@ func Credentials(ctx context.Context, st CredentialStore, conn *authconn.Connect
 		if err != nil {
 			return oauth.Credentials{}, 0, missing(conn.Name, "client assertion key", "client_assertion_key_wo", "--client-assertion-key-file FILE", err)
 		}
-		if err := CheckOrigins(conn, "client assertion key", k.EndpointOrigins); err != nil {
+		if err := checkCredential(ctx, st, conn, "client assertion key", k.EndpointOrigins, k.WrittenAt); err != nil {
 			return oauth.Credentials{}, 0, err
 		}
 		creds, err := oauth.KeyCredentials(conn.ClientID, k.PEM, conn.AssertionKeyID)
@@ -38,10 +39,29 @@ func Credentials(ctx context.Context, st CredentialStore, conn *authconn.Connect
 	if err != nil {
 		return oauth.Credentials{}, 0, missing(conn.Name, "client secret", "client_secret_wo", "--client-secret-file FILE", err)
 	}
-	if err := CheckOrigins(conn, "client secret", cs.EndpointOrigins); err != nil {
+	if err := checkCredential(ctx, st, conn, "client secret", cs.EndpointOrigins, cs.WrittenAt); err != nil {
 		return oauth.Credentials{}, 0, err
 	}
 	return oauth.Credentials{ClientID: conn.ClientID, ClientSecret: cs.Value}, cs.Version, nil
+}
+
+// checkCredential is CheckOrigins, and for a credential stored without origins (by a version
+// before they were kept) it compares conn with the configuration that was current when Vault
+// stored the credential (writtenAt), when st can read the history (History): a connection
+// moved since then does not get it.
+func checkCredential(ctx context.Context, st CredentialStore, conn *authconn.Connection, what string, writtenFor []string, writtenAt time.Time) error {
+	h, ok := st.(History)
+	if len(writtenFor) > 0 || !ok || writtenAt.IsZero() {
+		return CheckOrigins(conn, what, writtenFor)
+	}
+	then, err := h.ConnectionAt(ctx, conn.Name, writtenAt)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return &authconn.SecretMovedError{Name: conn.Name, What: what, Now: authconn.EndpointOrigins(conn)}
+	case err != nil:
+		return fmt.Errorf("reading the configuration %q had when its %s was written (to check where it may be sent): %w", conn.Name, what, err)
+	}
+	return CheckOrigins(conn, what, authconn.EndpointOrigins(&then.Connection))
 }
 
 // CheckOrigins reports whether a credential (what: "client secret", "client assertion key")

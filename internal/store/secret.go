@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 
@@ -21,6 +22,8 @@ type ClientSecret struct {
 	EndpointOrigins []string `json:"endpoint_origins,omitempty"`
 	// Version is the KV v2 version this value was read at.
 	Version int `json:"-"`
+	// WrittenAt is when Vault stored that version (for secrets without EndpointOrigins).
+	WrittenAt time.Time `json:"-"`
 }
 
 // String hides the secret from fmt and loggers.
@@ -127,11 +130,11 @@ func (s *Store) GetClientSecret(ctx context.Context, name string) (*ClientSecret
 		return nil, err
 	}
 	var cs ClientSecret
-	v, err := s.record(ctx, "client secret", name, s.Layout(name).ClientSecret, &cs)
+	v, at, err := s.recordAt(ctx, "client secret", name, s.Layout(name).ClientSecret, &cs)
 	if err != nil {
 		return nil, err
 	}
-	cs.Version = v
+	cs.Version, cs.WrittenAt = v, at
 	return &cs, nil
 }
 
@@ -180,6 +183,8 @@ type ClientAssertionKey struct {
 	EndpointOrigins []string `json:"endpoint_origins,omitempty"`
 	// Version is the KV v2 version this value was read at.
 	Version int `json:"-"`
+	// WrittenAt is when Vault stored that version (for keys without EndpointOrigins).
+	WrittenAt time.Time `json:"-"`
 }
 
 // String hides the key from fmt and loggers.
@@ -227,10 +232,10 @@ func (s *Store) GetClientAssertionKey(ctx context.Context, name string) (*Client
 		return nil, err
 	}
 	var k ClientAssertionKey
-	v, err := s.record(ctx, "client assertion key", name, s.Layout(name).ClientAssertionKey, &k)
+	v, at, err := s.recordAt(ctx, "client assertion key", name, s.Layout(name).ClientAssertionKey, &k)
 	if err != nil {
 		return nil, err
 	}
-	k.Version = v
+	k.Version, k.WrittenAt = v, at
 	return &k, nil
 }
