@@ -92,4 +92,28 @@ func TestAttackF4_TerraformRoleCannotForgeEvents(t *testing.T) {
 	if forgedGot, _ := r.of(string(authconn.EventNeedsReauthorization)); len(forgedGot) != 0 {
 		t.Errorf("a forged event was delivered: %+v", forgedGot)
 	}
+
+	// `tokend delete` stores the event itself, under the id tokend serve gives the deletion
+	// it reads in the change log: still one delivery.
+	c.Name = "erp-oauth"
+	if _, err := env.Store.CreateConnection(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Store.PutClientSecret(ctx, c.Name, "s3cret-value"); err != nil {
+		t.Fatal(err)
+	}
+	runWithStdin(t, bin, env, "", "delete", c.Name)
+	r.waitFor(t, string(authconn.EventDeleted), 2, 20*time.Second)
+	time.Sleep(2 * time.Second)
+	got, _ = r.of(string(authconn.EventDeleted))
+	perConn := map[string]map[string]bool{}
+	for _, g := range got {
+		if perConn[g.connection] == nil {
+			perConn[g.connection] = map[string]bool{}
+		}
+		perConn[g.connection][g.id] = true
+	}
+	if len(perConn[c.Name]) != 1 {
+		t.Fatalf("connection.deleted of %q (tokend delete, and tokend serve from the change log) under %d webhook-ids, want 1", c.Name, len(perConn[c.Name]))
+	}
 }
