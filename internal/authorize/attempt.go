@@ -137,6 +137,7 @@ func (a *Attempt) Complete(ctx context.Context, q url.Values) (*Result, error) {
 		return nil, exchangeError(a.Name, err)
 	}
 	ts := tokens.Authorized(tok, a.Request.Scopes, cb.Extras, a.fallback)
+	ts.IssuedBy = a.Provider.Issuance() // refreshes and revocations go only there
 	res := &Result{Name: a.Name, Provider: a.Provider.Name(), RedirectURI: a.Request.RedirectURL, Scopes: a.Request.Scopes,
 		GrantedScope: ts.Scope, CallbackExtras: ts.CallbackExtras}
 	if err := storeAuthorization(ctx, a.st, a.Name, ts, res); err != nil {

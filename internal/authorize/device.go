@@ -46,6 +46,7 @@ func RunDevice(ctx context.Context, st *store.Store, opts Options) (*Result, err
 	}
 	opts.UI.Exchanging()
 	ts := tokens.Authorized(tok, da.Scopes, nil, opts.FallbackLifetime)
+	ts.IssuedBy = c.prov.Issuance() // refreshes and revocations go only there
 	res := &Result{Name: opts.Name, Provider: c.prov.Name(), Scopes: da.Scopes, GrantedScope: ts.Scope, Device: true}
 	if err := storeAuthorization(ctx, st, opts.Name, ts, res); err != nil {
 		return nil, err

@@ -33,6 +33,9 @@ type Store interface {
 	// GetEvent reads an event of the outbox (internal/events).
 	GetEvent(ctx context.Context, id string) (*store.EventRecord, error)
 	GetConnection(ctx context.Context, name string) (*store.ConnectionRecord, error)
+	// ConnectionAt reads the configuration that was current at a time (for token records
+	// written before IssuedBy was kept).
+	ConnectionAt(ctx context.Context, name string, at time.Time) (*store.ConnectionRecord, error)
 	GetClientSecret(ctx context.Context, name string) (*store.ClientSecret, error)
 	GetClientAssertionKey(ctx context.Context, name string) (*store.ClientAssertionKey, error)
 	GetPreviousClientSecret(ctx context.Context, name string, current int) (*store.ClientSecret, error)

@@ -82,6 +82,9 @@ func (b *Broker) applyChange(ctx context.Context, c store.Change) {
 	if c.Kind != store.ChangeTokens && c.Kind != store.ChangeConnection {
 		return
 	}
+	if c.Kind == store.ChangeConnection && c.Deleted {
+		b.noteDeleted(ctx, c)
+	}
 	b.mu.RLock()
 	e := b.entries[c.Name]
 	b.mu.RUnlock()

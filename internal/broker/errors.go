@@ -3,6 +3,7 @@ package broker
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -24,6 +25,9 @@ func (e *NotAuthorizedError) Error() string {
 	switch e.Status {
 	case authconn.StatusNeedsReauthorization:
 		msg := fmt.Sprintf("connection %q needs to be authorized again: the provider no longer accepts its refresh token", e.Name)
+		if strings.Contains(e.LastError, "moved from") {
+			msg = fmt.Sprintf("connection %q needs to be authorized again: its refresh token is bound to the endpoint that issued it", e.Name)
+		}
 		if e.LastError != "" {
 			msg += " (" + e.LastError + ")"
 		}

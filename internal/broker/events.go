@@ -68,3 +68,23 @@ func (b *Broker) eventStored(ctx context.Context, id string) bool {
 	_, err := b.o.Store.GetEvent(ctx, id)
 	return err == nil
 }
+
+// noteDeleted emits connection.deleted for a deletion read in the change log, when the
+// connection's configuration is really gone (anyone who may write the log can claim a
+// deletion). Its id is derived from the name and the configuration's last version that the
+// deleter noted, the id `tokend delete` stores too, so every replica, and the CLI, store it
+// once. The event carries no message and no link: the deleter (the Terraform role, say)
+// needs no access to the outbox, and cannot put words in tokend's mouth.
+func (b *Broker) noteDeleted(ctx context.Context, c store.Change) {
+	if b.o.Events == nil || c.Version <= 0 {
+		return
+	}
+	_, err := b.o.Store.GetConnection(store.ConsistentReads(ctx), c.Name)
+	if !errors.Is(err, store.ErrNotFound) {
+		if err != nil {
+			b.log.Warn("could not check whether a deleted connection is gone; not telling the webhooks", "connection", c.Name, "error", err)
+		}
+		return
+	}
+	b.emit(ctx, authconn.EventDeleted, c.Name, c.Version, authconn.StatusNotAuthorized, nil, "")
+}

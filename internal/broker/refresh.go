@@ -217,7 +217,9 @@ type refreshInputs struct {
 	conn          *store.ConnectionRecord
 	creds         oauth.Credentials
 	secretVersion int
-	err           error
+	// err is a failed read of the connection, credErr of its credential (missing, or written
+	// for other endpoints: authconn.SecretMovedError).
+	err, credErr error
 }
 
 // readInputs reads the refresh inputs of connection name in the background.
@@ -227,7 +229,7 @@ func (b *Broker) readInputs(ctx context.Context, name string) <-chan refreshInpu
 		var in refreshInputs
 		in.conn, in.err = b.o.Store.GetConnection(ctx, name)
 		if in.err == nil {
-			in.creds, in.secretVersion, in.err = connection.Credentials(ctx, b.o.Store, &in.conn.Connection)
+			in.creds, in.secretVersion, in.credErr = connection.Credentials(ctx, b.o.Store, &in.conn.Connection)
 		}
 		ch <- in
 	}()
@@ -268,7 +270,8 @@ func (b *Broker) releaser(ctx context.Context, name string, lease *store.Lease) 
 
 // refreshFailed handles a failed provider call of a refresh of ts under lease.
 func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease, ts *store.TokenRecord, err error, release func()) error {
-	if oauth.IsInvalidGrant(err) && ts.Grant != authconn.GrantClientCredentials {
+	var moved *authconn.EndpointMovedError
+	if (oauth.IsInvalidGrant(err) || errors.As(err, &moved)) && ts.Grant != authconn.GrantClientCredentials {
 		defer release()
 		return b.markNeedsReauth(ctx, e, ts, err)
 	}
@@ -328,6 +331,14 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenR
 		b.o.Observer.Refresh(name, outcomeOf(err))
 		return nil, err
 	}
+	if err := b.checkBinding(ctx, conn, ts, p); err != nil {
+		b.o.Observer.Refresh(name, OutcomeInvalidGrant)
+		return nil, err
+	}
+	if in.credErr != nil {
+		b.o.Observer.Refresh(name, credOutcome(in.credErr))
+		return nil, in.credErr
+	}
 	call := func(creds oauth.Credentials) (*authconn.TokenSet, error) {
 		newTS, err := b.tokenRequest(rctx, p, creds, conn, ts)
 		if err != nil {
@@ -346,6 +357,11 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenR
 	if perr != nil {
 		return nil, err
 	}
+	if len(prevSecret.EndpointOrigins) == 0 || connection.CheckOrigins(&conn.Connection, "previous client secret", prevSecret.EndpointOrigins) != nil {
+		// Written for other endpoints, or for unknown ones (by an older version): the
+		// previous secret is sent only where it is known to belong.
+		return nil, err
+	}
 	b.log.Warn("the provider refused the current client secret; trying the previous version", "connection", name, "current_version", secretVersion, "previous_version", prevSecret.Version)
 	creds.ClientSecret = prevSecret.Value
 	return call(creds)
@@ -359,13 +375,20 @@ func (b *Broker) tokenRequest(ctx context.Context, p *oauth.Provider, creds oaut
 		if err != nil {
 			return nil, err
 		}
-		return tokens.Issued(&ts.TokenSet, tok, conn.Scopes, b.o.FallbackLifetime), nil
+		issued := tokens.Issued(&ts.TokenSet, tok, conn.Scopes, b.o.FallbackLifetime)
+		issued.IssuedBy = p.Issuance()
+		return issued, nil
 	}
 	tok, err := b.o.OAuth.Refresh(ctx, p, creds, ts.RefreshToken, ts.Scopes)
 	if err != nil {
 		return nil, err
 	}
-	return tokens.Refreshed(&ts.TokenSet, tok, b.o.FallbackLifetime), nil
+	refreshed := tokens.Refreshed(&ts.TokenSet, tok, b.o.FallbackLifetime)
+	if refreshed.IssuedBy == nil {
+		// A record of an older version that checkBinding let through: bind it now.
+		refreshed.IssuedBy = p.Issuance()
+	}
+	return refreshed, nil
 }
 
 func outcomeOf(err error) string {

@@ -133,11 +133,11 @@ func (b *Broker) finishPending(e *entry) {
 	e.mu.Unlock()
 }
 
-// markNeedsReauth records the provider's invalid_grant in Vault: status
-// needs_reauthorization, which stops all replicas from retrying until the record changes.
+// markNeedsReauth records the provider's invalid_grant (or a token endpoint that moved away
+// from the one that issued the refresh token) in Vault: status needs_reauthorization, which stops all replicas from retrying until the record changes.
 func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenRecord, cause error) error {
 	name := e.name
-	b.log.Error("the provider refused the refresh token; the connection needs to be authorized again", "connection", name, "error", cause)
+	b.log.Error("the refresh token cannot be used (refused by the provider, or its token endpoint moved); the connection needs to be authorized again", "connection", name, "error", cause)
 	mark := *ts
 	mark.Status = authconn.StatusNeedsReauthorization
 	mark.LastError = withAdvice(name, cause).Error()

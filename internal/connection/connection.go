@@ -32,6 +32,10 @@ type Options struct {
 	LeaseWait time.Duration
 	// Holder names this process in the refresh lease; "<host>:<pid>:revoke" when empty.
 	Holder string
+	// NoDeletedEvent leaves connection.deleted to tokend serve, which emits it from the
+	// change log (the Terraform role may not write the outbox). Without it Delete stores the
+	// event too, under the same id, so the webhooks get it once.
+	NoDeletedEvent bool
 }
 
 // Result describes what Revoke or Delete did. It holds no token.
@@ -111,11 +115,14 @@ func Create(ctx context.Context, st *store.Store, c *authconn.Connection, sec Se
 	}
 	what := "client secret"
 	var err error
+	origins := authconn.EndpointOrigins(c) // the secret is sent only there
 	if sec.AssertionKey != nil {
 		what = "client assertion key"
-		_, err = st.PutClientAssertionKey(ctx, c.Name, *sec.AssertionKey)
+		key := *sec.AssertionKey
+		key.EndpointOrigins = origins
+		_, err = st.PutClientAssertionKey(ctx, c.Name, key)
 	} else {
-		_, err = st.CreateClientSecret(ctx, c.Name, sec.ClientSecret)
+		_, err = st.CreateClientSecret(ctx, c.Name, sec.ClientSecret, origins...)
 	}
 	if err != nil {
 		if derr := st.DeleteConnection(ctx, c.Name); derr != nil {
@@ -186,8 +193,12 @@ func Delete(ctx context.Context, st *store.Store, oc *oauth.Client, name string,
 		return res, fmt.Errorf("deleting connection %q from Vault: %w; run the delete again", name, err)
 	}
 	res.TokensDeleted, res.Deleted = true, true
-	if res.Found {
-		tell(ctx, st, authconn.EventDeleted, name, authconn.StatusNotAuthorized, &res)
+	if res.Found && !o.NoDeletedEvent {
+		// The id tokend serve gives the deletion it reads in the change log: stored once.
+		ev := authconn.Event{ID: authconn.EventID(authconn.EventDeleted, name, conn.Version), Type: authconn.EventDeleted, Connection: name, Status: authconn.StatusNotAuthorized}
+		if err := events.Enqueue(ctx, st, ev); err != nil {
+			res.Warnings = append(res.Warnings, "the webhooks could not be told ("+string(ev.Type)+"): "+err.Error())
+		}
 	}
 	return res, nil
 }
@@ -254,7 +265,20 @@ func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, co
 		res.RevokeSkipped = "the provider has no token revocation endpoint (set revocation_url on the connection if it has one); remove the app's access in the provider's console to end the grant there"
 		return nil
 	}
+	if err := checkRevocation(ctx, st, conn, ts, prov.RevocationURL); err != nil {
+		var moved *authconn.EndpointMovedError
+		if !errors.As(err, &moved) {
+			return err
+		}
+		res.RevokeSkipped = err.Error() + "; nothing was sent, so the tokens stay valid at the provider that issued them until they expire (remove the app's access in its console to end the grant there)"
+		return nil
+	}
 	creds, _, err := Credentials(ctx, st, &conn.Connection)
+	var moved *authconn.SecretMovedError
+	if errors.As(err, &moved) {
+		res.RevokeSkipped = "the tokens were not revoked at the provider, because " + err.Error()
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("reading the client's credentials (the revocation request must authenticate the client): %w", err)
 	}
@@ -275,6 +299,19 @@ func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, co
 		}
 	}
 	return nil
+}
+
+// checkRevocation reports whether the tokens of ts may be sent to revocationURL: the origin
+// recorded at authorization (IssuedBy), or for an older record, see CheckUnbound.
+func checkRevocation(ctx context.Context, st *store.Store, conn *store.ConnectionRecord, ts *store.TokenRecord, revocationURL string) error {
+	if ts.IssuedBy != nil {
+		return ts.IssuedBy.CheckRevocation(revocationURL)
+	}
+	to, err := authconn.Origin(revocationURL)
+	if err != nil {
+		to = revocationURL
+	}
+	return CheckUnbound(ctx, st, conn, &ts.TokenSet, "revocation endpoint", to, "tokens")
 }
 
 // acquireLease takes the connection's refresh lease, waiting while a refresh runs.

@@ -95,7 +95,7 @@ func customConn(name, revURL string) *authconn.Connection {
 
 func putTokens(t *testing.T, st *store.Store, name string) {
 	t.Helper()
-	ts := &authconn.TokenSet{AccessToken: "at-" + name, RefreshToken: "rt-" + name, Expiry: time.Now().Add(time.Hour)}
+	ts := &authconn.TokenSet{AccessToken: "at-" + name, RefreshToken: "rt-" + name, Expiry: time.Now().Add(time.Hour), AuthorizedAt: time.Now().UTC()}
 	if _, err := st.PutTokens(context.Background(), name, ts, 0); err != nil {
 		t.Fatal(err)
 	}

@@ -269,8 +269,12 @@ func (r *authConnectionResource) Configure(_ context.Context, req resource.Confi
 // secret, or a client assertion key for private_key_jwt. After create, the attributes may be
 // removed from the configuration: the credential stays in Vault.
 func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
-	if req.Plan.Raw.IsNull() || !req.State.Raw.IsNull() {
-		return // destroy or update
+	if req.Plan.Raw.IsNull() {
+		return // destroy
+	}
+	if !req.State.Raw.IsNull() {
+		warnMovedCredential(ctx, req, resp)
+		return
 	}
 	var wo, legacy, key, auth types.String
 	for p, v := range map[string]*types.String{"client_secret_wo": &wo, "client_secret": &legacy, "client_assertion_key_wo": &key, "client_auth": &auth} {
@@ -293,6 +297,48 @@ func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.Mo
 				"(Terraform or OpenTofu 1.11 or later; the secret is never stored in state), "+
 				"or client_secret with older versions (the secret is stored in state).")
 	}
+}
+
+// warnMovedCredential warns when an update moves the connection's endpoints to other origins
+// (authconn.EndpointOrigins: provider_url, issuer_url, token_url, revocation_url) without
+// writing the client secret or assertion key again in the same apply: the stored credential
+// was written for the old origins, and tokend sends it nowhere else (connection.Credentials),
+// so the connection stops working until it is written again. Tokens issued by the old token
+// endpoint are not sent to a new one either.
+func warnMovedCredential(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var plan, state authConnectionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	for _, v := range []types.String{plan.ProviderURL, plan.IssuerURL, plan.TokenURL, plan.RevocationURL, plan.ClientAuth} {
+		if v.IsUnknown() {
+			return // known at apply only
+		}
+	}
+	var d diag.Diagnostics
+	from := authconn.EndpointOrigins(state.connection(ctx, &d))
+	to := authconn.EndpointOrigins(plan.connection(ctx, &d))
+	if d.HasError() || authconn.SameOrigins(from, to) {
+		return
+	}
+	what, attr, version, rewritten := "client secret", "client_secret_wo", "client_secret_wo_version", false
+	if plan.ClientAuth.ValueString() == authconn.ClientAuthPrivateKeyJWT {
+		what, attr, version = "client assertion key", "client_assertion_key_wo", "client_assertion_key_wo_version"
+		rewritten = !plan.AssertionKeyWOVersion.IsNull() && !plan.AssertionKeyWOVersion.Equal(state.AssertionKeyWOVersion)
+	} else {
+		rewritten = (!plan.ClientSecretWOVersion.IsNull() && !plan.ClientSecretWOVersion.Equal(state.ClientSecretWOVersion)) ||
+			(!plan.ClientSecret.IsNull() && !plan.ClientSecret.Equal(state.ClientSecret))
+	}
+	if rewritten {
+		return
+	}
+	resp.Diagnostics.AddAttributeWarning(path.Root("token_url"), "The "+what+" will not be sent to the moved endpoints",
+		fmt.Sprintf("This update moves the endpoints of connection %q from %s to %s. The %s in Vault was written for the old endpoints, "+
+			"so tokend will not send it to the new ones until it is written again: set %s to the %s for the new endpoints and bump %s in this same apply. "+
+			"Tokens issued by the old token endpoint are not sent to a new one either: authorize the connection again afterwards (`tokend authorize %s`).",
+			plan.Name.ValueString(), strings.Join(from, ", "), strings.Join(to, ", "), what, attr, what, version, plan.Name.ValueString()))
 }
 
 // secretFrom returns the credential of a new connection from its plan and configuration
@@ -420,7 +466,9 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 				"client_secret_wo_version changed but client_secret_wo has no value: set both.")
 			return
 		}
-		if _, err := r.store.PutClientSecret(ctx, name, secret.ValueString()); err != nil {
+		// Bound to the endpoints of this plan (written just before): sent only there.
+		origins := authconn.EndpointOrigins(plan.connection(ctx, &resp.Diagnostics))
+		if _, err := r.store.PutClientSecret(ctx, name, secret.ValueString(), origins...); err != nil {
 			resp.Diagnostics.AddError("Cannot store the new client secret",
 				fmt.Sprintf("Writing the new client secret of %q to Vault failed: %v. The previous secret is still in use; apply again.", name, err))
 			return
@@ -429,7 +477,8 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 	}
 
 	if !plan.AssertionKeyWOVersion.IsNull() && !plan.AssertionKeyWOVersion.Equal(state.AssertionKeyWOVersion) {
-		if _, err := r.store.PutClientAssertionKey(ctx, name, store.ClientAssertionKey{PEM: config.AssertionKeyWO.ValueString()}); err != nil {
+		key := store.ClientAssertionKey{PEM: config.AssertionKeyWO.ValueString(), EndpointOrigins: authconn.EndpointOrigins(plan.connection(ctx, &resp.Diagnostics))}
+		if _, err := r.store.PutClientAssertionKey(ctx, name, key); err != nil {
 			resp.Diagnostics.AddError("Cannot store the new client assertion key",
 				fmt.Sprintf("Writing the new client assertion key of %q to Vault failed: %v. The previous key is still in use; apply again.", name, err))
 			return
@@ -477,7 +526,9 @@ func (r *authConnectionResource) Delete(ctx context.Context, req resource.Delete
 	}
 	name := state.Name.ValueString()
 	hide := r.credentialValues(ctx, name)
-	res, err := connection.Delete(ctx, r.store, r.oauth, name, connection.Options{Force: true})
+	// connection.deleted is emitted by tokend serve from the change log: the Terraform role
+	// may not write the webhooks' outbox (docs/vault-layout.md).
+	res, err := connection.Delete(ctx, r.store, r.oauth, name, connection.Options{Force: true, NoDeletedEvent: true})
 	if err != nil && vaultForbidden(err) && len(res.Revoked) == 0 {
 		if derr := r.store.DeleteConnection(ctx, name); derr != nil {
 			resp.Diagnostics.AddError("Cannot delete the connection", redact(derr.Error(), hide))

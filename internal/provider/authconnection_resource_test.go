@@ -102,10 +102,13 @@ func mustTime(t *testing.T, s string) time.Time {
 // connection with tokens points its revocation_url at a revocationEndpoint on 127.0.0.1, or
 // leaves it to the provider's public endpoint, which the test transport refuses
 // (loopbackOnlyHTTP): the destroy then succeeds with a warning, and nothing leaves the machine.
-func (e *accEnv) putTokens(ctx context.Context, name string, expiry time.Time, version int) (*store.TokenRecord, error) {
+func (e *accEnv) putTokens(ctx context.Context, name string, expiry time.Time, version int, issuedBy ...*authconn.Issuance) (*store.TokenRecord, error) {
 	ts := &authconn.TokenSet{
 		AccessToken: "at-" + randomHex(8), RefreshToken: "rt-" + randomHex(8), TokenType: "Bearer",
 		Expiry: expiry, Status: authconn.StatusAuthorized, AuthorizedAt: time.Now().UTC(),
+	}
+	if len(issuedBy) > 0 {
+		ts.IssuedBy = issuedBy[0]
 	}
 	v, err := e.store.PutTokens(ctx, name, ts, version)
 	return &store.TokenRecord{TokenSet: *ts, Version: v}, err
@@ -125,6 +128,51 @@ func expectSecret(e *accEnv, name, want string, wantVersion int) resource.TestCh
 		}
 		return nil
 	})
+}
+
+// planWarning is a plan check that a plan warning recorded in rec says each of want.
+type planWarning struct {
+	rec  *applyDiags
+	want []string
+}
+
+// CheckPlan implements plancheck.PlanCheck.
+func (c planWarning) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, resp *plancheck.CheckPlanResponse) {
+	w := c.rec.plannedWarnings()
+	if len(w) == 0 {
+		resp.Error = errors.New("the plan gave no warning")
+		return
+	}
+	text := w[0].Summary + "\n" + w[0].Detail
+	for _, want := range c.want {
+		if !strings.Contains(text, want) {
+			resp.Error = fmt.Errorf("the plan warning does not say %q:\n%s", want, text)
+			return
+		}
+	}
+}
+
+// expectSecretOrigins checks the endpoint origins the client secret of name was written for.
+func expectSecretOrigins(e *accEnv, name string, want ...string) resource.TestCheckFunc {
+	return vaultCheck(func(ctx context.Context) error {
+		cs, err := e.store.GetClientSecret(ctx, name)
+		if err != nil {
+			return err
+		}
+		if !authconn.SameOrigins(cs.EndpointOrigins, want) {
+			return fmt.Errorf("client secret of %q written for %v, want %v", name, cs.EndpointOrigins, want)
+		}
+		return nil
+	})
+}
+
+func originOf(t *testing.T, raw string) string {
+	t.Helper()
+	o, err := authconn.Origin(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o
 }
 
 func sameTokens(e *accEnv, name string, want **store.TokenRecord) resource.TestCheckFunc {
@@ -151,7 +199,7 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 	ep := newRevocationEndpoint(t, nil)
 	const addr = "tailor_authconnection.google"
 	const name, renamed = "google-oauth-dev", "google-oauth-prod"
-	secret1, secret2 := "s1-"+randomHex(16), "s2-"+randomHex(16)
+	secret1, secret2, secret3 := "s1-"+randomHex(16), "s2-"+randomHex(16), "s3-"+randomHex(16)
 	expiry1, expiry2 := mustTime(t, "2031-01-02T03:04:05Z"), mustTime(t, "2031-01-02T04:04:05Z")
 
 	base := connArgs{
@@ -166,16 +214,25 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 	updated.TokenURL = "http://localhost:4444/oauth2/token"
 	updated.RevocationURL = ep.srv.URL + "/revoke" // loopback: the rename revokes the tokens there
 	updated.Scopes = []string{"openid", "email", "https://www.googleapis.com/auth/admin.directory.user.readonly"}
-	rotated := updated
-	rotated.SecretWO, rotated.SecretVersion = secret2, 2
+	moved := updated // the endpoints move to other origins: the secret is written again with them
+	moved.SecretWO, moved.SecretVersion = secret2, 2
+	rotated := moved
+	rotated.SecretWO, rotated.SecretVersion = secret3, 3
 	renamedArgs := rotated
 	renamedArgs.Name = renamed
+	rec := &applyDiags{}
+	noPlanWarning := func(*terraform.State) error {
+		if w := rec.plannedWarnings(); len(w) != 0 {
+			return fmt.Errorf("unexpected plan warning: %s: %s", w[0].Summary, w[0].Detail)
+		}
+		return nil
+	}
 
 	var tokens *store.TokenRecord
 	var configVersion int
 
 	resource.Test(t, resource.TestCase{
-		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		ProtoV6ProviderFactories: protoV6ProviderFactories(rec),
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		CheckDestroy:             e.checkDestroyed(name, renamed),
 		Steps: []resource.TestStep{
@@ -222,12 +279,21 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 				ImportStateVerify:       true,
 				ImportStateVerifyIgnore: []string{"client_secret_wo", "client_secret_wo_version"},
 			},
-			{ // update in place, after tokend authorized the connection
+			{ // moving the endpoints without writing the secret again: the plan warns
+				PreConfig: func() { rec.plannedWarnings() },
+				Config:    e.providerConfig() + updated.hcl("google"),
+				PlanOnly:  true, ExpectNonEmptyPlan: true,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, want: []string{
+					"The client secret will not be sent to the moved endpoints", "https://accounts.google.com:443",
+					"http://localhost:4444", "bump client_secret_wo_version in this same apply", "authorize the connection again"}}}},
+			},
+			{ // update in place, after tokend authorized the connection, with the secret for the new endpoints
 				PreConfig: e.mustRun(func(ctx context.Context) (err error) {
-					tokens, err = e.putTokens(ctx, name, expiry1, 0)
+					rec.plannedWarnings()
+					tokens, err = e.putTokens(ctx, name, expiry1, 0, &authconn.Issuance{TokenOrigin: "https://oauth2.googleapis.com:443"})
 					return err
 				}),
-				Config: e.providerConfig() + updated.hcl("google"),
+				Config: e.providerConfig() + moved.hcl("google"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
 				}},
@@ -255,23 +321,25 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 						}
 						return nil
 					}),
-					expectSecret(e, name, secret1, 1), // an update does not rewrite the secret
+					expectSecret(e, name, secret2, 2), // written again, for the new endpoints
+					expectSecretOrigins(e, name, "http://localhost:4444", "https://accounts.google.com:443", originOf(t, ep.srv.URL)),
 					sameTokens(e, name, &tokens),
+					noPlanWarning,
 				),
 			},
 			{ // rotate: bump client_secret_wo_version
 				Config: e.providerConfig() + rotated.hcl("google"),
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(addr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectKnownValue(addr, tfjsonpath.New("client_secret_wo_version"), knownvalue.Int64Exact(2)),
+					plancheck.ExpectKnownValue(addr, tfjsonpath.New("client_secret_wo_version"), knownvalue.Int64Exact(3)),
 				}},
 				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(addr, tfjsonpath.New("client_secret_wo_version"), knownvalue.Int64Exact(2)),
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("client_secret_wo_version"), knownvalue.Int64Exact(3)),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("client_secret_wo"), knownvalue.Null()),
 					statecheck.ExpectKnownValue(addr, tfjsonpath.New("authorized"), knownvalue.Bool(true)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSecret(e, name, secret2, 2),
+					expectSecret(e, name, secret3, 3),
 					sameTokens(e, name, &tokens), // no re-authorization needed
 					vaultCheck(func(ctx context.Context) error {
 						c, err := e.store.GetConnection(ctx, name)
@@ -285,9 +353,9 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 					}),
 				),
 			},
-			{ // tokend refreshes the tokens: state follows, and the plan stays empty
+			{ // authorized again at the new endpoints: state follows, and the plan stays empty
 				PreConfig: e.mustRun(func(ctx context.Context) (err error) {
-					tokens, err = e.putTokens(ctx, name, expiry2, tokens.Version)
+					tokens, err = e.putTokens(ctx, name, expiry2, tokens.Version, &authconn.Issuance{TokenOrigin: "http://localhost:4444", RevocationOrigin: originOf(t, ep.srv.URL)})
 					return err
 				}),
 				Config: e.providerConfig() + rotated.hcl("google"),
@@ -310,10 +378,10 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 					statecheck.ExpectIdentity(addr, map[string]knownvalue.Check{"name": knownvalue.StringExact(renamed)}),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(
-					expectSecret(e, renamed, secret2, 1),
+					expectSecret(e, renamed, secret3, 1),
 					func(*terraform.State) error {
 						// Google preset: the client authenticates in the form, with the rotated secret.
-						return expectRevoked(ep, "/revoke", tokens, updated.ClientID, secret2, false)
+						return expectRevoked(ep, "/revoke", tokens, updated.ClientID, secret3, false)
 					},
 					vaultCheck(func(ctx context.Context) error {
 						if _, err := e.store.GetConnection(ctx, name); !errors.Is(err, store.ErrNotFound) {

@@ -97,6 +97,22 @@ func (t loopbackOnlyTransport) RoundTrip(req *http.Request) (*http.Response, err
 type applyDiags struct {
 	mu    sync.Mutex
 	diags []*tfprotov6.Diagnostic
+	// planned are the diagnostics of PlanResourceChange (plan warnings), kept apart.
+	planned []*tfprotov6.Diagnostic
+}
+
+// plannedWarnings returns the plan warnings recorded so far, and forgets them.
+func (a *applyDiags) plannedWarnings() []*tfprotov6.Diagnostic {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out []*tfprotov6.Diagnostic
+	for _, d := range a.planned {
+		if d.Severity == tfprotov6.DiagnosticSeverityWarning {
+			out = append(out, d)
+		}
+	}
+	a.planned = nil
+	return out
 }
 
 func (a *applyDiags) add(d []*tfprotov6.Diagnostic) {
@@ -128,6 +144,16 @@ func (s recordingServer) ApplyResourceChange(ctx context.Context, req *tfprotov6
 	resp, err := s.ProviderServer.ApplyResourceChange(ctx, req)
 	if resp != nil {
 		s.rec.add(resp.Diagnostics)
+	}
+	return resp, err
+}
+
+func (s recordingServer) PlanResourceChange(ctx context.Context, req *tfprotov6.PlanResourceChangeRequest) (*tfprotov6.PlanResourceChangeResponse, error) {
+	resp, err := s.ProviderServer.PlanResourceChange(ctx, req)
+	if resp != nil {
+		s.rec.mu.Lock()
+		s.rec.planned = append(s.rec.planned, resp.Diagnostics...)
+		s.rec.mu.Unlock()
 	}
 	return resp, err
 }

@@ -37,6 +37,11 @@ type Change struct {
 	Name    string     `json:"name"`
 	Version int        `json:"version,omitempty"`
 	At      time.Time  `json:"at"`
+	// Deleted marks the deletion of a connection (DeleteConnection); Version is then the
+	// version its configuration had, which names the deletion (the connection.deleted event's
+	// id). Anyone who may write the log can claim it: readers check that the configuration is
+	// really gone.
+	Deleted bool `json:"deleted,omitempty"`
 }
 
 func (s *Store) changesPath() string { return s.prefix + "/changes" }
@@ -48,9 +53,18 @@ func (s *Store) changesPath() string { return s.prefix + "/changes" }
 // refresh or full re-read (tokend serve --recheck-interval). It returns the error for tests
 // and callers that care.
 func (s *Store) noteChange(ctx context.Context, kind ChangeKind, name string, version int) error {
+	return s.note(ctx, Change{Kind: kind, Name: name, Version: version})
+}
+
+// note appends c (its At is set now) to the change log, as noteChange.
+func (s *Store) note(ctx context.Context, c Change) error {
+	kind, name := c.Kind, c.Name
 	data := map[string]any{"kind": string(kind), "name": name, "at": now().Format(time.RFC3339Nano)}
-	if version > 0 {
-		data["version"] = version
+	if c.Version > 0 {
+		data["version"] = c.Version
+	}
+	if c.Deleted {
+		data["deleted"] = true
 	}
 	sec, err := s.kv.Put(ctx, s.changesPath(), data)
 	if err != nil {
@@ -110,6 +124,7 @@ func (s *Store) change(ctx context.Context, v int, md *vault.KVMetadata) (Change
 	c.Kind = ChangeKind(str(sec.Data["kind"]))
 	c.Name = str(sec.Data["name"])
 	c.At, _ = time.Parse(time.RFC3339Nano, str(sec.Data["at"]))
+	c.Deleted, _ = sec.Data["deleted"].(bool)
 	switch n := sec.Data["version"].(type) {
 	case float64:
 		c.Version = int(n)

@@ -42,12 +42,13 @@ func TestChangeLogNotesEveryWrite(t *testing.T) {
 		t.Fatalf("reading the log: complete %v: %v", complete, err)
 	}
 	want := []store.Change{{Kind: store.ChangeConnection, Name: "a", Version: 1}, {Kind: store.ChangeConnection, Name: "a"},
-		{Kind: store.ChangeTokens, Name: "a", Version: v}, {Kind: store.ChangeTokens, Name: "a"}, {Kind: store.ChangeConnection, Name: "a"}}
+		{Kind: store.ChangeTokens, Name: "a", Version: v}, {Kind: store.ChangeTokens, Name: "a"},
+		{Kind: store.ChangeConnection, Name: "a", Version: 1, Deleted: true}} // the deletion names the config's last version
 	if len(got) != len(want) || cur != start+len(want) {
 		t.Fatalf("invariant «one entry per write»: %d entries, position %d: %+v", len(got), cur, got)
 	}
 	for i, c := range got {
-		if c.Kind != want[i].Kind || c.Name != want[i].Name || c.Version != want[i].Version || c.Seq != start+i+1 || c.At.IsZero() {
+		if c.Kind != want[i].Kind || c.Name != want[i].Name || c.Version != want[i].Version || c.Deleted != want[i].Deleted || c.Seq != start+i+1 || c.At.IsZero() {
 			t.Errorf("entry %d: %+v, want %+v", i, c, want[i])
 		}
 		if strings.Contains(fmt.Sprintf("%+v", c), "s3cret") {

@@ -2,9 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
+	"time"
+
+	vault "github.com/hashicorp/vault/api"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
@@ -121,18 +126,72 @@ func (s *Store) ListConnections(ctx context.Context) ([]string, error) {
 }
 
 // DeleteConnection removes the connection's lease, tokens, client assertion key, client
-// secret and configuration,
-// in that order, with all their versions. A missing connection is not an error. It does not
-// revoke tokens at the provider; callers do that first.
+// secret and configuration, in that order, with all their versions. A missing connection is
+// not an error. It does not revoke tokens at the provider; callers do that first. The change
+// log notes the deletion (Change.Deleted, with the configuration's last version), from which
+// tokend serve tells the webhooks (connection.deleted): the deleter needs no access to the
+// outbox.
 func (s *Store) DeleteConnection(ctx context.Context, name string) error {
 	if err := authconn.ValidateName(name); err != nil {
 		return err
+	}
+	last := 0
+	if md, err := s.kv.GetMetadata(ctx, s.Layout(name).Config); err == nil {
+		last = md.CurrentVersion
 	}
 	for _, p := range s.Layout(name).all() {
 		if err := s.destroy(ctx, "connection", name, p); err != nil {
 			return err
 		}
 	}
-	_ = s.noteChange(ctx, ChangeConnection, name, 0)
+	_ = s.note(ctx, Change{Kind: ChangeConnection, Name: name, Version: last, Deleted: last > 0})
 	return nil
+}
+
+// ConnectionAt returns the configuration of connection name that was current at time at:
+// its latest version that Vault created at or before at (Vault sets those times, so a
+// writer of the configuration cannot date a version back). It needs read access to the
+// config's metadata and data. A NotFoundError when there was none then, or when that version
+// is no longer in the history (deleted, destroyed, or beyond max_versions).
+func (s *Store) ConnectionAt(ctx context.Context, name string, at time.Time) (*ConnectionRecord, error) {
+	if err := authconn.ValidateName(name); err != nil {
+		return nil, err
+	}
+	p := s.Layout(name).Config
+	md, err := s.kv.GetMetadata(ctx, p)
+	if err != nil {
+		if errors.Is(err, vault.ErrSecretNotFound) {
+			return nil, &NotFoundError{Kind: "connection", Name: name}
+		}
+		return nil, fmt.Errorf("reading the history of connection %q from Vault: %w", name, redactErr(err))
+	}
+	best := 0
+	for _, vm := range md.Versions {
+		if !vm.CreatedTime.After(at) && vm.Version > best {
+			best = vm.Version
+		}
+	}
+	if best == 0 {
+		return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+	}
+	if vm := md.Versions[strconv.Itoa(best)]; vm.Destroyed || !vm.DeletionTime.IsZero() {
+		return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+	}
+	sec, err := s.kv.GetVersion(ctx, p, best)
+	if err != nil {
+		if errors.Is(err, vault.ErrSecretNotFound) {
+			return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+		}
+		return nil, fmt.Errorf("reading version %d of connection %q from Vault: %w", best, name, redactErr(err))
+	}
+	r := ConnectionRecord{Version: best}
+	raw, err := json.Marshal(sec.Data)
+	if err == nil {
+		err = json.Unmarshal(raw, &r.Connection)
+	}
+	if err != nil || sec.Data == nil {
+		return nil, &NotFoundError{Kind: "connection version current at " + at.UTC().Format(time.RFC3339), Name: name}
+	}
+	r.Name = name
+	return &r, nil
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"time"
 
 	vault "github.com/hashicorp/vault/api"
 
@@ -13,8 +15,15 @@ import (
 // ClientSecret is a connection's OAuth2 client secret.
 type ClientSecret struct {
 	Value string `json:"client_secret"`
+	// EndpointOrigins are the origins (authconn.EndpointOrigins) of the connection's endpoints
+	// the secret was written for, stored beside it by its writer: it is sent only while the
+	// connection still points at exactly these (connection.Credentials). Writing them takes a
+	// write of the value too. Empty for secrets written before they were kept.
+	EndpointOrigins []string `json:"endpoint_origins,omitempty"`
 	// Version is the KV v2 version this value was read at.
 	Version int `json:"-"`
+	// WrittenAt is when Vault stored that version (for secrets without EndpointOrigins).
+	WrittenAt time.Time `json:"-"`
 }
 
 // String hides the secret from fmt and loggers.
@@ -23,16 +32,22 @@ func (c ClientSecret) String() string { return "ClientSecret(redacted)" }
 // GoString hides the secret from %#v.
 func (c ClientSecret) GoString() string { return c.String() }
 
-// PutClientSecret stores a new version of the client secret of connection name. It needs
-// only metadata read access, never read access to the secret itself, so the role that
-// writes secrets (Terraform in CI) cannot read them back. Earlier versions stay in Vault's
-// version history (max_versions), which lets tokend fall back to the previous secret while
-// a rotation propagates at the provider.
-func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, error) {
+// PutClientSecret stores a new version of the client secret of connection name, bound to
+// origins: the endpoint origins of the connection it is written for
+// (authconn.EndpointOrigins). Without origins it binds the secret to the connection's
+// configuration as stored now (one more read). It needs only metadata read access, never
+// read access to the secret itself, so the role that writes secrets (Terraform in CI) cannot
+// read them back. Earlier versions stay in Vault's version history (max_versions), which
+// lets tokend fall back to the previous secret while a rotation propagates at the provider.
+func (s *Store) PutClientSecret(ctx context.Context, name, secret string, origins ...string) (int, error) {
 	if err := authconn.ValidateName(name); err != nil {
 		return 0, err
 	}
 	if err := authconn.ValidateClientSecret(secret); err != nil {
+		return 0, err
+	}
+	origins, err := s.originsFor(ctx, name, origins)
+	if err != nil {
 		return 0, err
 	}
 	p := s.Layout(name).ClientSecret
@@ -45,27 +60,50 @@ func (s *Store) PutClientSecret(ctx context.Context, name, secret string) (int, 
 	default:
 		return 0, fmt.Errorf("reading the client secret's metadata for %q from Vault: %w", name, redactErr(err))
 	}
-	v, err := s.write(ctx, "client secret", name, p, ClientSecret{Value: secret}, cas)
+	v, err := s.write(ctx, "client secret", name, p, ClientSecret{Value: secret, EndpointOrigins: origins}, cas)
 	if err == nil {
 		_ = s.noteChange(ctx, ChangeConnection, name, 0)
 	}
 	return v, err
 }
 
+// originsFor returns origins sorted, or, when there are none, the endpoint origins of
+// connection name as stored now (none when it has no configuration).
+func (s *Store) originsFor(ctx context.Context, name string, origins []string) ([]string, error) {
+	if len(origins) > 0 {
+		out := slices.Clone(origins)
+		slices.Sort(out)
+		return slices.Compact(out), nil
+	}
+	conn, err := s.GetConnection(ctx, name)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading the connection the secret of %q is written for: %w", name, err)
+	}
+	return authconn.EndpointOrigins(&conn.Connection), nil
+}
+
 // CreateClientSecret stores the first client secret of a connection that CreateConnection
-// has just stored: one check-and-set write that expects no secret, and no change-log entry
-// (the connection's creation is one, and nothing caches a client secret: tokend reads it for
-// every provider call). When a secret exists it stores a new version, as PutClientSecret.
-func (s *Store) CreateClientSecret(ctx context.Context, name, secret string) (int, error) {
+// has just stored, bound to origins (as PutClientSecret): one check-and-set write that
+// expects no secret, and no change-log entry (the connection's creation is one, and nothing
+// caches a client secret: tokend reads it for every provider call). When a secret exists it
+// stores a new version, as PutClientSecret.
+func (s *Store) CreateClientSecret(ctx context.Context, name, secret string, origins ...string) (int, error) {
 	if err := authconn.ValidateName(name); err != nil {
 		return 0, err
 	}
 	if err := authconn.ValidateClientSecret(secret); err != nil {
 		return 0, err
 	}
-	v, err := s.write(ctx, "client secret", name, s.Layout(name).ClientSecret, ClientSecret{Value: secret}, 0)
+	origins, err := s.originsFor(ctx, name, origins)
+	if err != nil {
+		return 0, err
+	}
+	v, err := s.write(ctx, "client secret", name, s.Layout(name).ClientSecret, ClientSecret{Value: secret, EndpointOrigins: origins}, 0)
 	if errors.Is(err, ErrConflict) {
-		return s.PutClientSecret(ctx, name, secret)
+		return s.PutClientSecret(ctx, name, secret, origins...)
 	}
 	return v, err
 }
@@ -92,11 +130,11 @@ func (s *Store) GetClientSecret(ctx context.Context, name string) (*ClientSecret
 		return nil, err
 	}
 	var cs ClientSecret
-	v, err := s.record(ctx, "client secret", name, s.Layout(name).ClientSecret, &cs)
+	v, at, err := s.recordAt(ctx, "client secret", name, s.Layout(name).ClientSecret, &cs)
 	if err != nil {
 		return nil, err
 	}
-	cs.Version = v
+	cs.Version, cs.WrittenAt = v, at
 	return &cs, nil
 }
 
@@ -118,18 +156,35 @@ func (s *Store) GetPreviousClientSecret(ctx context.Context, name string, curren
 		}
 		val, _ := sec.Data["client_secret"].(string)
 		if val != "" {
-			return &ClientSecret{Value: val, Version: v}, nil
+			return &ClientSecret{Value: val, Version: v, EndpointOrigins: stringList(sec.Data["endpoint_origins"])}, nil
 		}
 	}
 	return nil, &NotFoundError{Kind: "previous client secret", Name: name}
+}
+
+// stringList returns the strings of v, a JSON array as Vault's API decodes it.
+func stringList(v any) []string {
+	arr, _ := v.([]any)
+	var out []string
+	for _, e := range arr {
+		if s, ok := e.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // ClientAssertionKey is the private key a private_key_jwt client signs its client
 // assertions with (RFC 7523), in PEM. Its kid is in the connection's configuration.
 type ClientAssertionKey struct {
 	PEM string `json:"private_key"`
+	// EndpointOrigins are the endpoint origins the key was written for, as
+	// ClientSecret.EndpointOrigins.
+	EndpointOrigins []string `json:"endpoint_origins,omitempty"`
 	// Version is the KV v2 version this value was read at.
 	Version int `json:"-"`
+	// WrittenAt is when Vault stored that version (for keys without EndpointOrigins).
+	WrittenAt time.Time `json:"-"`
 }
 
 // String hides the key from fmt and loggers.
@@ -139,8 +194,9 @@ func (k ClientAssertionKey) String() string { return "ClientAssertionKey(redacte
 func (k ClientAssertionKey) GoString() string { return k.String() }
 
 // PutClientAssertionKey stores a new version of the client assertion key of connection
-// name. Like PutClientSecret it needs only metadata read access: the writer (Terraform)
-// cannot read the key back.
+// name, bound to key.EndpointOrigins (when empty: the connection's endpoint origins as
+// stored now, as PutClientSecret). Like PutClientSecret it needs only metadata read access:
+// the writer (Terraform) cannot read the key back.
 func (s *Store) PutClientAssertionKey(ctx context.Context, name string, key ClientAssertionKey) (int, error) {
 	if err := authconn.ValidateName(name); err != nil {
 		return 0, err
@@ -148,6 +204,11 @@ func (s *Store) PutClientAssertionKey(ctx context.Context, name string, key Clie
 	if _, _, err := authconn.ParseAssertionKey(key.PEM); err != nil {
 		return 0, err
 	}
+	origins, err := s.originsFor(ctx, name, key.EndpointOrigins)
+	if err != nil {
+		return 0, err
+	}
+	key.EndpointOrigins = origins
 	p := s.Layout(name).ClientAssertionKey
 	cas := 0
 	md, err := s.kv.GetMetadata(ctx, p)
@@ -171,10 +232,10 @@ func (s *Store) GetClientAssertionKey(ctx context.Context, name string) (*Client
 		return nil, err
 	}
 	var k ClientAssertionKey
-	v, err := s.record(ctx, "client assertion key", name, s.Layout(name).ClientAssertionKey, &k)
+	v, at, err := s.recordAt(ctx, "client assertion key", name, s.Layout(name).ClientAssertionKey, &k)
 	if err != nil {
 		return nil, err
 	}
-	k.Version = v
+	k.Version, k.WrittenAt = v, at
 	return &k, nil
 }

@@ -129,28 +129,34 @@ func (s *Store) Ping(ctx context.Context) error {
 // A missing or soft-deleted record returns a NotFoundError and, for soft-deleted records,
 // the current version number so that a create can still use check-and-set.
 func (s *Store) record(ctx context.Context, kind, name, p string, v any) (int, error) {
+	version, _, err := s.recordAt(ctx, kind, name, p, v)
+	return version, err
+}
+
+// recordAt is record that also returns when Vault created the version read.
+func (s *Store) recordAt(ctx context.Context, kind, name, p string, v any) (int, time.Time, error) {
 	sec, err := s.kv.Get(ctx, p)
 	if err != nil {
 		if errors.Is(err, vault.ErrSecretNotFound) {
-			return 0, &NotFoundError{Kind: kind, Name: name}
+			return 0, time.Time{}, &NotFoundError{Kind: kind, Name: name}
 		}
-		return 0, fmt.Errorf("reading %s %q from Vault: %w", kind, name, redactErr(err))
+		return 0, time.Time{}, fmt.Errorf("reading %s %q from Vault: %w", kind, name, redactErr(err))
 	}
-	version := 0
+	version, created := 0, time.Time{}
 	if sec.VersionMetadata != nil {
-		version = sec.VersionMetadata.Version
+		version, created = sec.VersionMetadata.Version, sec.VersionMetadata.CreatedTime
 	}
 	if sec.Data == nil {
-		return version, &NotFoundError{Kind: kind, Name: name}
+		return version, created, &NotFoundError{Kind: kind, Name: name}
 	}
 	raw, err := json.Marshal(sec.Data)
 	if err != nil {
-		return 0, fmt.Errorf("decoding %s %q: %w", kind, name, err)
+		return 0, created, fmt.Errorf("decoding %s %q: %w", kind, name, err)
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		return 0, fmt.Errorf("decoding %s %q: the record in Vault is not in the expected format: %w", kind, name, err)
+		return 0, created, fmt.Errorf("decoding %s %q: the record in Vault is not in the expected format: %w", kind, name, err)
 	}
-	return version, nil
+	return version, created, nil
 }
 
 // write stores v at p if the current version is cas (0: only if no live record exists).

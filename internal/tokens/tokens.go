@@ -90,22 +90,43 @@ func Refreshed(old *authconn.TokenSet, t *oauth.Token, fallback time.Duration) *
 	ts.Scopes = slices.Clone(old.Scopes)
 	ts.CallbackExtras = maps.Clone(old.CallbackExtras)
 	ts.AuthorizedAt = old.AuthorizedAt
+	ts.IssuedBy = cloneIssuance(old.IssuedBy)
 	ts.RefreshedAt = t.ReceivedAt.UTC()
 	return ts
 }
 
+func cloneIssuance(in *authconn.Issuance) *authconn.Issuance {
+	if in == nil {
+		return nil
+	}
+	out := *in
+	return &out
+}
+
 // KeepRefreshToken applies the re-authorization rule to next, a new authorization that
 // replaces prev (nil when there was none): when next has no refresh token and prev is still
-// authorized with one, next keeps prev's refresh token and its expiries. It reports whether
-// it did.
+// authorized with one that was issued by the same token endpoint origin (both IssuedBy
+// record the same TokenOrigin, or neither records one), next keeps prev's refresh token and
+// its expiries. A refresh token is never carried over to another origin: it would then be
+// sent there. It reports whether it did.
 func KeepRefreshToken(next, prev *authconn.TokenSet) bool {
 	if next.RefreshToken != "" || prev == nil || prev.RefreshToken == "" || prev.Status != authconn.StatusAuthorized {
+		return false
+	}
+	if tokenOrigin(next) != tokenOrigin(prev) {
 		return false
 	}
 	next.RefreshToken = prev.RefreshToken
 	next.RefreshTokenExpiry = prev.RefreshTokenExpiry
 	next.RefreshTokenHardExpiry = prev.RefreshTokenHardExpiry
 	return true
+}
+
+func tokenOrigin(ts *authconn.TokenSet) string {
+	if ts.IssuedBy == nil {
+		return ""
+	}
+	return ts.IssuedBy.TokenOrigin
 }
 
 // Issued returns the record of a client-credentials token t, asked for with scopes, that

@@ -95,6 +95,29 @@ func TestKeepRefreshTokenOnlyFromAStillAuthorizedRecord(t *testing.T) {
 	}
 }
 
+// TestKeepRefreshTokenNeverToAnotherOrigin: a refresh token is carried over only within the
+// token endpoint origin that issued it, and a refresh keeps where the chain was issued.
+func TestKeepRefreshTokenNeverToAnotherOrigin(t *testing.T) {
+	prev := oldRecord()
+	prev.IssuedBy = &authconn.Issuance{TokenOrigin: "https://a.example:443"}
+	next := &authconn.TokenSet{AccessToken: "a2", IssuedBy: &authconn.Issuance{TokenOrigin: "https://b.example:443"}}
+	if KeepRefreshToken(next, prev) || next.RefreshToken != "" {
+		t.Fatal("a refresh token issued at https://a.example was carried over to an authorization at https://b.example")
+	}
+	legacy := oldRecord() // written before IssuedBy was kept: where it came from is unknown
+	if KeepRefreshToken(next, legacy) || next.RefreshToken != "" {
+		t.Fatal("a refresh token of unknown origin was carried over to a bound authorization")
+	}
+	next.IssuedBy.TokenOrigin = "https://a.example:443"
+	if !KeepRefreshToken(next, prev) || next.RefreshToken != "old-rt" {
+		t.Fatal("the refresh token of the same origin was not kept")
+	}
+	refreshed := Refreshed(prev, &oauth.Token{AccessToken: "a3", ExpiresIn: time.Hour, ReceivedAt: now}, 0)
+	if refreshed.IssuedBy == nil || refreshed.IssuedBy.TokenOrigin != "https://a.example:443" || refreshed.IssuedBy == prev.IssuedBy {
+		t.Fatalf("a refresh did not keep (a copy of) where the chain was issued: %+v", refreshed.IssuedBy)
+	}
+}
+
 func TestIssuedClientCredentialsRecords(t *testing.T) {
 	first := Issued(nil, &oauth.Token{AccessToken: "cc1", ExpiresIn: time.Minute, ReceivedAt: now}, []string{"read"}, 0)
 	if first.Grant != authconn.GrantClientCredentials || first.Status != authconn.StatusAuthorized || !first.AuthorizedAt.Equal(now) ||

@@ -71,6 +71,12 @@ func (m *MemStore) GetConnection(_ context.Context, name string) (*store.Connect
 	return &store.ConnectionRecord{Connection: c, Version: 1}, nil
 }
 
+// ConnectionAt implements broker.Store: the memory store keeps no history, so the
+// configuration is the same at every time.
+func (m *MemStore) ConnectionAt(ctx context.Context, name string, _ time.Time) (*store.ConnectionRecord, error) {
+	return m.GetConnection(ctx, name)
+}
+
 // GetClientSecret implements broker.Store.
 func (m *MemStore) GetClientSecret(context.Context, string) (*store.ClientSecret, error) {
 	v := m.ClientSecret
