@@ -63,7 +63,11 @@ type BlockedError struct {
 }
 
 func (e *BlockedError) Error() string {
-	return fmt.Sprintf("refused to connect to %s: it resolves to %s, a %s address; internal addresses are reached only at a URL an operator typed on the connection or webhook (set it there, e.g. token_url)", e.Host, e.Addr, e.Reason)
+	to := e.Host
+	if h, _, err := net.SplitHostPort(e.Host); err != nil || !strings.HasPrefix(e.Addr, h) && !strings.HasPrefix(e.Addr, "["+h) {
+		to += " (" + e.Addr + ")"
+	}
+	return fmt.Sprintf("refused to connect to %s, a %s address: internal addresses are reached only at a URL an operator typed on the connection or webhook (set it there, e.g. token_url)", to, e.Reason)
 }
 
 type allowKey struct{}
