@@ -332,6 +332,7 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenR
 		newTS, err := b.tokenRequest(rctx, p, creds, conn, ts)
 		if err != nil {
 			b.o.Observer.Refresh(name, outcomeOf(err))
+			err = b.withPinNote(rctx, conn, err)
 		}
 		return newTS, err
 	}
@@ -403,27 +404,4 @@ func (b *Broker) provider(ctx context.Context, conn *store.ConnectionRecord) (*o
 		go b.reportPinChanges(context.WithoutCancel(ctx), pc, conn)
 	}
 	return p, nil
-}
-
-// pinChecker is the part of *oauth.Client that compares a connection's pinned discovery
-// result with the provider's current document.
-type pinChecker interface {
-	PinChanges(ctx context.Context, conn *authconn.Connection) ([]string, error)
-}
-
-// reportPinChanges fetches the provider's discovery document once per connection version
-// and logs a warning for each endpoint that moved since the connection pinned it. The pinned
-// endpoints stay in use: a change is followed only when an operator updates the connection.
-func (b *Broker) reportPinChanges(ctx context.Context, pc pinChecker, conn *store.ConnectionRecord) {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	changes, err := pc.PinChanges(ctx, &conn.Connection)
-	if err != nil {
-		b.log.Warn("cannot check the provider's discovery document against the pinned endpoints; the pinned ones stay in use", "connection", conn.Name, "error", err)
-		return
-	}
-	for _, c := range changes {
-		b.log.Warn("the provider's discovery document changed since the connection pinned it; the pinned endpoint stays in use: update the connection to take the new one (or fix the provider)",
-			"connection", conn.Name, "change", c)
-	}
 }
