@@ -213,3 +213,16 @@ func TestAttackF3_DiscoveryIsPinnedAndAChangeIsReportedNotFollowed(t *testing.T)
 		t.Fatalf("Pin of an unreachable provider: %v", err)
 	}
 }
+
+// A pinned result written into the config by someone else than tailor obeys the same rule.
+func TestAttackF3_APinnedEndpointOffTheIssuersOriginIsRefused(t *testing.T) {
+	conn := &authconn.Connection{Name: "tampered", ProviderURL: "https://idp.example.com", IssuerURL: "https://idp.example.com",
+		Discovered: &authconn.Discovered{AuthorizationEndpoint: "https://idp.example.com/a", TokenEndpoint: "http://127.0.0.1:8200/v1/sys/tools/random"}}
+	if _, err := (&Client{}).Resolve(context.Background(), conn); err == nil || !strings.Contains(err.Error(), "token_endpoint") {
+		t.Fatalf("Resolve of a tampered pin: %v", err)
+	}
+	conn.Discovered.TokenEndpoint = "https://login.example.com/token"
+	if p, err := (&Client{}).Resolve(context.Background(), conn); err != nil || p.TokenURL != "https://login.example.com/token" {
+		t.Fatalf("Resolve of a good pin: %v %v", p, err)
+	}
+}

@@ -53,6 +53,32 @@ func (c *Client) Pin(ctx context.Context, conn *authconn.Connection) error {
 	return nil
 }
 
+// checkPin applies the rule of discovered endpoints (CheckDiscoveredEndpoint) to the pinned
+// ones too, against issuer_url or provider_url (whichever was discovered from): the config
+// record is writable by others than tokend, and a pin must not be a way around the rule.
+func checkPin(conn *authconn.Connection) error {
+	d, skip := conn.Discovered, overridden(conn)
+	for _, f := range []struct{ name, v string }{
+		{"authorization_endpoint", d.AuthorizationEndpoint}, {"token_endpoint", d.TokenEndpoint},
+		{"revocation_endpoint", d.RevocationEndpoint}, {"userinfo_endpoint", d.UserinfoEndpoint},
+		{"device_authorization_endpoint", d.DeviceAuthorizationEndpoint},
+	} {
+		if f.v == "" || skip[f.name] {
+			continue
+		}
+		var err error
+		for _, issuer := range dedupe(conn.IssuerURL, conn.ProviderURL) {
+			if err = CheckDiscoveredEndpoint(issuer, f.name, f.v); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("the pinned %w (update the connection to discover its endpoints again)", err)
+		}
+	}
+	return nil
+}
+
 // metadataOfPin is the Metadata a pinned discovery result stands for.
 func metadataOfPin(d *authconn.Discovered) *Metadata {
 	return &Metadata{Issuer: d.Issuer, AuthorizationEndpoint: d.AuthorizationEndpoint, TokenEndpoint: d.TokenEndpoint,

@@ -74,6 +74,9 @@ func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provi
 		p.PKCE = true
 		p.Issuer = conn.IssuerURL
 	case conn.Discovered != nil:
+		if err := checkPin(conn); err != nil {
+			return nil, &Error{Op: "discovery", Kind: KindRejected, Err: err}
+		}
 		p.Endpoints = endpointsFromMetadata(metadataOfPin(conn.Discovered))
 		p.Source = "discovery (pinned " + conn.Discovered.At.UTC().Format("2006-01-02") + ")"
 	default:
