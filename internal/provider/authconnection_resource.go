@@ -465,6 +465,10 @@ func (r *authConnectionResource) oauthClient() *oauth.Client {
 func (r *authConnectionResource) repin(ctx context.Context, c, cur *authconn.Connection, diags *diag.Diagnostics) {
 	err := r.oauthClient().Pin(ctx, c)
 	if err == nil {
+		if moved := movedEndpoints(cur.Discovered, c.Discovered); moved != "" {
+			diags.AddWarning("Provider endpoints changed",
+				fmt.Sprintf("The provider's discovery document changed since the connection's endpoints were pinned (%s). This apply pins the new ones; check that they are the provider's.", moved))
+		}
 		return
 	}
 	same := c.ProviderURL == cur.ProviderURL && c.IssuerURL == cur.IssuerURL && c.AuthURL == cur.AuthURL && c.TokenURL == cur.TokenURL
@@ -475,6 +479,26 @@ func (r *authConnectionResource) repin(ctx context.Context, c, cur *authconn.Con
 		return
 	}
 	diags.AddError("Cannot discover the provider's endpoints", err.Error()+".")
+}
+
+// movedEndpoints describes the endpoints that differ between two pinned discovery results;
+// empty when either is nil or nothing moved.
+func movedEndpoints(was, now *authconn.Discovered) string {
+	if was == nil || now == nil {
+		return ""
+	}
+	var out []string
+	for _, f := range [][3]string{
+		{"authorization_endpoint", was.AuthorizationEndpoint, now.AuthorizationEndpoint},
+		{"token_endpoint", was.TokenEndpoint, now.TokenEndpoint},
+		{"revocation_endpoint", was.RevocationEndpoint, now.RevocationEndpoint},
+		{"device_authorization_endpoint", was.DeviceAuthorizationEndpoint, now.DeviceAuthorizationEndpoint},
+	} {
+		if f[1] != f[2] {
+			out = append(out, fmt.Sprintf("%s %q, was %q", f[0], f[2], f[1]))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // rotatedSecret returns the secret to write when the plan rotates it: a changed

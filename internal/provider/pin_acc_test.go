@@ -7,11 +7,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 // TestAccAuthConnectionResource_pinsDiscovery: create pins the provider's discovered
@@ -71,4 +74,15 @@ func TestAccAuthConnectionResource_pinsDiscovery(t *testing.T) {
 			},
 		},
 	})
+}
+
+func TestMovedEndpointsNamesEachChange(t *testing.T) {
+	was := &authconn.Discovered{TokenEndpoint: "https://idp.example.com/token", AuthorizationEndpoint: "https://idp.example.com/a"}
+	now := &authconn.Discovered{TokenEndpoint: "https://idp.example.com/v2/token", AuthorizationEndpoint: "https://idp.example.com/a"}
+	if got := movedEndpoints(was, now); !strings.Contains(got, `token_endpoint "https://idp.example.com/v2/token", was "https://idp.example.com/token"`) || strings.Contains(got, "authorization_endpoint") {
+		t.Errorf("movedEndpoints = %q", got)
+	}
+	if movedEndpoints(nil, now) != "" || movedEndpoints(was, was) != "" {
+		t.Error("nothing moved, yet a change was named")
+	}
 }
