@@ -300,6 +300,9 @@ func checkEndpoints(ctx context.Context, w io.Writer, c *authconn.Connection) {
 		rev = "none (revoke will only remove the tokens from Vault)"
 	}
 	fmt.Fprintf(w, "Provider: %s (%s); authorization endpoint %s, token endpoint %s, revocation endpoint %s.\n", p.Name(), p.Source, p.AuthURL, p.TokenURL, rev)
+	if c.Discovered != nil {
+		fmt.Fprintf(w, "These discovered endpoints are pinned: a later change of the provider's discovery document is reported, not followed; delete and create the connection to take a new one.\n")
+	}
 }
 
 // printJWKS prints the public JSON Web Key Set of a private_key_jwt client's key to stdout:

@@ -78,7 +78,7 @@ func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provi
 			return nil, &Error{Op: "discovery", Kind: KindRejected, Err: err}
 		}
 		p.Endpoints = endpointsFromMetadata(metadataOfPin(conn.Discovered))
-		p.Source = "discovery (pinned " + conn.Discovered.At.UTC().Format("2006-01-02") + ")"
+		p.Source = "discovery" // pinned: conn.Discovered.At says when
 	default:
 		m, err := c.discoverAny(ctx, overridden(conn), conn.IssuerURL, conn.ProviderURL)
 		if err != nil {
