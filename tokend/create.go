@@ -202,6 +202,9 @@ func runCreate(cmd *cobra.Command, f *createFlags) error {
 		return err
 	}
 	defer vc.Close()
+	if err := pinEndpoints(cmd.Context(), st, c); err != nil {
+		return err
+	}
 	if err := connection.Create(cmd.Context(), st, c, secret); err != nil {
 		return err
 	}
@@ -271,8 +274,19 @@ func readSecret(r io.Reader, from string, limit int) (string, error) {
 	return s, nil
 }
 
-// checkEndpoints resolves the new connection's endpoints and reports the outcome; a failure
-// is a warning, since the provider may be unreachable from here but not from tokend serve.
+// pinEndpoints discovers the endpoints of the new connection c and pins them in c (see
+// oauth.Client.Pin). An existing name is reported first, without asking the provider.
+func pinEndpoints(ctx context.Context, st *store.Store, c *authconn.Connection) error {
+	if _, err := st.GetConnection(ctx, c.Name); err == nil {
+		return fmt.Errorf("connection %q already exists: choose another name, or remove it first with `tokend delete %s`", c.Name, c.Name)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	return (&oauth.Client{}).Pin(ctx, c)
+}
+
+// checkEndpoints resolves the new connection's endpoints (pinned, or a preset's, or the
+// connection's own: no request) and reports them.
 func checkEndpoints(ctx context.Context, w io.Writer, c *authconn.Connection) {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -286,6 +300,9 @@ func checkEndpoints(ctx context.Context, w io.Writer, c *authconn.Connection) {
 		rev = "none (revoke will only remove the tokens from Vault)"
 	}
 	fmt.Fprintf(w, "Provider: %s (%s); authorization endpoint %s, token endpoint %s, revocation endpoint %s.\n", p.Name(), p.Source, p.AuthURL, p.TokenURL, rev)
+	if c.Discovered != nil {
+		fmt.Fprintf(w, "These discovered endpoints are pinned: a later change of the provider's discovery document is reported, not followed; delete and create the connection to take a new one.\n")
+	}
 }
 
 // printJWKS prints the public JSON Web Key Set of a private_key_jwt client's key to stdout:

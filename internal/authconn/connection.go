@@ -76,6 +76,9 @@ type Connection struct {
 	// AssertionKeyID is the kid of the client assertion key (private_key_jwt); the key's
 	// RFC 7638 thumbprint when empty.
 	AssertionKeyID string `json:"client_assertion_key_id,omitempty"`
+	// Discovered is the discovery result pinned when the connection was created or last
+	// updated; nil when the connection needs no discovery (or was stored before pinning).
+	Discovered *Discovered `json:"discovered,omitempty"`
 
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -343,6 +343,7 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenR
 		newTS, err := b.tokenRequest(rctx, p, creds, conn, ts)
 		if err != nil {
 			b.o.Observer.Refresh(name, outcomeOf(err))
+			err = b.withPinNote(rctx, conn, err)
 		}
 		return newTS, err
 	}
@@ -422,5 +423,8 @@ func (b *Broker) provider(ctx context.Context, conn *store.ConnectionRecord) (*o
 	b.provMu.Lock()
 	b.providers[conn.Name] = provEntry{version: conn.Version, p: p}
 	b.provMu.Unlock()
+	if pc, ok := b.o.OAuth.(pinChecker); ok && conn.Discovered != nil {
+		go b.reportPinChanges(context.WithoutCancel(ctx), pc, conn)
+	}
 	return p, nil
 }

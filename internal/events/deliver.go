@@ -15,6 +15,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
@@ -30,7 +31,8 @@ const (
 type Options struct {
 	Store     *store.Store
 	ReplicaID string
-	// HTTP sends the deliveries [10 s timeout].
+	// HTTP sends the deliveries [the egress policy's client, 10 s timeout: no redirects; an
+	// internal address only at the webhook's own (operator-typed) origin].
 	HTTP *http.Client
 	// Interval between passes over the outbox [1 s]; ClaimTTL how long a claim lasts [30 s];
 	// MaxAge how long an event is retried [24 h]; Keep how long a finished event stays
@@ -50,7 +52,7 @@ type Deliverer struct {
 // NewDeliverer returns a Deliverer for o.
 func NewDeliverer(o Options) *Deliverer {
 	if o.HTTP == nil {
-		o.HTTP = &http.Client{Timeout: 10 * time.Second}
+		o.HTTP = egress.Client(10 * time.Second)
 	}
 	o.Interval = orDur(o.Interval, time.Second)
 	o.ClaimTTL = orDur(o.ClaimTTL, 30*time.Second)
@@ -232,7 +234,8 @@ func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webho
 	if err != nil {
 		return 0, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, h.URL, bytes.NewReader(body))
+	// The webhook's URL was typed by an operator: its origin may be an internal address.
+	req, err := http.NewRequestWithContext(egress.AllowOrigins(ctx, h.URL), http.MethodPost, h.URL, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
@@ -242,15 +245,38 @@ func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webho
 	req.Header.Set("webhook-timestamp", fmt.Sprint(now.Unix()))
 	req.Header.Set("webhook-signature", sig)
 	resp, err := d.o.HTTP.Do(req)
+	var re *egress.RedirectError
+	if errors.As(err, &re) {
+		// Not the URL's path (it may carry the receiver's token): only the statuses and hosts.
+		return re.Status, fmt.Errorf("the receiver answered %d redirecting to host %s: webhook deliveries are never redirected; set the webhook's URL to the final one", re.Status, orNone(re.LocationHost))
+	}
 	if err != nil {
 		return 0, errors.New("the receiver did not answer: " + redactURL(err, h.URL))
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+	if resp.StatusCode/100 == 3 { // an injected client that stops at redirects
+		return resp.StatusCode, fmt.Errorf("the receiver answered %d redirecting to host %s: webhook deliveries are never redirected; set the webhook's URL to the final one", resp.StatusCode, orNone(locationHost(resp)))
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return resp.StatusCode, fmt.Errorf("the receiver answered %d", resp.StatusCode)
 	}
 	return resp.StatusCode, nil
+}
+
+// locationHost is the host a redirect names ("" when none).
+func locationHost(resp *http.Response) string {
+	if u, err := resp.Location(); err == nil {
+		return authconn.Sanitize(u.Host, 100)
+	}
+	return ""
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
 }
 
 // redactURL is err's text with the webhook URL (which may carry a token in its query)

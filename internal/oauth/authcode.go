@@ -183,6 +183,7 @@ func issuerMatches(p *Provider, iss string) bool {
 // verifier, and checks the ID token when one comes back (nonce, audience, issuer).
 func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*Token, error) {
 	p := a.provider
+	ctx = p.allow(ctx)
 	tc, err := c.tokenCall(p, "authorization_code", a.Scopes, a.creds)
 	if err != nil {
 		return nil, err

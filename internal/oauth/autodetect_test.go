@@ -31,7 +31,7 @@ func TestAutoDetectPresentsTheGrantOnce(t *testing.T) {
 		reply(isBasic, w)
 	}))
 	defer srv.Close()
-	p := &Provider{Endpoints: Endpoints{TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleAutoDetect}}
+	p := &Provider{Endpoints: Endpoints{TokenURL: srv.URL, AuthStyle: oauth2.AuthStyleAutoDetect}, typed: []string{srv.URL}}
 	creds := Credentials{ClientID: "cid", ClientSecret: "sec"}
 	const old = "rt"
 	c := &Client{}

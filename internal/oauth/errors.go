@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 )
 
 // ErrorKind classifies a failed provider request.
@@ -127,6 +129,21 @@ func classify(op string, err error, codes map[string]string) *Error {
 		}
 		e.Kind = kindOf(e.StatusCode, e.Code)
 		return e
+	}
+	return transportError(op, err)
+}
+
+// transportError is the *Error of a request that got no usable answer: the egress policy's
+// refusals (a redirect, an internal destination) are configuration errors that a retry will
+// not fix; anything else (network, timeout) is transient.
+func transportError(op string, err error) *Error {
+	var re *egress.RedirectError
+	if errors.As(err, &re) {
+		return &Error{Op: op, Kind: KindRejected, StatusCode: re.Status, Err: re}
+	}
+	var be *egress.BlockedError
+	if errors.As(err, &be) {
+		return &Error{Op: op, Kind: KindRejected, Err: be}
 	}
 	return &Error{Op: op, Kind: KindTransient, Err: scrubURLError(err)}
 }

@@ -6,13 +6,21 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
-// FuzzParseMetadata feeds arbitrary discovery documents: parsing never panics, and an
-// accepted document always has usable https (or loopback http) endpoints.
+// FuzzParseMetadata feeds arbitrary discovery documents: parsing never panics, and every
+// endpoint of an accepted document obeys CheckDiscoveredEndpoint: on a loopback issuer's own
+// origin, or https on the issuer's host or registrable domain (https anywhere when the issuer
+// is unknown). A remote document never names a plain-http or loopback endpoint of its own.
 func FuzzParseMetadata(f *testing.F) {
 	f.Add([]byte(`{"issuer":"https://a.example","authorization_endpoint":"https://a.example/auth","token_endpoint":"https://a.example/token"}`), "https://a.example")
 	f.Add([]byte(`{"issuer":"http://127.0.0.1:4444","authorization_endpoint":"http://127.0.0.1:4444/oauth2/auth","token_endpoint":"http://127.0.0.1:4444/oauth2/token","revocation_endpoint":"http://127.0.0.1:4444/oauth2/revoke","token_endpoint_auth_methods_supported":["client_secret_post","client_secret_basic"],"code_challenge_methods_supported":["plain","S256"],"authorization_response_iss_parameter_supported":true}`), "http://127.0.0.1:4444")
+	f.Add([]byte(`{"issuer":"https://a.example","authorization_endpoint":"https://a.example/auth","token_endpoint":"http://127.0.0.1:8200/v1/sys/tools/random"}`), "https://a.example")
+	f.Add([]byte(`{"authorization_endpoint":"http://localhost:1/a","token_endpoint":"http://localhost:1/t"}`), "")
+	f.Add([]byte(`{"issuer":"http://127.0.0.1:4444","authorization_endpoint":"http://127.0.0.1:4444/a","token_endpoint":"http://127.0.0.1:8200/t"}`), "http://127.0.0.1:4444")
+	f.Add([]byte(`{"authorization_endpoint":"https://login.a.example/a","token_endpoint":"https://b.example/t"}`), "https://id.a.example")
 	f.Add([]byte(`{"authorization_endpoint":"javascript:alert(1)","token_endpoint":"https://x"}`), "")
 	f.Add([]byte(`[]`), "")
 	f.Add([]byte(`{"issuer":1}`), "https://x")
@@ -21,10 +29,24 @@ func FuzzParseMetadata(f *testing.F) {
 		if err != nil {
 			return
 		}
-		for _, u := range []string{m.AuthorizationEndpoint, m.TokenEndpoint} {
+		iu, ierr := url.Parse(issuer)
+		loopIssuer := issuer != "" && ierr == nil && iu.Host != "" && authconn.IsLoopbackHost(iu.Hostname())
+		for _, u := range []string{m.AuthorizationEndpoint, m.TokenEndpoint, m.RevocationEndpoint, m.UserinfoEndpoint, m.DeviceAuthorizationEndpoint} {
+			if u == "" {
+				continue
+			}
 			pu, perr := url.Parse(u)
-			if perr != nil || pu.Host == "" || (pu.Scheme != "https" && pu.Scheme != "http") {
+			if perr != nil || pu.Host == "" {
 				t.Fatalf("accepted endpoint %q", u)
+			}
+			switch {
+			case loopIssuer && !authconn.SameOrigin(u, issuer):
+				t.Fatalf("accepted endpoint %q off the loopback issuer's origin %q", u, issuer)
+			case !loopIssuer && pu.Scheme != "https":
+				t.Fatalf("accepted non-https endpoint %q from a remote document (issuer %q)", u, issuer)
+			case !loopIssuer && ierr == nil && iu.Host != "" && !strings.EqualFold(strings.TrimSuffix(pu.Hostname(), "."), strings.TrimSuffix(iu.Hostname(), ".")) &&
+				(site(strings.ToLower(pu.Hostname())) == "" || site(strings.ToLower(strings.TrimSuffix(pu.Hostname(), "."))) != site(strings.ToLower(strings.TrimSuffix(iu.Hostname(), ".")))):
+				t.Fatalf("accepted endpoint %q off the issuer's site %q", u, issuer)
 			}
 		}
 		e := endpointsFromMetadata(m)

@@ -16,6 +16,7 @@ import (
 // client credentials grant (RFC 6749 4.4), for scopes and the connection's audience and
 // RFC 8707 resources. It comes without a refresh token: ask again before it expires.
 func (c *Client) ClientCredentials(ctx context.Context, p *Provider, creds Credentials, scopes []string) (*Token, error) {
+	ctx = p.allow(ctx)
 	tc, err := c.tokenCall(p, "client_credentials", scopes, creds)
 	if err != nil {
 		return nil, err
@@ -65,6 +66,7 @@ func (c *Client) DeviceAuth(ctx context.Context, p *Provider, creds Credentials,
 	if p.DeviceAuthURL == "" {
 		return nil, ErrNoDeviceEndpoint
 	}
+	ctx = p.allow(ctx)
 	scopes = p.Scopes(scopes)
 	cfg := p.deviceConfig(creds, scopes)
 	dc := &deviceCall{base: c.transport(), p: p, creds: creds, style: cfg.Endpoint.AuthStyle, now: c.now}
@@ -90,6 +92,7 @@ func (c *Client) DeviceAuth(ctx context.Context, p *Provider, creds Credentials,
 // authorization_pending waits and slow_down adds 5 seconds to the interval (RFC 8628 3.5).
 func (c *Client) DeviceToken(ctx context.Context, d *DeviceAuthorization) (*Token, error) {
 	p := d.provider
+	ctx = p.allow(ctx)
 	cfg := p.deviceConfig(d.creds, d.Scopes)
 	dc := &deviceCall{base: c.transport(), p: p, creds: d.creds, style: cfg.Endpoint.AuthStyle, now: c.now}
 	ctx = c.withTransport(ctx, dc)
@@ -134,6 +137,8 @@ type deviceCall struct {
 }
 
 func (d *deviceCall) RoundTrip(req *http.Request) (*http.Response, error) {
+	// x/oauth2 sends the device authorization request without the caller's context.
+	req = req.WithContext(d.p.allow(req.Context()))
 	tc := &tokenCall{base: d.base, headers: d.p.preset().TokenHeaders, form: url.Values{}}
 	isDeviceAuth := req.URL.String() == d.p.DeviceAuthURL
 	if d.creds.Key != nil {

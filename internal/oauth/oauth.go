@@ -13,17 +13,21 @@ package oauth
 import (
 	"net/http"
 	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 )
 
 // Client performs OAuth2 requests. The zero value is usable.
 type Client struct {
-	// HTTP is the client used for provider requests; a client with a 30 s timeout when nil.
+	// HTTP is the client used for provider requests; when nil, the egress policy's client
+	// (egress.Client, 30 s timeout): no redirects, internal addresses only at the origins an
+	// operator typed for the connection. Tests may set another.
 	HTTP *http.Client
 	// Now returns the current time; time.Now when nil.
 	Now func() time.Time
 }
 
-var defaultHTTP = &http.Client{Timeout: 30 * time.Second}
+var defaultHTTP = egress.Client(30 * time.Second)
 
 func (c *Client) http() *http.Client {
 	if c != nil && c.HTTP != nil {

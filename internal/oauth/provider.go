@@ -9,6 +9,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 )
 
 // Provider is a connection's resolved provider: endpoints plus the preset that names its
@@ -28,6 +29,15 @@ type Provider struct {
 	Resources []string
 	// tenant is the tenant of a preset with a TenantRule ("common", a tenant id).
 	tenant string
+	// typed are the URLs an operator typed for the connection (provider_url, issuer_url, the
+	// endpoint overrides) and the preset's built-in endpoints: requests to their origins may
+	// reach internal addresses (egress.AllowOrigins); any other destination must be public.
+	typed []string
+}
+
+// allow returns ctx with the provider's operator-typed origins allowed by the egress policy.
+func (p *Provider) allow(ctx context.Context) context.Context {
+	return egress.AllowOrigins(ctx, p.typed...)
 }
 
 // Name returns the preset name, "oidc" for a discovered provider, or "custom" for one whose
@@ -48,26 +58,34 @@ func (p *Provider) preset() *Preset {
 
 // Resolve finds the endpoints of conn, in order: the connection's overrides (auth_url,
 // token_url, revocation_url) field by field, over a built-in preset matched by the host of
-// provider_url or issuer_url, else over OIDC discovery / RFC 8414 metadata from issuer_url,
-// then provider_url. Discovery is skipped when the overrides name both endpoints.
+// provider_url or issuer_url, else over the discovery result pinned in conn.Discovered, else
+// (a connection stored before pinning) over OIDC discovery / RFC 8414 metadata fetched from
+// issuer_url, then provider_url. Discovery is skipped when the overrides name both endpoints.
 func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provider, error) {
 	preset, u := PresetFor(conn.ProviderURL, conn.IssuerURL)
-	p := &Provider{Preset: preset}
+	p := &Provider{Preset: preset, typed: dedupe(conn.ProviderURL, conn.IssuerURL, conn.AuthURL, conn.TokenURL, conn.RevocationURL)}
 	switch {
 	case preset != Generic:
 		p.Endpoints, p.tenant = preset.endpoints(u)
 		p.Source = "preset:" + preset.Name
-	case conn.AuthURL == "" || conn.TokenURL == "":
-		m, err := c.discoverAny(ctx, conn.IssuerURL, conn.ProviderURL)
+		p.typed = append(p.typed, p.AuthURL, p.TokenURL, p.RevocationURL, p.DeviceAuthURL)
+	case !NeedsDiscovery(conn):
+		p.Source = "overrides"
+		p.PKCE = true
+		p.Issuer = conn.IssuerURL
+	case conn.Discovered != nil:
+		if err := checkPin(conn); err != nil {
+			return nil, &Error{Op: "discovery", Kind: KindRejected, Err: err}
+		}
+		p.Endpoints = endpointsFromMetadata(metadataOfPin(conn.Discovered))
+		p.Source = "discovery" // pinned: conn.Discovered.At says when
+	default:
+		m, err := c.discoverAny(ctx, overridden(conn), conn.IssuerURL, conn.ProviderURL)
 		if err != nil {
 			return nil, err
 		}
 		p.Endpoints = endpointsFromMetadata(m)
 		p.Source = "discovery"
-	default:
-		p.Source = "overrides"
-		p.PKCE = true
-		p.Issuer = conn.IssuerURL
 	}
 	if conn.AuthURL != "" {
 		p.AuthURL = conn.AuthURL
@@ -96,11 +114,12 @@ func (p *Provider) applyConnection(conn *authconn.Connection) {
 	}
 }
 
-// discoverAny returns the metadata of the first of issuers that has usable metadata.
-func (c *Client) discoverAny(ctx context.Context, issuers ...string) (*Metadata, error) {
+// discoverAny returns the metadata of the first of issuers that has usable metadata;
+// configured names the metadata fields the connection overrides (not checked).
+func (c *Client) discoverAny(ctx context.Context, configured map[string]bool, issuers ...string) (*Metadata, error) {
 	var firstErr error
 	for _, issuer := range dedupe(issuers...) {
-		m, err := c.Discover(ctx, issuer)
+		m, err := c.discover(ctx, issuer, configured)
 		if err == nil {
 			return m, nil
 		}

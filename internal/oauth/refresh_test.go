@@ -70,7 +70,7 @@ func testClient() *Client {
 const oldRT = "old-rt"
 
 func customProvider(tokenURL string) *Provider {
-	return &Provider{Source: "overrides", Endpoints: Endpoints{TokenURL: tokenURL, AuthURL: tokenURL, AuthStyle: 1 /* params */}}
+	return &Provider{Source: "overrides", Endpoints: Endpoints{TokenURL: tokenURL, AuthURL: tokenURL, AuthStyle: 1 /* params */}, typed: []string{tokenURL}}
 }
 
 func TestRefreshSendsTheRefreshTokenAndReturnsTheAnswer(t *testing.T) {

@@ -10,7 +10,17 @@ import (
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
+
+// locationHost is the host of a redirect's Location, or "none".
+func locationHost(resp *http.Response) string {
+	if u, err := resp.Location(); err == nil && u.Host != "" {
+		return u.Host
+	}
+	return "none"
+}
 
 // ErrNoRevocationEndpoint is returned by Revoke when the provider has no RFC 7009 endpoint
 // (Microsoft, for one).
@@ -23,6 +33,7 @@ func (c *Client) Revoke(ctx context.Context, p *Provider, creds Credentials, tok
 	if p.RevocationURL == "" {
 		return ErrNoRevocationEndpoint
 	}
+	ctx = p.allow(ctx)
 	form := url.Values{"token": {token}}
 	if hint != "" {
 		form.Set("token_type_hint", hint)
@@ -73,12 +84,22 @@ func (c *Client) revoke(ctx context.Context, p *Provider, creds Credentials, for
 	}
 	resp, err := c.http().Do(req)
 	if err != nil {
-		return &Error{Op: "revoke", Kind: KindTransient, Err: scrubURLError(err)}
+		return transportError("revoke", err)
 	}
 	defer resp.Body.Close()
 	respBody, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.Request != nil && resp.Request.URL.String() != req.URL.String() {
+		// An HTTP client that follows redirects (not the egress policy's): the answer is not
+		// the registered endpoint's, so the token may still be valid.
+		return &Error{Op: "revoke", Kind: KindRejected, StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("the answer came from %s after a redirect, not from the revocation endpoint: configure the final URL as revocation_url", authconn.Sanitize(resp.Request.URL.Host, 100))}
+	}
 	if resp.StatusCode/100 == 2 {
-		return nil
+		return nil // only a 2xx of the registered endpoint counts as revoked
+	}
+	if resp.StatusCode/100 == 3 {
+		return &Error{Op: "revoke", Kind: KindRejected, StatusCode: resp.StatusCode,
+			Err: fmt.Errorf("the revocation endpoint redirected (to host %s): configure the final URL as revocation_url", authconn.Sanitize(locationHost(resp), 100))}
 	}
 	var e struct {
 		Error       string `json:"error"`

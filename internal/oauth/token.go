@@ -149,6 +149,7 @@ func (c *Client) Refresh(ctx context.Context, p *Provider, creds Credentials, re
 	if refreshToken == "" {
 		return nil, &Error{Op: "refresh", Kind: KindInvalidGrant, Code: "no_refresh_token", Description: "no refresh token is stored for this connection"}
 	}
+	ctx = p.allow(ctx)
 	cfg := p.Config(creds, "", scopes)
 	tc, err := c.tokenCall(p, "refresh_token", scopes, creds)
 	if err != nil {

@@ -371,6 +371,10 @@ func (r *authConnectionResource) Create(ctx context.Context, req resource.Create
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	if err := r.oauthClient().Pin(ctx, c); err != nil {
+		resp.Diagnostics.AddError("Cannot discover the provider's endpoints", err.Error()+".")
+		return
+	}
 	// The token status is independent of the configuration: read it while creating.
 	status := r.statusAsync(ctx, c.Name)
 	if err := connection.Create(ctx, r.store, c, sec); err != nil {
@@ -447,6 +451,10 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 			return
 		}
 		c.CreatedAt = cur.CreatedAt
+		r.repin(ctx, c, &cur.Connection, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
 		v, err := r.store.UpdateConnection(ctx, c, cur.Version)
 		if err != nil {
 			if errors.Is(err, store.ErrConflict) {
@@ -490,6 +498,56 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 	resp.Diagnostics.Append(r.readStatus(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 	resp.Diagnostics.Append(resp.Identity.Set(ctx, authConnectionIdentityModel{Name: plan.Name})...)
+}
+
+// oauthClient is the client for provider requests (discovery, revocation).
+func (r *authConnectionResource) oauthClient() *oauth.Client {
+	if r.oauth == nil {
+		return &oauth.Client{}
+	}
+	return r.oauth
+}
+
+// repin discovers the endpoints of c, the updated form of cur, again (an update pins the
+// provider's current document). When the provider cannot be reached and c discovers from the
+// same URLs as cur, cur's pinned endpoints are kept with a warning; otherwise it is an error.
+func (r *authConnectionResource) repin(ctx context.Context, c, cur *authconn.Connection, diags *diag.Diagnostics) {
+	err := r.oauthClient().Pin(ctx, c)
+	if err == nil {
+		if moved := movedEndpoints(cur.Discovered, c.Discovered); moved != "" {
+			diags.AddWarning("Provider endpoints changed",
+				fmt.Sprintf("The provider's discovery document changed since the connection's endpoints were pinned (%s). This apply pins the new ones; check that they are the provider's.", moved))
+		}
+		return
+	}
+	same := c.ProviderURL == cur.ProviderURL && c.IssuerURL == cur.IssuerURL && c.AuthURL == cur.AuthURL && c.TokenURL == cur.TokenURL
+	if same && cur.Discovered != nil {
+		c.Discovered = cur.Discovered
+		diags.AddWarning("Provider endpoints not refreshed",
+			fmt.Sprintf("%v. The endpoints pinned on %s are kept; apply again when the provider is reachable to pin its current ones.", err, cur.Discovered.At.Format(time.DateOnly)))
+		return
+	}
+	diags.AddError("Cannot discover the provider's endpoints", err.Error()+".")
+}
+
+// movedEndpoints describes the endpoints that differ between two pinned discovery results;
+// empty when either is nil or nothing moved.
+func movedEndpoints(was, now *authconn.Discovered) string {
+	if was == nil || now == nil {
+		return ""
+	}
+	var out []string
+	for _, f := range [][3]string{
+		{"authorization_endpoint", was.AuthorizationEndpoint, now.AuthorizationEndpoint},
+		{"token_endpoint", was.TokenEndpoint, now.TokenEndpoint},
+		{"revocation_endpoint", was.RevocationEndpoint, now.RevocationEndpoint},
+		{"device_authorization_endpoint", was.DeviceAuthorizationEndpoint, now.DeviceAuthorizationEndpoint},
+	} {
+		if f[1] != f[2] {
+			out = append(out, fmt.Sprintf("%s %q, was %q", f[0], f[2], f[1]))
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 // rotatedSecret returns the secret to write when the plan rotates it: a changed

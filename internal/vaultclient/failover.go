@@ -69,7 +69,7 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		r := f.retarget(req, target, body)
 		resp, err := f.base.RoundTrip(r)
-		if loc := location(resp); loc != nil && redirects < 2 {
+		if loc := f.location(resp); loc != nil && redirects < 2 {
 			resp.Body.Close()
 			redirect, redirects = loc, redirects+1
 			attempt-- // not a failure: the same round goes on at the active node
@@ -99,8 +99,11 @@ func (f *failover) RoundTrip(req *http.Request) (*http.Response, error) {
 }
 
 // location is the target of a 307 redirect, which a standby answers when it cannot forward
-// a request to the active node (for a moment after an election); nil for other answers.
-func location(resp *http.Response) *url.URL {
+// a request to the active node (for a moment after an election), when it is one of the
+// configured nodes; nil for other answers. A redirect elsewhere is not followed (the request
+// carries the Vault token): the standby is then treated as one without a reachable active
+// node, and the other configured nodes are tried.
+func (f *failover) location(resp *http.Response) *url.URL {
 	if resp == nil || resp.StatusCode != http.StatusTemporaryRedirect {
 		return nil
 	}
@@ -108,17 +111,91 @@ func location(resp *http.Response) *url.URL {
 	if err != nil || u.Host == "" {
 		return nil
 	}
+	if i := f.index(u); i < 0 {
+		from := ""
+		if resp.Request != nil {
+			from = resp.Request.URL.Host
+		}
+		f.log.Warn("a Vault node redirected to an address that is not configured; not followed (add it to the Vault addresses if it is a node of the cluster)",
+			"node", from, "location_host", u.Host)
+		return nil
+	}
 	return &url.URL{Scheme: u.Scheme, Host: u.Host}
 }
 
-// index returns the index of the address with u's host, or -1.
+// index returns the index of the configured address with u's scheme and host, or -1.
 func (f *failover) index(u *url.URL) int {
 	for i, a := range f.addrs {
-		if a.Host == u.Host {
+		if sameNode(a, u) {
 			return i
 		}
 	}
 	return -1
+}
+
+// sameNode reports whether a and b name the same scheme, host and port (default ports
+// made explicit).
+func sameNode(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(hostPort(a), hostPort(b))
+}
+
+func hostPort(u *url.URL) string {
+	if u.Port() != "" {
+		return u.Host
+	}
+	if strings.EqualFold(u.Scheme, "https") {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return net.JoinHostPort(u.Hostname(), "80")
+}
+
+// RedirectError is a Vault answer redirecting to an address that is not one of the
+// configured nodes: it is not followed, since vault/api would send the Vault token there.
+type RedirectError struct {
+	Status   int
+	From, To string // hosts
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("Vault at %s answered %d redirecting to %s, which is not one of the configured Vault addresses: the Vault token goes only to configured nodes; if %s is a node of the cluster, add it to the Vault addresses (separated by commas)",
+		e.From, e.Status, e.To, e.To)
+}
+
+// redirectGuard stops a redirect (which vault/api follows once, with the Vault token) to an
+// address that is not one of the configured nodes.
+type redirectGuard struct {
+	base  http.RoundTripper
+	addrs []*url.URL
+}
+
+// newRedirectGuard returns the guard over base for the configured addresses addrs.
+func newRedirectGuard(base http.RoundTripper, addrs []string) *redirectGuard {
+	g := &redirectGuard{base: base}
+	for _, a := range addrs {
+		if u, err := url.Parse(strings.TrimSpace(a)); err == nil && u.Host != "" {
+			g.addrs = append(g.addrs, u)
+		}
+	}
+	return g
+}
+
+// RoundTrip passes req on and turns a redirect to an unconfigured address into a *RedirectError.
+func (g *redirectGuard) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := g.base.RoundTrip(req)
+	if err != nil || resp.StatusCode/100 != 3 || resp.StatusCode == http.StatusNotModified {
+		return resp, err
+	}
+	to := "no address"
+	if loc, lerr := resp.Location(); lerr == nil && loc.Host != "" {
+		for _, a := range g.addrs {
+			if sameNode(a, loc) {
+				return resp, nil
+			}
+		}
+		to = loc.Scheme + "://" + loc.Host
+	}
+	resp.Body.Close()
+	return nil, &RedirectError{Status: resp.StatusCode, From: req.URL.Host, To: to}
 }
 
 func (f *failover) current() int {

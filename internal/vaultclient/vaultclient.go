@@ -199,6 +199,7 @@ func newAPIClient(cfg Config) (*vault.Client, error) {
 		}
 		vc.HttpClient.Transport = f
 	}
+	vc.HttpClient.Transport = newRedirectGuard(vc.HttpClient.Transport, addrs)
 	mode := orDefault(cfg.Consistency, ConsistencyStrong)
 	switch mode {
 	case ConsistencyStrong, ConsistencyForward, ConsistencyEventual:
