@@ -17,7 +17,10 @@ func TestLinkFlowsReuseYoungAndCapLive(t *testing.T) {
 	lf := newLinkFlows(10 * time.Minute)
 	l := &authconn.ConnectLink{ID: "abcdefghijkl"}
 	starts := 0
-	start := func(context.Context) (string, error) { starts++; return fmt.Sprintf("https://idp/authorize?n=%d", starts), nil }
+	start := func(context.Context) (string, error) {
+		starts++
+		return fmt.Sprintf("https://idp/authorize?n=%d", starts), nil
+	}
 	for range 50 {
 		if u, err := lf.begin(context.Background(), l, start); err != nil || u != "https://idp/authorize?n=1" {
 			t.Fatalf("begin = %q, %v", u, err)
