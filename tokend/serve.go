@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"golang.org/x/net/netutil"
 
@@ -142,6 +143,9 @@ func runServe(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
+	srv.Metrics().Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tokend_rate_limited_total",
+		Help: "Requests answered 429 because their client address was out of pre-authentication requests or failed API keys."},
+		func() float64 { return float64(lim.Refused()) }))
 	ln, mln, err := f.listeners()
 	if err != nil {
 		return err
