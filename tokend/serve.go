@@ -227,6 +227,9 @@ func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func(
 	var srv *api.Server
 	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
 	_, port, _ := net.SplitHostPort(f.listen)
+	if port == "0" {
+		port = "" // chosen by the system: any port of a loopback name
+	}
 	o := api.Options{Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, NoAuthPort: port, Metrics: metrics, RequestTimeout: f.requestTimeout,
 		Ready: ready, FailLimit: lim, MetricsElsewhere: f.metricsListen != "", Logger: log}
 	emitter := &events.Emitter{Store: st, Logger: log}
