@@ -153,7 +153,7 @@ func validToken(base, key string) *http.Request {
 // survived, and it is never charged). Before: about one Vault read per request.
 func TestAttackF6_FloodFromOneClientCausesVaultReadsBoundedByTheLimit(t *testing.T) {
 	b := newFloodBed(t)
-	p := b.serve(t, "--rate-limit", "0.01", "--rate-burst", "10")
+	p := b.serve(t, "--rate-limit", "0.01", "--rate-burst", "10", "--rate-delay", "0s")
 	if code := do(validToken(p.URL, b.key)); code != 200 {
 		t.Fatalf("valid key before the flood: %d", code)
 	}
@@ -290,9 +290,15 @@ func TestFloodMeasurements(t *testing.T) {
 	b := newFloodBed(t)
 	const d = 5 * time.Second
 	for _, c := range []struct {
-		name  string
-		extra []string
-	}{{"default limit (1/s, burst 20)", nil}, {"limit lifted (--rate-limit 1e6 --rate-burst 1000000)", []string{"--rate-limit", "1000000", "--rate-burst", "1000000"}}} {
+		name    string
+		workers int
+		extra   []string
+	}{
+		{"defaults (1/s, burst 20, 429 held 1 s), 4 flood connections", 4, nil},
+		{"defaults, 64 flood connections", 64, nil},
+		{"--rate-delay 0s (429 at once), 4 flood connections", 4, []string{"--rate-delay", "0s"}},
+		{"limit lifted (--rate-limit 1e6 --rate-burst 1000000), 4 flood connections", 4, []string{"--rate-limit", "1000000", "--rate-burst", "1000000"}},
+	} {
 		p := b.serve(t, c.extra...)
 		do(validToken(p.URL, b.key))
 		q0 := b.vaultRequests(t)
@@ -303,7 +309,7 @@ func TestFloodMeasurements(t *testing.T) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		v0 := b.vaultRequests(t)
-		f.run(p.URL, 4, stop, &wg)
+		f.run(p.URL, c.workers, stop, &wg)
 		during := validLoad(p.URL, b.key, 4, d)
 		close(stop)
 		wg.Wait()

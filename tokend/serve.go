@@ -59,6 +59,7 @@ type serveFlags struct {
 	clientIPHeader   string
 	rateLimit        float64
 	rateBurst        int
+	rateDelay        time.Duration
 }
 
 // maxHeaderBytes bounds a request's header (net/http's default is 1 MB): tokend's requests
@@ -111,6 +112,7 @@ status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.m
 	fl.StringVar(&f.clientIPHeader, "client-ip-header", os.Getenv("TOKEND_CLIENT_IP_HEADER"), "take the client address for rate limits from this header set by a trusted proxy (X-Forwarded-For: its last entry); only when every request comes through that proxy ($TOKEND_CLIENT_IP_HEADER)")
 	fl.Float64Var(&f.rateLimit, "rate-limit", ratelimit.DefaultRate, "requests per second one client address may make, sustained, to /v1/connect, /v1/callback and POST /ui/login, and with API keys that fail")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests one client address may make at once before --rate-limit applies")
+	fl.DurationVar(&f.rateDelay, "rate-delay", ratelimit.DefaultDelay, "hold a request refused by the rate limit this long before its 429 (slows a flooding client down; 0: answer at once)")
 	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
 	return cmd
 }
@@ -135,7 +137,7 @@ func runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer vc.Close()
-	lim, err := ratelimit.New(ratelimit.Options{Rate: f.rateLimit, Burst: f.rateBurst, ClientIPHeader: f.clientIPHeader})
+	lim, err := ratelimit.New(ratelimit.Options{Rate: f.rateLimit, Burst: f.rateBurst, ClientIPHeader: f.clientIPHeader, Delay: f.rateDelay})
 	if err != nil {
 		return err
 	}
@@ -209,8 +211,8 @@ func (f *serveFlags) checkLimits() error {
 	if f.writeTimeout <= f.requestTimeout {
 		return &exitError{code: 2, err: fmt.Errorf("--write-timeout %s must be longer than --request-timeout %s (a token request may wait that long for a refresh)", f.writeTimeout, f.requestTimeout)}
 	}
-	if f.readTimeout <= 0 || f.maxConnections <= 0 || f.rateLimit <= 0 || f.rateBurst <= 0 {
-		return &exitError{code: 2, err: errors.New("--read-timeout, --max-connections, --rate-limit and --rate-burst must be positive")}
+	if f.readTimeout <= 0 || f.maxConnections <= 0 || f.rateLimit <= 0 || f.rateBurst <= 0 || f.rateDelay < 0 {
+		return &exitError{code: 2, err: errors.New("--read-timeout, --max-connections, --rate-limit and --rate-burst must be positive, --rate-delay not negative")}
 	}
 	if f.metricsListen != "" {
 		if _, _, err := net.SplitHostPort(f.metricsListen); err != nil {

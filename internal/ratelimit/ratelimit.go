@@ -29,6 +29,7 @@ const (
 	DefaultRate    = 1.0   // requests per second per client, sustained
 	DefaultBurst   = 20    // requests a client may make at once
 	DefaultClients = 65536 // buckets kept (about 200 bytes each)
+	DefaultDelay   = time.Second
 )
 
 // Options configure a Limiter.
@@ -44,6 +45,11 @@ type Options struct {
 	// whole value). Empty: the client is the connection's remote address. Set it only when
 	// every request reaches tokend through that proxy, or clients choose their own address.
 	ClientIPHeader string
+	// Delay holds a refused request this long (at most until the client may send again, or
+	// its request ends) before its 429 goes out, so that a client flooding over a few
+	// connections sends a few requests a second, not thousands, and valid callers keep the
+	// CPU. 0: answer at once.
+	Delay time.Duration
 }
 
 // Limiter holds one token bucket per client.
@@ -75,10 +81,20 @@ func New(o Options) (*Limiter, error) {
 	return &Limiter{o: o, clients: c}, nil
 }
 
-// Allow charges r's client one request. When its bucket is empty it returns false and how
-// long the client should wait before its next request.
+// Allow charges r's client one request. When its bucket is empty it holds the request for
+// Options.Delay, then returns false and how long the client should wait before its next
+// request.
 func (l *Limiter) Allow(r *http.Request) (bool, time.Duration) {
-	return l.AllowClient(l.Client(r))
+	ok, wait := l.AllowClient(l.Client(r))
+	if !ok && l.o.Delay > 0 {
+		t := time.NewTimer(min(l.o.Delay, wait))
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		}
+	}
+	return ok, wait
 }
 
 // AllowClient is Allow for a client returned by Client.

@@ -1,10 +1,12 @@
 package ratelimit
 
 import (
+	"context"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"testing"
+	"time"
 )
 
 func req(remote string, hdr ...string) *http.Request {
@@ -81,5 +83,21 @@ func TestBucketsAreBounded(t *testing.T) {
 	}
 	if n := l.clients.Len(); n != 100 {
 		t.Fatalf("buckets = %d, want 100", n)
+	}
+}
+
+// TestRefusedRequestsAreHeld: with Delay, a refused request is answered after the delay
+// (counted by a fake clock would be nicer; here: the refusal happens, and a cancelled
+// request is let go at once).
+func TestRefusedRequestsAreHeld(t *testing.T) {
+	l, _ := New(Options{Rate: 0.001, Burst: 1, Delay: time.Hour})
+	if ok, _ := l.Allow(req("192.0.2.1:1")); !ok {
+		t.Fatal("first request refused")
+	}
+	r := req("192.0.2.1:1")
+	ctx, cancel := context.WithCancel(r.Context())
+	cancel()
+	if ok, wait := l.Allow(r.WithContext(ctx)); ok || wait <= 0 {
+		t.Fatalf("second request: %v %v", ok, wait)
 	}
 }
