@@ -366,3 +366,69 @@ func slowBodies(t *testing.T, p *tokendProc, n int, rt time.Duration) {
 	t.Logf("%d slow-body connections (--read-timeout %s): RSS %s before, %s while held, %s after %s; %d of %d closed by tokend",
 		n, rt, before, held, rss(), time.Since(start).Round(time.Second), closed, n)
 }
+
+// get2 sends GET url with Host host (when set) and returns the status and body.
+func get2(t *testing.T, u, host string) (int, string) {
+	t.Helper()
+	r, _ := http.NewRequest(http.MethodGet, u, nil)
+	if host != "" {
+		r.Host = host
+	}
+	resp, err := floodClient.Do(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// TestAttackF10_InsecureNoAuthServesLoopbackHostsOnly: tokend serve --insecure-no-auth
+// refuses a request whose Host is a rebound name (421, no token), and serves 127.0.0.1
+// and localhost with its port.
+func TestAttackF10_InsecureNoAuthServesLoopbackHostsOnly(t *testing.T) {
+	b := newFloodBed(t)
+	p := b.serve(t, "--insecure-no-auth")
+	_, port, _ := strings.Cut(strings.TrimPrefix(p.URL, "http://"), ":")
+	for host, want := range map[string]int{"attacker-rebind.example:" + port: 421, "127.0.0.1:" + port: 200, "localhost:" + port: 200} {
+		code, body := get2(t, p.URL+"/v1/connections/svc/token", host)
+		if code != want || (want == 421 && strings.Contains(body, "at-flood")) {
+			t.Errorf("invariant «--insecure-no-auth serves loopback Host names only»: Host %s got %d %s", host, code, body)
+		}
+	}
+}
+
+// TestAttackF11_ReadyzDuringAVaultOutageShowsNoAddress: with Vault stopped, /readyz answers
+// 503 {"status":"not ready"}: no Vault address, mount or prefix (the log has them).
+func TestAttackF11_ReadyzDuringAVaultOutageShowsNoAddress(t *testing.T) {
+	b := newFloodBed(t)
+	p := b.serve(t)
+	b.env.Vault.Stop()
+	defer func() { _ = b.env.Vault.Start() }()
+	code, body := get2(t, p.URL+"/readyz", "")
+	vaultHostPort := strings.TrimPrefix(b.env.Vault.Addr, "http://")
+	if code != 503 || strings.TrimSpace(body) != `{"status":"not ready"}` || strings.Contains(body, vaultHostPort) || strings.Contains(body, "secret") {
+		t.Errorf("invariant «/readyz tells anonymous callers only ready or not»: %d %s", code, body)
+	}
+	logged, _ := os.ReadFile(p.log)
+	if !strings.Contains(string(logged), "not ready") || !strings.Contains(string(logged), vaultHostPort) {
+		t.Errorf("the reason is not in the log")
+	}
+}
+
+// TestServeMetricsListen: with --metrics-listen, /metrics is served there and no longer on
+// --listen.
+func TestServeMetricsListen(t *testing.T) {
+	b := newFloodBed(t)
+	maddr := freeAddr(t)
+	p := b.serve(t, "--metrics-listen", maddr)
+	if code, _ := get2(t, p.URL+"/metrics", ""); code != 404 {
+		t.Errorf("/metrics on --listen: %d, want 404", code)
+	}
+	if code, body := get2(t, "http://"+maddr+"/metrics", ""); code != 200 || !strings.Contains(body, "tokend_rate_limited_total") {
+		t.Errorf("/metrics on --metrics-listen: %d", code)
+	}
+	if code, _ := get2(t, "http://"+maddr+"/v1/connections", ""); code != 404 {
+		t.Errorf("the API on --metrics-listen: %d, want 404", code)
+	}
+}
