@@ -22,6 +22,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
+	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/ratelimit"
@@ -313,7 +314,7 @@ func metricsOnly(h http.Handler) http.Handler {
 func limitPreAuth(h http.Handler, lim *ratelimit.Limiter) http.Handler {
 	return lim.Wrap(h, func(r *http.Request) bool {
 		p := r.URL.Path
-		return (r.Method == http.MethodPost && (p == connect.StartPath || p == "/ui/login")) ||
+		return (r.Method == http.MethodPost && (p == connect.StartPath || p == console.Path+"/login")) ||
 			p == authorize.HostedCallbackPath || strings.HasPrefix(p, authorize.HostedCallbackPath+"/")
 	})
 }
