@@ -8,11 +8,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/netutil"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/ratelimit"
 )
 
 // startLimited serves h as tokend serve does (its http.Server and connection cap) with the
@@ -136,5 +139,30 @@ func TestAttackF5_ConnectionsAreCapped(t *testing.T) {
 	}
 	if served != 10 {
 		t.Errorf("invariant «at most --max-connections are served at once»: %d of 30 connections answered, want 10", served)
+	}
+}
+
+// TestLimitPreAuthChargesThePreAuthenticationRoutesOnly: POST /v1/connect, /v1/callback,
+// /v1/callback/{name} and POST /ui/login are charged (the second request of a client with a
+// bucket of 1 gets 429); the token endpoint, the landing page and GET /ui/login are not.
+func TestLimitPreAuthChargesThePreAuthenticationRoutesOnly(t *testing.T) {
+	for _, c := range []struct {
+		method, path string
+		charged      bool
+	}{
+		{"POST", "/v1/connect", true}, {"GET", "/v1/callback", true}, {"GET", "/v1/callback/google", true}, {"POST", "/ui/login", true},
+		{"GET", "/v1/connections/c/token", false}, {"GET", "/connect", false}, {"GET", "/ui/login", false}, {"GET", "/healthz", false},
+	} {
+		lim, _ := ratelimit.New(ratelimit.Options{Rate: 0.001, Burst: 1})
+		h := limitPreAuth(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(204) }), lim)
+		var last int
+		for range 2 {
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, httptest.NewRequest(c.method, c.path, nil))
+			last = w.Code
+		}
+		if got := last == http.StatusTooManyRequests; got != c.charged {
+			t.Errorf("%s %s: second request %d, charged %v, want %v", c.method, c.path, last, got, c.charged)
+		}
 	}
 }
