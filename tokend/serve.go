@@ -81,7 +81,12 @@ for a local demo and is refused unless --listen is a loopback address.
 
 Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz, /metrics.
 With --public-url also: /connect (connect links), /v1/callback (hosted authorize), /ui (the
-status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.md).`,
+status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.md).
+
+Against anonymous load: slow requests are cut (--read-timeout, --write-timeout), headers are
+capped at 64 KiB, connections at --max-connections, and each client address gets a rate
+limit (--rate-limit, --rate-burst) on /v1/connect, /v1/callback, POST /ui/login and API
+keys that fail. --metrics-listen moves /metrics to an address of its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), f) },
 	}
