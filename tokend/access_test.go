@@ -335,7 +335,7 @@ func (a *accessBed) startServe(t *testing.T) {
 	a.logPath = filepath.Join(t.TempDir(), "serve.log")
 	lf, _ := os.Create(a.logPath)
 	serve := exec.Command(a.bin, "serve", "--listen", addr, "--recheck-interval", "1s", "--key-cache-ttl", "1s", "--log-level", "debug",
-		"--public-url", "http://"+addr)
+		"--public-url", "http://"+addr, "--rate-burst", "100000") // the sweep sends hundreds of bad keys from one address
 	serve.Env = a.tokendEnv
 	serve.Stdout, serve.Stderr = lf, lf
 	serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

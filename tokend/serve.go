@@ -10,15 +10,22 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
+	"golang.org/x/net/netutil"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/connect"
+	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/ratelimit"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
@@ -46,7 +53,19 @@ type serveFlags struct {
 	webhookInterval  time.Duration
 	webhookClaimTTL  time.Duration
 	webhookMaxAge    time.Duration
+	readTimeout      time.Duration
+	writeTimeout     time.Duration
+	maxConnections   int
+	metricsListen    string
+	clientIPHeader   string
+	rateLimit        float64
+	rateBurst        int
+	rateDelay        time.Duration
 }
+
+// maxHeaderBytes bounds a request's header (net/http's default is 1 MB): tokend's requests
+// carry an API key or a cookie, a few hundred bytes.
+const maxHeaderBytes = 64 << 10
 
 func newServeCmd() *cobra.Command {
 	var f serveFlags
@@ -62,7 +81,12 @@ for a local demo and is refused unless --listen is a loopback address.
 
 Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz, /metrics.
 With --public-url also: /connect (connect links), /v1/callback (hosted authorize), /ui (the
-status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.md).`,
+status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.md).
+
+Against anonymous load: slow requests are cut (--read-timeout, --write-timeout), headers are
+capped at 64 KiB, connections at --max-connections, and each client address gets a rate
+limit (--rate-limit, --rate-burst) on /v1/connect, /v1/callback, POST /ui/login and API
+keys that fail. --metrics-listen moves /metrics to an address of its own.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), f) },
 	}
@@ -87,6 +111,14 @@ status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.m
 	fl.DurationVar(&f.webhookInterval, "webhook-interval", time.Second, "how often this replica looks for webhook deliveries that are due")
 	fl.DurationVar(&f.webhookClaimTTL, "webhook-claim-ttl", 30*time.Second, "how long a replica's claim on a delivery lasts (another replica delivers again after it, if this one died)")
 	fl.DurationVar(&f.webhookMaxAge, "webhook-max-age", 24*time.Hour, "how long a failing delivery is retried")
+	fl.DurationVar(&f.readTimeout, "read-timeout", 30*time.Second, "longest time to read a whole request, body included (slow clients are cut)")
+	fl.DurationVar(&f.writeTimeout, "write-timeout", 0, "longest time from the end of a request's header to the end of its answer (default: --request-timeout + 15s)")
+	fl.IntVar(&f.maxConnections, "max-connections", 4096, "most connections served at once (more wait to be accepted)")
+	fl.StringVar(&f.metricsListen, "metrics-listen", os.Getenv("TOKEND_METRICS_LISTEN"), "serve /metrics on this address only (e.g. 127.0.0.1:9787 or a cluster-internal address), not on --listen ($TOKEND_METRICS_LISTEN)")
+	fl.StringVar(&f.clientIPHeader, "client-ip-header", os.Getenv("TOKEND_CLIENT_IP_HEADER"), "take the client address for rate limits from this header set by a trusted proxy (X-Forwarded-For: its last entry); only when every request comes through that proxy ($TOKEND_CLIENT_IP_HEADER)")
+	fl.Float64Var(&f.rateLimit, "rate-limit", ratelimit.DefaultRate, "requests per second one client address may make, sustained, to /v1/connect, /v1/callback and POST /ui/login, and with API keys that fail")
+	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests one client address may make at once before --rate-limit applies")
+	fl.DurationVar(&f.rateDelay, "rate-delay", ratelimit.DefaultDelay, "hold a request refused by the rate limit this long before its 429 (slows a flooding client down; 0: answer at once)")
 	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
 	return cmd
 }
@@ -111,13 +143,20 @@ func runServe(ctx context.Context, f serveFlags) error {
 		return err
 	}
 	defer vc.Close()
-	b, srv, d, err := f.newServer(ctx, st, vc.Health, log)
+	lim, err := ratelimit.New(ratelimit.Options{Rate: f.rateLimit, Burst: f.rateBurst, ClientIPHeader: f.clientIPHeader, Delay: f.rateDelay})
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", f.listen)
+	b, srv, d, err := f.newServer(ctx, st, vc.Health, lim, log)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w (is another tokend running? choose another --listen port)", f.listen, err)
+		return err
+	}
+	srv.Metrics().Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tokend_rate_limited_total",
+		Help: "Requests answered 429 because their client address was out of pre-authentication requests or failed API keys."},
+		func() float64 { return float64(lim.Refused()) }))
+	ln, mln, err := f.listeners()
+	if err != nil {
+		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -137,7 +176,12 @@ func runServe(ctx context.Context, f serveFlags) error {
 		scheme = "https"
 	}
 	log.Info("tokend serving", "url", scheme+"://"+ln.Addr().String(), "replica", f.replicaID, "vault", vc.Address(), "vault_auth", vc.Method(), "mount", st.Mount(), "prefix", st.Prefix())
-	err = f.serve(ctx, ln, srv, log)
+	if mln != nil {
+		log.Info("serving /metrics on its own listener only", "url", "http://"+mln.Addr().String()+"/metrics")
+		go func() { _ = f.httpServer(metricsOnly(srv.MetricsHandler()), log).Serve(mln) }()
+		defer mln.Close()
+	}
+	err = f.serve(ctx, ln, limitPreAuth(srv, lim), log)
 	stop()
 	b.Close()
 	return err
@@ -162,16 +206,40 @@ func (f *serveFlags) check(log *slog.Logger) error {
 	if f.replicaID == "" {
 		f.replicaID = defaultReplicaID()
 	}
+	return f.checkLimits()
+}
+
+// checkLimits validates the flags of timeouts and limits and fills in --write-timeout.
+func (f *serveFlags) checkLimits() error {
+	if f.writeTimeout == 0 {
+		f.writeTimeout = f.requestTimeout + 15*time.Second
+	}
+	if f.writeTimeout <= f.requestTimeout {
+		return &exitError{code: 2, err: fmt.Errorf("--write-timeout %s must be longer than --request-timeout %s (a token request may wait that long for a refresh)", f.writeTimeout, f.requestTimeout)}
+	}
+	if f.readTimeout <= 0 || f.maxConnections <= 0 || f.rateLimit <= 0 || f.rateBurst <= 0 || f.rateDelay < 0 {
+		return &exitError{code: 2, err: errors.New("--read-timeout, --max-connections, --rate-limit and --rate-burst must be positive, --rate-delay not negative")}
+	}
+	if f.metricsListen != "" {
+		if _, _, err := net.SplitHostPort(f.metricsListen); err != nil {
+			return &exitError{code: 2, err: fmt.Errorf("invalid --metrics-listen %q: use host:port, e.g. 127.0.0.1:9787", f.metricsListen)}
+		}
+	}
 	return nil
 }
 
 // newServer wires the broker, the HTTP API, the webhook deliverer and, with --public-url,
 // the hosted pages on st.
-func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func() error, log *slog.Logger) (*broker.Broker, *api.Server, *events.Deliverer, error) {
+func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func() error, lim *ratelimit.Limiter, log *slog.Logger) (*broker.Broker, *api.Server, *events.Deliverer, error) {
 	var b *broker.Broker
 	var srv *api.Server
 	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
-	o := api.Options{Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Ready: ready, Logger: log}
+	_, port, _ := net.SplitHostPort(f.listen)
+	if port == "0" {
+		port = "" // chosen by the system: any port of a loopback name
+	}
+	o := api.Options{Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, NoAuthPort: port, Metrics: metrics, RequestTimeout: f.requestTimeout,
+		Ready: ready, FailLimit: lim, MetricsElsewhere: f.metricsListen != "", Logger: log}
 	emitter := &events.Emitter{Store: st, Logger: log}
 	if f.publicURL != "" {
 		h, err := newHosted(ctx, st, *f, func() *api.Server { return srv }, log)
@@ -211,9 +279,54 @@ func warm(ctx context.Context, b *broker.Broker, log *slog.Logger) {
 	log.Info("cache warmed", "connections_with_tokens", n, "took", time.Since(start).Round(time.Millisecond))
 }
 
+// listeners opens --listen, capped at --max-connections, and --metrics-listen when given
+// (else nil).
+func (f *serveFlags) listeners() (net.Listener, net.Listener, error) {
+	ln, err := net.Listen("tcp", f.listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot listen on %s: %w (is another tokend running? choose another --listen port)", f.listen, err)
+	}
+	if f.metricsListen == "" {
+		return netutil.LimitListener(ln, f.maxConnections), nil, nil
+	}
+	mln, err := net.Listen("tcp", f.metricsListen)
+	if err != nil {
+		ln.Close()
+		return nil, nil, fmt.Errorf("cannot listen on --metrics-listen %s: %w (choose another port)", f.metricsListen, err)
+	}
+	return netutil.LimitListener(ln, f.maxConnections), netutil.LimitListener(mln, 64), nil
+}
+
+// httpServer returns the server of h with tokend's timeouts and limits: a slow client is
+// cut after --read-timeout, an answer after --write-timeout, a header over 64 KiB gets 431.
+func (f *serveFlags) httpServer(h http.Handler, log *slog.Logger) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: f.readTimeout, WriteTimeout: f.writeTimeout,
+		IdleTimeout: 2 * time.Minute, MaxHeaderBytes: maxHeaderBytes, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+}
+
+// metricsOnly serves h at GET /metrics and 404 elsewhere.
+func metricsOnly(h http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h)
+	return mux
+}
+
+// limitPreAuth charges every request to the routes anyone may call and that cost Vault
+// reads or writes before anyone is authenticated (a connect link, a callback's state, the
+// status page's sign-in) to its client, and answers 429 when the client's bucket is empty.
+// Failed API keys are charged by the API itself (api.Options.FailLimit); valid callers of
+// the token endpoint are never charged.
+func limitPreAuth(h http.Handler, lim *ratelimit.Limiter) http.Handler {
+	return lim.Wrap(h, func(r *http.Request) bool {
+		p := r.URL.Path
+		return (r.Method == http.MethodPost && (p == connect.StartPath || p == console.Path+"/login")) ||
+			p == authorize.HostedCallbackPath || strings.HasPrefix(p, authorize.HostedCallbackPath+"/")
+	})
+}
+
 // serve serves HTTP(S) on ln until ctx ends (then shuts down gracefully) or serving fails.
 func (f *serveFlags) serve(ctx context.Context, ln net.Listener, h http.Handler, log *slog.Logger) error {
-	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := f.httpServer(h, log)
 	errc := make(chan error, 1)
 	go func() {
 		if f.tlsCert != "" {

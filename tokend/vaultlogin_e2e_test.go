@@ -77,10 +77,13 @@ func TestServeWithJWTLoginAcrossVaultTokenLifetimes(t *testing.T) {
 	past := time.Now().Add(-time.Hour)
 	b.writeJWT(t, b.issuer.Sign(t, map[string]any{"sub": tokendSubject, "exp": past.Unix(), "iat": past.Unix(), "nbf": past.Unix()}))
 	body := b.waitReady(t, false, 20*time.Second)
-	if !strings.Contains(body, "logging in again fails") || !strings.Contains(body, "the JWT has expired") {
-		t.Errorf("invariant «/readyz says why»: %s", body)
+	if strings.TrimSpace(body) != `{"status":"not ready"}` {
+		t.Errorf("invariant «/readyz tells anonymous callers only ready or not»: %s", body)
 	}
 	logged, _ = os.ReadFile(b.proc.log)
+	if !strings.Contains(string(logged), "not ready") || !strings.Contains(string(logged), "logging in again fails") {
+		t.Error("invariant «the log says why /readyz is not ready»: no such line")
+	}
 	if !strings.Contains(string(logged), "Vault login failed") || !strings.Contains(string(logged), "the JWT has expired") {
 		t.Error("invariant «a clear log line when tokend cannot log in»: none in the log")
 	}

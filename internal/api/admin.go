@@ -140,7 +140,7 @@ func (s *Server) VerifyAdmin(ctx context.Context, presented string) (string, err
 	if s.keys == nil {
 		return "", errors.New("API keys are not checked on this server (--insecure-no-auth): the status page needs them")
 	}
-	c, err := s.keys.authenticate(ctx, presented)
+	c, err := s.keys.authenticate(ctx, presented, nil)
 	if err != nil {
 		return "", err
 	}

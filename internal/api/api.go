@@ -8,9 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -44,7 +46,19 @@ type Options struct {
 	// Register, when set, adds routes to the server's mux (the connect pages, the status
 	// page), before the fallback that answers 404.
 	Register func(mux *http.ServeMux)
-	Logger   *slog.Logger
+	// FailLimit, when set, charges the client of every request whose API key is not a known
+	// one before its record is read from Vault (a failed authentication, or a new key):
+	// when the client's bucket is empty it gets 429 and no Vault read. Known keys are never
+	// charged.
+	FailLimit Limiter
+	// NoAuthPort is the port tokend listens on with NoAuth: requests are then served only
+	// when their Host is a loopback name (localhost, 127.0.0.0/8, [::1]) with this port,
+	// and refused with 421 otherwise (DNS rebinding). Empty: any port of a loopback name.
+	NoAuthPort string
+	// MetricsElsewhere leaves /metrics off this server's routes (tokend serves
+	// MetricsHandler on --metrics-listen instead).
+	MetricsElsewhere bool
+	Logger           *slog.Logger
 }
 
 // Server serves the API.
@@ -54,6 +68,8 @@ type Server struct {
 	metrics *Metrics
 	log     *slog.Logger
 	mux     *http.ServeMux
+	// notReady is the reason /readyz last answered 503 (nil: ready), logged when it changes.
+	notReady atomic.Pointer[string]
 }
 
 // New returns a Server.
@@ -78,13 +94,15 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{o: o, metrics: o.Metrics, log: o.Logger, mux: http.NewServeMux()}
 	if o.Keys != nil {
-		s.keys = &keyCache{ks: o.Keys, ttl: o.KeyCacheTTL, entries: map[string]keyEntry{}}
+		s.keys = newKeyCache(o.Keys, o.KeyCacheTTL, o.FailLimit)
 	}
 	s.mux.HandleFunc("GET /v1/connections/{name}/token", s.token)
 	s.mux.HandleFunc("GET /v1/connections", s.list)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.HandleFunc("GET /readyz", s.readyz)
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(o.Metrics.Registry, promhttp.HandlerOpts{}))
+	if !o.MetricsElsewhere {
+		s.mux.Handle("GET /metrics", s.MetricsHandler())
+	}
 	if o.Links != nil {
 		s.registerAdmin()
 	}
@@ -107,7 +125,29 @@ func (s *Server) KeyChanged(id string) {
 }
 
 // ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if s.o.NoAuth && !loopbackHost(r.Host, s.o.NoAuthPort) {
+		s.log.Info("refused a request for a foreign Host (--insecure-no-auth serves loopback names only)", "host", r.Host, "remote", r.RemoteAddr)
+		writeError(w, http.StatusMisdirectedRequest, client.CodeForbidden, "with --insecure-no-auth tokend answers only requests for a loopback name (localhost, 127.0.0.1 or [::1]) with its port: a page that rebinds its DNS name to this machine cannot read tokens")
+		return
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a request's Host is a loopback name with port (any port when
+// port is empty; no port at all only for port 80).
+func loopbackHost(hostport, port string) bool {
+	host, p, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host, p = strings.TrimSuffix(strings.TrimPrefix(hostport, "["), "]"), "80"
+	}
+	return authconn.IsLoopbackHost(host) && (port == "" || p == port)
+}
+
+// MetricsHandler serves the Prometheus metrics.
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.Registry, promhttp.HandlerOpts{})
+}
 
 // Metrics returns the server's metrics.
 func (s *Server) Metrics() *Metrics { return s.metrics }
@@ -137,6 +177,7 @@ var outcomes = map[string]string{
 	client.CodeUnauthenticated:      "unauthenticated",
 	client.CodeForbidden:            "forbidden",
 	client.CodeInternal:             "error",
+	client.CodeRateLimited:          "rate_limited",
 }
 
 // fail counts a refused token-endpoint request by the outcome of code and writes the error.
@@ -156,10 +197,23 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 		s.fail(w, http.StatusUnauthorized, client.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
 		return caller{}, false
 	}
-	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key))
-	switch {
-	case err == nil:
+	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key), r)
+	if err == nil {
 		return c, true
+	}
+	s.refuseKey(w, r, err)
+	return caller{}, false
+}
+
+// refuseKey answers a request whose API key was not accepted: 429 when its client is out of
+// failed attempts, 401 for an unknown key, 503 when Vault cannot be asked.
+func (s *Server) refuseKey(w http.ResponseWriter, r *http.Request, err error) {
+	var limited *RateLimitedError
+	switch {
+	case errors.As(err, &limited):
+		secs := int((limited.Wait + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
+		s.fail(w, http.StatusTooManyRequests, client.CodeRateLimited, "too many failed API key checks from this address: try again after Retry-After seconds, with a valid key (`tokend keys create`)")
 	case errors.Is(err, apikey.ErrMalformed) || errors.Is(err, errUnknownKey):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend", error="invalid_token"`)
 		s.log.Info("refused an unknown or malformed API key", "remote", r.RemoteAddr)
@@ -169,7 +223,6 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 		w.Header().Set("Retry-After", "5")
 		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
 	}
-	return caller{}, false
 }
 
 // token serves GET /v1/connections/{name}/token.
@@ -272,19 +325,34 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
 }
 
+// readyz answers whether this replica can serve: {"status":"ready"}, or 503
+// {"status":"not ready"}. Anyone may ask, so the reason (Vault's address, mount, error) goes
+// to the log only.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	if s.o.Ready != nil {
-		if err := s.o.Ready(); err != nil {
-			writeError(w, http.StatusServiceUnavailable, client.CodeVaultUnreachable, err.Error())
-			return
+	err := s.ready(r.Context())
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	if err != nil {
+		msg := err.Error()
+		if old := s.notReady.Swap(&msg); old == nil || *old != msg {
+			s.log.Warn("not ready: /readyz answers 503", "error", err)
 		}
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	if err := s.o.Broker.Ping(ctx); err != nil {
-		writeError(w, http.StatusServiceUnavailable, client.CodeVaultUnreachable, err.Error())
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte(`{"status":"not ready"}` + "\n"))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
+	s.notReady.Store(nil)
 	_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+}
+
+// ready asks the Vault client's health, then pings Vault.
+func (s *Server) ready(ctx context.Context) error {
+	if s.o.Ready != nil {
+		if err := s.o.Ready(); err != nil {
+			return err
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return s.o.Broker.Ping(ctx)
 }

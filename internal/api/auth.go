@@ -3,10 +3,11 @@ package api
 import (
 	"context"
 	"errors"
-	"sync"
+	"net/http"
 	"sync/atomic"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
@@ -18,28 +19,52 @@ type KeyStore interface {
 	GetAPIKey(ctx context.Context, id string) (*store.APIKey, error)
 }
 
+// Limiter charges the client of a request (*ratelimit.Limiter): false when its bucket is
+// empty, with how long it should wait.
+type Limiter interface {
+	Allow(r *http.Request) (bool, time.Duration)
+}
+
 // keyCache keeps API key records (hash and patterns, never a secret) in memory for ttl, so
 // the hot path does not read Vault. A revoked key keeps working for at most ttl, or while
 // Vault cannot be read (a known key's record is then used after ttl).
+//
+// Records that exist and ids that do not are kept in two bounded LRUs: a flood of made-up
+// key ids evicts the oldest unknown ids one by one and never touches the known keys (which
+// the outage fallback relies on). Before an id that is not a known key costs a Vault read,
+// the caller's client is charged (limit): when its bucket is empty the caller gets 429.
 type keyCache struct {
 	ks    KeyStore
 	ttl   time.Duration
+	limit Limiter // nil: no limit
 	group singleflight.Group
 
-	mu      sync.RWMutex
-	entries map[string]keyEntry
+	known   *lru.Cache[string, keyEntry]  // records that exist
+	unknown *lru.Cache[string, time.Time] // ids Vault has no record of, and when it said so
 	// vaultErrAt is when reading a key record last failed (UnixNano; 0: never).
 	vaultErrAt atomic.Int64
 }
 
 type keyEntry struct {
-	rec     *store.APIKey // nil: no such key
+	rec     *store.APIKey
 	fetched time.Time
 }
 
-const maxKeyCache = 10000
+// Bounds of the key cache: known keys, and ids known not to exist.
+const (
+	maxKnownKeys   = 10000
+	maxUnknownKeys = 10000
+)
 
 var errUnknownKey = errors.New("unknown API key")
+
+// RateLimitedError is returned for a caller whose client presented too many keys that
+// failed; it may try again after Wait.
+type RateLimitedError struct{ Wait time.Duration }
+
+func (e *RateLimitedError) Error() string {
+	return "too many failed API key checks from this address; try again in " + e.Wait.Round(time.Second).String()
+}
 
 // caller is an authenticated API key.
 type caller struct {
@@ -48,9 +73,28 @@ type caller struct {
 	admin    bool
 }
 
-func (c *keyCache) authenticate(ctx context.Context, presented string) (caller, error) {
+func newKeyCache(ks KeyStore, ttl time.Duration, limit Limiter) *keyCache {
+	known, _ := lru.New[string, keyEntry](maxKnownKeys)
+	unknown, _ := lru.New[string, time.Time](maxUnknownKeys)
+	return &keyCache{ks: ks, ttl: ttl, limit: limit, known: known, unknown: unknown}
+}
+
+// authenticate checks a presented key. r, when not nil, is the request that presented it:
+// its client is charged for a key that is not a known one, before any Vault read.
+func (c *keyCache) authenticate(ctx context.Context, presented string, r *http.Request) (caller, error) {
 	id, secret, err := apikey.Parse(presented)
 	if err != nil {
+		if limited := c.charge(r); limited != nil {
+			return caller{}, limited
+		}
+		return caller{}, err
+	}
+	if e, ok := c.known.Get(id); ok && apikey.Verify(secret, e.rec.Hash) {
+		if time.Since(e.fetched) < c.ttl {
+			return caller{id: id, patterns: e.rec.Connections, admin: e.rec.Admin}, nil
+		}
+		// A known key whose entry is old: read it again below, free of charge.
+	} else if err := c.charge(r); err != nil {
 		return caller{}, err
 	}
 	rec, err := c.get(ctx, id)
@@ -63,51 +107,50 @@ func (c *keyCache) authenticate(ctx context.Context, presented string) (caller, 
 	return caller{id: id, patterns: rec.Connections, admin: rec.Admin}, nil
 }
 
-// forget drops the cached record of key id, so that the next request reads it again.
-func (c *keyCache) forget(id string) {
-	c.mu.Lock()
-	delete(c.entries, id)
-	c.mu.Unlock()
+// charge charges r's client one failed (or not yet known) key; it returns a
+// *RateLimitedError when the client's bucket is empty.
+func (c *keyCache) charge(r *http.Request) error {
+	if c.limit == nil || r == nil {
+		return nil
+	}
+	if ok, wait := c.limit.Allow(r); !ok {
+		return &RateLimitedError{Wait: wait}
+	}
+	return nil
 }
 
+// forget drops the cached record of key id, so that the next request reads it again.
+func (c *keyCache) forget(id string) {
+	c.known.Remove(id)
+	c.unknown.Remove(id)
+}
+
+// get returns the record of key id (nil: no such key), from the cache while it is younger
+// than ttl, otherwise from Vault.
 func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 	now := time.Now()
-	c.mu.RLock()
-	e, ok := c.entries[id]
-	c.mu.RUnlock()
+	e, ok := c.known.Get(id)
 	if ok && now.Sub(e.fetched) < c.ttl {
 		return e.rec, nil
 	}
-	load := func(ctx context.Context) (any, error) {
-		rec, err := c.ks.GetAPIKey(ctx, id)
-		if errors.Is(err, store.ErrNotFound) {
-			rec, err = nil, nil
+	if !ok {
+		if at, found := c.unknown.Get(id); found && now.Sub(at) < c.ttl {
+			return nil, nil
 		}
-		if err != nil {
-			c.vaultErrAt.Store(time.Now().UnixNano())
-			return nil, err
-		}
-		c.mu.Lock()
-		if len(c.entries) >= maxKeyCache {
-			clear(c.entries) // crude bound against floods of made-up key ids
-		}
-		c.entries[id] = keyEntry{rec: rec, fetched: time.Now()}
-		c.mu.Unlock()
-		return rec, nil
 	}
-	if ok && e.rec != nil && now.Sub(time.Unix(0, c.vaultErrAt.Load())) < c.ttl {
+	if ok && now.Sub(time.Unix(0, c.vaultErrAt.Load())) < c.ttl {
 		// Vault failed recently: answer from the known record at once and re-read it in the
 		// background, instead of making every caller wait for Vault's timeouts.
 		c.group.DoChan(id, func() (any, error) {
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 			defer cancel()
-			return load(rctx)
+			return c.load(rctx, id)
 		})
 		return e.rec, nil
 	}
-	v, err, _ := c.group.Do(id, func() (any, error) { return load(ctx) })
+	v, err, _ := c.group.Do(id, func() (any, error) { return c.load(ctx, id) })
 	if err != nil {
-		if ok && e.rec != nil {
+		if ok {
 			// Vault cannot be read (outage): keep accepting a key we know rather than refuse
 			// every caller while tokens are still being served from memory. A key revoked
 			// during the outage is refused once Vault answers again.
@@ -116,5 +159,25 @@ func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 		return nil, err
 	}
 	rec, _ := v.(*store.APIKey)
+	return rec, nil
+}
+
+// load reads the record of key id from Vault and caches the answer (known or unknown).
+func (c *keyCache) load(ctx context.Context, id string) (any, error) {
+	rec, err := c.ks.GetAPIKey(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		rec, err = nil, nil
+	}
+	if err != nil {
+		c.vaultErrAt.Store(time.Now().UnixNano())
+		return nil, err
+	}
+	if rec == nil {
+		c.known.Remove(id)
+		c.unknown.Add(id, time.Now())
+		return (*store.APIKey)(nil), nil
+	}
+	c.unknown.Remove(id)
+	c.known.Add(id, keyEntry{rec: rec, fetched: time.Now()})
 	return rec, nil
 }

@@ -32,7 +32,7 @@ func (f *flakyKeys) GetAPIKey(_ context.Context, id string) (*store.APIKey, erro
 // from memory. Unknown keys are still refused.
 func TestKeyCacheKeepsKnownKeysDuringAVaultOutage(t *testing.T) {
 	ks := &flakyKeys{rec: &store.APIKey{ID: "aaaaaaaaaaaa", Connections: []string{"c"}}}
-	c := &keyCache{ks: ks, ttl: 10 * time.Millisecond, entries: map[string]keyEntry{}}
+	c := newKeyCache(ks, 10*time.Millisecond, nil)
 	ctx := context.Background()
 	if rec, err := c.get(ctx, "aaaaaaaaaaaa"); err != nil || rec == nil {
 		t.Fatalf("get = %v, %v", rec, err)

@@ -28,6 +28,8 @@ type Request struct {
 	// FallbackLifetime is the access-token lifetime assumed when the provider sends no
 	// expires_in (tokens.DefaultFallbackLifetime when zero).
 	FallbackLifetime time.Duration
+	// providers, when set, caches the resolved provider (the hosted flow's).
+	providers *providerCache
 }
 
 // Attempt is one authorization of a connection in progress: the request to send the user to,
@@ -87,7 +89,12 @@ func prepare(ctx context.Context, st *store.Store, r *Request) (*prepared, error
 	if err != nil {
 		return nil, err
 	}
-	prov, err := r.OAuth.Resolve(ctx, &conn.Connection)
+	var prov *oauth.Provider
+	if r.providers != nil {
+		prov, err = r.providers.resolve(ctx, r.OAuth, conn)
+	} else {
+		prov, err = r.OAuth.Resolve(ctx, &conn.Connection)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("finding the OAuth2 endpoints of %q: %w", name, err)
 	}

@@ -30,6 +30,8 @@ type Hosted struct {
 	// PendingTTL is how long a flow waits for its callback [DefaultPendingTTL].
 	PendingTTL       time.Duration
 	FallbackLifetime time.Duration
+
+	providers providerCache // resolved providers (discovery), per connection version
 }
 
 // Errors of a hosted callback that does not belong to a flow it can complete.
@@ -43,7 +45,8 @@ var (
 // for the holder of link linkID (empty for an administrator), keeps it in Vault, and
 // returns the provider's authorization URL to send the browser to.
 func (h *Hosted) Begin(ctx context.Context, name string, scopes []string, linkID string) (string, error) {
-	a, err := Begin(ctx, h.Store, Request{Name: name, Scopes: scopes, RedirectURI: h.RedirectURI, OAuth: h.OAuth, FallbackLifetime: h.FallbackLifetime})
+	a, err := Begin(ctx, h.Store, Request{Name: name, Scopes: scopes, RedirectURI: h.RedirectURI, OAuth: h.OAuth, FallbackLifetime: h.FallbackLifetime,
+		providers: &h.providers})
 	if err != nil {
 		return "", err
 	}
@@ -105,7 +108,8 @@ func (h *Hosted) Complete(ctx context.Context, q url.Values, claim Claim) (*Resu
 
 // complete rebuilds the attempt of rec on this replica and completes it with q.
 func (h *Hosted) complete(ctx context.Context, rec *authconn.PendingAuthorization, q url.Values) (*Result, error) {
-	r := Request{Name: rec.Connection, Scopes: rec.Scopes, RedirectURI: rec.RedirectURL, OAuth: h.OAuth, FallbackLifetime: h.FallbackLifetime}
+	r := Request{Name: rec.Connection, Scopes: rec.Scopes, RedirectURI: rec.RedirectURL, OAuth: h.OAuth, FallbackLifetime: h.FallbackLifetime,
+		providers: &h.providers}
 	c, err := prepare(ctx, h.Store, &r)
 	if err != nil {
 		return nil, err

@@ -54,6 +54,7 @@ type Service struct {
 	o      Options
 	public *url.URL
 	hosted *authorize.Hosted
+	flows  *linkFlows
 	log    *slog.Logger
 }
 
@@ -69,6 +70,7 @@ func New(o Options) (*Service, error) {
 	s := &Service{o: o, public: u, log: o.Logger}
 	s.hosted = &authorize.Hosted{Store: o.Store, OAuth: o.OAuth, RedirectURI: s.URL(authorize.HostedCallbackPath),
 		PendingTTL: o.PendingTTL, FallbackLifetime: o.FallbackLifetime}
+	s.flows = newLinkFlows(s.pendingTTL())
 	return s, nil
 }
 
@@ -193,7 +195,10 @@ func (s *Service) Open(ctx context.Context, token string) (string, error) {
 	if st := l.State(time.Now()); st != authconn.LinkActive {
 		return "", &LinkError{State: st}
 	}
-	return s.hosted.Begin(ctx, l.Connection, l.Scopes, l.ID)
+	// A link opened again within a minute gets the same flow; at most MaxFlowsPerLink.
+	return s.flows.begin(ctx, l, func(ctx context.Context) (string, error) {
+		return s.hosted.Begin(ctx, l.Connection, l.Scopes, l.ID)
+	})
 }
 
 // Begin starts an authorization of connection name by an administrator (no link).
@@ -207,6 +212,7 @@ func (s *Service) claimLink(ctx context.Context, p *authconn.PendingAuthorizatio
 	if p.LinkID == "" {
 		return func() {}, nil
 	}
+	s.flows.forget(p.LinkID) // its flows are not handed out again
 	l, v, err := s.o.Store.GetLink(ctx, p.LinkID)
 	if err != nil {
 		return nil, fmt.Errorf("reading the connect link: %w", err)

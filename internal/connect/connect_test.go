@@ -152,3 +152,35 @@ func TestHostedAuthorizeThroughALinkInChromium(t *testing.T) {
 		t.Errorf("invariant «a link works once»: %d %s", resp.StatusCode, body)
 	}
 }
+
+// TestAttackF6_OneLinkPostedRepeatedlyWritesFewPendingRecords: a link holder who POSTs the
+// link 50 times gets the same authorization URL each time, and Vault holds at most
+// connect.MaxFlowsPerLink pending records (one here). Regression (security review 6): each
+// POST wrote a pending record and fetched discovery afresh.
+func TestAttackF6_OneLinkPostedRepeatedlyWritesFewPendingRecords(t *testing.T) {
+	t.Parallel()
+	h := newHostedBed(t, 0)
+	ctx := context.Background()
+	if _, err := h.env.Store.SweepPending(ctx, time.Now().Add(24*time.Hour)); err != nil { // start from none
+		t.Fatal(err)
+	}
+	link, _, err := h.a.CreateLink(ctx, "hosted", nil, time.Hour, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	locations := map[string]int{}
+	for range 50 {
+		resp, body := h.post(t, token(t, link))
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("POST /v1/connect: %d %s", resp.StatusCode, body)
+		}
+		locations[resp.Header.Get("Location")]++
+	}
+	n, err := h.env.Store.SweepPending(ctx, time.Now().Add(24*time.Hour)) // counts (and removes) them
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n > connect.MaxFlowsPerLink || len(locations) != n {
+		t.Errorf("invariant «one link POSTed 50 times writes at most %d pending records»: %d records, %d distinct authorization URLs", connect.MaxFlowsPerLink, n, len(locations))
+	}
+}

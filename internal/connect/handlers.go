@@ -58,6 +58,9 @@ func (s *Service) linkFailed(w http.ResponseWriter, err error) {
 			Next: "Check that you opened the whole link you were sent, or ask for a new one."})
 	case errors.As(err, &le):
 		web.ShowMessage(w, http.StatusGone, web.Message{Title: "Link cannot be used", Text: le.Error() + "."})
+	case errors.Is(err, ErrTooManyFlows):
+		w.Header().Set("Retry-After", "60")
+		web.ShowMessage(w, http.StatusTooManyRequests, web.Message{Title: "Authorization already in progress", Text: err.Error() + "."})
 	default:
 		s.log.Error("opening a connect link failed", "error", err)
 		web.ShowMessage(w, http.StatusServiceUnavailable, web.Message{Title: "Cannot start the authorization",

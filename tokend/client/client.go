@@ -55,6 +55,7 @@ const (
 	CodeForbidden            = "forbidden"             // 403: the key may not use the connection
 	CodeInternal             = "internal"              // 500
 	CodeVaultUnreachable     = "vault_unreachable"     // 503 from /readyz
+	CodeRateLimited          = "rate_limited"          // 429: too many failed API keys from one address; see RetryAfter
 	// CodeUnreachable is the code of an Error for a tokend that could not be reached (Status 0).
 	CodeUnreachable = "unreachable"
 )
