@@ -37,6 +37,11 @@ type Event struct {
 	// public URL.
 	ReconnectURL string    `json:"reconnect_url,omitempty"`
 	At           time.Time `json:"at"`
+	// AccountChanged (connection.authorized): the authorization replaced the connection's
+	// account with another one; NewAccountRequested: an operator asked for a new account
+	// (tokend authorize --new-account, a new-account link, the status page's checkbox).
+	AccountChanged      bool `json:"account_changed,omitempty"`
+	NewAccountRequested bool `json:"new_account_requested,omitempty"`
 }
 
 // String hides the reconnect link.
