@@ -61,7 +61,7 @@ Callers authenticate with API keys (tokend keys create). --insecure-no-auth disa
 for a local demo and is refused unless --listen is a loopback address.
 
 Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz, /metrics.
-With --public-url also: /connect (connect links), /v1/callback (hosted authorize), /ui (the
+With --public-url also: /connect (connect links), /v1/callback/{name} (hosted authorize), /ui (the
 status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), f) },
@@ -87,7 +87,7 @@ status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.m
 	fl.DurationVar(&f.webhookInterval, "webhook-interval", time.Second, "how often this replica looks for webhook deliveries that are due")
 	fl.DurationVar(&f.webhookClaimTTL, "webhook-claim-ttl", 30*time.Second, "how long a replica's claim on a delivery lasts (another replica delivers again after it, if this one died)")
 	fl.DurationVar(&f.webhookMaxAge, "webhook-max-age", 24*time.Hour, "how long a failing delivery is retried")
-	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
+	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URIs {public-url}/v1/callback/{name}, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
 	return cmd
 }
 

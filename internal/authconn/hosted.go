@@ -42,6 +42,20 @@ type ConnectLink struct {
 	NewAccount bool `json:"new_account,omitempty"`
 }
 
+// LinkOptions describe a connect link to create.
+type LinkOptions struct {
+	// Name is the connection the link authorizes.
+	Name string
+	// Scopes are requested (the connection's when empty).
+	Scopes []string
+	// TTL is how long the link works (a default when zero).
+	TTL         time.Duration
+	Description string
+	// NewAccount lets the link's holder authorize with another account than the
+	// connection's recorded one (without it, another account is refused).
+	NewAccount bool
+}
+
 // LinkState is a connect link's state at a time.
 type LinkState string
 

@@ -47,7 +47,9 @@ var (
 )
 
 // RedirectURIFor is the hosted redirect URI of connection name: {public-url}/v1/callback/{name}.
-func (h *Hosted) RedirectURIFor(name string) string { return h.RedirectURI + "/" + url.PathEscape(name) }
+func (h *Hosted) RedirectURIFor(name string) string {
+	return h.RedirectURI + "/" + url.PathEscape(name)
+}
 
 // Begin prepares the authorization of connection name (with scopes, or the connection's)
 // for the holder of link linkID (empty for an administrator), keeps it in Vault, and

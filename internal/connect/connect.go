@@ -99,19 +99,9 @@ func (s *Service) RedirectURIFor(name string) string { return s.hosted.RedirectU
 // Secure reports whether the public URL uses https (cookies are then Secure).
 func (s *Service) Secure() bool { return s.public.Scheme == "https" }
 
-// LinkOptions describe a connect link to create.
-type LinkOptions struct {
-	// Name is the connection the link authorizes.
-	Name string
-	// Scopes are requested (the connection's when empty).
-	Scopes []string
-	// TTL is how long the link works [DefaultLinkTTL, at most MaxLinkTTL].
-	TTL         time.Duration
-	Description string
-	// NewAccount lets the link's holder authorize with another account than the
-	// connection's recorded one (without it, another account is refused).
-	NewAccount bool
-}
+// LinkOptions describe a connect link to create (TTL: DefaultLinkTTL when zero, at most
+// MaxLinkTTL).
+type LinkOptions = authconn.LinkOptions
 
 // CreateLink creates a link that authorizes connection name with scopes (the connection's
 // when empty) until ttl from now, and returns its URL, which holds the token: show it
