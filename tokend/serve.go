@@ -17,6 +17,8 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/connect"
+	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -173,12 +175,15 @@ func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func(
 	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
 	o := api.Options{Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, Metrics: metrics, RequestTimeout: f.requestTimeout, Ready: ready, Logger: log}
 	emitter := &events.Emitter{Store: st, Logger: log}
+	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
+		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
 	if f.publicURL != "" {
 		h, err := newHosted(ctx, st, *f, func() *api.Server { return srv }, log)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		o.Links, o.Register, emitter.Links = h.connect, h.register, h.connect
+		o.Links, o.Register = h.connect, h.register
+		do.Links, do.StatusPageURL, do.ReconnectPrefix = h.connect, h.connect.URL(console.Path), h.connect.URL(connect.LandingPath)+"#"
 	}
 	b, err := broker.New(broker.Options{
 		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
@@ -195,8 +200,7 @@ func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func(
 	}
 	o.Broker = b
 	srv, err = api.New(o)
-	d := events.NewDeliverer(events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
-		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log})
+	d := events.NewDeliverer(do)
 	return b, srv, d, err
 }
 
