@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -40,7 +41,7 @@ func (p *Provider) Account(t *Token, extras map[string]string) *authconn.Account
 				if sub == "" {
 					sub = "sub"
 				}
-				a.Issuer, a.Subject = claimString(claims, "iss"), claimString(claims, sub)
+				a.Issuer, a.Subject = p.canonicalIssuer(claimString(claims, "iss")), claimString(claims, sub)
 				if keys.TenantClaim != "" {
 					a.Tenant = claimString(claims, keys.TenantClaim)
 				}
@@ -54,6 +55,16 @@ func (p *Provider) Account(t *Token, extras map[string]string) *authconn.Account
 		return nil
 	}
 	return &a
+}
+
+// canonicalIssuer is iss, or the provider's issuer when iss is one of the preset's other
+// spellings of it (Google: "accounts.google.com"), so that one account compares equal
+// whichever spelling an ID token carries.
+func (p *Provider) canonicalIssuer(iss string) string {
+	if p.Issuer != "" && slices.Contains(p.preset().IssuerAliases, strings.TrimSuffix(iss, "/")) {
+		return p.Issuer
+	}
+	return iss
 }
 
 // idTokenClaims decodes the payload of a JWT (no signature check: the caller received it

@@ -63,3 +63,12 @@ func TestAccountFieldsAreSanitizedAndBounded(t *testing.T) {
 		t.Fatalf("subject not sanitized or bounded: %q", got)
 	}
 }
+
+func TestAccountIssuerSpellingsOfOnePresetCompareEqual(t *testing.T) {
+	p := &Provider{Preset: presetNamed(t, "google"), Endpoints: Endpoints{Issuer: "https://accounts.google.com"}}
+	a := p.Account(&Token{Extra: map[string]any{"id_token": testIDToken(t, map[string]any{"iss": "accounts.google.com", "sub": "1"})}}, nil)
+	b := p.Account(&Token{Extra: map[string]any{"id_token": testIDToken(t, map[string]any{"iss": "https://accounts.google.com", "sub": "1"})}}, nil)
+	if a == nil || b == nil || *a != *b {
+		t.Fatalf("%+v != %+v", a, b)
+	}
+}
