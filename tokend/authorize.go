@@ -10,6 +10,7 @@ import (
 
 	"github.com/pkg/browser"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 )
 
@@ -130,6 +131,13 @@ func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBro
 	}
 	if v, ok := res.CallbackExtras["realmId"]; ok {
 		fmt.Fprintf(w, "QuickBooks company (realmId): %s\n", v)
+	}
+	if res.Account != nil {
+		note := ""
+		if res.AccountChanged {
+			note = " (a new account: it replaced the connection's earlier one, as --new-account allowed)"
+		}
+		fmt.Fprintf(w, "The connection belongs to %s%s.\n", authconn.Sanitize(res.Account.String(), 300), note)
 	}
 	return nil
 }
