@@ -203,6 +203,7 @@ func (d *Deliverer) deliver(ctx context.Context, rec *store.EventRecord, h *stor
 		dl.DeliveredAt, dl.LastError = now, ""
 	case now.Sub(rec.Event.At) > d.o.MaxAge:
 		dl.GaveUpAt, dl.LastError, outcome = now, err.Error(), OutcomeGaveUp
+		d.revokeLink(ctx, rec.Event.ID, dl) // nobody is known to have received it
 	default:
 		dl.NextAt, dl.LastError, outcome = now.Add(backoff(dl.Attempts)), err.Error(), OutcomeFailed
 	}
@@ -231,12 +232,7 @@ func (d *Deliverer) links(ctx context.Context, ev *authconn.Event, h *store.Webh
 	if !h.IncludeReconnectLink || d.o.Links == nil || d.o.ReconnectPrefix == "" {
 		return out
 	}
-	if dl.LinkID != "" {
-		if err := d.o.Links.RevokeLink(ctx, dl.LinkID); err != nil {
-			d.log.Warn("webhooks: could not revoke the connect link of a previous attempt", "event", ev.ID, "link", dl.LinkID, "error", err)
-		}
-		dl.LinkID = ""
-	}
+	d.revokeLink(ctx, ev.ID, dl)
 	u, l, err := d.o.Links.CreateLink(ctx, ev.Connection, nil, ReconnectLinkTTL, "sent with "+string(ev.Type)+" to webhook "+h.ID)
 	if err != nil {
 		d.log.Warn("webhooks: could not make a connect link for the event", "event", ev.ID, "connection", ev.Connection, "error", err)
@@ -249,6 +245,17 @@ func (d *Deliverer) links(ctx context.Context, ev *authconn.Event, h *store.Webh
 	}
 	out.ReconnectURL = u
 	return out
+}
+
+// revokeLink revokes the connect link that an earlier attempt of dl sent, if any.
+func (d *Deliverer) revokeLink(ctx context.Context, eventID string, dl *store.Delivery) {
+	if dl.LinkID == "" || d.o.Links == nil {
+		return
+	}
+	if err := d.o.Links.RevokeLink(ctx, dl.LinkID); err != nil {
+		d.log.Warn("webhooks: could not revoke the connect link of an earlier attempt", "event", eventID, "link", dl.LinkID, "error", err)
+	}
+	dl.LinkID = ""
 }
 
 // backoff is the wait after attempt n: 2 s doubling to 10 minutes, with jitter.
