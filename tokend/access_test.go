@@ -469,6 +469,7 @@ var pageRoutes = map[string]int{
 	"GET /connect":                          200, // the landing page: a form, nothing else
 	"POST /v1/connect":                      404, // no link token: "not valid"
 	"GET /v1/callback":                      400, // no state: "unknown authorization"
+	"GET /v1/callback/{name}":               400, // no state: "unknown authorization"
 	"GET /ui":                               303,
 	"GET /ui/login":                         200,
 	"POST /ui/login":                        401, // no admin key in the form

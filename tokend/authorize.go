@@ -10,6 +10,7 @@ import (
 
 	"github.com/pkg/browser"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 )
 
@@ -26,6 +27,7 @@ func newAuthorizeCmd() *cobra.Command {
 		noBrowser bool
 		device    bool
 		timeout   time.Duration
+		newAcct   bool
 		lf        linkFlags
 	)
 	cmd := &cobra.Command{
@@ -58,7 +60,11 @@ code), the user approves on any other device, and tokend polls until then.
 With --link (and tokend serve running with --public-url) nothing is authorized here: tokend
 prints a connect link, {public-url}/connect#tl_..., for whoever can grant consent; it works
 once, until --expires, for this connection and these scopes only (tokend links list|revoke).
-Authorizing again replaces the stored tokens. See docs/authorize.md and docs/hosted.md.`,
+Authorizing again replaces the stored tokens, but only with the same account: the first
+authorization records who authorized (the ID token's issuer and subject, Microsoft's tenant,
+QuickBooks' company), and a later one by another account is refused, unless --new-account
+(also with --link: the link may then authorize another account).
+See docs/authorize.md and docs/hosted.md.`,
 		Example: `  # Google (register http://localhost:8080/callback in Google Cloud Console)
   tokend authorize google-oauth --scopes https://www.googleapis.com/auth/admin.directory.user.readonly
 
@@ -76,9 +82,10 @@ Authorizing again replaces the stored tokens. See docs/authorize.md and docs/hos
 		Args: exactName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if lf.link {
+				lf.newAccount = newAcct
 				return runLink(cmd, args[0], splitScopes(scopes), lf)
 			}
-			return runAuthorize(cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout}, noBrowser, device)
+			return runAuthorize(cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout, NewAccount: newAcct}, noBrowser, device)
 		},
 	}
 	f := cmd.Flags()
@@ -87,6 +94,7 @@ Authorizing again replaces the stored tokens. See docs/authorize.md and docs/hos
 	f.BoolVar(&noBrowser, "no-browser", false, "print the authorization URL to stdout instead of opening a browser")
 	f.DurationVar(&timeout, "timeout", authorize.DefaultTimeout, "how long to wait for the browser to come back (or the device to be approved)")
 	f.BoolVar(&device, "device", false, "use the device flow (RFC 8628): print a URL and a code to approve on any other device; no browser or callback port here")
+	f.BoolVar(&newAcct, "new-account", false, "allow another account than the one that authorized the connection before (the connection then belongs to the new one); with --link: the link allows it")
 	lf.register(f)
 	return cmd
 }
@@ -123,6 +131,13 @@ func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBro
 	}
 	if v, ok := res.CallbackExtras["realmId"]; ok {
 		fmt.Fprintf(w, "QuickBooks company (realmId): %s\n", v)
+	}
+	if res.Account != nil {
+		note := ""
+		if res.AccountChanged {
+			note = " (a new account: it replaced the connection's earlier one, as --new-account allowed)"
+		}
+		fmt.Fprintf(w, "The connection belongs to %s%s.\n", authconn.Sanitize(res.Account.String(), 300), note)
 	}
 	return nil
 }

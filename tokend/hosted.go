@@ -49,7 +49,7 @@ func newHosted(ctx context.Context, st *store.Store, f serveFlags, srv func() *a
 	if err != nil {
 		return nil, err
 	}
-	log.Info("hosted authorize enabled: register this redirect URI at the providers", "redirect_uri", cs.RedirectURI(),
+	log.Info("hosted authorize enabled: register each connection's redirect URI at its provider", "redirect_uri", cs.RedirectURI()+"/{name}",
 		"status_page", cs.URL(console.Path))
 	return &hosted{connect: cs, console: con}, nil
 }

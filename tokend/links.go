@@ -23,6 +23,7 @@ type linkFlags struct {
 	expires     time.Duration
 	publicURL   string
 	description string
+	newAccount  bool // authorize's --new-account
 }
 
 func (lf *linkFlags) register(f *pflag.FlagSet) {
@@ -56,14 +57,18 @@ func runLink(cmd *cobra.Command, name string, scopes []string, lf linkFlags) err
 		return err
 	}
 	defer done()
-	u, l, err := cs.CreateLink(cmd.Context(), name, scopes, lf.expires, lf.description)
+	u, l, err := cs.CreateLinkWith(cmd.Context(), connect.LinkOptions{Name: name, Scopes: scopes, TTL: lf.expires, Description: lf.description,
+		NewAccount: lf.newAccount})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintln(cmd.OutOrStdout(), u)
 	fmt.Fprintf(cmd.ErrOrStderr(), "Connect link %s for %q, valid once until %s. It is shown only now: send it to the person who can grant consent.\n"+
 		"The provider must have %s registered as a redirect URI. Revoke it with `tokend links revoke %s`.\n",
-		l.ID, name, l.ExpiresAt.Format(time.RFC3339), cs.RedirectURI(), l.ID)
+		l.ID, name, l.ExpiresAt.Format(time.RFC3339), cs.RedirectURIFor(name), l.ID)
+	if l.NewAccount {
+		fmt.Fprintf(cmd.ErrOrStderr(), "Whoever uses it may authorize %q with another account than its current one.\n", name)
+	}
 	return nil
 }
 

@@ -80,7 +80,7 @@ Callers authenticate with API keys (tokend keys create). --insecure-no-auth disa
 for a local demo and is refused unless --listen is a loopback address.
 
 Endpoints: GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz, /metrics.
-With --public-url also: /connect (connect links), /v1/callback (hosted authorize), /ui (the
+With --public-url also: /connect (connect links), /v1/callback/{name} (hosted authorize), /ui (the
 status page, for admin API keys) and /v1/admin/... (connect links; docs/hosted.md).
 
 Against anonymous load: slow requests are cut (--read-timeout, --write-timeout), headers are
@@ -119,7 +119,7 @@ keys that fail. --metrics-listen moves /metrics to an address of its own.`,
 	fl.Float64Var(&f.rateLimit, "rate-limit", ratelimit.DefaultRate, "requests per second one client address may make, sustained, to /v1/connect, /v1/callback and POST /ui/login, and with API keys that fail")
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests one client address may make at once before --rate-limit applies")
 	fl.DurationVar(&f.rateDelay, "rate-delay", ratelimit.DefaultDelay, "hold a request refused by the rate limit this long before its 429 (slows a flooding client down; 0: answer at once)")
-	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
+	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback/{name}, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
 	return cmd
 }
 
@@ -241,12 +241,15 @@ func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func(
 	o := api.Options{Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, NoAuthPort: port, Metrics: metrics, RequestTimeout: f.requestTimeout,
 		Ready: ready, FailLimit: lim, MetricsElsewhere: f.metricsListen != "", Logger: log}
 	emitter := &events.Emitter{Store: st, Logger: log}
+	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
+		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
 	if f.publicURL != "" {
 		h, err := newHosted(ctx, st, *f, func() *api.Server { return srv }, log)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		o.Links, o.Register, emitter.Links = h.connect, h.register, h.connect
+		o.Links, o.Register = h.connect, h.register
+		do.Links, do.StatusPageURL, do.ReconnectPrefix = h.connect, h.connect.URL(console.Path), h.connect.URL(connect.LandingPath)+"#"
 	}
 	b, err := broker.New(broker.Options{
 		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
@@ -263,8 +266,7 @@ func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func(
 	}
 	o.Broker = b
 	srv, err = api.New(o)
-	d := events.NewDeliverer(events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
-		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log})
+	d := events.NewDeliverer(do)
 	return b, srv, d, err
 }
 

@@ -42,7 +42,7 @@ func newStatusBed(t *testing.T) *statusBed {
 	}
 	addr := freeAddr(t)
 	s.public = "https://" + addr
-	id, secret := s.env.Hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{s.public + "/v1/callback"}})
+	id, secret := s.env.Hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{s.public + "/v1/callback/ms365-oauth"}})
 	s.env.AddConnectionFor(t, "ms365-oauth", id, secret)
 	bin := buildTokend(t)
 	s.admin = apiKeyIn(t, runWithStdin(t, bin, s.env, "", "keys", "create", "--admin", "--connections", "ms365-*", "--description", "status page test"))
@@ -126,7 +126,7 @@ func (s *statusBed) reconnect(t *testing.T, ctx context.Context) {
 	}
 	vctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	final, text, err := s.browser.VisitUntil(vctx, strings.TrimSpace(link), func(u *url.URL) bool { return u.Path == "/v1/callback" })
+	final, text, err := s.browser.VisitUntil(vctx, strings.TrimSpace(link), func(u *url.URL) bool { return u.Path == "/v1/callback/ms365-oauth" })
 	if err != nil || !strings.Contains(text, "Connected") {
 		t.Fatalf("invariant «the link connects»: ended at %s: %q %v", final, text, err)
 	}

@@ -25,10 +25,13 @@ specification (webhook-id, webhook-timestamp, webhook-signature with HMAC-SHA256
 tokend serve replica delivers them from an outbox in Vault, at least once, each transition
 once across replicas. Events: ` + eventList() + `. See docs/hosted.md.`}
 	var evs, desc string
+	var withLink bool
 	add := &cobra.Command{Use: "add URL --events connection.needs_reauthorization,...", Short: "Add a webhook and print its signing secret once",
-		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error { return runWebhookAdd(cmd, args[0], evs, desc) }}
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error { return runWebhookAdd(cmd, args[0], evs, desc, withLink) }}
 	add.Flags().StringVar(&evs, "events", "", "comma-separated event types, or \"all\": "+eventList())
 	add.Flags().StringVar(&desc, "description", "", "what the receiver is")
+	add.Flags().BoolVar(&withLink, "include-reconnect-link", false, "send a live connect link (reconnect_url, valid 7 days, usable once) with needs_reauthorization events: "+
+		"whoever reads this receiver can then authorize the connection (with its current account only); without it, the status page URL is sent")
 	_ = add.MarkFlagRequired("events")
 	list := &cobra.Command{Use: "list", Short: "List webhooks (never their secrets)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runWebhookList(cmd) }}
@@ -71,7 +74,7 @@ func checkReceiver(raw string) error {
 	return nil
 }
 
-func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string) error {
+func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string, withLink bool) error {
 	if err := checkReceiver(raw); err != nil {
 		return err
 	}
@@ -88,7 +91,8 @@ func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string) error {
 	if err != nil {
 		return err
 	}
-	w := &store.Webhook{ID: "wh_" + k.ID, URL: raw, Events: types, Secret: events.NewSecret(), Description: desc, CreatedAt: time.Now().UTC()}
+	w := &store.Webhook{ID: "wh_" + k.ID, URL: raw, Events: types, Secret: events.NewSecret(), Description: desc, CreatedAt: time.Now().UTC(),
+		IncludeReconnectLink: withLink}
 	if err := st.CreateWebhook(cmd.Context(), w); err != nil {
 		return err
 	}

@@ -101,7 +101,7 @@ func (d *demo) connectLink(ctx context.Context) error {
 	defer b.Close()
 	vctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	_, text, err := b.VisitUntil(vctx, link, func(u *url.URL) bool { return u.Path == "/v1/callback" })
+	_, text, err := b.VisitUntil(vctx, link, func(u *url.URL) bool { return u.Path == "/v1/callback/quickbooks-oauth" })
 	if err != nil || !strings.Contains(text, "Connected") {
 		return fmt.Errorf("the connect link: %q %v", text, err)
 	}

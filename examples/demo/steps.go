@@ -117,7 +117,7 @@ func (d *demo) startHydra(context.Context) error {
 		return err
 	}
 	d.tokendURL = fmt.Sprintf("http://127.0.0.1:%d", d.tokendPort)
-	hosted := d.tokendURL + "/v1/callback"
+	hosted := d.tokendURL + "/v1/callback/quickbooks-oauth" // the connection's own redirect URI
 	if d.hostedID, d.hostedSecret, err = h.NewClient(testenv.ClientSpec{Name: "tailor demo hosted", RedirectURIs: []string{hosted}}); err != nil {
 		return err
 	}

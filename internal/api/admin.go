@@ -15,7 +15,7 @@ import (
 
 // Links creates, lists and revokes connect links (*connect.Service).
 type Links interface {
-	CreateLink(ctx context.Context, name string, scopes []string, ttl time.Duration, description string) (string, *authconn.ConnectLink, error)
+	CreateLinkWith(ctx context.Context, o authconn.LinkOptions) (string, *authconn.ConnectLink, error)
 	RevokeLink(ctx context.Context, id string) error
 	Links(ctx context.Context) ([]*authconn.ConnectLink, error)
 }
@@ -48,6 +48,9 @@ type linkRequest struct {
 	Scopes      []string `json:"scopes"`
 	ExpiresIn   string   `json:"expires_in"`
 	Description string   `json:"description"`
+	// NewAccount: the link's holder may authorize with another account than the
+	// connection's recorded one.
+	NewAccount bool `json:"new_account"`
 }
 
 // linkView is a connect link as the admin API shows it: no hash, no token.
@@ -62,11 +65,13 @@ type linkView struct {
 	ExpiresAt   time.Time  `json:"expires_at"`
 	UsedAt      *time.Time `json:"used_at,omitempty"`
 	RevokedAt   *time.Time `json:"revoked_at,omitempty"`
+	// NewAccount: the link may authorize another account than the connection's.
+	NewAccount bool `json:"new_account,omitempty"`
 }
 
 func viewOf(l *authconn.ConnectLink) linkView {
 	v := linkView{ID: l.ID, Connection: l.Connection, Scopes: l.Scopes, State: string(l.State(time.Now())), Description: l.Description,
-		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt}
+		CreatedAt: l.CreatedAt, ExpiresAt: l.ExpiresAt, NewAccount: l.NewAccount}
 	if !l.UsedAt.IsZero() {
 		v.UsedAt = &l.UsedAt
 	}
@@ -92,7 +97,8 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	u, l, err := s.o.Links.CreateLink(r.Context(), r.PathValue("name"), req.Scopes, ttl, req.Description)
+	u, l, err := s.o.Links.CreateLinkWith(r.Context(), authconn.LinkOptions{Name: r.PathValue("name"), Scopes: req.Scopes, TTL: ttl,
+		Description: req.Description, NewAccount: req.NewAccount})
 	if err != nil {
 		writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, err.Error())
 		return

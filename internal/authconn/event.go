@@ -23,8 +23,10 @@ const (
 // EventTypes lists every event type.
 var EventTypes = []EventType{EventAuthorized, EventRefreshFailed, EventNeedsReauthorization, EventRecovered, EventRevoked, EventDeleted}
 
-// Event is one state transition of a connection. It carries no token or secret, except
-// ReconnectURL: a connect link, made to be handed to whoever can grant consent.
+// Event is one state transition of a connection, as kept in the outbox. It carries no token
+// or secret, and no link: a connect link for a webhook that opted in is minted at send time
+// (records of older versions had a reconnect_url here; it is dropped when read and never
+// sent).
 type Event struct {
 	// ID is the webhook-id: the same for every delivery of the event.
 	ID         string    `json:"id"`
@@ -33,13 +35,15 @@ type Event struct {
 	Status     Status    `json:"status,omitempty"`
 	ErrorCode  string    `json:"error_code,omitempty"`
 	Message    string    `json:"message,omitempty"`
-	// ReconnectURL is a fresh connect link, for needs_reauthorization when tokend has a
-	// public URL.
-	ReconnectURL string    `json:"reconnect_url,omitempty"`
-	At           time.Time `json:"at"`
+	At         time.Time `json:"at"`
+	// AccountChanged (connection.authorized): the authorization replaced the connection's
+	// account with another one; NewAccountRequested: an operator asked for a new account
+	// (tokend authorize --new-account, a new-account link, the status page's checkbox).
+	AccountChanged      bool `json:"account_changed,omitempty"`
+	NewAccountRequested bool `json:"new_account_requested,omitempty"`
 }
 
-// String hides the reconnect link.
+// String is a short description for logs.
 func (e Event) String() string { return fmt.Sprintf("Event(%s %s %s)", e.ID, e.Type, e.Connection) }
 
 // EventID is the id of the transition typ of connection name that made token record

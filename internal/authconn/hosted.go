@@ -16,6 +16,9 @@ type PendingAuthorization struct {
 	CreatedAt   time.Time `json:"created_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
 	ConsumedAt  time.Time `json:"consumed_at,omitzero"`
+	// NewAccount: an operator allowed this flow to replace the connection's account (a
+	// new-account link, the status page's checkbox).
+	NewAccount bool `json:"new_account,omitempty"`
 }
 
 // String hides the secrets.
@@ -33,6 +36,24 @@ type ConnectLink struct {
 	ExpiresAt   time.Time `json:"expires_at"`
 	UsedAt      time.Time `json:"used_at,omitzero"`
 	RevokedAt   time.Time `json:"revoked_at,omitzero"`
+	// NewAccount: whoever uses the link may authorize with another account than the
+	// connection's recorded one (tokend authorize NAME --link --new-account, the admin API's
+	// new_account, the status page's checkbox). Without it, another account is refused.
+	NewAccount bool `json:"new_account,omitempty"`
+}
+
+// LinkOptions describe a connect link to create.
+type LinkOptions struct {
+	// Name is the connection the link authorizes.
+	Name string
+	// Scopes are requested (the connection's when empty).
+	Scopes []string
+	// TTL is how long the link works (a default when zero).
+	TTL         time.Duration
+	Description string
+	// NewAccount lets the link's holder authorize with another account than the
+	// connection's recorded one (without it, another account is refused).
+	NewAccount bool
 }
 
 // LinkState is a connect link's state at a time.

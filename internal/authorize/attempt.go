@@ -30,6 +30,10 @@ type Request struct {
 	FallbackLifetime time.Duration
 	// providers, when set, caches the resolved provider (the hosted flow's).
 	providers *providerCache
+	// NewAccount: an operator asked for this authorization to replace the connection's
+	// account with whichever account signs in. Without it, an authorization by an account
+	// other than the recorded one is refused (AccountMismatchError).
+	NewAccount bool
 }
 
 // Attempt is one authorization of a connection in progress: the request to send the user to,
@@ -40,9 +44,10 @@ type Attempt struct {
 	Provider *oauth.Provider
 	Request  *oauth.AuthRequest
 
-	st       *store.Store
-	oc       *oauth.Client
-	fallback time.Duration
+	st         *store.Store
+	oc         *oauth.Client
+	fallback   time.Duration
+	newAccount bool
 }
 
 // Begin reads connection r.Name and its client secret from st, resolves the provider's
@@ -57,7 +62,7 @@ func Begin(ctx context.Context, st *store.Store, r Request) (*Attempt, error) {
 		return nil, fmt.Errorf("connection %q has no authorization endpoint: set auth_url on the connection", r.Name)
 	}
 	return &Attempt{Name: r.Name, ClientID: c.conn.ClientID, Provider: c.prov, Request: c.prov.NewAuthRequest(c.creds, r.RedirectURI, c.scopes),
-		st: st, oc: r.OAuth, fallback: r.FallbackLifetime}, nil
+		st: st, oc: r.OAuth, fallback: r.FallbackLifetime, newAccount: r.NewAccount}, nil
 }
 
 // prepared is what both flows need: the connection, its credentials, its provider and the
@@ -145,9 +150,10 @@ func (a *Attempt) Complete(ctx context.Context, q url.Values) (*Result, error) {
 	}
 	ts := tokens.Authorized(tok, a.Request.Scopes, cb.Extras, a.fallback)
 	ts.IssuedBy = a.Provider.Issuance() // refreshes and revocations go only there
+	ts.Account = a.Provider.Account(tok, cb.Extras)
 	res := &Result{Name: a.Name, Provider: a.Provider.Name(), RedirectURI: a.Request.RedirectURL, Scopes: a.Request.Scopes,
 		GrantedScope: ts.Scope, CallbackExtras: ts.CallbackExtras}
-	if err := storeAuthorization(ctx, a.st, a.Name, ts, res); err != nil {
+	if err := storeAuthorization(ctx, a.st, a.Name, ts, res, a.newAccount); err != nil {
 		return nil, err
 	}
 	res.finish(ts, a.Provider.Preset.NoRefreshTokenAdvice)
@@ -168,30 +174,42 @@ func (res *Result) finish(ts *authconn.TokenSet, advice string) {
 // storeAuthorization writes ts as the token record of connection name, replacing an existing
 // record (read first, so check-and-set replaces exactly the version seen). A record written
 // by someone else in between (a refresh of the old chain) is replaced on a retry: this
-// authorization is newer.
-func storeAuthorization(ctx context.Context, st *store.Store, name string, ts *authconn.TokenSet, res *Result) error {
+// authorization is newer. An authorization by another account than the connection's
+// recorded one is refused before anything is stored (AccountMismatchError), unless
+// newAccount: an operator asked for it.
+func storeAuthorization(ctx context.Context, st *store.Store, name string, ts *authconn.TokenSet, res *Result, newAccount bool) error {
+	acct, err := st.GetAccount(ctx, name)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("the provider issued tokens for %q but reading its account record failed, so nothing was stored: %w; authorize again when Vault is reachable", name, err)
+	}
 	issued := *ts
 	for attempt := 1; ; attempt++ {
 		*ts = issued
 		old, err := st.GetTokens(ctx, name)
 		version := 0
+		var prev *authconn.TokenSet
 		switch {
 		case err == nil:
-			version = old.Version
-			res.Replaced = true
-			res.KeptRefreshToken = tokens.KeepRefreshToken(ts, &old.TokenSet)
-		case errors.Is(err, store.ErrNotFound):
-			res.Replaced, res.KeptRefreshToken = false, false
-		default:
+			version, prev = old.Version, &old.TokenSet
+		case !errors.Is(err, store.ErrNotFound):
 			return fmt.Errorf("the provider issued tokens for %q but reading the existing token record failed, so nothing was stored: %w; authorize again when Vault is reachable", name, err)
 		}
+		if err := settleAccount(name, ts, recordedAccount(acct, prev), newAccount, res); err != nil {
+			return err
+		}
+		res.Replaced = prev != nil
+		res.KeptRefreshToken = prev != nil && !res.AccountChanged && tokens.KeepRefreshToken(ts, prev)
 		v, err := st.PutTokens(ctx, name, ts, version)
 		if v > 0 {
 			res.Version = v
 			if err != nil { // the tokens are stored; only the status summary failed
 				res.Warnings = append(res.Warnings, err.Error())
 			}
-			ev := authconn.Event{ID: authconn.EventID(authconn.EventAuthorized, name, v), Type: authconn.EventAuthorized, Connection: name, Status: authconn.StatusAuthorized}
+			if w := keepAccount(ctx, st, name, ts.Account, acct); w != "" {
+				res.Warnings = append(res.Warnings, w)
+			}
+			ev := authconn.Event{ID: authconn.EventID(authconn.EventAuthorized, name, v), Type: authconn.EventAuthorized, Connection: name, Status: authconn.StatusAuthorized,
+				Message: res.accountMessage(), AccountChanged: res.AccountChanged, NewAccountRequested: newAccount}
 			if err := events.Enqueue(ctx, st, ev); err != nil {
 				res.Warnings = append(res.Warnings, "the webhooks could not be told of the authorization: "+err.Error())
 			}
@@ -235,6 +253,12 @@ type Result struct {
 	Warnings []string
 	// Device: authorized with the device flow.
 	Device bool
+	// Account is who authorized, when the provider said (nil otherwise).
+	Account *authconn.Account
+	// AccountChanged: the connection had another account before, and an operator asked for
+	// a new one (NewAccountRequested).
+	AccountChanged      bool
+	NewAccountRequested bool
 }
 
 // Message is the text of the page shown in the browser at the end.

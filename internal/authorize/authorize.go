@@ -58,6 +58,9 @@ type Options struct {
 	// FallbackLifetime is the access-token lifetime assumed when the provider sends no
 	// expires_in (tokens.DefaultFallbackLifetime when zero).
 	FallbackLifetime time.Duration
+	// NewAccount: the operator accepts another account than the connection's recorded one
+	// (tokend authorize --new-account).
+	NewAccount bool
 }
 
 func (o *Options) defaults() error {
@@ -86,7 +89,7 @@ func Run(ctx context.Context, st *store.Store, opts Options) (*Result, error) {
 		return nil, err
 	}
 	a, err := Begin(ctx, st, Request{Name: opts.Name, Scopes: opts.Scopes, RedirectURI: RedirectURI(opts.Port),
-		OAuth: opts.OAuth, FallbackLifetime: opts.FallbackLifetime})
+		OAuth: opts.OAuth, FallbackLifetime: opts.FallbackLifetime, NewAccount: opts.NewAccount})
 	if err != nil {
 		return nil, err
 	}

@@ -47,8 +47,9 @@ func RunDevice(ctx context.Context, st *store.Store, opts Options) (*Result, err
 	opts.UI.Exchanging()
 	ts := tokens.Authorized(tok, da.Scopes, nil, opts.FallbackLifetime)
 	ts.IssuedBy = c.prov.Issuance() // refreshes and revocations go only there
+	ts.Account = c.prov.Account(tok, nil)
 	res := &Result{Name: opts.Name, Provider: c.prov.Name(), Scopes: da.Scopes, GrantedScope: ts.Scope, Device: true}
-	if err := storeAuthorization(ctx, st, opts.Name, ts, res); err != nil {
+	if err := storeAuthorization(ctx, st, opts.Name, ts, res, opts.NewAccount); err != nil {
 		return nil, err
 	}
 	res.finish(ts, c.prov.Preset.NoRefreshTokenAdvice)

@@ -12,7 +12,10 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-// HostedCallbackPath is the path of the hosted redirect URI: {public-url}/v1/callback.
+// HostedCallbackPath is the path of the hosted redirect URIs: each connection has its own,
+// {public-url}/v1/callback/{name} (so a callback cannot be replayed into another connection's
+// flow: a mix-up defense). Flows begun before it existed used {public-url}/v1/callback and
+// are still completed there.
 const HostedCallbackPath = "/v1/callback"
 
 // DefaultPendingTTL is how long a hosted authorization waits for its callback.
@@ -25,7 +28,8 @@ const DefaultPendingTTL = 10 * time.Minute
 type Hosted struct {
 	Store *store.Store
 	OAuth *oauth.Client
-	// RedirectURI is {public-url}/v1/callback, registered at the provider.
+	// RedirectURI is {public-url}/v1/callback; a connection's redirect URI, registered at
+	// its provider, is RedirectURI + "/" + name (RedirectURIFor).
 	RedirectURI string
 	// PendingTTL is how long a flow waits for its callback [DefaultPendingTTL].
 	PendingTTL       time.Duration
@@ -39,13 +43,22 @@ var (
 	ErrUnknownAuthorization = errors.New("this authorization is unknown: it was completed already, or never began here")
 	ErrAuthorizationExpired = errors.New("this authorization has expired: start again from the connect link or the status page")
 	ErrAuthorizationUsed    = errors.New("this authorization was completed already")
+	// ErrWrongCallback: the callback arrived at another redirect URI than its flow's (another
+	// connection's path: a possible mix-up attack). Nothing was stored.
+	ErrWrongCallback = errors.New("this callback arrived at the redirect URI of another connection than the one being authorized (a possible mix-up attack), so it was refused and nothing was stored: start again from the connect link or the status page")
 )
+
+// RedirectURIFor is the hosted redirect URI of connection name: {public-url}/v1/callback/{name}.
+func (h *Hosted) RedirectURIFor(name string) string {
+	return h.RedirectURI + "/" + url.PathEscape(name)
+}
 
 // Begin prepares the authorization of connection name (with scopes, or the connection's)
 // for the holder of link linkID (empty for an administrator), keeps it in Vault, and
-// returns the provider's authorization URL to send the browser to.
-func (h *Hosted) Begin(ctx context.Context, name string, scopes []string, linkID string) (string, error) {
-	a, err := Begin(ctx, h.Store, Request{Name: name, Scopes: scopes, RedirectURI: h.RedirectURI, OAuth: h.OAuth, FallbackLifetime: h.FallbackLifetime,
+// returns the provider's authorization URL to send the browser to. newAccount: an operator
+// allowed another account than the connection's recorded one.
+func (h *Hosted) Begin(ctx context.Context, name string, scopes []string, linkID string, newAccount bool) (string, error) {
+	a, err := Begin(ctx, h.Store, Request{Name: name, Scopes: scopes, RedirectURI: h.RedirectURIFor(name), OAuth: h.OAuth, FallbackLifetime: h.FallbackLifetime,
 		providers: &h.providers})
 	if err != nil {
 		return "", err
@@ -53,7 +66,7 @@ func (h *Hosted) Begin(ctx context.Context, name string, scopes []string, linkID
 	pa := a.Request.Pending()
 	t := time.Now().UTC()
 	rec := &authconn.PendingAuthorization{Connection: name, LinkID: linkID, State: pa.State, Nonce: pa.Nonce, Verifier: pa.Verifier,
-		RedirectURL: pa.RedirectURL, Scopes: pa.Scopes, CreatedAt: t, ExpiresAt: t.Add(h.ttl())}
+		RedirectURL: pa.RedirectURL, Scopes: pa.Scopes, CreatedAt: t, ExpiresAt: t.Add(h.ttl()), NewAccount: newAccount}
 	if err := h.Store.PutPending(ctx, rec); err != nil {
 		return "", fmt.Errorf("keeping the authorization of %q in Vault: %w", name, err)
 	}
@@ -72,12 +85,15 @@ func (h *Hosted) ttl() time.Duration {
 // exchange fails.
 type Claim func(ctx context.Context, p *authconn.PendingAuthorization) (release func(), err error)
 
-// Complete finishes the flow whose callback query is q: it consumes the pending
-// authorization named by the state (check-and-set: one caller only), calls claim, checks the
-// callback, exchanges the code with the client secret read from Vault, and stores the
-// tokens with check-and-set, replacing any earlier record (needs_reauthorization
-// included). It returns the pending authorization it completed, for the caller's page.
-func (h *Hosted) Complete(ctx context.Context, q url.Values, claim Claim) (*Result, *authconn.PendingAuthorization, error) {
+// Complete finishes the flow whose callback query is q, received at the redirect path of
+// connection pathName (empty: the shared {public-url}/v1/callback of flows begun before
+// per-connection paths): it consumes the pending authorization named by the state
+// (check-and-set: one caller only), refuses it when it was begun with another redirect URI
+// (ErrWrongCallback), calls claim, checks the callback, exchanges the code with the client
+// secret read from Vault, and stores the tokens with check-and-set, replacing any earlier
+// record (needs_reauthorization included) of the same account. It returns the pending
+// authorization it completed, for the caller's page.
+func (h *Hosted) Complete(ctx context.Context, pathName string, q url.Values, claim Claim) (*Result, *authconn.PendingAuthorization, error) {
 	state := q.Get("state")
 	if state == "" {
 		return nil, nil, ErrUnknownAuthorization
@@ -92,6 +108,8 @@ func (h *Hosted) Complete(ctx context.Context, q url.Values, claim Claim) (*Resu
 		return nil, nil, err
 	case time.Now().After(rec.ExpiresAt):
 		return nil, rec, ErrAuthorizationExpired
+	case rec.RedirectURL != h.callbackURI(pathName):
+		return nil, rec, ErrWrongCallback
 	}
 	release := func() {}
 	if claim != nil {
@@ -106,16 +124,25 @@ func (h *Hosted) Complete(ctx context.Context, q url.Values, claim Claim) (*Resu
 	return res, rec, err
 }
 
+// callbackURI is the redirect URI of the path a callback arrived at.
+func (h *Hosted) callbackURI(pathName string) string {
+	if pathName == "" {
+		return h.RedirectURI
+	}
+	return h.RedirectURIFor(pathName)
+}
+
 // complete rebuilds the attempt of rec on this replica and completes it with q.
 func (h *Hosted) complete(ctx context.Context, rec *authconn.PendingAuthorization, q url.Values) (*Result, error) {
 	r := Request{Name: rec.Connection, Scopes: rec.Scopes, RedirectURI: rec.RedirectURL, OAuth: h.OAuth, FallbackLifetime: h.FallbackLifetime,
-		providers: &h.providers}
+		providers: &h.providers, NewAccount: rec.NewAccount}
 	c, err := prepare(ctx, h.Store, &r)
 	if err != nil {
 		return nil, err
 	}
 	ar := c.prov.ResumeAuthRequest(c.creds, oauth.PendingAuth{State: rec.State, Nonce: rec.Nonce, Verifier: rec.Verifier,
 		RedirectURL: rec.RedirectURL, Scopes: rec.Scopes})
-	a := &Attempt{Name: rec.Connection, ClientID: c.conn.ClientID, Provider: c.prov, Request: ar, st: h.Store, oc: r.OAuth, fallback: r.FallbackLifetime}
+	a := &Attempt{Name: rec.Connection, ClientID: c.conn.ClientID, Provider: c.prov, Request: ar, st: h.Store, oc: r.OAuth, fallback: r.FallbackLifetime,
+		newAccount: r.NewAccount}
 	return a.Complete(ctx, q)
 }

@@ -1,6 +1,6 @@
 // Package connect lets the right person authorize a connection from anywhere: connect links
 // (single-use, expiring, revocable, stored hashed) and the hosted authorization-code flow
-// of tokend serve, whose redirect URI is {public-url}/v1/callback. A link is
+// of tokend serve, whose redirect URI is {public-url}/v1/callback/{name}. A link is
 // {public-url}/connect#tl_<id>_<secret>: the token is in the URL's fragment, which
 // browsers never send to a server, so it appears in no request line, log or Referer; the
 // page posts it.
@@ -90,16 +90,31 @@ func ParsePublicURL(raw string) (*url.URL, error) {
 // URL returns the public URL of path.
 func (s *Service) URL(path string) string { return s.public.String() + path }
 
-// RedirectURI is the redirect URI to register at the providers.
+// RedirectURI is the base of the hosted redirect URIs, {public-url}/v1/callback; each
+// connection's is RedirectURIFor(name).
 func (s *Service) RedirectURI() string { return s.hosted.RedirectURI }
+
+// RedirectURIFor is the redirect URI to register at connection name's provider:
+// {public-url}/v1/callback/{name}.
+func (s *Service) RedirectURIFor(name string) string { return s.hosted.RedirectURIFor(name) }
 
 // Secure reports whether the public URL uses https (cookies are then Secure).
 func (s *Service) Secure() bool { return s.public.Scheme == "https" }
+
+// LinkOptions describe a connect link to create (TTL: DefaultLinkTTL when zero, at most
+// MaxLinkTTL).
+type LinkOptions = authconn.LinkOptions
 
 // CreateLink creates a link that authorizes connection name with scopes (the connection's
 // when empty) until ttl from now, and returns its URL, which holds the token: show it
 // once, to the person who asked for it.
 func (s *Service) CreateLink(ctx context.Context, name string, scopes []string, ttl time.Duration, description string) (string, *authconn.ConnectLink, error) {
+	return s.CreateLinkWith(ctx, LinkOptions{Name: name, Scopes: scopes, TTL: ttl, Description: description})
+}
+
+// CreateLinkWith creates the link that o describes, as CreateLink does.
+func (s *Service) CreateLinkWith(ctx context.Context, o LinkOptions) (string, *authconn.ConnectLink, error) {
+	name, scopes, ttl, description := o.Name, o.Scopes, o.TTL, o.Description
 	if ttl == 0 {
 		ttl = DefaultLinkTTL
 	}
@@ -126,11 +141,12 @@ func (s *Service) CreateLink(ctx context.Context, name string, scopes []string, 
 		return "", nil, err
 	}
 	t := time.Now().UTC()
-	l := &authconn.ConnectLink{ID: k.ID, Hash: k.Hash, Connection: name, Scopes: scopes, Description: description, CreatedAt: t, ExpiresAt: t.Add(ttl)}
+	l := &authconn.ConnectLink{ID: k.ID, Hash: k.Hash, Connection: name, Scopes: scopes, Description: description, CreatedAt: t, ExpiresAt: t.Add(ttl),
+		NewAccount: o.NewAccount}
 	if err := s.o.Store.CreateLink(ctx, l); err != nil {
 		return "", nil, err
 	}
-	s.log.Info("connect link created", "link", l.ID, "connection", name, "expires_at", l.ExpiresAt.Format(time.RFC3339))
+	s.log.Info("connect link created", "link", l.ID, "connection", name, "expires_at", l.ExpiresAt.Format(time.RFC3339), "new_account", l.NewAccount)
 	return s.URL(LandingPath) + "#" + k.Plain, l, nil
 }
 
@@ -197,13 +213,19 @@ func (s *Service) Open(ctx context.Context, token string) (string, error) {
 	}
 	// A link opened again within a minute gets the same flow; at most MaxFlowsPerLink.
 	return s.flows.begin(ctx, l, func(ctx context.Context) (string, error) {
-		return s.hosted.Begin(ctx, l.Connection, l.Scopes, l.ID)
+		return s.hosted.Begin(ctx, l.Connection, l.Scopes, l.ID, l.NewAccount)
 	})
 }
 
 // Begin starts an authorization of connection name by an administrator (no link).
 func (s *Service) Begin(ctx context.Context, name string) (string, error) {
-	return s.hosted.Begin(ctx, name, nil, "")
+	return s.hosted.Begin(ctx, name, nil, "", false)
+}
+
+// BeginNewAccount starts an authorization of connection name by an administrator (no link)
+// that may replace the connection's account with whichever account signs in.
+func (s *Service) BeginNewAccount(ctx context.Context, name string) (string, error) {
+	return s.hosted.Begin(ctx, name, nil, "", true)
 }
 
 // claimLink marks the link of p used (check-and-set) before the code is exchanged; release

@@ -43,8 +43,11 @@ func newHostedBed(t *testing.T, pendingTTL time.Duration) *hostedBed {
 		t.Fatal(err)
 	}
 	h.public = "https://" + ln.Addr().String()
-	id, secret := h.env.Hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{h.public + "/v1/callback"}})
+	// Each connection's own redirect URI, and the shared one of flows begun before them.
+	id, secret := h.env.Hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{h.public + "/v1/callback/hosted",
+		h.public + "/v1/callback/other", h.public + "/v1/callback"}})
 	h.env.AddConnectionFor(t, "hosted", id, secret)
+	h.env.AddConnectionFor(t, "other", id, secret)
 	h.a, h.b = h.replica(t, pendingTTL), h.replica(t, pendingTTL)
 	h.front(t, ln)
 	h.client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: h.ca.Pool}},
@@ -77,14 +80,14 @@ func (h *hostedBed) front(t *testing.T, ln net.Listener) {
 	pa, pb := httputil.NewSingleHostReverseProxy(ua), httputil.NewSingleHostReverseProxy(ub)
 	srv := &httptest.Server{Listener: ln, TLS: h.ca.ServerTLS(), Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		replica, p := "A", pa
-		if r.URL.Path == "/v1/callback" {
+		if strings.HasPrefix(r.URL.Path, "/v1/callback") {
 			replica, p = "B", pb
 			h.mu.Lock()
 			h.callbacks = append(h.callbacks, r.URL.RawQuery)
 			h.mu.Unlock()
 		}
 		h.mu.Lock()
-		h.routed[r.URL.Path] = replica
+		h.routed[strings.TrimSuffix(r.URL.Path, "/hosted")] = replica
 		h.mu.Unlock()
 		p.ServeHTTP(w, r)
 	})}}
@@ -128,7 +131,7 @@ func TestHostedAuthorizeThroughALinkInChromium(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	final, text, err := browser.VisitUntil(ctx, link, func(u *url.URL) bool { return u.Path == "/v1/callback" })
+	final, text, err := browser.VisitUntil(ctx, link, func(u *url.URL) bool { return u.Path == "/v1/callback/hosted" })
 	if err != nil || !strings.Contains(text, "Connected") {
 		t.Fatalf("invariant «the link authorizes»: ended at %s: %q %v", final, text, err)
 	}

@@ -11,9 +11,10 @@ import (
 
 // Register adds the routes of the connect pages and the hosted callback to mux.
 func (s *Service) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /connect", s.landing)      // LandingPath
-	mux.HandleFunc("POST /v1/connect", s.start)    // StartPath
-	mux.HandleFunc("GET /v1/callback", s.callback) // authorize.HostedCallbackPath
+	mux.HandleFunc("GET /connect", s.landing)             // LandingPath
+	mux.HandleFunc("POST /v1/connect", s.start)           // StartPath
+	mux.HandleFunc("GET /v1/callback", s.callback)        // authorize.HostedCallbackPath: flows begun before per-connection paths
+	mux.HandleFunc("GET /v1/callback/{name}", s.callback) // authorize.HostedCallbackPath + "/" + name
 }
 
 // landingPage reads the token from the URL's fragment, removes it from the address bar and
@@ -70,12 +71,13 @@ func (s *Service) linkFailed(w http.ResponseWriter, err error) {
 
 // callback completes a hosted authorization.
 func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
-	res, rec, err := s.hosted.Complete(r.Context(), r.URL.Query(), s.claimLink)
+	res, rec, err := s.hosted.Complete(r.Context(), r.PathValue("name"), r.URL.Query(), s.claimLink)
 	if err != nil {
 		s.callbackFailed(w, rec != nil, err)
 		return
 	}
-	s.log.Info("connection authorized through the hosted flow", "connection", res.Name, "link", rec.LinkID, "provider", res.Provider)
+	s.log.Info("connection authorized through the hosted flow", "connection", res.Name, "link", rec.LinkID, "provider", res.Provider,
+		"account_changed", res.AccountChanged, "new_account_requested", res.NewAccountRequested)
 	if s.o.OnAuthorized != nil {
 		s.o.OnAuthorized(r.Context(), res.Name, res)
 	}
@@ -89,7 +91,17 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 func (s *Service) callbackFailed(w http.ResponseWriter, known bool, err error) {
 	var ce *authorize.CallbackError
 	var le *LinkError
+	var am *authorize.AccountMismatchError
 	switch {
+	case errors.As(err, &am):
+		s.log.Warn("a hosted authorization by another account than the connection's was refused", "connection", am.Name,
+			"recorded", am.Recorded.String(), "presented", am.Presented.String())
+		web.ShowMessage(w, http.StatusForbidden, web.Message{Title: "Another account", Text: "This connection belongs to " + am.Recorded.String() +
+			"; you signed in as " + am.Presented.String() + ". Nothing was changed.",
+			Next: "Sign in with the connection's account, or ask an operator for a new-account link (tokend authorize " + am.Name + " --link --new-account)."})
+	case errors.Is(err, authorize.ErrWrongCallback):
+		s.log.Warn("a hosted callback arrived at another connection's redirect URI and was refused")
+		web.ShowMessage(w, http.StatusBadRequest, web.Message{Title: "Authorization refused", Text: err.Error() + "."})
 	case errors.Is(err, authorize.ErrUnknownAuthorization), errors.Is(err, authorize.ErrAuthorizationUsed), errors.Is(err, authorize.ErrAuthorizationExpired):
 		web.ShowMessage(w, http.StatusBadRequest, web.Message{Title: "Authorization not completed", Text: err.Error() + "."})
 	case errors.As(err, &le):

@@ -65,20 +65,20 @@ func TestHostedCallbackIsSingleUseAndExpires(t *testing.T) {
 	h := newHostedBed(t, 2*time.Second)
 	ctx := context.Background()
 	q := h.consent(t, ctx)
-	if resp, body := h.get(t, "/v1/callback?"+q.Encode()); resp.StatusCode != 200 || !strings.Contains(body, "Connected") {
+	if resp, body := h.get(t, "/v1/callback/hosted?"+q.Encode()); resp.StatusCode != 200 || !strings.Contains(body, "Connected") {
 		t.Fatalf("the callback: %d %s", resp.StatusCode, body)
 	}
 	first, _ := h.env.Store.GetTokens(ctx, "hosted")
-	if resp, body := h.get(t, "/v1/callback?"+q.Encode()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not completed") {
+	if resp, body := h.get(t, "/v1/callback/hosted?"+q.Encode()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "not completed") {
 		t.Errorf("invariant «a callback completes once»: replay got %d %s", resp.StatusCode, body)
 	}
 	forged := url.Values{"code": {"x"}, "state": {"made-up"}}
-	if resp, body := h.get(t, "/v1/callback?"+forged.Encode()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "unknown") {
+	if resp, body := h.get(t, "/v1/callback/hosted?"+forged.Encode()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "unknown") {
 		t.Errorf("a made-up state: %d %s", resp.StatusCode, body)
 	}
 	late := h.consent(t, ctx)
 	time.Sleep(2500 * time.Millisecond) // the flow's 2 s run out
-	if resp, body := h.get(t, "/v1/callback?"+late.Encode()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "expired") {
+	if resp, body := h.get(t, "/v1/callback/hosted?"+late.Encode()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "expired") {
 		t.Errorf("invariant «a flow expires»: %d %s", resp.StatusCode, body)
 	}
 	if now, _ := h.env.Store.GetTokens(ctx, "hosted"); now.Version != first.Version {
@@ -98,7 +98,7 @@ func (h *hostedBed) consent(t *testing.T, ctx context.Context) url.Values {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("opening the link: %d %s", resp.StatusCode, body)
 	}
-	q, err := brokertest.FollowToRedirect(ctx, resp.Header.Get("Location"), h.public+"/v1/callback")
+	q, err := brokertest.FollowToRedirect(ctx, resp.Header.Get("Location"), h.public+"/v1/callback/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/web"
 )
@@ -27,7 +28,8 @@ var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 <table id="connections"><tr><th>Connection</th><th>Provider</th><th>Grant</th><th>Status</th><th>Token expires</th><th>Last refresh</th><th>Last error</th><th></th></tr>
 {{range .Rows}}<tr id="conn-{{.Name}}"><td class="mono">{{.Name}}</td><td>{{.Provider}}</td><td>{{.Grant}}</td>
 <td class="status {{.Class}}">{{.Status}}</td><td class="nowrap">{{.Expires}}</td><td class="nowrap">{{.Updated}}</td><td>{{if .Error}}<span title="{{.Error}}">{{.ShortError}}</span><br><small>{{.ErrorAt}}</small>{{end}}</td>
-<td>{{if .CanConnect}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/reconnect"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="reconnect">Reconnect</button></form>{{end}}
+<td>{{if .CanConnect}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/reconnect"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="reconnect">Reconnect</button>
+<label><input type="checkbox" class="new-account" name="new_account" value="1"> a different account</label></form>{{end}}
 {{if .CanRevoke}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="revoke">Revoke</button></form>{{end}}</td></tr>
 {{else}}<tr><td colspan="8">No connections yet: create one with Terraform or <code>tokend create</code>.</td></tr>{{end}}
 </table>
@@ -36,9 +38,11 @@ var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 var linkPage = web.Parse("link", `{{define "title"}}Connect link{{end}}
 {{define "content"}}<h1>Reconnect {{.Name}}</h1>
 <p>Send this link to the person who can grant consent at the provider. It works once, until {{.Expires}}, for this connection only:</p>
+{{if .NewAccount}}<p id="new-account">It may authorize another account than the connection's current one: the connection then belongs to that account.</p>
+{{else}}<p>Only the connection's current account can authorize with it; another account is refused.</p>{{end}}
 <p id="link" class="box mono">{{.URL}}</p>
 <p>It is shown only now. Or authorize it yourself, now:</p>
-<form method="post" action="/ui/connections/{{.Name}}/authorize"><input type="hidden" name="csrf" value="{{.CSRF}}"><button id="authorize-now">Authorize now</button></form>
+<form method="post" action="/ui/connections/{{.Name}}/authorize"><input type="hidden" name="csrf" value="{{.CSRF}}">{{if .NewAccount}}<input type="hidden" name="new_account" value="1">{{end}}<button id="authorize-now">Authorize now</button></form>
 <p><a href="/ui">Back to the connections</a></p>{{end}}`)
 
 // row is one connection on the status page.
@@ -136,17 +140,25 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, ss *session, st
 
 func (c *Console) reconnect(w http.ResponseWriter, r *http.Request, ss *session) {
 	name := r.PathValue("name")
-	u, l, err := c.o.Connect.CreateLink(r.Context(), name, nil, 0, "status page, key "+ss.keyID)
+	newAccount := r.PostFormValue("new_account") == "1"
+	u, l, err := c.o.Connect.CreateLinkWith(r.Context(), connect.LinkOptions{Name: name, Description: "status page, key " + ss.keyID, NewAccount: newAccount})
 	if err != nil {
 		c.render(w, r, ss, http.StatusBadRequest, err.Error(), false)
 		return
 	}
-	c.log.Info("status page: connect link created", "key_id", ss.keyID, "connection", name, "link", l.ID)
-	web.Render(w, http.StatusOK, linkPage, struct{ Name, URL, Expires, CSRF string }{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss)}, "")
+	c.log.Info("status page: connect link created", "key_id", ss.keyID, "connection", name, "link", l.ID, "new_account", newAccount)
+	web.Render(w, http.StatusOK, linkPage, struct {
+		Name, URL, Expires, CSRF string
+		NewAccount               bool
+	}{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss), newAccount}, "")
 }
 
 func (c *Console) authorizeNow(w http.ResponseWriter, r *http.Request, ss *session) {
-	authURL, err := c.o.Connect.Begin(r.Context(), r.PathValue("name"))
+	begin := c.o.Connect.Begin
+	if r.PostFormValue("new_account") == "1" {
+		begin = c.o.Connect.BeginNewAccount
+	}
+	authURL, err := begin(r.Context(), r.PathValue("name"))
 	if err != nil {
 		c.render(w, r, ss, http.StatusBadRequest, err.Error(), false)
 		return

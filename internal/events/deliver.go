@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -41,7 +42,25 @@ type Options struct {
 	// Observe is told each delivery outcome.
 	Observe func(outcome string)
 	Logger  *slog.Logger
+	// StatusPageURL ({public-url}/ui), when tokend has a public URL, is sent as status_url
+	// with needs_reauthorization events: where an operator reconnects.
+	StatusPageURL string
+	// Links mints a live connect link at send time for the webhooks that opted in
+	// (include_reconnect_link); ReconnectPrefix ({public-url}/connect#) is what every such
+	// link must start with, else it is not sent. Links are never stored in the outbox, only
+	// their ids (to revoke a retry's previous link).
+	Links           LinkMinter
+	ReconnectPrefix string
 }
+
+// LinkMinter makes and revokes connect links (*connect.Service).
+type LinkMinter interface {
+	CreateLink(ctx context.Context, name string, scopes []string, ttl time.Duration, description string) (string, *authconn.ConnectLink, error)
+	RevokeLink(ctx context.Context, id string) error
+}
+
+// ReconnectLinkTTL is how long a connect link sent in a webhook works.
+const ReconnectLinkTTL = 7 * 24 * time.Hour
 
 // Deliverer delivers the outbox's events; run one in every tokend serve replica.
 type Deliverer struct {
@@ -176,7 +195,7 @@ func (d *Deliverer) claim(ctx context.Context, rec *store.EventRecord, dl *store
 // deliver sends rec's event to h and records the result (with check-and-set: a claim that
 // ran out meanwhile leaves the record to the replica that took it over).
 func (d *Deliverer) deliver(ctx context.Context, rec *store.EventRecord, h *store.Webhook, dl *store.Delivery) {
-	status, err := d.send(ctx, &rec.Event, h)
+	status, err := d.send(ctx, &rec.Event, h, d.links(ctx, &rec.Event, h, dl))
 	now := time.Now()
 	dl.Attempts++
 	dl.Holder, dl.HeldUntil, dl.LastStatus = "", time.Time{}, status
@@ -186,6 +205,7 @@ func (d *Deliverer) deliver(ctx context.Context, rec *store.EventRecord, h *stor
 		dl.DeliveredAt, dl.LastError = now, ""
 	case now.Sub(rec.Event.At) > d.o.MaxAge:
 		dl.GaveUpAt, dl.LastError, outcome = now, err.Error(), OutcomeGaveUp
+		d.revokeLink(ctx, rec.Event.ID, dl) // nobody is known to have received it
 	default:
 		dl.NextAt, dl.LastError, outcome = now.Add(backoff(dl.Attempts)), err.Error(), OutcomeFailed
 	}
@@ -195,6 +215,49 @@ func (d *Deliverer) deliver(ctx context.Context, rec *store.EventRecord, h *stor
 	d.o.Observe(outcome)
 	d.log.Info("webhook delivery", "event", rec.Event.ID, "type", rec.Event.Type, "connection", rec.Event.Connection,
 		"webhook", h.ID, "outcome", outcome, "status", status, "attempt", dl.Attempts)
+}
+
+// links are the URLs a delivery carries beside the event: the status page, and a live
+// connect link minted now when h opted in.
+type links struct{ StatusURL, ReconnectURL string }
+
+// links returns the URLs for delivering ev to h. Only needs_reauthorization events carry
+// them. A reconnect link is minted for a webhook that opted in; the link a previous attempt
+// of dl minted is revoked first (its plaintext was never kept), and the new one's id is
+// recorded in dl. A link that does not start with ReconnectPrefix is revoked, not sent.
+func (d *Deliverer) links(ctx context.Context, ev *authconn.Event, h *store.Webhook, dl *store.Delivery) links {
+	var out links
+	if ev.Type != authconn.EventNeedsReauthorization {
+		return out
+	}
+	out.StatusURL = d.o.StatusPageURL
+	if !h.IncludeReconnectLink || d.o.Links == nil || d.o.ReconnectPrefix == "" {
+		return out
+	}
+	d.revokeLink(ctx, ev.ID, dl)
+	u, l, err := d.o.Links.CreateLink(ctx, ev.Connection, nil, ReconnectLinkTTL, "sent with "+string(ev.Type)+" to webhook "+h.ID)
+	if err != nil {
+		d.log.Warn("webhooks: could not make a connect link for the event", "event", ev.ID, "connection", ev.Connection, "error", err)
+		return out
+	}
+	dl.LinkID = l.ID
+	if !strings.HasPrefix(u, d.o.ReconnectPrefix) {
+		d.log.Error("webhooks: a minted connect link is not on this tokend's public URL; not sent", "link", l.ID)
+		return out
+	}
+	out.ReconnectURL = u
+	return out
+}
+
+// revokeLink revokes the connect link that an earlier attempt of dl sent, if any.
+func (d *Deliverer) revokeLink(ctx context.Context, eventID string, dl *store.Delivery) {
+	if dl.LinkID == "" || d.o.Links == nil {
+		return
+	}
+	if err := d.o.Links.RevokeLink(ctx, dl.LinkID); err != nil {
+		d.log.Warn("webhooks: could not revoke the connect link of an earlier attempt", "event", eventID, "link", dl.LinkID, "error", err)
+	}
+	dl.LinkID = ""
 }
 
 // backoff is the wait after attempt n: 2 s doubling to 10 minutes, with jitter.
@@ -211,17 +274,29 @@ type payload struct {
 }
 
 type payloadData struct {
-	Connection   string          `json:"connection"`
-	Status       authconn.Status `json:"status,omitempty"`
-	ErrorCode    string          `json:"error_code,omitempty"`
-	Message      string          `json:"message,omitempty"`
-	ReconnectURL string          `json:"reconnect_url,omitempty"`
+	Connection string          `json:"connection"`
+	Status     authconn.Status `json:"status,omitempty"`
+	ErrorCode  string          `json:"error_code,omitempty"`
+	Message    string          `json:"message,omitempty"`
+	// StatusURL is the status page, where an operator reconnects (needs_reauthorization).
+	StatusURL string `json:"status_url,omitempty"`
+	// ReconnectURL is a live connect link, only for webhooks that opted in.
+	ReconnectURL string `json:"reconnect_url,omitempty"`
+	// AccountChanged and NewAccountRequested (connection.authorized only): whether the
+	// authorization replaced the connection's account, and whether an operator asked for it.
+	AccountChanged      *bool `json:"account_changed,omitempty"`
+	NewAccountRequested *bool `json:"new_account_requested,omitempty"`
 }
 
-// send POSTs ev to h, signed; a 2xx answer is success.
-func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webhook) (int, error) {
-	body, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.At, Data: payloadData{Connection: ev.Connection, Status: ev.Status,
-		ErrorCode: ev.ErrorCode, Message: ev.Message, ReconnectURL: ev.ReconnectURL}})
+// send POSTs ev to h, signed, with the URLs l; a 2xx answer is success.
+func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webhook, l links) (int, error) {
+	data := payloadData{Connection: ev.Connection, Status: ev.Status, ErrorCode: ev.ErrorCode, Message: ev.Message,
+		StatusURL: l.StatusURL, ReconnectURL: l.ReconnectURL}
+	if ev.Type == authconn.EventAuthorized {
+		changed, asked := ev.AccountChanged, ev.NewAccountRequested
+		data.AccountChanged, data.NewAccountRequested = &changed, &asked
+	}
+	body, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.At, Data: data})
 	if err != nil {
 		return 0, err
 	}

@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -44,7 +45,7 @@ func TestSendSignsPerStandardWebhooks(t *testing.T) {
 	secret := NewSecret()
 	ev := &authconn.Event{ID: "msg_1", Type: authconn.EventNeedsReauthorization, Connection: "google-oauth",
 		Status: authconn.StatusNeedsReauthorization, ErrorCode: "invalid_grant", At: time.Now().UTC()}
-	if code, err := testDeliverer().send(context.Background(), ev, &store.Webhook{ID: "wh", URL: srv.URL, Secret: secret}); err != nil || code != http.StatusNoContent {
+	if code, err := testDeliverer().send(context.Background(), ev, &store.Webhook{ID: "wh", URL: srv.URL, Secret: secret}, links{}); err != nil || code != http.StatusNoContent {
 		t.Fatalf("send: %d %v", code, err)
 	}
 	wh, err := standardwebhooks.NewWebhook(secret)
@@ -74,12 +75,12 @@ func TestSendRefusalsKeepTheURLOut(t *testing.T) {
 	srv := httptest.NewServer(rcv)
 	ev := &authconn.Event{ID: "msg_2", Type: authconn.EventNeedsReauthorization, Connection: "c", At: time.Now()}
 	hook := &store.Webhook{ID: "wh", URL: srv.URL + "/hook?token=hook-token-value", Secret: NewSecret()}
-	code, err := testDeliverer().send(context.Background(), ev, hook)
+	code, err := testDeliverer().send(context.Background(), ev, hook, links{})
 	if err == nil || code != http.StatusBadGateway || !strings.Contains(err.Error(), "502") {
 		t.Fatalf("refused delivery: %d %v", code, err)
 	}
 	srv.Close()
-	_, err = testDeliverer().send(context.Background(), ev, hook)
+	_, err = testDeliverer().send(context.Background(), ev, hook, links{})
 	if err == nil || strings.Contains(err.Error(), "hook-token-value") {
 		t.Fatalf("invariant «the webhook URL stays out of errors»: %v", err)
 	}
@@ -94,5 +95,95 @@ func TestBackoffGrowsAndIsBounded(t *testing.T) {
 				t.Fatalf("backoff(%d) = %s, want within [%s, %s] and at most 10m", n, d, lo, 2*lo)
 			}
 		}
+	}
+}
+
+// fakeLinks mints links under prefix and records revocations.
+type fakeLinks struct {
+	prefix  string
+	n       int
+	revoked []string
+}
+
+func (f *fakeLinks) CreateLink(_ context.Context, name string, _ []string, ttl time.Duration, _ string) (string, *authconn.ConnectLink, error) {
+	f.n++
+	id := fmt.Sprintf("link%d", f.n)
+	return f.prefix + "tl_" + id + "_secret", &authconn.ConnectLink{ID: id, Connection: name, ExpiresAt: time.Now().Add(ttl)}, nil
+}
+
+func (f *fakeLinks) RevokeLink(_ context.Context, id string) error {
+	f.revoked = append(f.revoked, id)
+	return nil
+}
+
+// TestAttackF7_WebhooksGetNoLiveLinkByDefault: a needs_reauthorization delivery carries the
+// status page's URL and no live connect link, unless the webhook opted in; an opted-in
+// delivery's link is minted at send time (only its id is kept), a retry revokes the previous
+// one, and a link not on this tokend's public URL is never sent.
+func TestAttackF7_WebhooksGetNoLiveLinkByDefault(t *testing.T) {
+	const public = "https://tokend.example.com"
+	fl := &fakeLinks{prefix: public + "/connect#"}
+	d := NewDeliverer(Options{ReplicaID: "r1", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Links: fl,
+		StatusPageURL: public + "/ui", ReconnectPrefix: public + "/connect#"})
+	ctx := context.Background()
+	ev := &authconn.Event{ID: "msg_3", Type: authconn.EventNeedsReauthorization, Connection: "c", At: time.Now()}
+
+	dl := &store.Delivery{}
+	if l := d.links(ctx, ev, &store.Webhook{ID: "wh_plain"}, dl); l.ReconnectURL != "" || l.StatusURL != public+"/ui" || fl.n != 0 || dl.LinkID != "" {
+		t.Fatalf("default webhook: %+v (links minted: %d)", l, fl.n)
+	}
+	opted := &store.Webhook{ID: "wh_opted", IncludeReconnectLink: true}
+	l1 := d.links(ctx, ev, opted, dl)
+	if !strings.HasPrefix(l1.ReconnectURL, public+"/connect#tl_") || dl.LinkID != "link1" {
+		t.Fatalf("opted-in webhook: %+v, link id %q", l1, dl.LinkID)
+	}
+	raw, _ := json.Marshal(dl)
+	if strings.Contains(string(raw), "tl_") || strings.Contains(string(raw), "secret") {
+		t.Fatalf("the delivery record (stored in the outbox) holds the link: %s", raw)
+	}
+	if l2 := d.links(ctx, ev, opted, dl); l2.ReconnectURL == l1.ReconnectURL || len(fl.revoked) != 1 || fl.revoked[0] != "link1" || dl.LinkID != "link2" {
+		t.Fatalf("retry: %+v, revoked %v, id %q", l2, fl.revoked, dl.LinkID)
+	}
+	fl.prefix = "https://tokend.example.com.evil.example/connect#"
+	if l3 := d.links(ctx, ev, opted, dl); l3.ReconnectURL != "" {
+		t.Fatalf("a link off the public URL was sent: %q", l3.ReconnectURL)
+	}
+	if l4 := d.links(ctx, &authconn.Event{Type: authconn.EventRecovered}, opted, &store.Delivery{}); l4 != (links{}) {
+		t.Fatalf("links on another event type: %+v", l4)
+	}
+}
+
+// TestAttackF7_ForgedReconnectURLInTheOutboxIsNotSent: an outbox record written by someone
+// else (the Terraform role may create events) with a reconnect_url: the deliverer never
+// sends it.
+func TestAttackF7_ForgedReconnectURLInTheOutboxIsNotSent(t *testing.T) {
+	var rec store.EventRecord
+	forged := `{"event":{"id":"msg_0123456789abcdef","type":"connection.needs_reauthorization","connection":"c","reconnect_url":"https://evil.example/connect#tl_phish","at":"2026-12-06T00:00:00Z"},"deliveries":null}`
+	if err := json.Unmarshal([]byte(forged), &rec); err != nil {
+		t.Fatal(err)
+	}
+	rcv := &receiver{status: http.StatusNoContent}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	if _, err := testDeliverer().send(context.Background(), &rec.Event, &store.Webhook{ID: "wh", URL: srv.URL, Secret: NewSecret()}, links{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(rcv.body), "evil.example") || strings.Contains(string(rcv.body), "tl_") {
+		t.Fatalf("the forged link was delivered: %s", rcv.body)
+	}
+}
+
+// TestAuthorizedDeliveriesSayWhetherTheAccountChanged: connection.authorized carries
+// account_changed and new_account_requested, false included.
+func TestAuthorizedDeliveriesSayWhetherTheAccountChanged(t *testing.T) {
+	rcv := &receiver{status: http.StatusNoContent}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	ev := &authconn.Event{ID: "msg_4", Type: authconn.EventAuthorized, Connection: "c", At: time.Now(), NewAccountRequested: true}
+	if _, err := testDeliverer().send(context.Background(), ev, &store.Webhook{ID: "wh", URL: srv.URL, Secret: NewSecret()}, links{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(rcv.body), `"account_changed":false`) || !strings.Contains(string(rcv.body), `"new_account_requested":true`) {
+		t.Fatalf("body %s", rcv.body)
 	}
 }

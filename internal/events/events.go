@@ -12,7 +12,10 @@
 // at least once: failures are retried with exponential backoff for a day, and a replica
 // that dies mid-delivery loses its claim, so another delivers again, with the same
 // webhook-id. Bodies carry the connection's name, status, error code and message, never a
-// token or secret (a reconnect link excepted, which is made to be handed on).
+// token or secret. needs_reauthorization carries the status page's URL; a live connect link
+// (reconnect_url) only to a webhook that opted in (include_reconnect_link), minted by the
+// deliverer at send time and never stored in the outbox (only its id is, to revoke it when
+// a retry mints another).
 package events
 
 import (
@@ -66,16 +69,11 @@ func NewSecret() string {
 	return "whsec_" + base64.StdEncoding.EncodeToString(b)
 }
 
-// LinkMaker makes a connect link for a connection (*connect.Service).
-type LinkMaker interface {
-	CreateLink(ctx context.Context, name string, scopes []string, ttl time.Duration, description string) (string, *authconn.ConnectLink, error)
-}
-
-// Emitter enqueues the events of tokend serve's broker; with Links, needs_reauthorization
-// events carry a fresh connect link. Emit never fails the caller: errors are logged.
+// Emitter enqueues the events of tokend serve's broker. Emit never fails the caller: errors
+// are logged. It stores no link: the Deliverer adds the status page URL and, for webhooks
+// that opted in, a connect link minted at send time.
 type Emitter struct {
 	Store  *store.Store
-	Links  LinkMaker
 	Logger *slog.Logger
 }
 
@@ -84,13 +82,6 @@ func (e *Emitter) Emit(ctx context.Context, ev authconn.Event) {
 	log := e.Logger
 	if log == nil {
 		log = slog.Default()
-	}
-	if ev.Type == authconn.EventNeedsReauthorization && e.Links != nil {
-		if u, _, err := e.Links.CreateLink(ctx, ev.Connection, nil, 7*24*time.Hour, "sent with "+string(ev.Type)); err == nil {
-			ev.ReconnectURL = u
-		} else {
-			log.Warn("could not make a connect link for the event", "connection", ev.Connection, "error", err)
-		}
 	}
 	if err := Enqueue(ctx, e.Store, ev); err != nil {
 		log.Warn("could not store an event for the webhooks", "event", ev.Type, "connection", ev.Connection, "error", err)

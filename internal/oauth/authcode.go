@@ -11,6 +11,8 @@ import (
 	"slices"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
 // AuthRequest is one authorization-code attempt: the URL to open and the values the
@@ -104,10 +106,26 @@ type CallbackError struct {
 	Description string
 }
 
+// MaxProviderDescription bounds how much of a provider's error_description is shown.
+const MaxProviderDescription = 100
+
+// explainedCodes are the callback error codes whose meaning tokend says itself: the
+// provider's error_description (anyone holding a state can craft one, on tokend's own
+// origin) is not shown for them.
+var explainedCodes = map[string]bool{"access_denied": true, "invalid_scope": true, "unauthorized_client": true,
+	"server_error": true, "temporarily_unavailable": true}
+
+// Error says what failed. A provider's error_description is shown only for codes tokend does
+// not explain itself, sanitized, cut to MaxProviderDescription bytes and marked as the
+// provider's words; the code is sanitized too (it comes from the query).
 func (e *CallbackError) Error() string {
-	msg := "authorization failed: " + e.Code
-	if e.Description != "" {
-		msg += ": " + truncate(e.Description, 300)
+	msg := "authorization failed: " + authconn.Sanitize(e.Code, 64)
+	switch {
+	case e.Description == "" || explainedCodes[e.Code]:
+	case e.Code == "state_mismatch" || e.Code == "iss_mismatch": // tokend's own words (iss quoted)
+		msg += ": " + authconn.Sanitize(e.Description, 300)
+	default:
+		msg += fmt.Sprintf(" (the provider said: %q)", authconn.Sanitize(e.Description, MaxProviderDescription))
 	}
 	switch e.Code {
 	case "access_denied":

@@ -81,8 +81,9 @@ func TestParseCallback(t *testing.T) {
 			t.Errorf("%s: error %v, want code %s", tc.name, err, tc.code)
 			continue
 		}
-		if tc.code == "access_denied" && (!strings.Contains(err.Error(), "user said no") || !strings.Contains(err.Error(), "run authorize again")) {
-			t.Errorf("denied: message %q lacks the description or the next step", err)
+		// tokend explains access_denied itself: the provider's description is not shown.
+		if tc.code == "access_denied" && (strings.Contains(err.Error(), "user said no") || !strings.Contains(err.Error(), "run authorize again")) {
+			t.Errorf("denied: message %q shows the description or lacks the next step", err)
 		}
 		if tc.code == "invalid_scope" && !strings.Contains(err.Error(), "--scopes") {
 			t.Errorf("invalid_scope: message %q lacks the next step", err)
@@ -159,5 +160,26 @@ func TestCheckIDToken(t *testing.T) {
 		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
 			t.Errorf("%s: %v", tc.name, err)
 		}
+	}
+}
+
+// TestAttackF15_CraftedErrorDescriptionIsTruncatedAndMarked: anyone holding a state can
+// craft /v1/callback?state=S&error=...&error_description=...; the page (tokend's origin) shows
+// the description only as the provider's words, sanitized and cut to about 100 bytes, and not
+// at all for codes tokend explains itself.
+func TestAttackF15_CraftedErrorDescriptionIsTruncatedAndMarked(t *testing.T) {
+	phish := "Your Microsoft 365 session expired.\x1b[2J call IT support at +1-555-0100 or visit https://evil.example/reset " + strings.Repeat("now ", 40)
+	msg := (&CallbackError{Code: "invalid_request", Description: phish}).Error()
+	if !strings.Contains(msg, `the provider said: "Your Microsoft 365 session expired.`) || strings.Contains(msg, "evil.example/reset now now") ||
+		strings.Contains(msg, "\x1b") || !strings.Contains(msg, "…") {
+		t.Errorf("invalid_request: description not marked, sanitized and truncated: %q", msg)
+	}
+	for _, code := range []string{"access_denied", "invalid_scope", "server_error", "temporarily_unavailable", "unauthorized_client"} {
+		if msg := (&CallbackError{Code: code, Description: phish}).Error(); strings.Contains(msg, "evil.example") || strings.Contains(msg, "Microsoft") {
+			t.Errorf("%s: the provider's description is shown for a code tokend explains: %q", code, msg)
+		}
+	}
+	if msg := (&CallbackError{Code: strings.Repeat("x", 500) + "\n<script>"}).Error(); len(msg) > 200 || strings.Contains(msg, "\n") {
+		t.Errorf("a crafted error code is not bounded: %q", msg)
 	}
 }

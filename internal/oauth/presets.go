@@ -58,6 +58,10 @@ type Preset struct {
 	NoRefreshTokenAdvice string
 	// RedirectNotes says where the redirect URI is registered at the provider.
 	RedirectNotes string
+	// AccountKeys name the ID token claims and callback values that identify the account
+	// that authorized a connection (Provider.Account); a later authorization with another
+	// account is refused unless an operator asked for a new account.
+	AccountKeys AccountKeys
 }
 
 // TenantRule describes a provider whose endpoints depend on a tenant (Microsoft Entra ID).
@@ -145,6 +149,8 @@ var Presets = []*Preset{
 			NotTenants: []string{"oauth2", "oauth2.0", "v2.0"},
 			Shared:     []string{"common", "organizations", "consumers"},
 		},
+		// The tenant (tid) beside iss and sub: a multi-tenant app's users come from any tenant.
+		AccountKeys:              AccountKeys{TenantClaim: "tid"},
 		RequiredScopes:           []string{"offline_access"},
 		RefreshWithScopes:        true,
 		KeepsPreviousAccessToken: true,
@@ -170,7 +176,9 @@ var Presets = []*Preset{
 		RefreshHardExpiryField:   "x_refresh_token_lifetime_expires_in",
 		RevokeJSON:               true,
 		KeepsPreviousAccessToken: true,
-		NoRefreshTokenAdvice:     "QuickBooks always issues a refresh token for the authorization-code grant: check the app's keys (development vs production) and authorize again.",
+		// The company picked at consent: the callback's realmId.
+		AccountKeys:          AccountKeys{RealmParam: "realmId"},
+		NoRefreshTokenAdvice: "QuickBooks always issues a refresh token for the authorization-code grant: check the app's keys (development vs production) and authorize again.",
 		RedirectNotes: "In the Intuit Developer Portal > your app > Keys & OAuth, add the redirect URI; " +
 			"the company (realmId) chosen during consent is kept with the tokens.",
 	},

@@ -31,16 +31,19 @@ func (s *Store) Layout(name string) ConnectionPaths {
 		ClientAssertionKey: base + "/client-assertion-key",
 		Tokens:             base + "/tokens",
 		RefreshLease:       base + "/refresh-lease",
+		Account:            base + "/account",
 	}
 }
 
 // ConnectionPaths are the KV v2 paths of one connection's records.
 type ConnectionPaths struct {
 	Config, ClientSecret, ClientAssertionKey, Tokens, RefreshLease string
+	// Account is the tokend-owned record of who authorized the connection (AccountRecord).
+	Account string
 }
 
 func (p ConnectionPaths) all() []string {
-	return []string{p.RefreshLease, p.Tokens, p.ClientAssertionKey, p.ClientSecret, p.Config}
+	return []string{p.RefreshLease, p.Tokens, p.Account, p.ClientAssertionKey, p.ClientSecret, p.Config}
 }
 
 // GetConnection returns the configuration of connection name.

@@ -20,6 +20,10 @@ type Webhook struct {
 	Secret      string               `json:"secret"`
 	Description string               `json:"description,omitempty"`
 	CreatedAt   time.Time            `json:"created_at"`
+	// IncludeReconnectLink: needs_reauthorization deliveries to this webhook carry a live
+	// connect link (tokend webhooks add --include-reconnect-link); others get the status
+	// page's URL only.
+	IncludeReconnectLink bool `json:"include_reconnect_link,omitempty"`
 }
 
 // String hides the secret.
@@ -47,6 +51,9 @@ type Delivery struct {
 	// delivering loses its claim then, and another delivers again, with the same id).
 	Holder    string    `json:"holder,omitempty"`
 	HeldUntil time.Time `json:"held_until,omitzero"`
+	// LinkID is the id (never the token) of the connect link the last attempt sent, so that
+	// a retry, which mints another, revokes it.
+	LinkID string `json:"link_id,omitempty"`
 }
 
 // Done reports whether nothing more is to be done for d.

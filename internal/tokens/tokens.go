@@ -5,7 +5,7 @@
 //
 //   - a refresh answer without a refresh token keeps the stored one (and its expiry);
 //   - a refresh keeps the authorization's data: requested scopes, callback extras (QuickBooks'
-//     realmId), authorized-at, the ID token, and the granted scope and token type when the
+//     realmId), authorized-at, the account that authorized, the ID token, and the granted scope and token type when the
 //     answer leaves them out;
 //   - an answer without expires_in gets a fallback lifetime, marked as guessed;
 //   - a new authorization without a refresh token keeps the refresh token of the record it
@@ -91,6 +91,10 @@ func Refreshed(old *authconn.TokenSet, t *oauth.Token, fallback time.Duration) *
 	ts.CallbackExtras = maps.Clone(old.CallbackExtras)
 	ts.AuthorizedAt = old.AuthorizedAt
 	ts.IssuedBy = cloneIssuance(old.IssuedBy)
+	if old.Account != nil {
+		acct := *old.Account
+		ts.Account = &acct
+	}
 	ts.RefreshedAt = t.ReceivedAt.UTC()
 	return ts
 }

@@ -132,3 +132,12 @@ func TestIssuedClientCredentialsRecords(t *testing.T) {
 		t.Fatalf("renewed client-credentials record %+v", next)
 	}
 }
+
+func TestRefreshedKeepsTheAccount(t *testing.T) {
+	old := oldRecord()
+	old.Account = &authconn.Account{Issuer: "https://idp.example.com", Subject: "alice"}
+	got := Refreshed(old, &oauth.Token{AccessToken: "new-at", ReceivedAt: now}, 0)
+	if got.Account == nil || *got.Account != *old.Account || got.Account == old.Account {
+		t.Fatalf("account not kept (or shared with the old record): %+v", got.Account)
+	}
+}
