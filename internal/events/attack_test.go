@@ -26,7 +26,7 @@ func TestAttackF14_WebhookRedirectIsAFailureNotAResend(t *testing.T) {
 		}))
 		ev := &authconn.Event{ID: "msg_r", Type: authconn.EventNeedsReauthorization, Connection: "c", At: time.Now()}
 		hook := &store.Webhook{ID: "wh", URL: rcv.URL + "/hooks/path-token-value", Secret: NewSecret()}
-		code, err := testDeliverer().send(context.Background(), ev, hook)
+		code, err := testDeliverer().send(context.Background(), ev, hook, links{})
 		rcv.Close()
 		if err == nil || code != status {
 			t.Fatalf("%d: send = %d, %v; want a failure with status %d", status, code, err, status)
