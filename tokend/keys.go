@@ -89,7 +89,7 @@ func newKeysListCmd() *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tCONNECTIONS\tCREATED\tDESCRIPTION")
 			for _, k := range keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, strings.Join(k.Connections, ","), k.CreatedAt.UTC().Format(time.RFC3339), k.Description)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, strings.Join(k.Connections, ","), k.CreatedAt.UTC().Format(time.RFC3339), oneLine(k.Description, 60))
 			}
 			return w.Flush()
 		},

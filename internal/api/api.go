@@ -106,11 +106,18 @@ func (s *Server) KeyChanged(id string) {
 	}
 }
 
-// ServeHTTP implements http.Handler.
-func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+// ServeHTTP implements http.Handler. Every answer (the token's 200, errors, redirects, the
+// pages registered here) carries X-Content-Type-Options: nosniff, set without allocating.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header()["X-Content-Type-Options"] = nosniff
+	s.mux.ServeHTTP(w, r)
+}
 
 // Metrics returns the server's metrics.
 func (s *Server) Metrics() *Metrics { return s.metrics }
+
+// maxErrorMessage bounds the message of an error answer, in bytes.
+const maxErrorMessage = 2048
 
 type errorBody struct {
 	Error   string `json:"error"`
@@ -121,9 +128,10 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: msg})
+	// A message may carry a provider's error_description: one line, no terminal escapes.
+	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: authconn.Sanitize(msg, maxErrorMessage)})
 }
 
 // outcomes maps the error codes of the token endpoint to the outcome label of
@@ -211,6 +219,7 @@ var (
 	jsonType = []string{"application/json"}
 	noStore  = []string{"no-store"}
 	noCache  = []string{"no-cache"}
+	nosniff  = []string{"nosniff"}
 )
 
 // slowToken asks the broker for a token that is not served from memory, within the request

@@ -142,7 +142,9 @@ func (c *Console) reconnect(w http.ResponseWriter, r *http.Request, ss *session)
 		return
 	}
 	c.log.Info("status page: connect link created", "key_id", ss.keyID, "connection", name, "link", l.ID)
-	web.Render(w, http.StatusOK, linkPage, struct{ Name, URL, Expires, CSRF string }{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss)}, "")
+	// "Authorize now" is answered with a redirect to the provider.
+	web.RenderPage(w, http.StatusOK, linkPage, struct{ Name, URL, Expires, CSRF string }{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss)},
+		web.Page{ToProvider: true})
 }
 
 func (c *Console) authorizeNow(w http.ResponseWriter, r *http.Request, ss *session) {

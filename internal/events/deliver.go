@@ -219,7 +219,7 @@ type payloadData struct {
 // send POSTs ev to h, signed; a 2xx answer is success.
 func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webhook) (int, error) {
 	body, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.At, Data: payloadData{Connection: ev.Connection, Status: ev.Status,
-		ErrorCode: ev.ErrorCode, Message: ev.Message, ReconnectURL: ev.ReconnectURL}})
+		ErrorCode: authconn.Sanitize(ev.ErrorCode, 128), Message: authconn.Sanitize(ev.Message, MaxMessageLen), ReconnectURL: ev.ReconnectURL}})
 	if err != nil {
 		return 0, err
 	}
