@@ -178,6 +178,9 @@ func (f *createFlags) secret(cmd *cobra.Command) (connection.Secret, error) {
 	} else {
 		secret, err = readSecretStdin(cmd)
 	}
+	if err == nil {
+		err = authconn.ValidateClientSecret(secret) // refused, never altered: see docs/tokend.md, "Limits"
+	}
 	return connection.Secret{ClientSecret: secret}, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
@@ -42,6 +43,9 @@ func newKeysCreateCmd() *cobra.Command {
 					return err
 				}
 				patterns = p
+			}
+			if err := authconn.ValidateDescription("--description", desc); err != nil {
+				return err
 			}
 			st, vc, err := globals.openStore(cmd.Context())
 			if err != nil {

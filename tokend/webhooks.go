@@ -75,6 +75,9 @@ func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string) error {
 	if err := checkReceiver(raw); err != nil {
 		return err
 	}
+	if err := authconn.ValidateDescription("--description", desc); err != nil {
+		return err
+	}
 	types, err := parseEvents(evs)
 	if err != nil {
 		return err
