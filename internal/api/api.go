@@ -271,6 +271,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		st = []broker.Status{}
 	}
+	for i := range st { // a provider's error text: one line, no terminal escapes
+		st[i].LastError, st[i].LocalError = authconn.Sanitize(st[i].LastError, maxErrorMessage), authconn.Sanitize(st[i].LocalError, maxErrorMessage)
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	_ = json.NewEncoder(w).Encode(map[string]any{"connections": st})
