@@ -87,3 +87,68 @@ func TestAttackF16_HeadersNosniffOnEveryAnswer(t *testing.T) {
 		}
 	}
 }
+
+// recordingLinks is the admin API's Links that applies the domain's scope rule (as
+// connect.CreateLink does) and records what it would store.
+type recordingLinks struct{ created []string }
+
+func (l *recordingLinks) CreateLink(_ context.Context, name string, scopes []string, _ time.Duration, description string) (string, *authconn.ConnectLink, error) {
+	for _, s := range scopes {
+		if err := authconn.ValidateScope(s); err != nil {
+			return "", nil, err
+		}
+	}
+	l.created = append(l.created, description)
+	now := time.Now()
+	return "https://tokend.example.com/connect#x", &authconn.ConnectLink{ID: "abcdefghijkl", Connection: name, Description: description, CreatedAt: now, ExpiresAt: now.Add(time.Hour)}, nil
+}
+func (l *recordingLinks) RevokeLink(context.Context, string) error { return nil }
+func (l *recordingLinks) Links(context.Context) ([]*authconn.ConnectLink, error) {
+	return nil, nil
+}
+
+// TestAttackF13_AdminAPIRefusesBadInput (finding 13): the admin API refuses an ESC in a
+// scope (the old code accepted it), a description with terminal escapes or over 512 bytes,
+// and a body that is not UTF-8 (JSON decoding would have replaced the bytes silently), each
+// with 400 naming the field, and creates no link.
+func TestAttackF13_AdminAPIRefusesBadInput(t *testing.T) {
+	k, err := apikey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b, err := broker.New(broker.Options{Store: brokertest.NewMemStore(), OAuth: &oauth.Client{}, ReplicaID: "t", Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := &recordingLinks{}
+	s, err := New(Options{Broker: b, Links: links, Logger: quiet,
+		Keys: &flakyKeys{rec: &store.APIKey{ID: k.ID, Hash: k.Hash, Admin: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, "/v1/admin/connections/google-oauth/links", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+k.Plain)
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, req)
+		return w
+	}
+	for name, tc := range map[string]struct{ body, want string }{
+		"ESC in a scope":           {`{"scopes":["read\u001b[2J"]}`, "U+001B"},
+		"ESC in the description":   {`{"description":"\u001b]0;pwned\u0007desc"}`, "description contains the control character U+001B"},
+		"a description too long":   {`{"description":"` + strings.Repeat("d", 513) + `"}`, "description is 513 bytes long"},
+		"a body that is not UTF-8": {"{\"scopes\":[\"c\xff\"]}", "not valid UTF-8"},
+	} {
+		w := post(tc.body)
+		if w.Code != http.StatusBadRequest || !strings.Contains(w.Body.String(), tc.want) {
+			t.Errorf("%s: %d %s, want 400 with %q", name, w.Code, w.Body, tc.want)
+		}
+	}
+	if len(links.created) != 0 {
+		t.Errorf("invariant «refused input creates nothing»: %q", links.created)
+	}
+	if w := post(`{"scopes":["openid"],"description":"for Ana — ünïcode"}`); w.Code != http.StatusCreated || len(links.created) != 1 {
+		t.Errorf("control: a valid request: %d %s", w.Code, w.Body)
+	}
+}
