@@ -10,9 +10,9 @@
 // /ui), ended early when its API key is revoked or when a sign-out bumps the key's session
 // epoch in Vault (every session of that key, on every replica, at once). Sign-in and every
 // state change are POSTs that, when the browser sends an Origin, must come from the public
-// URL's origin; state changes also carry the session's CSRF token. No token or secret is ever in a page, a
-// URL or a log; the one exception is the connect link a Reconnect creates, which is shown
-// once, in the answer to that action, because it is made to be handed on.
+// URL's origin; state changes also carry the session's CSRF token. No token or secret is
+// ever in a page, a URL or a log; the one exception is the connect link a Reconnect creates,
+// which is shown once, in the answer to that action, because it is made to be handed on.
 package console
 
 import (
