@@ -195,7 +195,7 @@ func checkSecretText(secret, file string) error {
 	if file == "" {
 		file = "standard input"
 	}
-	return fmt.Errorf("%w (read from %s; see docs/tokend.md, \"Limits\")", err, file)
+	return fmt.Errorf("%w (read from %s; see docs/tokend.md, \"Input rules\")", err, file)
 }
 
 func runCreate(cmd *cobra.Command, f *createFlags) error {
