@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
+
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -121,4 +123,32 @@ func TestAttackF13_BadInputIsRefusedAndNothingIsStored(t *testing.T) {
 	if recs, err := st.Records(context.Background()); err != nil || len(recs) != 0 {
 		t.Errorf("invariant «refused input stores nothing»: %v %v", recs, err)
 	}
+}
+
+// TestAttackF16_HeadersAuthorizeNowInChromium (finding 16): with form-action in every page's
+// content security policy, the status page's "Authorize now" (a form answered with a
+// redirect to the provider, which Chromium checks against form-action too) still takes the
+// administrator through Hydra's consent to the callback over HTTPS, and the session cookie
+// Chromium holds is __Host-tokend_session.
+func TestAttackF16_HeadersAuthorizeNowInChromium(t *testing.T) {
+	t.Parallel()
+	s := newStatusBed(t)
+	tab, cancel := s.browser.NewTab()
+	defer cancel()
+	ctx, stop := context.WithTimeout(tab, 2*time.Minute)
+	defer stop()
+	s.signIn(t, ctx)
+	cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`))
+	if err != nil || cookies != "" {
+		t.Errorf("invariant «the session cookie is HttpOnly»: document.cookie %q %v", cookies, err)
+	}
+	err = chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#conn-ms365-oauth .reconnect")), chromedp.WaitVisible(chromedp.ID("authorize-now")),
+		chromedp.Click(chromedp.ID("authorize-now")), chromedp.WaitVisible(chromedp.ID("result")))
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("result")))
+	if err != nil || !strings.HasPrefix(loc, s.public+"/v1/callback") || !strings.Contains(text, "Connected") {
+		body, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("invariant «Authorize now reaches the provider and back despite form-action»: at %s, %q (%v); the page says %q", loc, text, err, body)
+	}
+	s.waitStatus(t, authconn.StatusAuthorized)
 }
