@@ -128,8 +128,9 @@ func TestAttackF13_BadInputIsRefusedAndNothingIsStored(t *testing.T) {
 // TestAttackF16_HeadersAuthorizeNowInChromium (finding 16): with form-action in every page's
 // content security policy, the status page's "Authorize now" (a form answered with a
 // redirect to the provider, which Chromium checks against form-action too) still takes the
-// administrator through Hydra's consent to the callback over HTTPS, and the session cookie
-// Chromium holds is __Host-tokend_session.
+// administrator through Hydra's consent to the callback over HTTPS; the session cookie is
+// out of scripts' reach (HttpOnly; its __Host- name and attributes are checked in
+// internal/console).
 func TestAttackF16_HeadersAuthorizeNowInChromium(t *testing.T) {
 	t.Parallel()
 	s := newStatusBed(t)
