@@ -178,7 +178,24 @@ func (f *createFlags) secret(cmd *cobra.Command) (connection.Secret, error) {
 	} else {
 		secret, err = readSecretStdin(cmd)
 	}
+	if err == nil {
+		err = checkSecretText(secret, f.secretFile)
+	}
 	return connection.Secret{ClientSecret: secret}, err
+}
+
+// checkSecretText refuses a client secret that authconn.ValidateClientSecret refuses (not
+// UTF-8, control characters, too long: it would not be stored byte for byte, or not
+// safely), saying where it was read from (file; standard input when empty).
+func checkSecretText(secret, file string) error {
+	err := authconn.ValidateClientSecret(secret)
+	if err == nil {
+		return nil
+	}
+	if file == "" {
+		file = "standard input"
+	}
+	return fmt.Errorf("%w (read from %s; see docs/tokend.md, \"Input rules\")", err, file)
 }
 
 func runCreate(cmd *cobra.Command, f *createFlags) error {

@@ -41,10 +41,15 @@ func newHosted(ctx context.Context, st *store.Store, f serveFlags, srv func() *a
 			_, err := connection.Revoke(ctx, st, oc, name)
 			return err
 		},
-		VerifyAdmin: func(ctx context.Context, k string) (string, error) { return srv().VerifyAdmin(ctx, k) },
-		KeyActive:   func(ctx context.Context, id string) bool { return srv().AdminKeyActive(ctx, id) },
-		SessionKey:  key,
-		Logger:      log,
+		VerifyAdmin:  func(ctx context.Context, k string) (string, error) { return srv().VerifyAdmin(ctx, k) },
+		KeyActive:    func(ctx context.Context, id string) bool { return srv().AdminKeyActive(ctx, id) },
+		SessionEpoch: st.SessionEpoch,
+		EndSessions: func(ctx context.Context, id string, epoch int) error {
+			_, err := st.EndSessions(ctx, id, epoch)
+			return err
+		},
+		SessionKey: key,
+		Logger:     log,
 	})
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
@@ -42,6 +43,9 @@ func newKeysCreateCmd() *cobra.Command {
 					return err
 				}
 				patterns = p
+			}
+			if err := authconn.ValidateDescription("--description", desc); err != nil {
+				return err
 			}
 			st, vc, err := globals.openStore(cmd.Context())
 			if err != nil {
@@ -89,7 +93,7 @@ func newKeysListCmd() *cobra.Command {
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tCONNECTIONS\tCREATED\tDESCRIPTION")
 			for _, k := range keys {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, strings.Join(k.Connections, ","), k.CreatedAt.UTC().Format(time.RFC3339), k.Description)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", k.ID, strings.Join(k.Connections, ","), k.CreatedAt.UTC().Format(time.RFC3339), oneLine(k.Description, 60))
 			}
 			return w.Flush()
 		},

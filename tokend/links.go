@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -52,6 +53,9 @@ func connectService(cmd *cobra.Command, publicURL string) (*connect.Service, fun
 
 // runLink creates a connect link and prints it (stdout: the link only).
 func runLink(cmd *cobra.Command, name string, scopes []string, lf linkFlags) error {
+	if err := authconn.ValidateDescription("--description", lf.description); err != nil {
+		return err
+	}
 	cs, done, err := connectService(cmd, lf.publicURL)
 	if err != nil {
 		return err

@@ -87,15 +87,6 @@ func printTable(out io.Writer, entries []connection.Summary) error {
 	return tw.Flush()
 }
 
-func oneLine(s string, n int) string {
-	r := []rune(s)
-	for i, c := range r {
-		if c == '\n' || c == '\r' || c == '\t' {
-			r[i] = ' '
-		}
-	}
-	if len(r) > n {
-		return string(r[:n-3]) + "..."
-	}
-	return string(r)
-}
+// oneLine is s as one line of a terminal: authconn.Sanitize (control characters, terminal
+// escape sequences and invalid UTF-8 become spaces), cut to n bytes.
+func oneLine(s string, n int) string { return authconn.Sanitize(s, n) }

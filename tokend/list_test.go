@@ -34,7 +34,7 @@ func TestListShowsStatusAndLastError(t *testing.T) {
 	out := r.stdout.String()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if r.err != nil || len(lines) != 3 || !strings.Contains(lines[1], "yes") || !strings.Contains(lines[1], exp.Format(time.RFC3339)) ||
-		!strings.Contains(lines[2], "reauthorize") || !strings.Contains(lines[2], "refresh failed: invalid_grant (the provider") || !strings.HasSuffix(lines[2], "...") {
+		!strings.Contains(lines[2], "reauthorize") || !strings.Contains(lines[2], "refresh failed: invalid_grant (the provider") || !strings.HasSuffix(lines[2], "…") { // cut by authconn.Sanitize
 		t.Errorf("list:\n%s", out)
 	}
 	if strings.Contains(out, "tok-a") || strings.Contains(out, "rt-a") {

@@ -78,6 +78,9 @@ func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string, withLink bool) err
 	if err := checkReceiver(raw); err != nil {
 		return err
 	}
+	if err := authconn.ValidateDescription("--description", desc); err != nil {
+		return err
+	}
 	types, err := parseEvents(evs)
 	if err != nil {
 		return err
@@ -122,9 +125,11 @@ func runWebhookList(cmd *cobra.Command) error {
 	tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tURL\tEVENTS\tDESCRIPTION")
 	for _, h := range hooks {
-		u, _ := url.Parse(h.URL)
-		shown := u.Scheme + "://" + u.Host + u.Path // a query may hold the receiver's token
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.ID, shown, eventsString(h.Events), oneLine(h.Description, 40))
+		shown := "(not a URL)"
+		if u, err := url.Parse(h.URL); err == nil {
+			shown = u.Scheme + "://" + u.Host + u.Path // a query may hold the receiver's token
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", h.ID, oneLine(shown, 0), oneLine(eventsString(h.Events), 0), oneLine(h.Description, 40))
 	}
 	return tw.Flush()
 }

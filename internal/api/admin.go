@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -82,12 +84,10 @@ func viewOf(l *authconn.ConnectLink) linkView {
 }
 
 func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
-	var req linkRequest
-	if r.ContentLength != 0 {
-		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10)).Decode(&req); err != nil {
-			writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, "the body must be JSON: {\"scopes\": [...], \"expires_in\": \"24h\", \"description\": \"...\"}")
-			return
-		}
+	req, msg := readLinkRequest(w, r)
+	if msg != "" {
+		writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, msg)
+		return
 	}
 	var ttl time.Duration
 	if req.ExpiresIn != "" {
@@ -106,6 +106,31 @@ func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 	v := viewOf(l)
 	v.URL = u
 	writeJSON(w, http.StatusCreated, v)
+}
+
+// readLinkRequest reads the body of POST /v1/admin/connections/{name}/links, or returns why
+// it is refused: not JSON, not valid UTF-8 (JSON decoding would silently replace invalid
+// bytes), or a description that authconn.ValidateDescription refuses (its scopes are
+// checked by CreateLink). At most 16 KiB.
+func readLinkRequest(w http.ResponseWriter, r *http.Request) (linkRequest, string) {
+	var req linkRequest
+	if r.ContentLength == 0 {
+		return req, ""
+	}
+	const shape = "the body must be JSON: {\"scopes\": [...], \"expires_in\": \"24h\", \"description\": \"...\"}"
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 16<<10))
+	switch {
+	case err != nil:
+		return req, shape + " of at most 16 KiB"
+	case !utf8.Valid(body):
+		return req, "the body is not valid UTF-8: send the scopes and the description as UTF-8 text"
+	case json.Unmarshal(body, &req) != nil:
+		return req, shape
+	}
+	if err := authconn.ValidateDescription("description", req.Description); err != nil {
+		return req, err.Error()
+	}
+	return req, ""
 }
 
 func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {

@@ -124,8 +124,10 @@ func (s *Server) KeyChanged(id string) {
 	}
 }
 
-// ServeHTTP implements http.Handler.
+// ServeHTTP implements http.Handler. Every answer (the token's 200, errors, redirects, the
+// pages registered here) carries X-Content-Type-Options: nosniff, set without allocating.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header()["X-Content-Type-Options"] = nosniff
 	if s.o.NoAuth && !loopbackHost(r.Host, s.o.NoAuthPort) {
 		s.log.Info("refused a request for a foreign Host (--insecure-no-auth serves loopback names only)", "host", r.Host, "remote", r.RemoteAddr)
 		writeError(w, http.StatusMisdirectedRequest, client.CodeForbidden, "with --insecure-no-auth tokend answers only requests for a loopback name (localhost, 127.0.0.1 or [::1]) with its port: a page that rebinds its DNS name to this machine cannot read tokens")
@@ -152,6 +154,9 @@ func (s *Server) MetricsHandler() http.Handler {
 // Metrics returns the server's metrics.
 func (s *Server) Metrics() *Metrics { return s.metrics }
 
+// maxErrorMessage bounds the message of an error answer, in bytes.
+const maxErrorMessage = 2048
+
 type errorBody struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
@@ -161,9 +166,10 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
+	h["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: msg})
+	// A message may carry a provider's error_description: one line, no terminal escapes.
+	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: authconn.Sanitize(msg, maxErrorMessage)})
 }
 
 // outcomes maps the error codes of the token endpoint to the outcome label of
@@ -264,6 +270,7 @@ var (
 	jsonType = []string{"application/json"}
 	noStore  = []string{"no-store"}
 	noCache  = []string{"no-cache"}
+	nosniff  = []string{"nosniff"}
 )
 
 // slowToken asks the broker for a token that is not served from memory, within the request
@@ -314,6 +321,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	}
 	if st == nil {
 		st = []broker.Status{}
+	}
+	for i := range st { // a provider's error text: one line, no terminal escapes
+		st[i].LastError, st[i].LocalError = authconn.Sanitize(st[i].LastError, maxErrorMessage), authconn.Sanitize(st[i].LocalError, maxErrorMessage)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

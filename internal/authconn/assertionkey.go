@@ -13,8 +13,12 @@ import (
 
 // ParseAssertionKey parses the PEM private key of a private_key_jwt client (PKCS#8, PKCS#1
 // or SEC 1) and returns it with the JWS algorithm it signs with: RS256 for RSA keys of at
-// least 2048 bits, ES256 for P-256 keys. Errors never contain the key.
+// least 2048 bits, ES256 for P-256 keys, at most MaxAssertionKeyLen bytes of PEM. Errors never
+// contain the key.
 func ParseAssertionKey(pemKey string) (crypto.Signer, string, error) {
+	if len(pemKey) > MaxAssertionKeyLen {
+		return nil, "", fmt.Errorf("the client assertion key is %d bytes long: the limit is %d bytes; give only the private key in PEM", len(pemKey), MaxAssertionKeyLen)
+	}
 	block, rest := pem.Decode([]byte(pemKey))
 	if block == nil {
 		return nil, "", errors.New("the client assertion key is not PEM: give the private key as -----BEGIN PRIVATE KEY----- ... (PKCS#8), RSA PRIVATE KEY or EC PRIVATE KEY")

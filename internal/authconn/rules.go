@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"unicode"
 )
 
 // NameRule describes the allowed connection names, for error messages.
@@ -79,31 +80,47 @@ func IsLoopbackHost(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// ValidateClientID reports whether id is an acceptable OAuth2 client id: anything but blank.
+// ValidateClientID reports whether id is an acceptable OAuth2 client id: not blank, at most
+// MaxClientIDLen bytes of UTF-8, without control or invisible format characters.
 // Connection.Validate applies the same rule; the Terraform provider calls this at plan time
 // so that its message is the CLI's.
 func ValidateClientID(id string) error {
 	if strings.TrimSpace(id) == "" {
 		return errors.New("client_id is required: copy it from the provider's console")
 	}
-	return nil
+	return checkText("client_id", id, MaxClientIDLen, false)
 }
 
-// ValidateScope reports whether s is an acceptable single OAuth2 scope: not empty, without
-// spaces or commas (each scope is its own list element). Connection.Validate applies the
-// same rule to every element of Scopes.
+// ValidateScope reports whether s is an acceptable single OAuth2 scope: not empty, at most
+// MaxScopeLen bytes of UTF-8, without white space, commas (each scope is its own list
+// element), control or invisible format characters. Connection.Validate applies the same rule
+// to every element of Scopes. The message quotes the scope with Go escapes (%q), so that it
+// prints safely.
 func ValidateScope(s string) error {
-	if s == "" || strings.ContainsAny(s, " \t\n,") {
+	if s == "" || strings.ContainsAny(s, ",") || strings.IndexFunc(s, unicode.IsSpace) >= 0 {
 		return fmt.Errorf("invalid scope %q: give each scope as its own list element, without spaces or commas", s)
+	}
+	if err := checkText("scope", s, MaxScopeLen, false); err != nil {
+		return fmt.Errorf("invalid scope %q: %w", cut(s, 64), err)
 	}
 	return nil
 }
 
-// ValidateClientSecret reports whether secret is acceptable as a client secret: anything but
-// blank. The message never contains the value.
+// ValidateClientSecret reports whether secret is acceptable as a client secret: not blank,
+// at most MaxClientSecretLen bytes of valid UTF-8 without control characters. A secret that
+// could not be stored byte for byte (Vault's KV is JSON, which replaces invalid UTF-8) or that
+// holds NUL, ESC or a newline is refused, never altered. The message never contains the value.
 func ValidateClientSecret(secret string) error {
 	if strings.TrimSpace(secret) == "" {
 		return errors.New("the client secret is empty: copy it from the provider's console")
 	}
-	return nil
+	return checkText("the client secret", secret, MaxClientSecretLen, true)
+}
+
+// cut returns at most the first n bytes of s, for quoting a long value in a message.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

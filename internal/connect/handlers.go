@@ -34,10 +34,10 @@ document.getElementById("link").value=decodeURIComponent(t);document.getElementB
 
 func (s *Service) landing(w http.ResponseWriter, _ *http.Request) {
 	nonce := web.Nonce()
-	web.Render(w, http.StatusOK, landingPage, struct {
+	web.RenderPage(w, http.StatusOK, landingPage, struct {
 		Action template.URL
 		Nonce  string
-	}{template.URL(s.URL(StartPath)), nonce}, nonce)
+	}{template.URL(s.URL(StartPath)), nonce}, web.Page{Nonce: nonce, ToProvider: true})
 }
 
 // start opens a presented link and sends the browser to the provider.

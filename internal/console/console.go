@@ -5,22 +5,26 @@
 // Sign-in: an administrator presents an admin API key (`tokend keys create --admin`),
 // which is exchanged for a session of eight hours. The key is 256 random bits, stored
 // hashed in Vault, revocable, and needs no identity provider beside Vault; the session is a
-// cookie signed with a key that every replica reads from Vault (HttpOnly, SameSite=Strict,
-// Secure unless the public URL is plain http on loopback), ended early when its API key is
-// revoked. Every state change is a POST that carries the session's CSRF token and, when the
-// browser sends one, an Origin of the public URL. No token or secret is ever in a page, a
-// URL or a log; the one exception is the connect link a Reconnect creates, which is shown
-// once, in the answer to that action, because it is made to be handed on.
+// cookie signed with a key that every replica reads from Vault (HttpOnly, SameSite=Strict;
+// over https Secure and __Host-tokend_session, on plain http on loopback tokend_session for
+// /ui), ended early when its API key is revoked or when a sign-out bumps the key's session
+// epoch in Vault (every session of that key, on every replica, at once). Sign-in and every
+// state change are POSTs that, when the browser sends an Origin, must come from the public
+// URL's origin; state changes also carry the session's CSRF token. No token or secret is
+// ever in a page, a URL or a log; the one exception is the connect link a Reconnect creates,
+// which is shown once, in the answer to that action, because it is made to be handed on.
 package console
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/web"
@@ -41,6 +45,11 @@ type Options struct {
 	// whether the admin key id still exists.
 	VerifyAdmin func(ctx context.Context, key string) (string, error)
 	KeyActive   func(ctx context.Context, id string) bool
+	// SessionEpoch returns the session epoch of admin key id (store.SessionEpoch): a session
+	// holds only while it is the epoch it was signed in at. EndSessions bumps it from epoch
+	// (store.EndSessions): sign-out, which ends every session of the key on every replica.
+	SessionEpoch func(ctx context.Context, id string) (int, error)
+	EndSessions  func(ctx context.Context, id string, epoch int) error
 	// SessionKey signs sessions (the same on every replica: store.SessionKey).
 	SessionKey []byte
 	// SessionTTL is a session's lifetime [8h].
@@ -58,8 +67,8 @@ type Console struct {
 
 // New returns the status page of o.
 func New(o Options) (*Console, error) {
-	if o.Connect == nil || o.Overview == nil || o.VerifyAdmin == nil || o.KeyActive == nil || len(o.SessionKey) < 32 {
-		return nil, errors.New("console: Connect, Overview, VerifyAdmin, KeyActive and a 32-byte SessionKey are required")
+	if o.Connect == nil || o.Overview == nil || o.VerifyAdmin == nil || o.KeyActive == nil || o.SessionEpoch == nil || o.EndSessions == nil || len(o.SessionKey) < 32 {
+		return nil, errors.New("console: Connect, Overview, VerifyAdmin, KeyActive, SessionEpoch, EndSessions and a 32-byte SessionKey are required")
 	}
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 8 * time.Hour
@@ -84,7 +93,14 @@ func (c *Console) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /ui/connections/{name}/revoke", c.action(c.revoke))
 }
 
-// current returns the session of r when it is valid and its API key still exists.
+// errUnavailable is a session that cannot be checked now: Vault did not answer the read of
+// its key's session epoch. The page answers 503, not the sign-in form.
+var errUnavailable = errors.New("the session cannot be checked right now")
+
+// current returns the session of r when it is valid, its API key still exists and its key's
+// session epoch is still the one it was signed in at (no sign-out since, on any replica).
+// The epoch is read from Vault on every call; only requests with a validly signed cookie
+// get that far.
 func (c *Console) current(r *http.Request) (*session, error) {
 	ss, err := c.sessions.check(r, time.Now())
 	if err != nil {
@@ -93,7 +109,38 @@ func (c *Console) current(r *http.Request) (*session, error) {
 	if !c.o.KeyActive(r.Context(), ss.keyID) {
 		return nil, errors.New("the admin API key of this session was revoked")
 	}
+	epoch, err := c.o.SessionEpoch(r.Context(), ss.keyID)
+	if err != nil {
+		c.log.Warn("status page: cannot read the session epoch", "key_id", ss.keyID, "error", err)
+		return nil, errUnavailable
+	}
+	if epoch != ss.epoch {
+		return nil, fmt.Errorf("signed out (session epoch %d, now %d): %w", ss.epoch, epoch, errNoSession)
+	}
 	return ss, nil
+}
+
+// notSignedIn answers a request whose session does not hold (err from current): the
+// sign-in form, or 503 when the session could not be checked.
+func (c *Console) notSignedIn(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, errUnavailable) {
+		w.Header().Set("Retry-After", "5")
+		web.ShowMessage(w, http.StatusServiceUnavailable, web.Message{Title: "Try again shortly",
+			Text: "The session cannot be checked right now (Vault is unreachable).", Next: "Reload this page in a few seconds."})
+		return
+	}
+	http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
+}
+
+// sameOrigin reports whether r came from the status page's own origin: no Origin header
+// (a client that is not a browser), or the public URL's. Otherwise it answers 403.
+func (c *Console) sameOrigin(w http.ResponseWriter, r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" && o != c.origin {
+		c.log.Warn("status page: refused a cross-origin request", "origin", authconn.Sanitize(o, 200), "path", r.URL.Path)
+		web.ShowMessage(w, http.StatusForbidden, web.Message{Title: "Refused", Text: "This request came from another site."})
+		return false
+	}
+	return true
 }
 
 // action wraps a state-changing handler: a valid session, its CSRF token, and a same-origin
@@ -103,12 +150,10 @@ func (c *Console) action(h func(http.ResponseWriter, *http.Request, *session)) h
 		r.Body = http.MaxBytesReader(w, r.Body, 8<<10)
 		ss, err := c.current(r)
 		if err != nil {
-			http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
+			c.notSignedIn(w, r, err)
 			return
 		}
-		if o := r.Header.Get("Origin"); o != "" && o != c.origin {
-			c.log.Warn("status page: refused a cross-origin request", "origin", o, "path", r.URL.Path)
-			web.ShowMessage(w, http.StatusForbidden, web.Message{Title: "Refused", Text: "This request came from another site."})
+		if !c.sameOrigin(w, r) {
 			return
 		}
 		if !c.sessions.checkCSRF(ss, r.PostFormValue("csrf")) {

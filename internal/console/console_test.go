@@ -23,16 +23,32 @@ type pageBed struct {
 	srv     *httptest.Server
 	active  bool
 	revoked []string
+	// epochs are the admin keys' session epochs (Vault's, in store.SessionEpoch); epochErr
+	// fails their reads and writes.
+	epochs   map[string]int
+	epochErr error
 }
 
-func newPageBed(t *testing.T) *pageBed {
+func newPageBed(t *testing.T) *pageBed { return newPageBedAt(t, "https://tokend.example.com") }
+
+func newPageBedAt(t *testing.T, public string) *pageBed {
 	t.Helper()
-	cs, err := connect.New(connect.Options{PublicURL: "https://tokend.example.com"})
+	cs, err := connect.New(connect.Options{PublicURL: public})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &pageBed{active: true}
+	b := &pageBed{active: true, epochs: map[string]int{}}
 	b.c, err = New(Options{Connect: cs, SessionKey: []byte(strings.Repeat("k", 32)),
+		SessionEpoch: func(_ context.Context, id string) (int, error) { return b.epochs[id], b.epochErr },
+		EndSessions: func(_ context.Context, id string, epoch int) error {
+			if b.epochErr != nil {
+				return b.epochErr
+			}
+			if b.epochs[id] == epoch {
+				b.epochs[id]++
+			}
+			return nil
+		},
 		Overview: func(context.Context) ([]connection.Summary, error) {
 			return []connection.Summary{{Name: "google-oauth", Status: "authorized", Grant: "authorization_code"}}, nil
 		},
@@ -78,7 +94,7 @@ func (b *pageBed) signIn(t *testing.T) *http.Cookie {
 	t.Helper()
 	resp := b.do(t, http.MethodPost, "/ui/login", url.Values{"key": {adminKey}}, nil, "")
 	for _, c := range resp.Cookies() {
-		if c.Name == cookieName {
+		if c.Name == b.c.sessions.name() {
 			return c
 		}
 	}
@@ -92,8 +108,8 @@ func TestSignInSetsAStrictSessionCookie(t *testing.T) {
 		t.Errorf("a wrong key: %d, cookies %v", resp.StatusCode, resp.Cookies())
 	}
 	c := b.signIn(t)
-	if !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/ui" || c.MaxAge <= 0 {
-		t.Errorf("invariant «the session cookie is HttpOnly, Secure, SameSite=Strict, for /ui»: %+v", c)
+	if c.Name != "__Host-tokend_session" || !c.HttpOnly || !c.Secure || c.SameSite != http.SameSiteStrictMode || c.Path != "/" || c.Domain != "" || c.MaxAge <= 0 {
+		t.Errorf("invariant «over https the session cookie is __Host-, HttpOnly, Secure, SameSite=Strict, Path=/, no Domain»: %+v", c)
 	}
 	if strings.Contains(c.Value, adminKey) || strings.Contains(c.Value, "0123456789abcdef") {
 		t.Error("invariant «the cookie holds no key»")
@@ -108,15 +124,59 @@ func TestSessionsThatDoNotHoldAreSentToSignIn(t *testing.T) {
 	good := b.signIn(t)
 	tampered := *good
 	tampered.Value = strings.Replace(good.Value, ".", "x.", 1)
-	expired, _ := b.c.sessions.issue("abcdefghijkl", time.Now().Add(-9*time.Hour))
+	expired, _ := b.c.sessions.issue("abcdefghijkl", 0, time.Now().Add(-9*time.Hour))
 	for name, c := range map[string]*http.Cookie{"none": nil, "tampered": &tampered, "expired": expired} {
 		if resp := b.do(t, http.MethodGet, "/ui", nil, c, ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
 			t.Errorf("%s session: %d %s", name, resp.StatusCode, resp.Header.Get("Location"))
 		}
 	}
+	// Signed out: the cookie's copy (kept by an attacker, or another browser of the key) is
+	// sent to sign-in, and cannot act.
+	other := b.signIn(t)
+	if resp := b.do(t, http.MethodPost, "/ui/logout", url.Values{"csrf": {b.csrfOf(t, other)}}, other, ""); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign-out: %d", resp.StatusCode)
+	}
+	for name, c := range map[string]*http.Cookie{"signed out": other, "another session of the key": good} {
+		if resp := b.do(t, http.MethodGet, "/ui", nil, c, ""); resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/ui/login" {
+			t.Errorf("invariant «sign-out ends every session of the key»: %s session: %d %s", name, resp.StatusCode, resp.Header.Get("Location"))
+		}
+		if resp := b.do(t, http.MethodPost, "/ui/connections/google-oauth/revoke", url.Values{"csrf": {b.csrfOf(t, c)}}, c, ""); resp.StatusCode != http.StatusSeeOther || len(b.revoked) != 0 {
+			t.Errorf("a %s session could act: %d, revoked %v", name, resp.StatusCode, b.revoked)
+		}
+	}
+	fresh := b.signIn(t)
+	if resp := b.do(t, http.MethodGet, "/ui", nil, fresh, ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("a new sign-in after sign-out: %d", resp.StatusCode)
+	}
+	b.epochErr = errors.New("vault down")
+	if resp := b.do(t, http.MethodGet, "/ui", nil, fresh, ""); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("a session whose epoch cannot be read: %d, want 503", resp.StatusCode)
+	}
+	b.epochErr = nil
 	b.active = false // the admin key was revoked
-	if resp := b.do(t, http.MethodGet, "/ui", nil, good, ""); resp.StatusCode != http.StatusSeeOther {
+	if resp := b.do(t, http.MethodGet, "/ui", nil, fresh, ""); resp.StatusCode != http.StatusSeeOther {
 		t.Errorf("invariant «a revoked key ends its sessions»: %d", resp.StatusCode)
+	}
+}
+
+// csrfOf returns the CSRF token of the session of cookie c (whether or not it still holds).
+func (b *pageBed) csrfOf(t *testing.T, c *http.Cookie) string {
+	t.Helper()
+	ss, err := b.c.sessions.check(&http.Request{Header: http.Header{"Cookie": {c.String()}}}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.c.sessions.csrf(ss)
+}
+
+func TestOnPlainHTTPLoopbackTheCookieHasNoPrefix(t *testing.T) {
+	b := newPageBedAt(t, "http://127.0.0.1:8787")
+	c := b.signIn(t)
+	if c.Name != "tokend_session" || c.Secure || c.Path != "/ui" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+		t.Errorf("on http loopback the cookie is tokend_session for /ui, HttpOnly, SameSite=Strict: %+v", c)
+	}
+	if resp := b.do(t, http.MethodGet, "/ui", nil, c, ""); resp.StatusCode != http.StatusOK {
+		t.Errorf("the status page with the session: %d", resp.StatusCode)
 	}
 }
 
@@ -128,7 +188,7 @@ func TestFormsNeedTheirCSRFTokenAndOurOrigin(t *testing.T) {
 		t.Fatal(err)
 	}
 	csrf := b.c.sessions.csrf(ss)
-	other, _ := b.c.sessions.issue("abcdefghijkl", time.Now())
+	other, _ := b.c.sessions.issue("abcdefghijkl", 0, time.Now())
 	otherSS, _ := b.c.sessions.check(&http.Request{Header: http.Header{"Cookie": {other.String()}}}, time.Now())
 	for name, tc := range map[string]struct {
 		form   url.Values

@@ -19,7 +19,7 @@ var loginPage = web.Parse("login", `{{define "title"}}Sign in{{end}}
 <p><button id="signin" type="submit">Sign in</button></p>
 </form>
 <p>Use an admin API key: <code>tokend keys create --admin --description "status page"</code>.
-The session lasts eight hours and ends when the key is revoked.</p>{{end}}`)
+The session lasts eight hours and ends when the key is revoked or at sign-out (which ends every session of the key).</p>{{end}}`)
 
 var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 {{define "content"}}<nav><h1>Connections</h1>
@@ -87,8 +87,14 @@ func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
 	web.Render(w, http.StatusOK, loginPage, struct{ Error string }{}, "")
 }
 
+// login exchanges an admin API key for a session at the key's current session epoch. A
+// sign-in from another site (login CSRF: signing a victim's browser into the attacker's
+// session) is refused like any cross-origin action.
 func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
+	if !c.sameOrigin(w, r) {
+		return
+	}
 	id, err := c.o.VerifyAdmin(r.Context(), strings.TrimSpace(r.PostFormValue("key")))
 	if err != nil {
 		c.log.Info("status page: sign-in refused", "remote", r.RemoteAddr)
@@ -99,21 +105,38 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		web.Render(w, http.StatusUnauthorized, loginPage, struct{ Error string }{msg}, "")
 		return
 	}
-	cookie, _ := c.sessions.issue(id, time.Now())
+	epoch, err := c.o.SessionEpoch(r.Context(), id)
+	if err != nil {
+		c.log.Warn("status page: cannot read the session epoch", "key_id", id, "error", err)
+		c.notSignedIn(w, r, errUnavailable)
+		return
+	}
+	cookie, _ := c.sessions.issue(id, epoch, time.Now())
 	http.SetCookie(w, cookie)
 	c.log.Info("status page: signed in", "key_id", id)
 	http.Redirect(w, r, Path, http.StatusSeeOther)
 }
 
+// logout ends every session of the admin key on every replica (its session epoch in Vault)
+// and clears the cookie. When Vault cannot record it, the answer says so: the cookie is
+// cleared, but a copy of it would still work until the sign-out is repeated.
 func (c *Console) logout(w http.ResponseWriter, r *http.Request, ss *session) {
 	http.SetCookie(w, c.sessions.clear())
+	if err := c.o.EndSessions(r.Context(), ss.keyID, ss.epoch); err != nil {
+		c.log.Warn("status page: sign-out could not be recorded in Vault", "key_id", ss.keyID, "error", err)
+		web.ShowMessage(w, http.StatusServiceUnavailable, web.Message{Title: "Sign-out not recorded",
+			Text: "This browser is signed out, but the session could not be ended on the server (Vault is unreachable).",
+			Next: "Sign in again and sign out once Vault is back, or revoke the admin API key (tokend keys revoke)."})
+		return
+	}
+	c.log.Info("status page: signed out", "key_id", ss.keyID)
 	http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
 }
 
 func (c *Console) status(w http.ResponseWriter, r *http.Request) {
 	ss, err := c.current(r)
 	if err != nil {
-		http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
+		c.notSignedIn(w, r, err)
 		return
 	}
 	c.render(w, r, ss, http.StatusOK, "", true)
@@ -147,10 +170,11 @@ func (c *Console) reconnect(w http.ResponseWriter, r *http.Request, ss *session)
 		return
 	}
 	c.log.Info("status page: connect link created", "key_id", ss.keyID, "connection", name, "link", l.ID, "new_account", newAccount)
-	web.Render(w, http.StatusOK, linkPage, struct {
+	// "Authorize now" is answered with a redirect to the provider.
+	web.RenderPage(w, http.StatusOK, linkPage, struct {
 		Name, URL, Expires, CSRF string
 		NewAccount               bool
-	}{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss), newAccount}, "")
+	}{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss), newAccount}, web.Page{ToProvider: true})
 }
 
 func (c *Console) authorizeNow(w http.ResponseWriter, r *http.Request, ss *session) {

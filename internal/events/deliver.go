@@ -288,9 +288,10 @@ type payloadData struct {
 	NewAccountRequested *bool `json:"new_account_requested,omitempty"`
 }
 
-// send POSTs ev to h, signed, with the URLs l; a 2xx answer is success.
+// send POSTs ev to h, signed, with the URLs l; a 2xx answer is success. The message and
+// error code are sanitized again here, for records written by earlier versions.
 func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webhook, l links) (int, error) {
-	data := payloadData{Connection: ev.Connection, Status: ev.Status, ErrorCode: ev.ErrorCode, Message: ev.Message,
+	data := payloadData{Connection: ev.Connection, Status: ev.Status, ErrorCode: authconn.Sanitize(ev.ErrorCode, 128), Message: authconn.Sanitize(ev.Message, MaxMessageLen),
 		StatusURL: l.StatusURL, ReconnectURL: l.ReconnectURL}
 	if ev.Type == authconn.EventAuthorized {
 		changed, asked := ev.AccountChanged, ev.NewAccountRequested

@@ -39,6 +39,7 @@ func Enqueue(ctx context.Context, st *store.Store, ev authconn.Event) error {
 	if ev.ID == "" {
 		ev.ID = randomID()
 	}
+	ev.Message, ev.ErrorCode = authconn.Sanitize(ev.Message, MaxMessageLen), authconn.Sanitize(ev.ErrorCode, 128)
 	ids, err := st.WebhookIDs(ctx)
 	if err != nil || len(ids) == 0 {
 		return err
@@ -46,6 +47,11 @@ func Enqueue(ctx context.Context, st *store.Store, ev authconn.Event) error {
 	_, err = st.PutEvent(ctx, &ev)
 	return err
 }
+
+// MaxMessageLen bounds an event's message in bytes; it is a provider's error text, cleaned
+// by authconn.Sanitize (no control characters or terminal escape sequences) when stored and
+// again when sent.
+const MaxMessageLen = 1024
 
 func randomID() string {
 	b := make([]byte, 12)

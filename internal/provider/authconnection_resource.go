@@ -122,7 +122,7 @@ func authConnectionResourceSchema() schema.Schema {
 				Validators:          []validator.String{endpointURL()},
 			},
 			"client_id": schema.StringAttribute{
-				MarkdownDescription: "OAuth2 client ID, from the provider's console.",
+				MarkdownDescription: "OAuth2 client ID, from the provider's console: at most 1024 bytes, without control characters.",
 				Required:            true,
 				Validators:          []validator.String{clientID()},
 			},
@@ -143,7 +143,8 @@ func authConnectionResourceSchema() schema.Schema {
 			},
 			"scopes": schema.ListAttribute{
 				MarkdownDescription: "Default scopes that `tokend authorize` requests, one per element. " +
-					"Microsoft 365 returns a refresh token only when `offline_access` is among them; Google needs none for that.",
+					"Microsoft 365 returns a refresh token only when `offline_access` is among them; Google needs none for that. " +
+					"Each scope is at most 256 bytes, without spaces, commas or control characters.",
 				ElementType: types.StringType,
 				Optional:    true,
 				Validators: []validator.List{
@@ -183,7 +184,7 @@ func authConnectionResourceSchema() schema.Schema {
 				MarkdownDescription: "The client's private key in PEM (RSA of 2048 bits or more for RS256, or P-256 for ES256), for " +
 					"`client_auth = \"private_key_jwt\"`, **write-only**: sent to Vault, never stored in the plan or the state. Written on create " +
 					"and whenever `client_assertion_key_wo_version` changes. Register its public key at the provider, with the key id " +
-					"`client_assertion_key_id` (by default the key's RFC 7638 thumbprint).",
+					"`client_assertion_key_id` (by default the key's RFC 7638 thumbprint). At most 16 KiB.",
 				Optional:  true,
 				Sensitive: true,
 				WriteOnly: true,
@@ -205,7 +206,8 @@ func authConnectionResourceSchema() schema.Schema {
 			"client_secret_wo": schema.StringAttribute{
 				MarkdownDescription: "OAuth2 client secret, **write-only**: sent to Vault, never stored in the plan or the state. " +
 					"Written on create and whenever `client_secret_wo_version` changes. Needs Terraform or OpenTofu 1.11 or later. " +
-					"Exactly one of `client_secret_wo` and `client_secret` is required to create a connection.",
+					"Exactly one of `client_secret_wo` and `client_secret` is required to create a connection. " +
+					"At most 4096 bytes, without control characters: a secret that cannot be stored as given is refused, never altered.",
 				Optional:  true,
 				Sensitive: true,
 				WriteOnly: true,
@@ -227,7 +229,7 @@ func authConnectionResourceSchema() schema.Schema {
 			"client_secret": schema.StringAttribute{
 				MarkdownDescription: "OAuth2 client secret, for Terraform and OpenTofu older than 1.11 only. **It is stored in the state** " +
 					"(in plain text; `sensitive` only hides it from the CLI output): prefer `client_secret_wo`. " +
-					"Changing it writes the new secret to Vault and keeps the tokens.",
+					"Changing it writes the new secret to Vault and keeps the tokens. The same limits as `client_secret_wo`.",
 				Optional:  true,
 				Sensitive: true,
 				Validators: []validator.String{

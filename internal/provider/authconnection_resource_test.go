@@ -41,7 +41,7 @@ func (a connArgs) hcl(label string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "resource \"tailor_authconnection\" %q {\n", label)
 	fmt.Fprintf(&b, "  name         = %q\n  type         = \"TYPE_OAUTH2\"\n", a.Name)
-	fmt.Fprintf(&b, "  provider_url = %q\n  client_id    = %q\n", a.ProviderURL, a.ClientID)
+	fmt.Fprintf(&b, "  provider_url = %q\n  client_id    = %s\n", a.ProviderURL, hclQuote(a.ClientID))
 	for _, kv := range [][2]string{{"issuer_url", a.IssuerURL}, {"auth_url", a.AuthURL}, {"token_url", a.TokenURL}, {"revocation_url", a.RevocationURL}} {
 		if kv[1] != "" {
 			fmt.Fprintf(&b, "  %s = %q\n", kv[0], kv[1])
@@ -50,7 +50,7 @@ func (a connArgs) hcl(label string) string {
 	if a.Scopes != nil {
 		q := make([]string, len(a.Scopes))
 		for i, s := range a.Scopes {
-			q[i] = fmt.Sprintf("%q", s)
+			q[i] = hclQuote(s)
 		}
 		fmt.Fprintf(&b, "  scopes = [%s]\n", strings.Join(q, ", "))
 	}
@@ -58,7 +58,7 @@ func (a connArgs) hcl(label string) string {
 		if a.SecretExpr {
 			fmt.Fprintf(&b, "  client_secret_wo = %s\n", a.SecretWO)
 		} else {
-			fmt.Fprintf(&b, "  client_secret_wo = %q\n", a.SecretWO)
+			fmt.Fprintf(&b, "  client_secret_wo = %s\n", hclQuote(a.SecretWO))
 		}
 	}
 	if a.SecretVersion != 0 {

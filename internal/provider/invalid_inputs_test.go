@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"unicode"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
@@ -66,6 +67,15 @@ func invalidInputs() []invalidInput {
 			want: "A new connection needs its OAuth2 client secret: set client_secret_wo and client_secret_wo_version"},
 		{attr: "client_secret", input: `" "`, edit: func(a *connArgs) { a.SecretWO, a.SecretVersion, a.Secret = "", 0, " " }, want: authconn.ValidateClientSecret(" ").Error()},
 		{attr: "client_secret_wo", input: `"  "`, edit: func(a *connArgs) { a.SecretWO = "  " }, want: authconn.ValidateClientSecret("").Error()},
+		// The security review's rows (finding 13): control characters and length limits;
+		// Terraform strings are UTF-8, so invalid UTF-8 cannot reach the provider.
+		{attr: "client_id", input: `"x\n\u001b[31mred"`, edit: func(a *connArgs) { a.ClientID = "x\n\x1b[31mred" }, want: authconn.ValidateClientID("x\n\x1b[31mred").Error()},
+		{attr: "client_id", input: "1,025 characters", edit: func(a *connArgs) { a.ClientID = strings.Repeat("i", 1025) }, want: authconn.ValidateClientID(strings.Repeat("i", 1025)).Error()},
+		{attr: "scopes", input: `["a\u0001b"]`, edit: func(a *connArgs) { a.Scopes = []string{"a\x01b"} }, want: authconn.ValidateScope("a\x01b").Error()},
+		{attr: "scopes", input: `["read\u001b[2J"]`, edit: func(a *connArgs) { a.Scopes = []string{"read\x1b[2J"} }, want: authconn.ValidateScope("read\x1b[2J").Error()},
+		{attr: "scopes", input: "one scope of 257 characters", edit: func(a *connArgs) { a.Scopes = []string{strings.Repeat("s", 257)} }, want: authconn.ValidateScope(strings.Repeat("s", 257)).Error()},
+		{attr: "client_secret_wo", input: `"se\u001bcret"`, edit: func(a *connArgs) { a.SecretWO = "se\x1bcret" }, want: authconn.ValidateClientSecret("se\x1bcret").Error()},
+		{attr: "client_secret_wo", input: "4,097 characters", edit: func(a *connArgs) { a.SecretWO = strings.Repeat("s", 4097) }, want: authconn.ValidateClientSecret(strings.Repeat("s", 4097)).Error()},
 		{attr: "grant_type", input: `"password"`, edit: func(a *connArgs) { a.GrantType = "password" }, want: authconn.ValidateGrantType("password").Error()},
 		{attr: "client_auth", input: `"tls_client_auth"`, edit: func(a *connArgs) { a.ClientAuth = "tls_client_auth" }, want: authconn.ValidateClientAuth("tls_client_auth").Error()},
 		{attr: "resources", input: `["api.example.com"]`, edit: func(a *connArgs) { a.Resources = []string{"api.example.com"} }, want: authconn.ValidateResource("api.example.com").Error()},
@@ -254,5 +264,47 @@ func TestInvalidInputTable(t *testing.T) {
 	}
 	if found == 0 {
 		t.Errorf("no docs/*.md holds the invalid-input table markers; add\n%s", table)
+	}
+}
+
+// hclQuote quotes s as an HCL string literal: like Go's %q for printable text, but control
+// and other non-printable characters as \uNNNN (HCL has no \x escapes), and template
+// sequences (${, %{) escaped.
+func hclQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for i, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case (r == '$' || r == '%') && strings.HasPrefix(s[i+1:], "{"):
+			b.WriteRune(r)
+			b.WriteRune(r)
+		case r > 0xffff && !unicode.IsPrint(r):
+			fmt.Fprintf(&b, `\U%08X`, r)
+		case !unicode.IsPrint(r) && r != ' ':
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func TestHCLQuoteWritesControlCharactersAsUnicodeEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"id": `"id"`, "x\n\x1b[31m": `"x\n\u001B[31m"`, "a\x01b": `"a\u0001b"`, `q"\`: `"q\"\\"`, "${x}": `"$${x}"`, "%{y}": `"%%{y}"`, "é\u202e": `"é\u202E"`,
+	} {
+		if got := hclQuote(in); got != want {
+			t.Errorf("hclQuote(%q) = %s, want %s", in, got, want)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -77,29 +78,33 @@ func endpointURL() validator.String {
 	}
 }
 
-// clientID accepts any client id that is not blank.
+// clientID accepts the client ids authconn.ValidateClientID accepts: not blank, at most
+// authconn.MaxClientIDLen bytes, without control characters.
 func clientID() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid client_id",
-		description: "value must not be blank",
+		description: fmt.Sprintf("value must not be blank, at most %d bytes, without control characters", authconn.MaxClientIDLen),
 		check:       func(_, v string) error { return authconn.ValidateClientID(v) },
 	}
 }
 
-// scope accepts a single OAuth2 scope (no spaces or commas).
+// scope accepts a single OAuth2 scope (authconn.ValidateScope: no spaces, commas or control
+// characters, at most authconn.MaxScopeLen bytes).
 func scope() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid scope",
-		description: "each scope must be non-empty and contain no spaces or commas",
+		description: fmt.Sprintf("each scope must be non-empty, at most %d bytes, and contain no spaces, commas or control characters", authconn.MaxScopeLen),
 		check:       func(_, v string) error { return authconn.ValidateScope(v) },
 	}
 }
 
-// clientSecret accepts any client secret that is not blank. Its message never contains the value.
+// clientSecret accepts the client secrets authconn.ValidateClientSecret accepts: not blank,
+// at most authconn.MaxClientSecretLen bytes, without control characters (Terraform strings
+// are UTF-8). Its message never contains the value.
 func clientSecret() validator.String {
 	return storeStringValidator{
 		summary:     "Invalid client secret",
-		description: "value must not be blank",
+		description: fmt.Sprintf("value must not be blank, at most %d bytes, without control characters", authconn.MaxClientSecretLen),
 		check:       func(_, v string) error { return authconn.ValidateClientSecret(v) },
 	}
 }

@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	vault "github.com/hashicorp/vault/api"
 
@@ -73,7 +70,7 @@ func (s *Store) putSummary(ctx context.Context, name string, st authconn.TokenSt
 		"status":     string(st.Status),
 		"expiry":     formatTime(st.Expiry),
 		"rt_expiry":  formatTime(st.RefreshTokenExpiry),
-		"last_error": truncate(printable(st.LastError), 512),
+		"last_error": authconn.Sanitize(st.LastError, maxMetadataValue-len("…")),
 		"error_at":   formatTime(st.LastErrorAt),
 		"updated_at": formatTime(now()),
 	}
@@ -148,23 +145,6 @@ func parseTime(s string) time.Time {
 	return t
 }
 
-// printable replaces control characters (newlines in multi-line errors) with spaces: Vault
-// rejects custom-metadata values that contain them.
-func printable(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) || !unicode.IsPrint(r) && r != ' ' {
-			return ' '
-		}
-		return r
-	}, s)
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8.RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
+// maxMetadataValue is the longest value Vault accepts in custom metadata (512 bytes); values
+// go through authconn.Sanitize, since Vault also rejects control characters there.
+const maxMetadataValue = 512

@@ -38,11 +38,36 @@ func Nonce() string {
 	return base64.RawStdEncoding.EncodeToString(b)
 }
 
-// Render writes the page t with data and status, with headers that keep it out of caches,
-// frames and other origins' reach: a referrer only to tokend itself, no
-// sniffing, a content security policy that allows only inline styles and, when nonce is
-// set, the inline scripts that carry it.
+// Page holds the per-response options of RenderPage.
+type Page struct {
+	// Nonce, when set, allows the page's inline scripts that carry it.
+	Nonce string
+	// ToProvider: a form of the page is answered with a redirect to a provider's
+	// authorization endpoint (the connect page, the status page's "Authorize now"). Browsers
+	// apply form-action to the redirects that follow a form submission too, so such a page
+	// allows, beside tokend itself, exactly the URLs an auth_url may have
+	// (authconn.ValidateURL): https, and http on loopback.
+	ToProvider bool
+}
+
+// FormActionSelf and FormActionProvider are the form-action directives of the content
+// security policy: forms post only to tokend, or also to a provider (Page.ToProvider).
+const (
+	FormActionSelf     = "form-action 'self'"
+	FormActionProvider = "form-action 'self' https: http://localhost:* http://127.0.0.1:*"
+)
+
+// Render writes the page t with data and status (RenderPage with only a nonce).
 func Render(w http.ResponseWriter, status int, t *template.Template, data any, nonce string) {
+	RenderPage(w, status, t, data, Page{Nonce: nonce})
+}
+
+// RenderPage writes the page t with data and status, with headers that keep it out of
+// caches, frames and other origins' reach: a referrer only to tokend itself, no sniffing, a
+// content security policy that allows only inline styles, forms that post to tokend (and,
+// with p.ToProvider, on to a provider) and, when p.Nonce is set, the inline scripts that
+// carry it.
+func RenderPage(w http.ResponseWriter, status int, t *template.Template, data any, p Page) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -52,9 +77,14 @@ func Render(w http.ResponseWriter, status int, t *template.Template, data any, n
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	csp := "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
-	if nonce != "" {
-		csp += "; script-src 'nonce-" + nonce + "'"
+	csp := "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; "
+	if p.ToProvider {
+		csp += FormActionProvider
+	} else {
+		csp += FormActionSelf
+	}
+	if p.Nonce != "" {
+		csp += "; script-src 'nonce-" + p.Nonce + "'"
 	}
 	h.Set("Content-Security-Policy", csp)
 	w.WriteHeader(status)
