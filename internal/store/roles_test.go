@@ -106,7 +106,7 @@ func seedRoleMatrix(t *testing.T, v *testenv.Vault, prefix string) {
 	t.Helper()
 	for _, p := range []string{"connections/rm/config", "connections/rm/client-secret", "connections/rm/client-assertion-key",
 		"connections/rm/tokens", "connections/rm/refresh-lease", "connections/rm/account", "api-keys/rmkey", "pending/rmhash", "links/rmlink",
-		"webhooks/rmhook", "events/rmevent", "changes", "ui/session-key"} {
+		"webhooks/rmhook", "events/rmevent", "changes", "ui/session-key", "ui/sessions/rmkey"} {
 		if _, err := v.Client().Logical().Write("secret/data/"+prefix+"/"+p, map[string]any{"data": map[string]any{"seed": "x"}}); err != nil {
 			t.Fatalf("seeding %s: %v", p, err)
 		}
