@@ -18,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -131,6 +132,10 @@ type Options struct {
 	FallbackLifetime time.Duration
 	// Concurrency bounds the background refreshes running at once [8].
 	Concurrency int
+	// MaxUnknown bounds how many names that Vault does not know stay cached as "not found"
+	// [10000]: an LRU, so that a caller asking for made-up names evicts the oldest of them
+	// one at a time and never grows the cache without bound, nor empties it whole.
+	MaxUnknown int
 	// Observer receives metrics events (none when nil).
 	Observer Observer
 	// Events, when set, is told of the state transitions this replica makes (webhooks).
@@ -164,6 +169,9 @@ func (o *Options) defaults() {
 	if o.Concurrency <= 0 {
 		o.Concurrency = 8
 	}
+	if o.MaxUnknown <= 0 {
+		o.MaxUnknown = 10000
+	}
 	if o.Observer == nil {
 		o.Observer = nopObserver{}
 	}
@@ -185,6 +193,8 @@ type Broker struct {
 
 	mu      sync.RWMutex
 	entries map[string]*entry
+	// unknown holds the names last found missing in Vault, oldest evicted first (forget).
+	unknown *lru.Cache[string, struct{}]
 
 	provMu    sync.Mutex
 	providers map[string]provEntry
@@ -222,10 +232,35 @@ func New(o Options) (*Broker, error) {
 		return nil, errors.New("broker: ReplicaID is required")
 	}
 	o.defaults()
-	return &Broker{
+	b := &Broker{
 		o: o, log: o.Logger, sem: make(chan struct{}, o.Concurrency),
 		entries: map[string]*entry{}, providers: map[string]provEntry{}, closed: make(chan struct{}),
-	}, nil
+	}
+	var err error
+	if b.unknown, err = lru.NewWithEvict(o.MaxUnknown, b.forget); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+// rememberUnknown notes that e's connection was not found in Vault, so that the oldest such
+// entries are dropped once there are more than MaxUnknown.
+func (b *Broker) rememberUnknown(e *entry) {
+	if s := e.snap.Load(); s != nil && s.notFound {
+		b.unknown.Add(e.name, struct{}{})
+	}
+}
+
+// forget drops the cache entry of name if it is still a "not found" one (a connection created
+// since keeps its entry).
+func (b *Broker) forget(name string, _ struct{}) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if e := b.entries[name]; e != nil {
+		if s := e.snap.Load(); s != nil && s.notFound {
+			delete(b.entries, name)
+		}
+	}
 }
 
 // ReplicaID returns the id this broker uses in refresh leases.

@@ -120,6 +120,7 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 		if err := b.syncNow(ctx, e); err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
+		b.rememberUnknown(e)
 		tok, err := b.answer(e)
 		// The sync found the token not due yet, but it reached its cutoff before the answer
 		// (nothing failed and nothing is pending): sync again, which refreshes it or waits

@@ -259,3 +259,33 @@ func TestCloseWaitsForARefreshInFlight(t *testing.T) {
 		t.Errorf("after Close the record holds %q (version %d); want the rotated refresh token stored", got.RefreshToken, got.Version)
 	}
 }
+
+// TestUnknownNamesAreBoundedAnLRU (security review, finding 6: negative caches bounded as
+// LRUs, never emptied whole): a caller asking for ever new names that Vault does not know
+// keeps at most MaxUnknown of them cached, the oldest evicted one at a time, and a known
+// connection's entry is never evicted by them.
+func TestUnknownNamesAreBoundedAnLRU(t *testing.T) {
+	st := brokertest.NewMemStore()
+	ctx := context.Background()
+	st.Conns["known"] = true
+	st.Tokens["known"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "k", Expiry: time.Now().Add(time.Hour), Status: authconn.StatusAuthorized}, Version: 1}
+	b, err := New(Options{Store: st, OAuth: &fakeOAuth{}, ReplicaID: "me", MaxUnknown: 50, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := b.Token(ctx, "known"); err != nil || tok.AccessToken != "k" {
+		t.Fatalf("Token(known) = %v, %v", tok, err)
+	}
+	for i := 0; i < 500; i++ {
+		if _, err := b.Token(ctx, fmt.Sprintf("made-up-%d", i)); err == nil {
+			t.Fatalf("made-up-%d gave a token", i)
+		}
+	}
+	b.mu.RLock()
+	n, known, newest := len(b.entries), b.entries["known"] != nil, b.entries["made-up-499"] != nil
+	_, oldest := b.entries["made-up-0"]
+	b.mu.RUnlock()
+	if n > 51 || !known || !newest || oldest {
+		t.Fatalf("after 500 made-up names: %d entries (want at most 50 unknown + 1 known), known kept %v, newest kept %v, oldest kept %v", n, known, newest, oldest)
+	}
+}
