@@ -54,6 +54,15 @@ func EventID(typ EventType, name string, version int) string {
 	return "msg_" + hex.EncodeToString(sum[:12])
 }
 
+// AuthorizedEventID is the id of the connection.authorized event of token record version,
+// whose token chain was authorized at at. The version alone would repeat: a revoke removes
+// the record, and the next authorization starts again at version 1 while the first one's
+// event may still be in the outbox, which would drop the new event as a duplicate.
+func AuthorizedEventID(name string, version int, at time.Time) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d|%d", EventAuthorized, name, version, at.UnixNano())))
+	return "msg_" + hex.EncodeToString(sum[:12])
+}
+
 // ValidEventType reports whether t is an event type.
 func ValidEventType(t string) bool {
 	for _, e := range EventTypes {

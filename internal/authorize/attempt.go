@@ -208,7 +208,7 @@ func storeAuthorization(ctx context.Context, st *store.Store, name string, ts *a
 			if w := keepAccount(ctx, st, name, ts.Account, acct); w != "" {
 				res.Warnings = append(res.Warnings, w)
 			}
-			ev := authconn.Event{ID: authconn.EventID(authconn.EventAuthorized, name, v), Type: authconn.EventAuthorized, Connection: name, Status: authconn.StatusAuthorized,
+			ev := authconn.Event{ID: authconn.AuthorizedEventID(name, v, ts.AuthorizedAt), Type: authconn.EventAuthorized, Connection: name, Status: authconn.StatusAuthorized,
 				Message: res.accountMessage(), AccountChanged: res.AccountChanged, NewAccountRequested: newAccount}
 			if err := events.Enqueue(ctx, st, ev); err != nil {
 				res.Warnings = append(res.Warnings, "the webhooks could not be told of the authorization: "+err.Error())

@@ -50,12 +50,12 @@ func (h *hostedBed) addWebhook(t *testing.T, ctx context.Context) {
 	}
 }
 
-// authorizedEvent is the outbox's connection.authorized event of token record version v.
-func (h *hostedBed) authorizedEvent(t *testing.T, ctx context.Context, v int) authconn.Event {
+// authorizedEvent is the outbox's connection.authorized event of token record tr.
+func (h *hostedBed) authorizedEvent(t *testing.T, ctx context.Context, tr *store.TokenRecord) authconn.Event {
 	t.Helper()
-	rec, err := h.env.Store.GetEvent(ctx, authconn.EventID(authconn.EventAuthorized, "hosted", v))
+	rec, err := h.env.Store.GetEvent(ctx, authconn.AuthorizedEventID("hosted", tr.Version, tr.AuthorizedAt))
 	if err != nil {
-		t.Fatalf("the connection.authorized event of version %d: %v", v, err)
+		t.Fatalf("the connection.authorized event of version %d: %v", tr.Version, err)
 	}
 	return rec.Event
 }
@@ -77,7 +77,7 @@ func TestAttackF7_AnotherAccountThroughALinkIsRefused(t *testing.T) {
 	if err != nil || first.Account == nil || first.Account.Subject != "alice@example.com" || first.Account.Issuer == "" {
 		t.Fatalf("invariant «the first authorization records its account»: %+v %v", first.Account, err)
 	}
-	if ev := h.authorizedEvent(t, ctx, first.Version); ev.AccountChanged || ev.NewAccountRequested || !strings.Contains(ev.Message, "alice@example.com") {
+	if ev := h.authorizedEvent(t, ctx, first); ev.AccountChanged || ev.NewAccountRequested || !strings.Contains(ev.Message, "alice@example.com") {
 		t.Errorf("alice's event: %+v", ev)
 	}
 
@@ -101,7 +101,7 @@ func TestAttackF7_AnotherAccountThroughALinkIsRefused(t *testing.T) {
 	if acct, err := h.env.Store.GetAccount(ctx, "hosted"); err != nil || acct.Account.Subject != "mallory@example.com" {
 		t.Fatalf("the account record: %+v %v", acct, err)
 	}
-	if ev := h.authorizedEvent(t, ctx, next.Version); !ev.AccountChanged || !ev.NewAccountRequested {
+	if ev := h.authorizedEvent(t, ctx, next); !ev.AccountChanged || !ev.NewAccountRequested {
 		t.Errorf("invariant «the event says the account changed, as asked»: %+v", ev)
 	}
 
