@@ -17,6 +17,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
 // FuzzCallbackHandler runs the real flow (Run, with a Vault dev server and an httptest
@@ -92,6 +93,11 @@ func FuzzCallbackHandler(f *testing.F) {
 		case authURL = <-opened:
 		case r := <-done:
 			if errors.As(r.err, new(*PortInUseError)) {
+				// Not a missing component but a race for the port freePort chose: CI must
+				// not pass without running the input, so there it fails.
+				if testenv.InCI() {
+					t.Fatalf("callback port %d taken by another process (CI=true, so this fails instead of skipping): %v", port, r.err)
+				}
 				t.Skip("callback port taken by another process")
 			}
 			t.Fatalf("Run ended before opening the browser: %v", r.err)
