@@ -17,7 +17,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
-	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 // FuzzCallbackHandler runs the real flow (Run, with a Vault dev server and an httptest
@@ -70,38 +70,12 @@ func FuzzCallbackHandler(f *testing.F) {
 		if strings.ContainsAny(method+target+host+query, "\r\n") || method == "" {
 			return // not one request on the wire
 		}
-		port := freePort(t)
-		ps := strconv.Itoa(port)
-		target, host = strings.ReplaceAll(target, "$P", ps), strings.ReplaceAll(host, "$P", ps)
 		before, _ := st.GetTokens(context.Background(), "fuzz-cb")
-
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		opened := make(chan string, 1)
-		type result struct {
-			res *Result
-			err error
-		}
-		done := make(chan result, 1)
-		go func() {
-			res, err := Run(ctx, st, Options{Name: "fuzz-cb", Port: port, Timeout: time.Minute, OAuth: &oauth.Client{},
-				UI: &TextUI{Out: io.Discard, Err: io.Discard, Open: func(u string) error { opened <- u; return nil }}})
-			done <- result{res, err}
-		}()
-		var authURL string
-		select {
-		case authURL = <-opened:
-		case r := <-done:
-			if errors.As(r.err, new(*PortInUseError)) {
-				// Not a missing component but a race for the port freePort chose: CI must
-				// not pass without running the input, so there it fails.
-				if testenv.InCI() {
-					t.Fatalf("callback port %d taken by another process (CI=true, so this fails instead of skipping): %v", port, r.err)
-				}
-				t.Skip("callback port taken by another process")
-			}
-			t.Fatalf("Run ended before opening the browser: %v", r.err)
-		}
+		port, authURL, done := startFuzzRun(t, ctx, st)
+		ps := strconv.Itoa(port)
+		target, host = strings.ReplaceAll(target, "$P", ps), strings.ReplaceAll(host, "$P", ps)
 		// The provider's redirect, not followed: the real state and a real code.
 		resp, err := noRedirect.Get(authURL)
 		if err != nil {
@@ -201,4 +175,37 @@ func FuzzCallbackHandler(f *testing.F) {
 			t.Fatalf("the callback server recovered a panic:\n%s", s)
 		}
 	})
+}
+
+// fuzzRunResult is what Run returned in a fuzzed flow.
+type fuzzRunResult struct {
+	res *Result
+	err error
+}
+
+// startFuzzRun starts Run for connection fuzz-cb on a free port and returns the port, the
+// authorization URL it opened and where Run's result arrives. Another process may take the
+// port freePort chose before Run listens on it: then it tries another port (a few times)
+// instead of skipping the input.
+func startFuzzRun(t *testing.T, ctx context.Context, st *store.Store) (int, string, chan fuzzRunResult) {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		opened := make(chan string, 1)
+		done := make(chan fuzzRunResult, 1)
+		go func() {
+			res, err := Run(ctx, st, Options{Name: "fuzz-cb", Port: port, Timeout: time.Minute, OAuth: &oauth.Client{},
+				UI: &TextUI{Out: io.Discard, Err: io.Discard, Open: func(u string) error { opened <- u; return nil }}})
+			done <- fuzzRunResult{res, err}
+		}()
+		select {
+		case authURL := <-opened:
+			return port, authURL, done
+		case r := <-done:
+			if errors.As(r.err, new(*PortInUseError)) && attempt < 5 {
+				continue
+			}
+			t.Fatalf("Run ended before opening the browser (port %d, attempt %d): %v", port, attempt, r.err)
+		}
+	}
 }
