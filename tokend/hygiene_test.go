@@ -244,7 +244,6 @@ func TestSecretHygieneEndToEnd(t *testing.T) {
 	hb.refreshTerraform(t)
 	hb.revokeAndAuthorizeAgain(t)
 	hb.destroy(t)
-	hb.hostedSecrets.receiver.waitFor(t, "connection.deleted")
 	hb.collectFiles(t)
 
 	secrets := hb.secrets(t)
@@ -573,6 +572,9 @@ func (hb *hygieneBed) destroy(t *testing.T) {
 	_, refresh := hb.rec.tokens()
 	hb.tofuRun(t, "destroy", "-input=false", "-no-color", "-auto-approve")
 	hb.waitStatus(t, 404)
+	// tokend serve tells the webhooks of the deletion it reads in the change log (the
+	// Terraform role may not write the outbox): wait for that delivery before stopping it.
+	hb.hostedSecrets.receiver.waitFor(t, "connection.deleted")
 	hb.stopServe()
 	hb.arts.addFile(t, "tokend serve stdout+stderr", hb.serveLog)
 	if hb.hydra.Introspect(t, refresh[len(refresh)-1]).Active {
