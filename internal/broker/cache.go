@@ -337,14 +337,18 @@ func (b *Broker) recheckAt(now time.Time) time.Time {
 	return now.Add(r - time.Duration(rand.Int64N(int64(r/5)+1)))
 }
 
-// publishMissing caches "no such connection" or "not authorized".
 // older reports whether ts is an earlier version of the record that old was made from: a
 // lower version of the same authorization. (A record deleted and written again starts its
 // versions anew, with a later authorization.)
+//
+// A record of version 0 is no record at all (a client-credentials connection before its first
+// token, or after a revoke removed it), never a lagging read: its cached token, revoked by the
+// operator, must not be served on, even while no new token can be had.
 func older(ts *store.TokenRecord, old *snapshot) bool {
-	return old != nil && !old.notFound && ts.Version < old.version && !ts.AuthorizedAt.After(old.authorizedAt)
+	return old != nil && !old.notFound && ts.Version > 0 && ts.Version < old.version && !ts.AuthorizedAt.After(old.authorizedAt)
 }
 
+// publishMissing caches "no such connection" or "not authorized".
 func (b *Broker) publishMissing(e *entry, notFound bool) {
 	now := b.now()
 	s := &snapshot{notFound: notFound, checkedAt: now, recheckAt: b.recheckAt(now)}

@@ -289,3 +289,28 @@ func TestUnknownNamesAreBoundedAnLRU(t *testing.T) {
 		t.Fatalf("after 500 made-up names: %d entries (want at most 50 unknown + 1 known), known kept %v, newest kept %v, oldest kept %v", n, known, newest, oldest)
 	}
 }
+
+// TestRevokedClientCredentialsTokenIsNotServedOn (security review, finding 16, last bullet):
+// after `tokend revoke` removed a client-credentials connection's token record, its cached
+// token is no longer served, not even while a new token cannot be had (it was: the removed
+// record read as a lagging one, and the refresh failure served "the cached token while it is
+// valid").
+func TestRevokedClientCredentialsTokenIsNotServedOn(t *testing.T) {
+	st := brokertest.NewMemStore()
+	st.Conns["cc"], st.Grants["cc"] = true, authconn.GrantClientCredentials
+	oa := &fakeOAuth{life: time.Hour}
+	b := newTestBroker(t, st, oa)
+	ctx := context.Background()
+	tok, err := b.Token(ctx, "cc")
+	if err != nil || tok.AccessToken != "at-1" {
+		t.Fatalf("first token: %v, %v", tok, err)
+	}
+	st.Mu.Lock()
+	delete(st.Tokens, "cc") // tokend revoke
+	st.Mu.Unlock()
+	oa.err = &oauth.Error{Op: "client credentials", Kind: oauth.KindTransient, StatusCode: 503, Code: "temporarily_unavailable"}
+	_ = b.sync(ctx, b.entry("cc")) // what the change log's entry for the revoke makes every replica do
+	if tok, err := b.Token(ctx, "cc"); err == nil || tok != nil {
+		t.Fatalf("after the revoke, with the provider failing: got %v, %v; want no token", tok, err)
+	}
+}

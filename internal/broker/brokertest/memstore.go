@@ -17,8 +17,11 @@ import (
 // concurrent use.
 type MemStore struct {
 	// Mu guards the maps; a test that changes them while the store is in use holds it.
-	Mu     sync.Mutex
-	Conns  map[string]bool
+	Mu    sync.Mutex
+	Conns map[string]bool
+	// Grants names the grant type of a connection in Conns (authconn.GrantClientCredentials);
+	// the authorization-code grant when missing.
+	Grants map[string]string
 	Tokens map[string]store.TokenRecord
 	Leases map[string]store.Lease
 	// ClientSecret is what GetClientSecret returns for every connection ("s" when empty).
@@ -27,7 +30,7 @@ type MemStore struct {
 
 // NewMemStore returns an empty MemStore.
 func NewMemStore() *MemStore {
-	return &MemStore{Conns: map[string]bool{}, Tokens: map[string]store.TokenRecord{}, Leases: map[string]store.Lease{}}
+	return &MemStore{Conns: map[string]bool{}, Grants: map[string]string{}, Tokens: map[string]store.TokenRecord{}, Leases: map[string]store.Lease{}}
 }
 
 // GetEvent reports that the outbox holds no event: MemStore keeps none.
@@ -67,7 +70,7 @@ func (m *MemStore) GetConnection(_ context.Context, name string) (*store.Connect
 	if !m.Conns[name] {
 		return nil, &store.NotFoundError{Kind: "connection", Name: name}
 	}
-	c := authconn.Connection{Name: name, ClientID: "id", TokenURL: "http://127.0.0.1:9/token", AuthURL: "http://127.0.0.1:9/auth"}
+	c := authconn.Connection{Name: name, ClientID: "id", TokenURL: "http://127.0.0.1:9/token", AuthURL: "http://127.0.0.1:9/auth", GrantType: m.Grants[name]}
 	return &store.ConnectionRecord{Connection: c, Version: 1}, nil
 }
 
