@@ -411,6 +411,8 @@ type Answer struct {
 	// Presented is TokenHash of the refresh token presented, Returned that of the new
 	// refresh token in a 200 answer.
 	Presented, Returned string
+	// Error is the OAuth error code of an answer Hydra gave with an error ("invalid_grant").
+	Error string
 }
 
 // TokenHash is the short hash by which the proxy remembers tokens.
@@ -523,6 +525,13 @@ func (p *TokenProxy) injectFault(w http.ResponseWriter, r *http.Request, fault F
 // holds the answer while hold is not closed.
 func (p *TokenProxy) recordRefresh(a Answer, rec *httptest.ResponseRecorder, reached bool, hold chan struct{}) {
 	a.Status, a.Reached = rec.Code, reached
+	if reached && rec.Code != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		_ = json.Unmarshal(rec.Body.Bytes(), &e)
+		a.Error = e.Error
+	}
 	if reached && rec.Code == http.StatusOK {
 		var out struct {
 			RefreshToken string `json:"refresh_token"`
