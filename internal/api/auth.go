@@ -31,7 +31,10 @@ type Limiter interface {
 //
 // Records that exist and ids that do not are kept in two bounded LRUs: a flood of made-up
 // key ids evicts the oldest unknown ids one by one and never touches the known keys (which
-// the outage fallback relies on). Before an id that is not a known key costs a Vault read,
+// the outage fallback relies on). The hot path looks known keys up with Peek (a read lock,
+// as the map before it had): a key in use is re-read, and so moved to the front, once per
+// ttl, so the least recently used keys are still the ones evicted, without every request
+// taking the cache's write lock. Before an id that is not a known key costs a Vault read,
 // the caller's client is charged (limit): when its bucket is empty the caller gets 429.
 type keyCache struct {
 	ks    KeyStore
@@ -89,7 +92,7 @@ func (c *keyCache) authenticate(ctx context.Context, presented string, r *http.R
 		}
 		return caller{}, err
 	}
-	if e, ok := c.known.Get(id); ok && apikey.Verify(secret, e.rec.Hash) {
+	if e, ok := c.known.Peek(id); ok && apikey.Verify(secret, e.rec.Hash) {
 		if time.Since(e.fetched) < c.ttl {
 			return caller{id: id, patterns: e.rec.Connections, admin: e.rec.Admin}, nil
 		}
@@ -129,7 +132,7 @@ func (c *keyCache) forget(id string) {
 // than ttl, otherwise from Vault.
 func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 	now := time.Now()
-	e, ok := c.known.Get(id)
+	e, ok := c.known.Peek(id)
 	if ok && now.Sub(e.fetched) < c.ttl {
 		return e.rec, nil
 	}
