@@ -12,7 +12,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
-	"github.com/authconnection/terraform-provider-tailor/tokend/client"
+	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
 
 // Links creates, lists and revokes connect links (*connect.Service).
@@ -38,7 +38,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if !c.admin {
 			s.log.Info("a non-admin API key asked for the admin API", "key_id", c.id, "path", r.URL.Path)
-			s.fail(w, http.StatusForbidden, client.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
+			s.fail(w, http.StatusForbidden, wire.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
 			return
 		}
 		h(w, r)
@@ -86,21 +86,21 @@ func viewOf(l *authconn.ConnectLink) linkView {
 func (s *Server) createLink(w http.ResponseWriter, r *http.Request) {
 	req, msg := readLinkRequest(w, r)
 	if msg != "" {
-		writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, msg)
+		writeError(w, http.StatusBadRequest, wire.CodeInvalidRequest, msg)
 		return
 	}
 	var ttl time.Duration
 	if req.ExpiresIn != "" {
 		var err error
 		if ttl, err = time.ParseDuration(req.ExpiresIn); err != nil {
-			writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, fmt.Sprintf("invalid expires_in %q: use a duration such as 24h", req.ExpiresIn))
+			writeError(w, http.StatusBadRequest, wire.CodeInvalidRequest, fmt.Sprintf("invalid expires_in %q: use a duration such as 24h", req.ExpiresIn))
 			return
 		}
 	}
 	u, l, err := s.o.Links.CreateLinkWith(r.Context(), authconn.LinkOptions{Name: r.PathValue("name"), Scopes: req.Scopes, TTL: ttl,
 		Description: req.Description, NewAccount: req.NewAccount})
 	if err != nil {
-		writeError(w, http.StatusBadRequest, client.CodeInvalidRequest, err.Error())
+		writeError(w, http.StatusBadRequest, wire.CodeInvalidRequest, err.Error())
 		return
 	}
 	v := viewOf(l)
@@ -136,7 +136,7 @@ func readLinkRequest(w http.ResponseWriter, r *http.Request) (linkRequest, strin
 func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) {
 	links, err := s.o.Links.Links(r.Context())
 	if err != nil {
-		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "cannot list the links: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cannot list the links: "+err.Error())
 		return
 	}
 	out := make([]linkView, 0, len(links))
@@ -150,9 +150,9 @@ func (s *Server) revokeLink(w http.ResponseWriter, r *http.Request) {
 	err := s.o.Links.RevokeLink(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeError(w, http.StatusNotFound, client.CodeNotFound, "no such connect link")
+		writeError(w, http.StatusNotFound, wire.CodeNotFound, "no such connect link")
 	case err != nil:
-		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "cannot revoke the link: "+err.Error())
+		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cannot revoke the link: "+err.Error())
 	default:
 		w.WriteHeader(http.StatusNoContent)
 	}

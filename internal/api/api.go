@@ -20,7 +20,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/tokend/client"
+	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
 
 // Options configures a Server.
@@ -110,7 +110,7 @@ func New(o Options) (*Server, error) {
 		o.Register(s.mux)
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, client.CodeNotFound, "no such endpoint: use GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz or /metrics")
+		writeError(w, http.StatusNotFound, wire.CodeNotFound, "no such endpoint: use GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz or /metrics")
 	})
 	return s, nil
 }
@@ -130,7 +130,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header()["X-Content-Type-Options"] = nosniff
 	if s.o.NoAuth && !loopbackHost(r.Host, s.o.NoAuthPort) {
 		s.log.Info("refused a request for a foreign Host (--insecure-no-auth serves loopback names only)", "host", r.Host, "remote", r.RemoteAddr)
-		writeError(w, http.StatusMisdirectedRequest, client.CodeForbidden, "with --insecure-no-auth tokend answers only requests for a loopback name (localhost, 127.0.0.1 or [::1]) with its port: a page that rebinds its DNS name to this machine cannot read tokens")
+		writeError(w, http.StatusMisdirectedRequest, wire.CodeForbidden, "with --insecure-no-auth tokend answers only requests for a loopback name (localhost, 127.0.0.1 or [::1]) with its port: a page that rebinds its DNS name to this machine cannot read tokens")
 		return
 	}
 	s.mux.ServeHTTP(w, r)
@@ -157,11 +157,6 @@ func (s *Server) Metrics() *Metrics { return s.metrics }
 // maxErrorMessage bounds the message of an error answer, in bytes.
 const maxErrorMessage = 2048
 
-type errorBody struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
 func writeError(w http.ResponseWriter, status int, code, msg string) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
@@ -169,21 +164,21 @@ func writeError(w http.ResponseWriter, status int, code, msg string) {
 	h["X-Content-Type-Options"] = nosniff
 	w.WriteHeader(status)
 	// A message may carry a provider's error_description: one line, no terminal escapes.
-	_ = json.NewEncoder(w).Encode(errorBody{Error: code, Message: authconn.Sanitize(msg, maxErrorMessage)})
+	_ = json.NewEncoder(w).Encode(wire.Error{Error: code, Message: authconn.Sanitize(msg, maxErrorMessage)})
 }
 
 // outcomes maps the error codes of the token endpoint to the outcome label of
 // tokend_token_requests_total.
 var outcomes = map[string]string{
-	client.CodeNotFound:             "not_found",
-	client.CodeInvalidName:          "bad_request",
-	client.CodeNotAuthorized:        "not_authorized",
-	client.CodeNeedsReauthorization: "not_authorized",
-	client.CodeUnavailable:          "unavailable",
-	client.CodeUnauthenticated:      "unauthenticated",
-	client.CodeForbidden:            "forbidden",
-	client.CodeInternal:             "error",
-	client.CodeRateLimited:          "rate_limited",
+	wire.CodeNotFound:             "not_found",
+	wire.CodeInvalidName:          "bad_request",
+	wire.CodeNotAuthorized:        "not_authorized",
+	wire.CodeNeedsReauthorization: "not_authorized",
+	wire.CodeUnavailable:          "unavailable",
+	wire.CodeUnauthenticated:      "unauthenticated",
+	wire.CodeForbidden:            "forbidden",
+	wire.CodeInternal:             "error",
+	wire.CodeRateLimited:          "rate_limited",
 }
 
 // fail counts a refused token-endpoint request by the outcome of code and writes the error.
@@ -200,7 +195,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend"`)
-		s.fail(w, http.StatusUnauthorized, client.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
+		s.fail(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
 		return caller{}, false
 	}
 	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key), r)
@@ -219,15 +214,15 @@ func (s *Server) refuseKey(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &limited):
 		secs := int((limited.Wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		s.fail(w, http.StatusTooManyRequests, client.CodeRateLimited, "too many failed API key checks from this address: try again after Retry-After seconds, with a valid key (`tokend keys create`)")
+		s.fail(w, http.StatusTooManyRequests, wire.CodeRateLimited, "too many failed API key checks from this address: try again after Retry-After seconds, with a valid key (`tokend keys create`)")
 	case errors.Is(err, apikey.ErrMalformed) || errors.Is(err, errUnknownKey):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend", error="invalid_token"`)
 		s.log.Info("refused an unknown or malformed API key", "remote", r.RemoteAddr)
-		s.fail(w, http.StatusUnauthorized, client.CodeUnauthenticated, "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
+		s.fail(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
 	default:
 		s.log.Warn("cannot check an API key: Vault error", "error", err)
 		w.Header().Set("Retry-After", "5")
-		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
+		s.fail(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
 	}
 }
 
@@ -241,12 +236,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if err := authconn.ValidateName(name); err != nil {
-		s.fail(w, http.StatusBadRequest, client.CodeInvalidName, err.Error())
+		s.fail(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
 		return
 	}
 	if !apikey.Allows(c.patterns, name) {
 		s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name)
-		s.fail(w, http.StatusForbidden, client.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
+		s.fail(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
 		return
 	}
 	tok := s.o.Broker.Cached(name)
@@ -286,23 +281,23 @@ func (s *Server) writeTokenError(w http.ResponseWriter, name string, err error) 
 	var un *broker.UnavailableError
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
-		s.fail(w, http.StatusNotFound, client.CodeNotFound, fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
+		s.fail(w, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
 	case errors.As(err, &na):
-		code := client.CodeNotAuthorized
+		code := wire.CodeNotAuthorized
 		if na.Status == authconn.StatusNeedsReauthorization {
-			code = client.CodeNeedsReauthorization
+			code = wire.CodeNeedsReauthorization
 		}
 		s.fail(w, http.StatusConflict, code, na.Error())
 	case errors.As(err, &un):
 		secs := int((un.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, un.Error()+"; try again later")
+		s.fail(w, http.StatusServiceUnavailable, wire.CodeUnavailable, un.Error()+"; try again later")
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		w.Header().Set("Retry-After", "1")
-		s.fail(w, http.StatusServiceUnavailable, client.CodeUnavailable, fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
+		s.fail(w, http.StatusServiceUnavailable, wire.CodeUnavailable, fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
 	default:
 		s.log.Error("token request failed", "connection", name, "error", err)
-		s.fail(w, http.StatusInternalServerError, client.CodeInternal, "internal error; see tokend's log")
+		s.fail(w, http.StatusInternalServerError, wire.CodeInternal, "internal error; see tokend's log")
 	}
 }
 
@@ -316,7 +311,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.log.Warn("listing connections failed", "error", err)
 		w.Header().Set("Retry-After", "5")
-		writeError(w, http.StatusServiceUnavailable, client.CodeUnavailable, "cannot list connections: Vault is unreachable ("+err.Error()+")")
+		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cannot list connections: Vault is unreachable ("+err.Error()+")")
 		return
 	}
 	if st == nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
 
 // Token is an access token as served to callers. It never holds the refresh token.
@@ -20,7 +21,7 @@ type Token struct {
 	AccessToken string
 	TokenType   string
 	ExpiresAt   time.Time
-	// JSON is the response body {"access_token","token_type","expires_at"}, encoded once;
+	// JSON is the response body, a wire.Token {"access_token","token_type","expires_at"}, encoded once;
 	// Length is its length as a Content-Length header value, a slice shared by every
 	// response (never modify it).
 	JSON   []byte
@@ -384,11 +385,9 @@ func newToken(ts *store.TokenRecord) *Token {
 	return t
 }
 
+// encodeToken returns the body of the token answer, a wire.Token. newToken truncates
+// ExpiresAt to whole seconds, so it is encoded as RFC 3339 without fraction.
 func encodeToken(t *Token) []byte {
-	b, _ := json.Marshal(struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
-		ExpiresAt   string `json:"expires_at"`
-	}{t.AccessToken, t.TokenType, t.ExpiresAt.UTC().Format(time.RFC3339)})
+	b, _ := json.Marshal(wire.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, ExpiresAt: t.ExpiresAt.UTC()})
 	return b
 }

@@ -16,6 +16,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
 
 // Client talks to one tokend.
@@ -32,31 +34,26 @@ func New(baseURL, apiKey string) *Client {
 	return &Client{baseURL: strings.TrimRight(baseURL, "/"), apiKey: apiKey, HTTP: &http.Client{Timeout: 35 * time.Second}}
 }
 
-// Token is a connection's access token.
-type Token struct {
-	AccessToken string    `json:"access_token"`
-	TokenType   string    `json:"token_type"`
-	ExpiresAt   time.Time `json:"expires_at"`
-}
+// Token is a connection's access token, the body of tokend's token answer (wire.Token).
+// Its String method hides the token.
+type Token = wire.Token
 
-// String hides the token.
-func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Format(time.RFC3339) + ")" }
-
-// Error codes tokend returns (Error.Code). tokend's API (internal/api) answers with these
-// constants, so they are the protocol.
+// Error codes tokend returns (Error.Code). They are the protocol, defined once in
+// internal/wire, which tokend's API (internal/api) answers with.
 const (
-	CodeNotFound             = "not_found"             // 404: no such connection
-	CodeInvalidName          = "invalid_name"          // 400: not a valid connection name
-	CodeInvalidRequest       = "invalid_request"       // 400: a malformed admin API request
-	CodeNotAuthorized        = "not_authorized"        // 409: never authorized, or revoked
-	CodeNeedsReauthorization = "needs_reauthorization" // 409: the provider refused the refresh token
-	CodeUnavailable          = "unavailable"           // 503: no valid token right now; see RetryAfter
-	CodeUnauthenticated      = "unauthenticated"       // 401: no, unknown or revoked API key
-	CodeForbidden            = "forbidden"             // 403: the key may not use the connection
-	CodeInternal             = "internal"              // 500
-	CodeVaultUnreachable     = "vault_unreachable"     // 503 from /readyz
-	CodeRateLimited          = "rate_limited"          // 429: too many failed API keys from one address; see RetryAfter
-	// CodeUnreachable is the code of an Error for a tokend that could not be reached (Status 0).
+	CodeNotFound             = wire.CodeNotFound             // 404: no such connection
+	CodeInvalidName          = wire.CodeInvalidName          // 400: not a valid connection name
+	CodeInvalidRequest       = wire.CodeInvalidRequest       // 400: a malformed admin API request
+	CodeNotAuthorized        = wire.CodeNotAuthorized        // 409: never authorized, or revoked
+	CodeNeedsReauthorization = wire.CodeNeedsReauthorization // 409: the provider refused the refresh token
+	CodeUnavailable          = wire.CodeUnavailable          // 503: no valid token right now; see RetryAfter
+	CodeUnauthenticated      = wire.CodeUnauthenticated      // 401: no, unknown or revoked API key
+	CodeForbidden            = wire.CodeForbidden            // 403: the key may not use the connection
+	CodeInternal             = wire.CodeInternal             // 500
+	CodeVaultUnreachable     = wire.CodeVaultUnreachable     // not answered by tokend today; see wire.CodeVaultUnreachable
+	CodeRateLimited          = wire.CodeRateLimited          // 429: too many failed API keys from one address; see RetryAfter
+	// CodeUnreachable is the code of an Error for a tokend that could not be reached (Status
+	// 0). The client makes it up; tokend never sends it.
 	CodeUnreachable = "unreachable"
 )
 
@@ -123,7 +120,7 @@ func (c *Client) Token(ctx context.Context, name string) (*Token, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		e := &Error{Status: resp.StatusCode}
-		var eb struct{ Error, Message string }
+		var eb wire.Error
 		if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
 			e.Code, e.Message = eb.Error, eb.Message
 		} else {

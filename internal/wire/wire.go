@@ -1,0 +1,59 @@
+// Package wire is the contract of tokend's HTTP API as both sides see it: the body of a
+// token answer, the body of an error answer, and the error codes. The server
+// (internal/api, internal/broker) writes these and the Go client (tokend/client) reads
+// them; the JavaScript client (functions/js/client.mjs) reads the same JSON. Standard
+// library only, and no import of the module's own packages, so every side may import it.
+package wire
+
+import "time"
+
+// Token is the body of a 200 answer of GET /v1/connections/{name}/token:
+// {"access_token","token_type","expires_at"}.
+type Token struct {
+	// AccessToken is the connection's access token.
+	AccessToken string `json:"access_token"`
+	// TokenType is the token's type, "Bearer" when the provider gave none.
+	TokenType string `json:"token_type"`
+	// ExpiresAt is when the token expires, in UTC and whole seconds (RFC 3339).
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// String hides the token.
+func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Format(time.RFC3339) + ")" }
+
+// Error is the body of every error answer of tokend: {"error","message"}.
+type Error struct {
+	// Error is the error code, one of the Code constants.
+	Error string `json:"error"`
+	// Message says what went wrong and what to do, for a person.
+	Message string `json:"message"`
+}
+
+// The error codes tokend answers with (Error.Error). They are the protocol: clients
+// branch on them.
+const (
+	// CodeNotFound (404): no such connection (or, from the admin API, no such link or route).
+	CodeNotFound = "not_found"
+	// CodeInvalidName (400): not a valid connection name.
+	CodeInvalidName = "invalid_name"
+	// CodeInvalidRequest (400): a malformed admin API request.
+	CodeInvalidRequest = "invalid_request"
+	// CodeNotAuthorized (409): the connection was never authorized, or was revoked.
+	CodeNotAuthorized = "not_authorized"
+	// CodeNeedsReauthorization (409): the provider refused the refresh token.
+	CodeNeedsReauthorization = "needs_reauthorization"
+	// CodeUnavailable (503): no valid token right now; see Retry-After.
+	CodeUnavailable = "unavailable"
+	// CodeUnauthenticated (401): no, unknown or revoked API key.
+	CodeUnauthenticated = "unauthenticated"
+	// CodeForbidden (403): the key may not use the connection (or the request is refused).
+	CodeForbidden = "forbidden"
+	// CodeInternal (500): an internal error; tokend's log has it.
+	CodeInternal = "internal"
+	// CodeVaultUnreachable: Vault cannot be reached. No route of this tokend answers it
+	// today (/readyz answers {"status":"not ready"}); it is kept because tokend/client
+	// exports it.
+	CodeVaultUnreachable = "vault_unreachable"
+	// CodeRateLimited (429): too many failed API keys from one address; see Retry-After.
+	CodeRateLimited = "rate_limited"
+)
