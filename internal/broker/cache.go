@@ -232,7 +232,7 @@ func (b *Broker) answer(e *entry) (*Token, error) {
 		}
 	}
 	e.mu.Lock()
-	retry := time.Until(e.nextAttempt)
+	retry := e.nextAttempt.Sub(b.now())
 	lastErr := e.lastErr
 	e.mu.Unlock()
 	if retry < time.Second {

@@ -129,7 +129,7 @@ var errClosing = errors.New("tokend is shutting down")
 // fastPoll for the first fastPollFor (a refresh usually takes tens of milliseconds, and
 // callers may be waiting), then every PollInterval.
 func (b *Broker) waitForOther(ctx context.Context, name string, version int, leaseEnd time.Time) (*store.TokenRecord, error) {
-	start := time.Now()
+	start := b.now()
 	t := time.NewTimer(min(fastPoll, b.o.PollInterval))
 	defer t.Stop()
 	for {
@@ -148,7 +148,7 @@ func (b *Broker) waitForOther(ctx context.Context, name string, version int, lea
 			return ts, nil
 		}
 		next := b.o.PollInterval
-		if time.Since(start) < fastPollFor {
+		if b.now().Sub(start) < fastPollFor {
 			next = min(fastPoll, next)
 		}
 		t.Reset(next)
