@@ -13,8 +13,8 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestAttackF4_TerraformRoleCannotForgeEvents: the review's finding 4. With the documented
@@ -24,7 +24,7 @@ import (
 // although two replicas read the deletion in the change log.
 func TestAttackF4_TerraformRoleCannotForgeEvents(t *testing.T) {
 	t.Parallel()
-	env := &brokertest.Env{Vault: testenv.StartVault(t), Prefix: "tailor"}
+	env := &tailortest.Env{Vault: testenv.StartVault(t), Prefix: "tailor"}
 	env.Store = env.NewStore(t)
 	ctx := context.Background()
 	c := &authconn.Connection{Name: "crm-oauth", Type: authconn.TypeOAuth2, ProviderURL: "http://127.0.0.1:9", ClientID: "id",

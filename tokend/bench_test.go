@@ -19,9 +19,9 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestMain doubles as the bare net/http server of the benchmark: with TOKEND_BENCH_BARE
@@ -111,8 +111,8 @@ func TestBenchTokend(t *testing.T) {
 	var report strings.Builder
 	out := func(format string, args ...any) { fmt.Fprintf(&report, format+"\n", args...) }
 
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
-	short := brokertest.StartWithVault(t, env.Vault, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
+	short := tailortest.StartWithVault(t, env.Vault, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
 	short.Store = env.Store
 	env.AddConnection(t, "steady-conn")
 	env.Authorize(t, "steady-conn")

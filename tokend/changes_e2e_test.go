@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestChangesReachEveryServeProcess: two `tokend serve` processes that re-read records only
@@ -15,7 +15,7 @@ import (
 // revoked API key 401, each within seconds.
 func TestChangesReachEveryServeProcess(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
 	env.AddConnection(t, "google-oauth")
 	env.Authorize(t, "google-oauth")
 	bin := buildTokend(t)

@@ -9,8 +9,8 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestCrashWindow kills a `tokend serve` process (SIGKILL) inside the crash window: Hydra
@@ -35,7 +35,7 @@ func TestCrashWindow(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second, RefreshTokenRotationGracePeriod: tc.grace})
+			env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second, RefreshTokenRotationGracePeriod: tc.grace})
 			env.AddConnection(t, "crash-conn")
 			first := env.Authorize(t, "crash-conn")
 

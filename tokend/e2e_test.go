@@ -19,8 +19,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 	"github.com/authconnection/terraform-provider-tailor/tokend/client"
 )
 
@@ -36,11 +36,11 @@ type tokendProc struct {
 	log string
 }
 
-func vaultEnv(env *brokertest.Env) []string {
+func vaultEnv(env *tailortest.Env) []string {
 	return append(os.Environ(), "VAULT_ADDR="+env.Vault.Addr, "VAULT_TOKEN="+env.Vault.Token, "TAILOR_PATH_PREFIX="+env.Prefix)
 }
 
-func runTokend(t *testing.T, bin string, env *brokertest.Env, args ...string) (string, string, error) {
+func runTokend(t *testing.T, bin string, env *tailortest.Env, args ...string) (string, string, error) {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = vaultEnv(env)
@@ -60,7 +60,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startServe starts `tokend serve` against env's Vault and waits for /readyz.
-func startServe(t *testing.T, bin string, env *brokertest.Env, replica string, extra ...string) *tokendProc {
+func startServe(t *testing.T, bin string, env *tailortest.Env, replica string, extra ...string) *tokendProc {
 	t.Helper()
 	return startServeWith(t, bin, vaultEnv(env), replica, extra...)
 }
@@ -73,7 +73,7 @@ func startServeWith(t *testing.T, bin string, environ []string, replica string, 
 }
 
 // startServeAt starts `tokend serve` against env's Vault on addr.
-func startServeAt(t *testing.T, bin string, env *brokertest.Env, addr string, extra ...string) *tokendProc {
+func startServeAt(t *testing.T, bin string, env *tailortest.Env, addr string, extra ...string) *tokendProc {
 	t.Helper()
 	return startServeOn(t, bin, vaultEnv(env), addr, "serve-"+strings.ReplaceAll(addr, ":", "-"), extra...)
 }
@@ -192,7 +192,7 @@ func getAuth(url, authz string) (*http.Response, []byte, error) {
 // HTTP API's answers and headers, API key management through the CLI, and the JavaScript
 // module's tests (node --test) against one of the processes.
 func TestServeProcessesAndNode(t *testing.T) {
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
 	env.AddConnection(t, "google-oauth")
 	env.AddConnection(t, "unauthorized-conn")
 	env.Authorize(t, "google-oauth")

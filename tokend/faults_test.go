@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestProviderFaults runs one real `tokend serve` against Hydra (persistent storage, 4 s
@@ -34,7 +34,7 @@ import (
 func TestProviderFaults(t *testing.T) {
 	faultFor := time.Duration(envInt(t, "TAILOR_FAULT_SECONDS", 6)) * time.Second
 	const backoffBase, backoffMax = 250 * time.Millisecond, 2 * time.Second
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second, Persistent: true})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second, Persistent: true})
 	bin := buildTokend(t)
 	p := startServe(t, bin, env, "faults", "--insecure-no-auth", "--lease-ttl", "6s", "--lease-safety", "2s",
 		"--request-timeout", "2s", "--backoff-base", backoffBase.String(), "--backoff-max", backoffMax.String())
@@ -48,9 +48,9 @@ func TestProviderFaults(t *testing.T) {
 				t.Error(err)
 			}
 		}},
-		{"slow", func() { env.Proxy.SetFault(brokertest.FaultDelay, 6*time.Second) }, func() { env.Proxy.SetFault(brokertest.FaultNone, 0) }},
-		{"http_503", func() { env.Proxy.SetFault(brokertest.Fault5xx, 0) }, func() { env.Proxy.SetFault(brokertest.FaultNone, 0) }},
-		{"connection_reset", func() { env.Proxy.SetFault(brokertest.FaultReset, 0) }, func() { env.Proxy.SetFault(brokertest.FaultNone, 0) }},
+		{"slow", func() { env.Proxy.SetFault(tailortest.FaultDelay, 6*time.Second) }, func() { env.Proxy.SetFault(tailortest.FaultNone, 0) }},
+		{"http_503", func() { env.Proxy.SetFault(tailortest.Fault5xx, 0) }, func() { env.Proxy.SetFault(tailortest.FaultNone, 0) }},
+		{"connection_reset", func() { env.Proxy.SetFault(tailortest.FaultReset, 0) }, func() { env.Proxy.SetFault(tailortest.FaultNone, 0) }},
 	}
 	ctx := context.Background()
 	for _, m := range modes {
@@ -64,7 +64,7 @@ func TestProviderFaults(t *testing.T) {
 			if err != nil || rec.AccessToken != tok0 {
 				t.Fatalf("the first token is not the authorized one (%v)", err)
 			}
-			oldRT := brokertest.TokenHash(rec.RefreshToken)
+			oldRT := tailortest.TokenHash(rec.RefreshToken)
 
 			m.start()
 			began := time.Now()
@@ -133,7 +133,7 @@ func TestProviderFaults(t *testing.T) {
 			}
 
 			// Attempts with the pre-fault refresh token that failed: the backoff schedule.
-			var failed []brokertest.Answer
+			var failed []tailortest.Answer
 			for _, a := range env.Proxy.Answers() {
 				if a.Presented == oldRT && a.Status != 200 {
 					failed = append(failed, a)

@@ -23,8 +23,8 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // floodBed is one Vault with a file audit device (every Vault request is a line), a
@@ -33,7 +33,7 @@ import (
 // whose background Vault work is turned down, so that the audit log counts what requests
 // cause.
 type floodBed struct {
-	env        *brokertest.Env
+	env        *tailortest.Env
 	bin, audit string
 	key, admin string
 }
@@ -41,7 +41,7 @@ type floodBed struct {
 func newFloodBed(t *testing.T) *floodBed {
 	t.Helper()
 	v := testenv.StartVault(t)
-	b := &floodBed{env: &brokertest.Env{Vault: v, Prefix: "tailor"}, bin: buildTokend(t), audit: filepath.Join(t.TempDir(), "audit.log")}
+	b := &floodBed{env: &tailortest.Env{Vault: v, Prefix: "tailor"}, bin: buildTokend(t), audit: filepath.Join(t.TempDir(), "audit.log")}
 	if err := v.Client().Sys().EnableAuditWithOptions("file", &vaultapi.EnableAuditOptions{Type: "file",
 		Options: map[string]string{"file_path": b.audit}}); err != nil {
 		t.Fatal(err)

@@ -17,10 +17,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestBinaryClientCredentials creates two client-credentials connections with the tokend
@@ -31,7 +31,7 @@ import (
 // output or the server's log.
 func TestBinaryClientCredentials(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 5 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 5 * time.Second})
 	bin := buildTokend(t)
 	keyPEM, keyFile := writeAssertionKey(t)
 	creds, err := oauth.KeyCredentials("x", keyPEM, "")
@@ -171,7 +171,7 @@ func apiKeyIn(t *testing.T, out string) string {
 
 // runWithStdin runs the tokend binary against env's Vault and returns its output (stdout
 // and stderr).
-func runWithStdin(t *testing.T, bin string, env *brokertest.Env, stdin string, args ...string) string {
+func runWithStdin(t *testing.T, bin string, env *tailortest.Env, stdin string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env, cmd.Stdin = vaultEnv(env), strings.NewReader(stdin)

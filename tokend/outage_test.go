@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestVaultOutage stops Vault (file storage, so the restart keeps the data) under a running
@@ -36,8 +36,8 @@ import (
 func TestVaultOutage(t *testing.T) {
 	outage := time.Duration(envInt(t, "TAILOR_OUTAGE_SECONDS", 12)) * time.Second
 	v := testenv.StartVaultFileStorage(t, t.TempDir())
-	long := brokertest.StartWithVault(t, v, testenv.HydraOptions{AccessTokenTTL: outage + time.Minute})
-	short := brokertest.StartWithVault(t, v, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
+	long := tailortest.StartWithVault(t, v, testenv.HydraOptions{AccessTokenTTL: outage + time.Minute})
+	short := tailortest.StartWithVault(t, v, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
 	long.AddConnection(t, "outage-steady")
 	short.AddConnection(t, "outage-rotating")
 	bin := buildTokend(t)
@@ -49,9 +49,9 @@ func TestVaultOutage(t *testing.T) {
 
 	// Stop Vault inside the first refresh of outage-rotating, before its answer goes on.
 	stoppedAt := make(chan time.Time, 1)
-	var heldAnswer atomic.Value // brokertest.Answer
+	var heldAnswer atomic.Value // tailortest.Answer
 	var once sync.Once
-	short.Proxy.OnRefresh(func(a brokertest.Answer) {
+	short.Proxy.OnRefresh(func(a tailortest.Answer) {
 		if a.Status != 200 {
 			return
 		}
@@ -178,12 +178,12 @@ func TestVaultOutage(t *testing.T) {
 	// Nothing lost.
 	short.Proxy.OnRefresh(nil)
 	ctx := context.Background()
-	held := heldAnswer.Load().(brokertest.Answer)
+	held := heldAnswer.Load().(tailortest.Answer)
 	rot, err := short.Store.GetTokens(ctx, "outage-rotating")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pres := short.Proxy.Presentations(); pres[held.Returned] == 0 && brokertest.TokenHash(rot.RefreshToken) != held.Returned {
+	if pres := short.Proxy.Presentations(); pres[held.Returned] == 0 && tailortest.TokenHash(rot.RefreshToken) != held.Returned {
 		t.Errorf("the refresh token Hydra issued during the outage was lost (never stored, never used)")
 	}
 	refreshes := short.Proxy.Statuses()[200]
@@ -199,7 +199,7 @@ func TestVaultOutage(t *testing.T) {
 		t.Errorf("outage-steady went from version %d to %d for %d refreshes", steady0.Version, steady.Version, long.Proxy.Statuses()[200])
 	}
 	for _, c := range []struct {
-		env *brokertest.Env
+		env *tailortest.Env
 		ts  *store.TokenRecord
 	}{{short, rot}, {long, steady}} {
 		if c.ts.Status != authconn.StatusAuthorized {

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 	"github.com/authconnection/terraform-provider-tailor/tokend/client"
 )
 
@@ -53,7 +53,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
 
 // TestServeTLS: with --tls-cert and --tls-key tokend serves HTTPS only.
 func TestServeTLS(t *testing.T) {
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
 	env.AddConnection(t, "google-oauth")
 	env.Authorize(t, "google-oauth")
 	bin := buildTokend(t)

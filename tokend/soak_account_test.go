@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // soakReport is what a soak saw, counted for the invariant checks.
@@ -19,9 +19,9 @@ type soakReport struct {
 	elapsed   time.Duration
 	kills     []kill
 	targeted  int
-	answers   []brokertest.Answer
-	byToken   map[string][]brokertest.Answer // answers that reached Hydra, by presented refresh token
-	lost      func(brokertest.Answer) bool
+	answers   []tailortest.Answer
+	byToken   map[string][]tailortest.Answer // answers that reached Hydra, by presented refresh token
+	lost      func(tailortest.Answer) bool
 	calls     *callCounts
 	nServes   int
 	distinct  int
@@ -40,7 +40,7 @@ type soakReport struct {
 // counts lost answers, presentations of refresh tokens and stale serves.
 func (s *soak) account() *soakReport {
 	r := &soakReport{name: s.t.Name(), statuses: s.env.Proxy.Statuses(), elapsed: s.elapsed, answers: s.env.Proxy.Answers(),
-		byToken: map[string][]brokertest.Answer{}, calls: &s.calls, inactive: s.inactive.Load(), introErrs: s.introErrs.Load(),
+		byToken: map[string][]tailortest.Answer{}, calls: &s.calls, inactive: s.inactive.Load(), introErrs: s.introErrs.Load(),
 		glitches: s.introGlitches.Load(), deaths: s.deaths, deathCount: s.deathCount}
 	for _, a := range r.answers {
 		if a.Reached {
@@ -53,7 +53,7 @@ func (s *soak) account() *soakReport {
 		if err != nil {
 			s.t.Fatal(err)
 		}
-		finals[brokertest.TokenHash(ts.RefreshToken)] = true
+		finals[tailortest.TokenHash(ts.RefreshToken)] = true
 		if ts.Status == authconn.StatusNeedsReauthorization && s.grace == 0 {
 			r.deaths[c]++ // died after the monitor's last look
 			r.deathCount++
@@ -62,7 +62,7 @@ func (s *soak) account() *soakReport {
 	pres := s.env.Proxy.Presentations()
 	// A lost answer: Hydra issued a new refresh token (200) that was never stored: it was
 	// never presented later and is no connection's stored token.
-	r.lost = func(a brokertest.Answer) bool {
+	r.lost = func(a tailortest.Answer) bool {
 		return a.Status == 200 && a.Returned != "" && pres[a.Returned] == 0 && !finals[a.Returned]
 	}
 	s.killsMu.Lock()

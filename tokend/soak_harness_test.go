@@ -18,13 +18,13 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // soak is the running crash soak: replicas, the killer, the callers and what they saw.
 type soak struct {
 	t      *testing.T
-	env    *brokertest.Env
+	env    *tailortest.Env
 	bin    string
 	args   []string
 	logDir string
@@ -150,7 +150,7 @@ func (s *soak) killAndRestart(r *replica, targeted, wait bool) {
 // probability p kills that holder while the proxy holds Hydra's successful answer: a kill
 // inside the crash window.
 func (s *soak) targetCrashWindow(p float64) {
-	s.env.Proxy.OnRefresh(func(a brokertest.Answer) {
+	s.env.Proxy.OnRefresh(func(a tailortest.Answer) {
 		c, ok := s.connOf.Load(a.Presented)
 		if !ok {
 			return
@@ -278,7 +278,7 @@ func (s *soak) startIntrospection() {
 // answers 500/401 under load (retried), or inactive for a moment (asked again: a revoked
 // token stays inactive).
 func (s *soak) introspect(tok string) (bool, error) {
-	var ir brokertest.Introspection
+	var ir tailortest.Introspection
 	var err error
 	for range 5 {
 		if ir, err = s.env.Introspect(tok); err == nil {
@@ -288,7 +288,7 @@ func (s *soak) introspect(tok string) (bool, error) {
 	}
 	for i := 0; err == nil && !ir.Active && i < 3; i++ {
 		time.Sleep(100 * time.Millisecond)
-		var ir2 brokertest.Introspection
+		var ir2 tailortest.Introspection
 		if ir2, err = s.env.Introspect(tok); err == nil && ir2.Active {
 			s.introGlitches.Add(1)
 			ir = ir2
@@ -325,7 +325,7 @@ func (s *soak) monitor(cycles int) {
 			s.deathCount++
 			if s.grace == 0 { // with a grace period a death is a failure: do not hide it
 				nts := s.env.Authorize(s.t, c)
-				s.connOf.Store(brokertest.TokenHash(nts.RefreshToken), c)
+				s.connOf.Store(tailortest.TokenHash(nts.RefreshToken), c)
 			}
 		}
 	}
@@ -362,7 +362,7 @@ func (s *soak) stop() {
 
 // spawnServe starts `tokend serve` and waits for /readyz without touching testing.T, so
 // that it can run in a goroutine. The caller kills the process.
-func spawnServe(bin string, env *brokertest.Env, logDir, replica string, extra ...string) (*tokendProc, error) {
+func spawnServe(bin string, env *tailortest.Env, logDir, replica string, extra ...string) (*tokendProc, error) {
 	addr, err := freeAddrQuiet()
 	if err != nil {
 		return nil, err

@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestCrashSoak runs three real `tokend serve` processes on one Vault against Hydra with
@@ -101,14 +101,14 @@ func soakLogDir(t *testing.T) string {
 // newSoak starts Vault, Hydra (3-second access tokens, the given grace period), five
 // authorized connections and three replicas.
 func newSoak(t *testing.T, bin string, grace, lease time.Duration) *soak {
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second, RefreshTokenRotationGracePeriod: grace})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second, RefreshTokenRotationGracePeriod: grace})
 	s := &soak{t: t, env: env, grace: grace, lease: lease, bin: bin, logDir: soakLogDir(t), firstSeen: map[string]time.Time{},
 		newTokens: make(chan string, 1024), deaths: map[string]int{}}
 	for i := range 5 {
 		n := fmt.Sprintf("soak-%d", i)
 		env.AddConnection(t, n)
 		ts := env.Authorize(t, n)
-		s.connOf.Store(brokertest.TokenHash(ts.RefreshToken), n)
+		s.connOf.Store(tailortest.TokenHash(ts.RefreshToken), n)
 		s.conns = append(s.conns, n)
 	}
 	s.args = []string{"--insecure-no-auth", "--lease-ttl", lease.String(), "--lease-safety", (lease / 4).String(), "--request-timeout", "3s",

@@ -14,15 +14,15 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // statusBed is tokend serve over HTTPS (a test CA's certificate) with --public-url, a
 // connection to Hydra that nobody has authorized, an admin API key, and Chromium trusting
 // the test CA's server key.
 type statusBed struct {
-	env     *brokertest.Env
+	env     *tailortest.Env
 	proc    *tokendProc
 	public  string
 	admin   string
@@ -34,7 +34,7 @@ type statusBed struct {
 func newStatusBed(t *testing.T) *statusBed {
 	t.Helper()
 	ca := testenv.NewTestCA(t)
-	s := &statusBed{env: brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 5 * time.Second}), ca: ca,
+	s := &statusBed{env: tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 5 * time.Second}), ca: ca,
 		browser: testenv.StartBrowserWith(t, testenv.BrowserOptions{ExtraFlags: ca.ChromiumTrust()}), shots: t.TempDir()}
 	if os.Getenv("TAILOR_SCREENSHOTS") != "" {
 		root, _ := testenv.RepoRoot()

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 const tokendSubject = "system:serviceaccount:tailor:tokend"
@@ -18,7 +18,7 @@ const tokendSubject = "system:serviceaccount:tailor:tokend"
 // Kubernetes-style service-account JWT from a file, to a role whose Vault tokens live 3 s
 // (6 s at most), with the documented tokend policy.
 type vaultLoginBed struct {
-	env    *brokertest.Env
+	env    *tailortest.Env
 	issuer *testenv.JWTIssuer
 	file   string
 	proc   *tokendProc
@@ -27,7 +27,7 @@ type vaultLoginBed struct {
 
 func newVaultLoginBed(t *testing.T) *vaultLoginBed {
 	t.Helper()
-	b := &vaultLoginBed{env: brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})}
+	b := &vaultLoginBed{env: tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})}
 	b.env.AddConnection(t, "google-oauth")
 	b.env.Authorize(t, "google-oauth")
 	root := b.env.Vault.Client()

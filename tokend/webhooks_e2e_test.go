@@ -15,8 +15,8 @@ import (
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // received is one delivery as the receiver saw it.
@@ -115,7 +115,7 @@ func (r *receiver) waitFor(t *testing.T, typ string, n int, d time.Duration) map
 // with the receiver down, the next one is retried and delivered once it is back.
 func TestWebhooksAcrossReplicas(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
 	env.AddConnection(t, "crm-oauth")
 	env.Authorize(t, "crm-oauth")
 	bin := buildTokend(t)
@@ -139,7 +139,7 @@ func TestWebhooksAcrossReplicas(t *testing.T) {
 
 // checkKilledMidDelivery: the first needs_reauthorization delivery is held, its replica
 // killed, and the event delivered again by another, with the same id.
-func checkKilledMidDelivery(t *testing.T, env *brokertest.Env, r *receiver, procs map[string]*tokendProc) {
+func checkKilledMidDelivery(t *testing.T, env *tailortest.Env, r *receiver, procs map[string]*tokendProc) {
 	r.mu.Lock()
 	r.holdOne = true
 	r.mu.Unlock()
@@ -178,7 +178,7 @@ func checkKilledMidDelivery(t *testing.T, env *brokertest.Env, r *receiver, proc
 
 // checkReceiverDown: with the receiver answering 503 for TAILOR_WEBHOOK_DOWN_SECONDS (10 in
 // CI), the next needs_reauthorization is retried and delivered once it is up.
-func checkReceiverDown(t *testing.T, env *brokertest.Env, r *receiver) {
+func checkReceiverDown(t *testing.T, env *tailortest.Env, r *receiver) {
 	down := 10 * time.Second
 	if s, err := strconv.Atoi(os.Getenv("TAILOR_WEBHOOK_DOWN_SECONDS")); err == nil {
 		down = time.Duration(s) * time.Second
@@ -215,7 +215,7 @@ func checkReceiverDown(t *testing.T, env *brokertest.Env, r *receiver) {
 
 // checkWebhookBodies: every delivery was signed, names the connection and its status, and
 // holds no token or secret.
-func checkWebhookBodies(t *testing.T, env *brokertest.Env, r *receiver) {
+func checkWebhookBodies(t *testing.T, env *tailortest.Env, r *receiver) {
 	ts, _ := env.Store.GetTokens(t.Context(), "crm-oauth")
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -14,10 +14,10 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -48,7 +48,7 @@ func call(t *testing.T, url, key string) answer {
 // token endpoint, key scoping and caching, the list, readiness with Vault stopped, and
 // cached tokens served while Vault is down.
 func TestAPI(t *testing.T) {
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
 	env.AddConnection(t, "google-oauth")
 	env.AddConnection(t, "google-pending")
 	env.Authorize(t, "google-oauth")

@@ -16,9 +16,9 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // countingKeys wraps a KeyStore and counts its reads (each is one Vault read in tokend).
@@ -161,7 +161,7 @@ func TestAttackF10_RebindingHostIsRefusedWithoutAuth(t *testing.T) {
 func TestAttackF11_ReadyzShowsNoDetail(t *testing.T) {
 	var logged strings.Builder
 	log := slog.New(slog.NewTextHandler(&logged, nil))
-	b, err := broker.New(broker.Options{Store: brokertest.NewMemStore(), OAuth: &oauth.Client{}, ReplicaID: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	b, err := broker.New(broker.Options{Store: tailortest.NewMemStore(), OAuth: &oauth.Client{}, ReplicaID: "t", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

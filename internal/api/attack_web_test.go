@@ -13,9 +13,9 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestAttackF12_ProviderErrorInAPIErrorIsSanitized (security review, finding 12): a
@@ -23,7 +23,7 @@ import (
 // as a connection's last error, reaches the token endpoint's error body without any control
 // character. On the old code the JSON carried \u001b]0;PWNED\u0007\u001b[31mRED.
 func TestAttackF12_ProviderErrorInAPIErrorIsSanitized(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{TokenType: "Bearer", Status: authconn.StatusNeedsReauthorization,
 		LastError: "invalid_grant: \x1b]0;PWNED\x07\x1b[31mRED\u202e\x9b2J", LastErrorAt: time.Now()}, Version: 1}
@@ -118,7 +118,7 @@ func TestAttackF13_AdminAPIRefusesBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	b, err := broker.New(broker.Options{Store: brokertest.NewMemStore(), OAuth: &oauth.Client{}, ReplicaID: "t", Logger: quiet})
+	b, err := broker.New(broker.Options{Store: tailortest.NewMemStore(), OAuth: &oauth.Client{}, ReplicaID: "t", Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}

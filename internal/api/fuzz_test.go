@@ -18,9 +18,9 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // noOAuth refuses every refresh: the fuzzed API never needs one (tokens live for an hour).
@@ -83,7 +83,7 @@ type fakeAPI struct {
 
 func newFakeAPI(t testing.TB) *fakeAPI {
 	t.Helper()
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.ClientSecret = fuzzClientSecret
 	f := &fakeAPI{keys: &memKeys{keys: map[string]*store.APIKey{}}, conns: map[string]bool{}}
 	exp := time.Now().Add(time.Hour)

@@ -11,9 +11,9 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // discard is a reusable ResponseWriter, so the benchmark counts the server's allocations and
@@ -30,7 +30,7 @@ func (d *discard) WriteHeader(code int)        { d.code = code }
 // hotServer is the API on an in-memory store with one authorized connection and one key.
 func hotServer(tb testing.TB) (*Server, string) {
 	tb.Helper()
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "at", RefreshToken: "rt", TokenType: "Bearer",
 		Expiry: time.Now().Add(time.Hour), AuthorizedAt: time.Now(), Status: authconn.StatusAuthorized}, Version: 1}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // captureSink stands in for https://attacker.example/token: it records everything sent to it
@@ -91,7 +91,7 @@ func isForbidden(err error) bool {
 // connection ends needs_reauthorization with a message that says the endpoint moved.
 func TestAttackF1_TerraformRoleMovesTokenURL(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
 	env.AddConnection(t, "victim")
 	authorized := env.Authorize(t, "victim")
 	st := env.NewStore(t)
@@ -140,7 +140,7 @@ func TestAttackF1_TerraformRoleMovesTokenURL(t *testing.T) {
 // its own for the new endpoint.
 func TestAttackF1_TerraformRoleMovesClientCredentialsTokenURL(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
 	env.AddClientCredentials(t, "cc", authconn.ClientAuthBasic)
 	ctx := context.Background()
 	realSecret, err := env.Store.GetClientSecret(ctx, "cc")
@@ -197,7 +197,7 @@ func TestAttackF1_TerraformRoleMovesClientCredentialsTokenURL(t *testing.T) {
 func TestTerraformRoleCannotRebindASecret(t *testing.T) {
 	t.Parallel()
 	v := testenv.StartVault(t)
-	env := &brokertest.Env{Vault: v, Prefix: "tailor"}
+	env := &tailortest.Env{Vault: v, Prefix: "tailor"}
 	env.Store = env.NewStore(t)
 	ctx := context.Background()
 	c := &authconn.Connection{Name: "x", Type: authconn.TypeOAuth2, ProviderURL: "https://idp.example", ClientID: "id",

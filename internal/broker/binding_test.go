@@ -8,9 +8,9 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // movedOAuth resolves every connection to tokenURL.
@@ -27,7 +27,7 @@ func (m *movedOAuth) Resolve(context.Context, *authconn.Connection) (*oauth.Prov
 // than the one recorded at authorization gets no call; the record is marked
 // needs_reauthorization with a message that says the endpoint moved.
 func TestRefreshTokenIsNotSentToAnotherOrigin(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt-secret", Expiry: time.Now().Add(-time.Minute),
 		Status: authconn.StatusAuthorized, IssuedBy: &authconn.Issuance{TokenOrigin: "https://a.example:443"}}, Version: 1}
@@ -61,7 +61,7 @@ func TestRefreshTokenIsNotSentToAnotherOrigin(t *testing.T) {
 // TestOlderRecordIsBoundAtItsFirstRefresh: a record without IssuedBy whose configuration has
 // not changed since it was authorized refreshes, and is bound to the origin then.
 func TestOlderRecordIsBoundAtItsFirstRefresh(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Minute),
 		Status: authconn.StatusAuthorized, AuthorizedAt: time.Now().Add(-time.Hour)}, Version: 1}

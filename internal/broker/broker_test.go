@@ -15,10 +15,10 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // counter is a broker.Observer that counts refresh outcomes.
@@ -53,7 +53,7 @@ func testLogger(t testing.TB) *slog.Logger {
 
 // newBroker starts a broker on its own Vault client, running until the test ends. The
 // returned counter observes it unless o has an Observer.
-func newBroker(t *testing.T, env *brokertest.Env, id string, o broker.Options) (*broker.Broker, *counter) {
+func newBroker(t *testing.T, env *tailortest.Env, id string, o broker.Options) (*broker.Broker, *counter) {
 	t.Helper()
 	c := newCounter()
 	if o.Store == nil {
@@ -91,7 +91,7 @@ func newBroker(t *testing.T, env *brokertest.Env, id string, o broker.Options) (
 // exactly one refresh reached Hydra per token generation.
 func TestReplicasRefreshOncePerExpiry(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
 	env.AddConnection(t, "hydra-oauth")
 	first := env.Authorize(t, "hydra-oauth")
 
@@ -249,7 +249,7 @@ func TestReplicasRefreshOncePerExpiry(t *testing.T) {
 // errors, does not retry, and picks up a new authorization.
 func TestInvalidGrantMarksNeedsReauthorization(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
 	env.AddConnection(t, "hydra-oauth")
 	env.Authorize(t, "hydra-oauth")
 	env.SpendRefreshToken(t, "hydra-oauth")
@@ -316,7 +316,7 @@ func TestInvalidGrantMarksNeedsReauthorization(t *testing.T) {
 // the broker backs off, and recovers when the provider is back.
 func TestProviderDownServesCachedThenRecovers(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
 	env.AddConnection(t, "hydra-oauth")
 	env.Authorize(t, "hydra-oauth")
 	env.Proxy.SetDown(true)
@@ -379,7 +379,7 @@ func TestProviderDownServesCachedThenRecovers(t *testing.T) {
 // TestVaultDownServesCachedTokens: with Vault stopped, cached tokens keep being served.
 func TestVaultDownServesCachedTokens(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
 	for _, n := range []string{"conn-a", "conn-b"} {
 		env.AddConnection(t, n)
 		env.Authorize(t, n)
@@ -425,7 +425,7 @@ func TestVaultDownServesCachedTokens(t *testing.T) {
 // survives.
 func TestVaultWriteFailureKeepsRotatedToken(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
 	env.AddConnection(t, "hydra-oauth")
 	env.Authorize(t, "hydra-oauth")
 	fs := &failingStore{Store: env.NewStore(t)}
@@ -499,7 +499,7 @@ func indexOf(s, sub string) int {
 // yet, the previous version is tried once and the refresh still succeeds.
 func TestClientSecretRotation(t *testing.T) {
 	t.Parallel()
-	env := brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
 	env.AddConnection(t, "hydra-oauth")
 	env.Authorize(t, "hydra-oauth")
 	b, c := newBroker(t, env, "r1", broker.Options{})

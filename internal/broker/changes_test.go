@@ -7,25 +7,25 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // changeBed is two replicas that follow the change log and never re-read on their own (a
 // recheck interval and a negative-answer TTL of an hour): whatever reaches them within the
 // test came through the log.
 type changeBed struct {
-	env  *brokertest.Env
+	env  *tailortest.Env
 	a, b *broker.Broker
 	st   *store.Store // an operator's or Terraform's own store
 }
 
 func newChangeBed(t *testing.T) *changeBed {
 	t.Helper()
-	env := brokertest.Start(t, testenv.HydraOptions{})
+	env := tailortest.Start(t, testenv.HydraOptions{})
 	c := &changeBed{env: env, st: env.NewStore(t)}
 	for i, r := range []**broker.Broker{&c.a, &c.b} {
 		st := env.NewStore(t)

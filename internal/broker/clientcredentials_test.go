@@ -13,8 +13,8 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestClientCredentialsOneTokenRequestPerExpiry: two client-credentials connections at
@@ -27,7 +27,7 @@ import (
 // Hydra, and no call fails.
 func TestClientCredentialsOneTokenRequestPerExpiry(t *testing.T) {
 	t.Parallel()
-	env := brokertest.StartProxiedTokenEndpoint(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
+	env := tailortest.StartProxiedTokenEndpoint(t, testenv.HydraOptions{AccessTokenTTL: 3 * time.Second})
 	for _, auth := range []string{authconn.ClientAuthBasic, authconn.ClientAuthPrivateKeyJWT} {
 		t.Run(auth, func(t *testing.T) {
 			name := "cc-" + map[string]string{authconn.ClientAuthBasic: "basic", authconn.ClientAuthPrivateKeyJWT: "jwt"}[auth]
@@ -75,7 +75,7 @@ func TestClientCredentialsOneTokenRequestPerExpiry(t *testing.T) {
 // authorization request), and once the secret is fixed the next attempt succeeds.
 func TestClientCredentialsRefusedShowsInStatus(t *testing.T) {
 	t.Parallel()
-	env := brokertest.StartProxiedTokenEndpoint(t, testenv.HydraOptions{})
+	env := tailortest.StartProxiedTokenEndpoint(t, testenv.HydraOptions{})
 	env.AddClientCredentials(t, "cc-wrong", authconn.ClientAuthBasic)
 	ctx := context.Background()
 	secret, err := env.Store.GetClientSecret(ctx, "cc-wrong")

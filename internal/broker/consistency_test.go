@@ -7,15 +7,15 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
 )
 
 // staleRun is what three replicas behind a lagging standby did to one connection.
 type staleRun struct {
-	env    *brokertest.Env
-	proxy  *brokertest.StaleVault
+	env    *tailortest.Env
+	proxy  *tailortest.StaleVault
 	calls  *callResult
 	status authconn.Status
 	active bool // the stored refresh token is still active at Hydra
@@ -26,10 +26,10 @@ type staleRun struct {
 // latest), with consistency mode, serve 30 callers for 12 s of 4-second Hydra tokens.
 func runBehindStaleStandby(t *testing.T, mode string) *staleRun {
 	t.Helper()
-	r := &staleRun{env: brokertest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})}
+	r := &staleRun{env: tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})}
 	r.env.AddConnection(t, "stale")
 	r.env.Authorize(t, "stale")
-	r.proxy = brokertest.NewStaleVault(t, r.env.Vault.Addr, r.env.Prefix)
+	r.proxy = tailortest.NewStaleVault(t, r.env.Vault.Addr, r.env.Prefix)
 	var brokers []*broker.Broker
 	for i := range 3 {
 		cfg := vaultclient.Config{Address: r.proxy.URL, Token: r.env.Vault.Token, Timeout: 5 * time.Second, Consistency: mode}

@@ -15,8 +15,8 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
 )
 
@@ -27,7 +27,7 @@ import (
 // it. TAILOR_FAILOVER_SOAK=1 runs the full size.
 type failoverSoak struct {
 	cluster *testenv.VaultCluster
-	env     *brokertest.Env
+	env     *tailortest.Env
 	names   []string
 	brokers []*broker.Broker
 	obs     *timedObserver
@@ -59,7 +59,7 @@ func newFailoverSoak(t *testing.T, grace, budget time.Duration, conns int) *fail
 	t.Helper()
 	s := &failoverSoak{cluster: testenv.StartVaultCluster(t, testenv.VaultClusterOptions{}),
 		obs: &timedObserver{}, logs: &messageCounter{counts: map[string]int{}}, armCh: make(chan struct{}, 1)}
-	s.env = brokertest.StartOnCluster(t, s.cluster, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second, RefreshTokenRotationGracePeriod: grace})
+	s.env = tailortest.StartOnCluster(t, s.cluster, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second, RefreshTokenRotationGracePeriod: grace})
 	for i := range conns {
 		name := fmt.Sprintf("ha-%d", i)
 		s.env.AddConnection(t, name)
@@ -75,7 +75,7 @@ func newFailoverSoak(t *testing.T, grace, budget time.Duration, conns int) *fail
 			Logger: slog.New(s.logs).With("replica", i)})
 		s.brokers = append(s.brokers, b)
 	}
-	s.env.Proxy.OnRefresh(func(a brokertest.Answer) {
+	s.env.Proxy.OnRefresh(func(a tailortest.Answer) {
 		if a.Status == 200 && s.armed.CompareAndSwap(true, false) {
 			s.killActive(t, true) // before the answer reaches the replica: its write meets the election
 		}

@@ -11,9 +11,9 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // pinOAuth is fakeOAuth whose provider's discovery document moved since the pin.
@@ -41,7 +41,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 func TestAChangedDiscoveryDocumentIsReportedNotFollowed(t *testing.T) {
 	oa := &pinOAuth{changes: []string{`token_endpoint is now "https://idp.example.com/new" (pinned: "https://idp.example.com/token")`}}
 	log := &syncBuf{}
-	b, err := New(Options{Store: brokertest.NewMemStore(), OAuth: oa, ReplicaID: "me", Logger: slog.New(slog.NewTextHandler(log, nil))})
+	b, err := New(Options{Store: tailortest.NewMemStore(), OAuth: oa, ReplicaID: "me", Logger: slog.New(slog.NewTextHandler(log, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,13 +11,13 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // countingStore counts the token-record reads of a MemStore.
 type countingStore struct {
-	*brokertest.MemStore
+	*tailortest.MemStore
 	reads atomic.Int64
 }
 
@@ -30,7 +30,7 @@ func (c *countingStore) GetTokens(ctx context.Context, name string) (*store.Toke
 // only after a re-read) for about the next two seconds, and a broker on it with a 5 s skew.
 func inSkewWindow(t *testing.T) (*countingStore, *Broker) {
 	t.Helper()
-	st := &countingStore{MemStore: brokertest.NewMemStore()}
+	st := &countingStore{MemStore: tailortest.NewMemStore()}
 	st.Conns["c"] = true
 	// Lifetime 60 min, so the lead is 6 min: the refresh cutoff is in about 3 s (expiry is
 	// truncated to the second), and the serving cutoff 5 s before it has passed.

@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // fakeOAuth answers refreshes with new tokens, or runs hook.
@@ -54,7 +54,7 @@ func newTestBroker(t *testing.T, st Store, oa OAuth) *Broker {
 }
 
 func TestNoRefreshTokenIsServedUntilExpiry(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "only", Expiry: time.Now().Add(3 * time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	oa := &fakeOAuth{life: time.Hour}
@@ -73,7 +73,7 @@ func TestNoRefreshTokenIsServedUntilExpiry(t *testing.T) {
 // TestWaitsForTheLeaseHolder: another replica holds the lease; this one does not call the
 // provider but waits for the record to change and serves the new token.
 func TestWaitsForTheLeaseHolder(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 3}
 	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: PhaseRefreshing, Version: 7}
@@ -97,7 +97,7 @@ func TestWaitsForTheLeaseHolder(t *testing.T) {
 // TestReauthorizationDuringRefreshWins: `tokend authorize` writes a new chain while this
 // replica refreshes the old one; the check-and-set makes the new record win.
 func TestReauthorizationDuringRefreshWins(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	oa := &fakeOAuth{life: time.Hour}
@@ -120,7 +120,7 @@ func TestReauthorizationDuringRefreshWins(t *testing.T) {
 // failed token request with the other authentication style. The guard lets the retry
 // through only after a client-authentication failure.
 func TestLead(t *testing.T) {
-	b := newTestBroker(t, brokertest.NewMemStore(), &fakeOAuth{})
+	b := newTestBroker(t, tailortest.NewMemStore(), &fakeOAuth{})
 	now := time.Now().Truncate(time.Second)
 	for _, c := range []struct {
 		life, want time.Duration
@@ -147,7 +147,7 @@ func TestLead(t *testing.T) {
 // other replicas serve the cached token too (without calling the provider), and nobody
 // serves it after the lease's end less the skew.
 func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	now := time.Now()
 	// A 6 s token issued 2 s ago: lead 2 s, so its cutoff is about now.
@@ -225,7 +225,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 // provider rotated the refresh token and before Vault had the new one (the crash soak lost a
 // refresh answer this way at shutdown).
 func TestCloseWaitsForARefreshInFlight(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	inCall, release := make(chan struct{}), make(chan struct{})
@@ -265,7 +265,7 @@ func TestCloseWaitsForARefreshInFlight(t *testing.T) {
 // keeps at most MaxUnknown of them cached, the oldest evicted one at a time, and a known
 // connection's entry is never evicted by them.
 func TestUnknownNamesAreBoundedAnLRU(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	ctx := context.Background()
 	st.Conns["known"] = true
 	st.Tokens["known"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "k", Expiry: time.Now().Add(time.Hour), Status: authconn.StatusAuthorized}, Version: 1}
@@ -296,7 +296,7 @@ func TestUnknownNamesAreBoundedAnLRU(t *testing.T) {
 // record read as a lagging one, and the refresh failure served "the cached token while it is
 // valid").
 func TestRevokedClientCredentialsTokenIsNotServedOn(t *testing.T) {
-	st := brokertest.NewMemStore()
+	st := tailortest.NewMemStore()
 	st.Conns["cc"], st.Grants["cc"] = true, authconn.GrantClientCredentials
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)

@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // soonDueRecord is a token that reaches its cutoff in about a second (a 60-second token with
@@ -22,9 +22,9 @@ func soonDueRecord(keeps bool) store.TokenRecord {
 // heldRefresh warms a broker with the record, then starts its background loop with a
 // provider whose refresh blocks until release is called; inCall is closed once the refresh
 // is at the provider.
-func heldRefresh(t *testing.T, keeps bool) (b *Broker, st *brokertest.MemStore, inCall chan struct{}, release func()) {
+func heldRefresh(t *testing.T, keeps bool) (b *Broker, st *tailortest.MemStore, inCall chan struct{}, release func()) {
 	t.Helper()
-	st = brokertest.NewMemStore()
+	st = tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = soonDueRecord(keeps)
 	inCall, rel := make(chan struct{}), make(chan struct{})

@@ -10,10 +10,10 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // consentAs is consent with Hydra's login app signing in subject, through a link made
@@ -32,7 +32,7 @@ func (h *hostedBed) consentAs(t *testing.T, ctx context.Context, subject string,
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("opening the link: %d %s", resp.StatusCode, body)
 	}
-	q, err := brokertest.FollowToRedirect(ctx, resp.Header.Get("Location"), h.public+"/v1/callback/")
+	q, err := tailortest.FollowToRedirect(ctx, resp.Header.Get("Location"), h.public+"/v1/callback/")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +148,7 @@ func TestAttackF16_MixUpCallbackAtAnotherConnectionsPathIsRefused(t *testing.T) 
 		RedirectURL: pa.RedirectURL, Scopes: pa.Scopes, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}); err != nil {
 		t.Fatal(err)
 	}
-	q, err := brokertest.FollowToRedirect(ctx, a.Request.URL, h.public+"/v1/callback")
+	q, err := tailortest.FollowToRedirect(ctx, a.Request.URL, h.public+"/v1/callback")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,17 +15,17 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // hostedBed is two tokend replicas' connect services on one Vault, behind a public HTTPS
 // front (a test CA's certificate) that sends the hosted callback to replica B and
 // everything else to replica A, so that every completed flow began on another replica.
 type hostedBed struct {
-	env       *brokertest.Env
+	env       *tailortest.Env
 	ca        *testenv.TestCA
 	public    string
 	a, b      *connect.Service
@@ -37,7 +37,7 @@ type hostedBed struct {
 
 func newHostedBed(t *testing.T, pendingTTL time.Duration) *hostedBed {
 	t.Helper()
-	h := &hostedBed{env: brokertest.Start(t, testenv.HydraOptions{}), ca: testenv.NewTestCA(t), routed: map[string]string{}}
+	h := &hostedBed{env: tailortest.Start(t, testenv.HydraOptions{}), ca: testenv.NewTestCA(t), routed: map[string]string{}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
 // TestLinksThatCannotBeUsedGetAPage: an expired, a revoked, a tampered and an unknown link,
@@ -98,7 +98,7 @@ func (h *hostedBed) consent(t *testing.T, ctx context.Context) url.Values {
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("opening the link: %d %s", resp.StatusCode, body)
 	}
-	q, err := brokertest.FollowToRedirect(ctx, resp.Header.Get("Location"), h.public+"/v1/callback/")
+	q, err := tailortest.FollowToRedirect(ctx, resp.Header.Get("Location"), h.public+"/v1/callback/")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -25,10 +25,10 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
-	"github.com/authconnection/terraform-provider-tailor/internal/broker/brokertest"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 	"github.com/authconnection/terraform-provider-tailor/tokend/client"
 )
 
@@ -38,7 +38,7 @@ import (
 // tok-pending (never authorized).
 type tokenBed struct {
 	*accEnv
-	env    *brokertest.Env
+	env    *tailortest.Env
 	tokend *client.Client
 	url    string
 	key    string
@@ -46,7 +46,7 @@ type tokenBed struct {
 
 func newTokenBed(t *testing.T) *tokenBed {
 	e := newAccEnv(t)
-	env := brokertest.StartWithVault(t, e.vault, testenv.HydraOptions{})
+	env := tailortest.StartWithVault(t, e.vault, testenv.HydraOptions{})
 	env.Prefix = e.prefix
 	env.Store = env.NewStore(t)
 	env.AddConnection(t, "tok-code")
