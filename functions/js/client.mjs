@@ -4,7 +4,8 @@
 //   import { createAuthConnection } from "./client.mjs";
 //   const ac = createAuthConnection();                 // TAILOR_TOKEND_URL, TAILOR_TOKEND_API_KEY
 //   const t = await ac.getConnectionToken("google-oauth");
-//   // t = { access_token, token_type, expires_at }   (expires_at: RFC 3339 string)
+//   // t = { access_token, token_type, expires_at, metadata, api_base_url }
+//   //     (expires_at: RFC 3339 string; metadata: {realmId, instance_url, ...} or {}; api_base_url or null)
 //
 // tailor-authconnection.mjs builds on it and installs globalThis.tailor.authconnection, as the
 // Function runtime of the hosted original does.
@@ -114,6 +115,10 @@ export function createAuthConnection(options = {}) {
       access_token: body.access_token,
       token_type: body.token_type ?? "Bearer",
       expires_at: body.expires_at,
+      // What the API needs besides the token (QuickBooks realmId, Salesforce instance_url, ...),
+      // as the connection's catalog entry declares it; {} and null when it declares none.
+      metadata: body.metadata && typeof body.metadata === "object" ? { ...body.metadata } : {},
+      api_base_url: typeof body.api_base_url === "string" ? body.api_base_url : null,
     };
   }
 

@@ -24,3 +24,18 @@ test("tokend's invalid_name answer keeps its code", async () => {
   const ac = createAuthConnection({ url: "http://tokend.invalid", apiKey: "k", fetch });
   await assert.rejects(ac.getConnectionToken("ok-name"), (e) => e.code === "invalid_name" && e.status === 400);
 });
+
+test("metadata and api_base_url come with the token; absent, they are {} and null", async () => {
+  const body = { access_token: "at", token_type: "Bearer", expires_at: "2026-12-06T08:00:00Z", metadata: { realmId: "9130" }, api_base_url: "https://sandbox-quickbooks.api.intuit.com" };
+  let answer = body;
+  const fetch = async () => new Response(JSON.stringify(answer), { status: 200 });
+  const ac = createAuthConnection({ url: "http://tokend.invalid", apiKey: "k", fetch });
+  const t = await ac.getConnectionToken("quickbooks-oauth");
+  assert.deepEqual(t.metadata, { realmId: "9130" });
+  assert.equal(t.api_base_url, "https://sandbox-quickbooks.api.intuit.com");
+  answer = { access_token: "at", token_type: "Bearer", expires_at: "2026-12-06T08:00:00Z" };
+  const plain = await ac.getConnectionToken("google-oauth");
+  assert.deepEqual(plain.metadata, {});
+  assert.equal(plain.api_base_url, null);
+  assert.deepEqual(Object.keys(plain), ["access_token", "token_type", "expires_at", "metadata", "api_base_url"]);
+});

@@ -4,7 +4,8 @@
 //
 //   import "./tailor-authconnection.mjs";            // installs globalThis.tailor.authconnection
 //   const t = await tailor.authconnection.getConnectionToken("google-oauth");
-//   // t = { access_token, token_type, expires_at }   (expires_at: RFC 3339 string)
+//   // t = { access_token, token_type, expires_at, metadata, api_base_url }
+//   //     (expires_at: RFC 3339 string; metadata: {realmId, instance_url, ...} or {}; api_base_url or null)
 //
 // Configuration and errors: see client.mjs.
 import { createAuthConnection } from "./client.mjs";

@@ -8,7 +8,9 @@ package wire
 import "time"
 
 // Token is the body of a 200 answer of GET /v1/connections/{name}/token:
-// {"access_token","token_type","expires_at"}.
+// {"access_token","token_type","expires_at"}, the hosted original's fields, plus, for a
+// connection whose catalog entry declares them, "metadata" and "api_base_url" (absent when
+// empty, so a connection without them answers the original's body byte for byte).
 type Token struct {
 	// AccessToken is the connection's access token.
 	AccessToken string `json:"access_token"`
@@ -16,6 +18,13 @@ type Token struct {
 	TokenType string `json:"token_type"`
 	// ExpiresAt is when the token expires, in UTC and whole seconds (RFC 3339).
 	ExpiresAt time.Time `json:"expires_at"`
+	// Metadata are the connection's non-secret values a function needs to call the API
+	// (QuickBooks realmId, Salesforce instance_url, a Xero tenant id, ...), as its catalog
+	// entry declares them. Never a token or a secret.
+	Metadata map[string]string `json:"metadata,omitempty"`
+	// APIBaseURL is the connection's API base URL: the entry's template filled in from the
+	// connection's parameters and metadata.
+	APIBaseURL string `json:"api_base_url,omitempty"`
 }
 
 // String hides the token.

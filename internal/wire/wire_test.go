@@ -31,3 +31,19 @@ func TestJSONShape(t *testing.T) {
 		t.Errorf("error body %s, want %s", b, want)
 	}
 }
+
+// TestJSONShapeWithMetadata pins the additive fields: present only when the entry declares
+// them, after the original three.
+func TestJSONShapeWithMetadata(t *testing.T) {
+	at := time.Date(2026, 12, 6, 7, 0, 1, 0, time.UTC)
+	b, err := json.Marshal(Token{AccessToken: "at", TokenType: "Bearer", ExpiresAt: at,
+		Metadata: map[string]string{"realmId": "9130"}, APIBaseURL: "https://sandbox-quickbooks.api.intuit.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"access_token":"at","token_type":"Bearer","expires_at":"2026-12-06T07:00:01Z",` +
+		`"metadata":{"realmId":"9130"},"api_base_url":"https://sandbox-quickbooks.api.intuit.com"}`
+	if string(b) != want {
+		t.Errorf("token body %s, want %s", b, want)
+	}
+}
