@@ -12,14 +12,6 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
-// PhaseRefreshing marks a lease whose holder is calling the provider.
-const PhaseRefreshing = "refreshing"
-
-// PhaseBackoff marks a lease kept after a failed refresh (the provider answered, nothing was
-// rotated) until its holder's next attempt at ExpiresAt: no replica refreshes before, so all
-// may serve the cached token until then.
-const PhaseBackoff = "backoff"
-
 var errPendingWrite = errors.New("a refreshed token set is waiting to be stored in Vault")
 
 // sync brings the entry up to date with Vault and refreshes the token when it is due. It
@@ -84,9 +76,9 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 			return b.failStore(e, errClosing)
 		default:
 		}
-		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL, store.ForRefresh(PhaseRefreshing, ts.Version))
+		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL, store.ForRefresh(store.PhaseRefreshing, ts.Version))
 		var held *store.LeaseHeldError
-		if errors.As(err, &held) && prev != nil && prev.Phase == PhaseBackoff && prev.Holder == held.Holder && prev.TokenVersion == ts.Version {
+		if errors.As(err, &held) && prev != nil && prev.Phase == store.PhaseBackoff && prev.Holder == held.Holder && prev.TokenVersion == ts.Version {
 			// The holder's refresh failed and it retries at the lease's end: nobody refreshes
 			// before then, so the cached token may be served until then (less the skew), and
 			// this replica backs off with it (one attempt per backoff period in all).
@@ -183,7 +175,7 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 		b.o.Observer.Refresh(name, OutcomeOtherReplica)
 		return nil
 	}
-	if prev != nil && prev.Phase == PhaseRefreshing && prev.Holder != "" && prev.Holder != b.o.ReplicaID && prev.TokenVersion == ts.Version {
+	if prev != nil && prev.Phase == store.PhaseRefreshing && prev.Holder != "" && prev.Holder != b.o.ReplicaID && prev.TokenVersion == ts.Version {
 		b.log.Warn("the previous refresh of this connection did not finish: its replica stopped or lost Vault after it may have called the provider; "+
 			"retrying with the stored refresh token, which works only while the provider still accepts it (rotation grace period)",
 			"connection", name, "previous_holder", prev.Holder, "lease_expired_at", prev.ExpiresAt)
@@ -305,7 +297,7 @@ func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease
 	e.mu.Lock()
 	next := e.nextAttempt
 	e.mu.Unlock()
-	lease.Phase, lease.TokenVersion, lease.AcquiredAt, lease.ExpiresAt = PhaseBackoff, ts.Version, b.now(), next
+	lease.Phase, lease.TokenVersion, lease.AcquiredAt, lease.ExpiresAt = store.PhaseBackoff, ts.Version, b.now(), next
 	if uerr := b.o.Store.UpdateLease(ctx, lease); uerr != nil {
 		release()
 		return err

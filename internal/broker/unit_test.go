@@ -76,7 +76,7 @@ func TestWaitsForTheLeaseHolder(t *testing.T) {
 	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 3}
-	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: PhaseRefreshing, Version: 7}
+	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: store.PhaseRefreshing, Version: 7}
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)
 	go func() {
@@ -176,7 +176,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 	st.Mu.Lock()
 	l := st.Leases["c"]
 	st.Mu.Unlock()
-	if l.Holder != "me" || l.Phase != PhaseBackoff || !l.Held(time.Now()) {
+	if l.Holder != "me" || l.Phase != store.PhaseBackoff || !l.Held(time.Now()) {
 		t.Fatalf("lease after the failed refresh: %+v; want held by me in phase backoff", l)
 	}
 	if _, _, err := st.AcquireLease(ctx, "c", "third", time.Minute); err == nil {
