@@ -29,7 +29,7 @@ import (
 )
 
 // Store is the part of *store.Store the broker uses, composed of one small interface per
-// role (Hydra's Registry style), so that each phase names the role it needs.
+// role (Hydra's Registry style).
 type Store interface {
 	TokenStore
 	LeaseStore
@@ -235,8 +235,9 @@ type Broker struct {
 	wg       sync.WaitGroup
 }
 
-// track registers a background goroutine; false once Close has begun.
-func (b *Broker) track() bool {
+// addBackgroundWork makes Close wait for one more goroutine, which calls b.wg.Done when it
+// ends; false (nothing added) once Close has begun.
+func (b *Broker) addBackgroundWork() bool {
 	b.closeMu.Lock()
 	defer b.closeMu.Unlock()
 	if b.isClosed {
@@ -274,8 +275,8 @@ func New(o Options) (*Broker, error) {
 // rememberUnknown notes that e's connection was not found in Vault, so that the oldest such
 // entries are dropped once there are more than MaxUnknown.
 func (b *Broker) rememberUnknown(e *entry) {
-	if s := e.snap.Load(); s != nil && s.notFound {
-		b.unknown.Add(e.name, struct{}{})
+	if e.isNotFound() {
+		b.unknown.Add(e.name(), struct{}{})
 	}
 }
 
@@ -284,10 +285,8 @@ func (b *Broker) rememberUnknown(e *entry) {
 func (b *Broker) forget(name string, _ struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if e := b.entries[name]; e != nil {
-		if s := e.snap.Load(); s != nil && s.notFound {
-			delete(b.entries, name)
-		}
+	if e := b.entries[name]; e != nil && e.isNotFound() {
+		delete(b.entries, name)
 	}
 }
 
@@ -306,7 +305,7 @@ func (b *Broker) entry(name string) *entry {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if e = b.entries[name]; e == nil {
-		e = &entry{name: name}
+		e = newEntry(name)
 		b.entries[name] = e
 	}
 	return e
