@@ -45,7 +45,7 @@ func (b *Broker) followBackoff(e *entry, ts *store.TokenRecord, l *store.Lease) 
 	for step := b.o.BackoffBase; step < d && step < b.o.BackoffMax; step *= 2 {
 		n++
 	}
-	e.followBackoff(n, l.ExpiresAt, fmt.Errorf("the last refresh failed (on replica %s); next attempt at %s", l.Holder, l.ExpiresAt.UTC().Format(time.RFC3339)))
+	e.adoptBackoff(n, l.ExpiresAt, fmt.Errorf("the last refresh failed (on replica %s); next attempt at %s", l.Holder, l.ExpiresAt.UTC().Format(time.RFC3339)))
 	e.servePastCutoffUntil(ts.Version, l.ExpiresAt.Add(-b.skew(&ts.TokenSet)))
 }
 

@@ -191,9 +191,9 @@ func (e *entry) backOff(err error, now time.Time, delay func(failures int) time.
 	e.postponeSyncUntil(next)
 }
 
-// followBackoff adopts another replica's backoff: at least failures in a row, the next
+// adoptBackoff takes on another replica's backoff: at least failures in a row, the next
 // attempt at next, and err as the last error.
-func (e *entry) followBackoff(failures int, next time.Time, err error) {
+func (e *entry) adoptBackoff(failures int, next time.Time, err error) {
 	e.mu.Lock()
 	e.failures = max(e.failures, failures)
 	e.nextAttempt = next
