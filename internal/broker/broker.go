@@ -5,10 +5,11 @@
 // waits for that refresh. Because some providers (Ory Hydra, for one) revoke the previous
 // access token when its refresh token is used, every replica computes the same cutoff from
 // the token record, no replica refreshes before it, and no replica serves the cached token
-// from Skew before it: no access token is served after a refresh may have revoked it. Refreshes of one connection are serialized
-// inside the process (single-flight) and across replicas by a refresh lease in Vault plus
-// check-and-set on the token record; see docs/tokend.md for why that is safe and what it
-// cannot protect against.
+// from Skew before it: no access token is served after a refresh may have revoked it.
+//
+// Refreshes of one connection are serialized inside the process (single-flight) and across
+// replicas by a refresh lease in Vault plus check-and-set on the token record; see
+// docs/tokend.md for why that is safe and what it cannot protect against.
 package broker
 
 import (
@@ -27,25 +28,52 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
-// Store is the part of *store.Store the broker uses.
+// Store is the part of *store.Store the broker uses, composed of one small interface per
+// role (Hydra's Registry style).
 type Store interface {
+	TokenStore
+	LeaseStore
+	ConnectionStore
+	CredentialStore
+	EventReader
+	// Ping checks that Vault is reachable.
+	Ping(ctx context.Context) error
+}
+
+// TokenStore reads and writes token records, with check-and-set on their version.
+type TokenStore interface {
 	GetTokens(ctx context.Context, name string) (*store.TokenRecord, error)
 	PutTokens(ctx context.Context, name string, t *authconn.TokenSet, version int) (int, error)
-	// GetEvent reads an event of the outbox (internal/events).
-	GetEvent(ctx context.Context, id string) (*store.EventRecord, error)
+	GetTokenStatus(ctx context.Context, name string) (authconn.TokenStatus, error)
+}
+
+// LeaseStore takes, updates and frees a connection's refresh lease (see store.Lease).
+type LeaseStore interface {
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, opts ...store.LeaseOption) (*store.Lease, *store.Lease, error)
+	UpdateLease(ctx context.Context, l *store.Lease) error
+	ReleaseLease(ctx context.Context, l *store.Lease) error
+}
+
+// ConnectionStore reads connections' configuration.
+type ConnectionStore interface {
 	GetConnection(ctx context.Context, name string) (*store.ConnectionRecord, error)
 	// ConnectionAt reads the configuration that was current at a time (for token records
 	// written before IssuedBy was kept).
 	ConnectionAt(ctx context.Context, name string, at time.Time) (*store.ConnectionRecord, error)
+	ListConnections(ctx context.Context) ([]string, error)
+}
+
+// CredentialStore reads a connection's client credentials: its secret (and the version
+// before it, tried once when the provider refuses the current one) or its assertion key.
+type CredentialStore interface {
 	GetClientSecret(ctx context.Context, name string) (*store.ClientSecret, error)
 	GetClientAssertionKey(ctx context.Context, name string) (*store.ClientAssertionKey, error)
 	GetPreviousClientSecret(ctx context.Context, name string, current int) (*store.ClientSecret, error)
-	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, opts ...store.LeaseOption) (*store.Lease, *store.Lease, error)
-	UpdateLease(ctx context.Context, l *store.Lease) error
-	ReleaseLease(ctx context.Context, l *store.Lease) error
-	ListConnections(ctx context.Context) ([]string, error)
-	GetTokenStatus(ctx context.Context, name string) (authconn.TokenStatus, error)
-	Ping(ctx context.Context) error
+}
+
+// EventReader reads an event of the outbox (internal/events).
+type EventReader interface {
+	GetEvent(ctx context.Context, id string) (*store.EventRecord, error)
 }
 
 // OAuth is the part of *oauth.Client the broker uses.
@@ -207,8 +235,9 @@ type Broker struct {
 	wg       sync.WaitGroup
 }
 
-// track registers a background goroutine; false once Close has begun.
-func (b *Broker) track() bool {
+// addBackgroundWork makes Close wait for one more goroutine, which calls b.wg.Done when it
+// ends; false (nothing added) once Close has begun.
+func (b *Broker) addBackgroundWork() bool {
 	b.closeMu.Lock()
 	defer b.closeMu.Unlock()
 	if b.isClosed {
@@ -246,8 +275,8 @@ func New(o Options) (*Broker, error) {
 // rememberUnknown notes that e's connection was not found in Vault, so that the oldest such
 // entries are dropped once there are more than MaxUnknown.
 func (b *Broker) rememberUnknown(e *entry) {
-	if s := e.snap.Load(); s != nil && s.notFound {
-		b.unknown.Add(e.name, struct{}{})
+	if e.isNotFound() {
+		b.unknown.Add(e.name(), struct{}{})
 	}
 }
 
@@ -256,10 +285,8 @@ func (b *Broker) rememberUnknown(e *entry) {
 func (b *Broker) forget(name string, _ struct{}) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if e := b.entries[name]; e != nil {
-		if s := e.snap.Load(); s != nil && s.notFound {
-			delete(b.entries, name)
-		}
+	if e := b.entries[name]; e != nil && e.isNotFound() {
+		delete(b.entries, name)
 	}
 }
 
@@ -278,7 +305,7 @@ func (b *Broker) entry(name string) *entry {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if e = b.entries[name]; e == nil {
-		e = &entry{name: name}
+		e = newEntry(name)
 		b.entries[name] = e
 	}
 	return e

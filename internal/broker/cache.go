@@ -3,12 +3,8 @@ package broker
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"math/rand/v2"
 	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -34,56 +30,6 @@ func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Forma
 // GoString hides the token.
 func (t *Token) GoString() string { return t.String() }
 
-// entry is one connection's cache slot.
-type entry struct {
-	name string
-	snap atomic.Pointer[snapshot]
-	busy atomic.Bool // a background sync is queued or running
-
-	mu       sync.Mutex
-	failures int
-	// failedEvent is the record version whose refresh_failed event this replica emitted.
-	failedEvent int
-	nextAttempt time.Time
-	lastErr     error
-	// pending is a refreshed token set the provider returned that is not stored in Vault
-	// yet. It is never served; a goroutine keeps trying to store it.
-	pending *authconn.TokenSet
-	// oldOKUntil and oldOKVersion: after a failed refresh, the cached token of record
-	// version oldOKVersion may be served past its serving cutoff (up to its expiry) until
-	// oldOKUntil: the replica whose refresh failed holds the lease in phase "backoff" until
-	// its next attempt, so no replica can refresh (and revoke) the token before then.
-	oldOKUntil   time.Time
-	oldOKVersion int
-	// taintedVersion is a record version whose refresh got no answer (timeout, connection
-	// lost, a gateway's 502/504): the provider may have rotated it, so its token is not
-	// served past the cutoff.
-	taintedVersion int
-}
-
-// snapshot is what the hot path reads: immutable once published.
-type snapshot struct {
-	token   *Token // nil when there is no access token
-	expiry  time.Time
-	version int
-	// authorizedAt is when the token chain of this record was authorized.
-	authorizedAt time.Time
-	status       authconn.Status // "" for an unknown connection
-	notFound     bool
-	lastError    string
-	checkedAt    time.Time
-	refreshAt    time.Time // when the background loop refreshes: the cutoff plus a little jitter
-	// serveUntil is the cutoff minus Skew: until then the token is served from memory
-	// without any check (zero when there is no servable token).
-	serveUntil time.Time
-	recheckAt  time.Time // when the background loop re-reads the record
-	lead       time.Duration
-}
-
-// cutoff is the moment from which any replica may refresh the snapshot's token (Broker.cutoff
-// of its record).
-func (s *snapshot) cutoff() time.Time { return s.expiry.Add(-s.lead) }
-
 // Token returns a valid access token for connection name. Served from memory when the cached
 // token is valid for longer than Skew; otherwise Vault is read and, when needed, the token
 // is refreshed (once per connection across callers and replicas) before it is returned.
@@ -103,16 +49,16 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 	b.o.Observer.CacheMiss(name)
 
 	// Cached negative answers: do not ask Vault on every request.
-	if s := e.snap.Load(); s != nil && now.Before(s.checkedAt.Add(b.o.NegativeTTL)) {
-		if err := b.negative(e, s); err != nil {
+	if s := e.current(); s != nil && now.Before(s.checkedAt.Add(b.o.NegativeTTL)) {
+		if err := s.refusal(name); err != nil {
 			return nil, err
 		}
 	}
 	// Backing off after a failure (this replica's, or another's whose backoff lease it
 	// saw): answer from what we have (a still-valid token or 503) without asking the
 	// provider again.
-	if _, ok := b.backoffUntil(e, now); ok {
-		return b.answer(e)
+	if _, ok := e.backingOff(now); ok {
+		return b.answerFromCache(e)
 	}
 	if tok := b.fromRecentCheck(e, now); tok != nil {
 		return tok, nil
@@ -122,11 +68,11 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 			return nil, ctx.Err()
 		}
 		b.rememberUnknown(e)
-		tok, err := b.answer(e)
+		tok, err := b.answerFromCache(e)
 		// The sync found the token not due yet, but it reached its cutoff before the answer
 		// (nothing failed and nothing is pending): sync again, which refreshes it or waits
 		// for the replica that does.
-		if err == nil || round == 2 || !b.quiet(e) {
+		if err == nil || round == 2 || e.failedOrPending() {
 			return tok, err
 		}
 	}
@@ -150,8 +96,8 @@ func (b *Broker) fromMemory(e *entry) *Token {
 	if e == nil {
 		return nil
 	}
-	if s := e.snap.Load(); s != nil && s.token != nil && b.now().Before(s.serveUntil) {
-		b.o.Observer.CacheHit(e.name)
+	if s := e.current(); s != nil && s.token != nil && b.now().Before(s.serveUntil) {
+		b.o.Observer.CacheHit(e.name())
 		return s.token
 	}
 	return nil
@@ -171,7 +117,7 @@ const (
 // fromRecentCheck returns e's token when it is in the skew window and its record was read
 // less than checkStale ago, or nil: then the caller syncs.
 func (b *Broker) fromRecentCheck(e *entry, now time.Time) *Token {
-	s := e.snap.Load()
+	s := e.current()
 	if s == nil || s.token == nil || !now.Before(s.cutoff()) {
 		return nil
 	}
@@ -180,7 +126,7 @@ func (b *Broker) fromRecentCheck(e *entry, now time.Time) *Token {
 	if age >= checkStale {
 		return nil
 	}
-	tok, err := b.answer(e)
+	tok, err := b.answerFromCache(e)
 	if err != nil {
 		return nil
 	}
@@ -192,64 +138,27 @@ func (b *Broker) fromRecentCheck(e *entry, now time.Time) *Token {
 	return tok
 }
 
-// quiet reports whether e has no failure and no pending write.
-func (b *Broker) quiet(e *entry) bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.failures == 0 && e.pending == nil && e.lastErr == nil
-}
-
-// negative returns the cached error for a not-found or not-authorized snapshot.
-func (b *Broker) negative(e *entry, s *snapshot) error {
-	switch {
-	case s.notFound:
-		return fmt.Errorf("%w: %q (create it with Terraform or `tokend create`)", ErrNotFound, e.name)
-	case s.status != "" && s.status != authconn.StatusAuthorized && s.status != authconn.StatusFailed:
-		return &NotAuthorizedError{Name: e.name, Status: s.status, LastError: s.lastError}
-	}
-	return nil
-}
-
-// answer turns the entry's current state into a token or an error.
-func (b *Broker) answer(e *entry) (*Token, error) {
-	s := e.snap.Load()
-	e.mu.Lock()
-	pending := e.pending != nil
-	e.mu.Unlock()
-	if s != nil {
-		if err := b.negative(e, s); err != nil {
+// answerFromCache turns the entry's current state into a token or an error, without asking
+// Vault: the cached refusal, the cached token when it may be served (entry.mayServe), or an
+// *UnavailableError.
+func (b *Broker) answerFromCache(e *entry) (*Token, error) {
+	if s := e.current(); s != nil {
+		if err := s.refusal(e.name()); err != nil {
 			return nil, err
 		}
-		// While a refreshed token set waits to be stored, the provider has already rotated
-		// (and may have revoked) the cached token, and the new one may not be served yet.
-		// Before the cutoff nobody refreshes: the token read from Vault is served. From the
-		// cutoff on, any replica may refresh (and so revoke) it: it is served past the cutoff
-		// only while a backoff lease keeps every replica from refreshing.
-		now := b.now()
-		servable := now.Before(s.serveUntil) || now.Before(s.cutoff()) || b.oldTokenChecked(e, now) && b.oldVersion(e) == s.version
-		if s.token != nil && !pending && now.Before(s.expiry) && servable {
+		if e.mayServe(s, b.now()) {
 			return s.token, nil
 		}
 	}
-	e.mu.Lock()
-	retry := e.nextAttempt.Sub(b.now())
-	lastErr := e.lastErr
-	e.mu.Unlock()
-	if retry < time.Second {
-		retry = time.Second
-	}
-	if lastErr == nil {
-		lastErr = errors.New("the token could not be refreshed")
-	}
-	return nil, &UnavailableError{Name: e.name, RetryAfter: retry, Err: lastErr}
+	return nil, e.unavailable(b.now())
 }
 
 // syncNow runs the sync of e through the single-flight group and waits for it (or ctx).
 func (b *Broker) syncNow(ctx context.Context, e *entry) error {
-	ch := b.group.DoChan(e.name, func() (any, error) {
+	ch := b.group.DoChan(e.name(), func() (any, error) {
 		// Close waits for it: a process stopping (SIGTERM) in the middle of a refresh must
 		// store the rotated tokens before it exits.
-		if b.track() {
+		if b.addBackgroundWork() {
 			defer b.wg.Done()
 		}
 		// Detached from the caller: one caller giving up must not abort a refresh others
@@ -295,11 +204,12 @@ func (b *Broker) due(ts *authconn.TokenSet, now time.Time) bool {
 // publish caches the state of ts as read from Vault.
 func (b *Broker) publish(e *entry, ts *store.TokenRecord) *snapshot {
 	now := b.now()
-	if old := e.snap.Load(); older(ts, old) {
+	old := e.current()
+	if older(ts, old) {
 		// A read that lags behind what this replica has seen (a Vault standby serving reads
 		// a moment behind the active node): keep the newer record.
-		b.touch(e, b.recheckAt(now))
-		return e.snap.Load()
+		e.postponeSyncUntil(b.recheckAt(now))
+		return e.current()
 	}
 	// Callers see expires_at in whole seconds; never serve past that.
 	s := &snapshot{version: ts.Version, authorizedAt: ts.AuthorizedAt, status: ts.Status, expiry: ts.Expiry.Truncate(time.Second), lastError: ts.LastError, checkedAt: now}
@@ -307,7 +217,7 @@ func (b *Broker) publish(e *entry, ts *store.TokenRecord) *snapshot {
 		s.status = authconn.StatusAuthorized
 	}
 	if s.status == authconn.StatusAuthorized && ts.AccessToken != "" {
-		if old := e.snap.Load(); old != nil && old.token != nil && old.version == ts.Version && old.token.AccessToken == ts.AccessToken {
+		if old != nil && old.token != nil && old.version == ts.Version && old.token.AccessToken == ts.AccessToken {
 			s.token = old.token
 		} else {
 			s.token = newToken(ts)
@@ -329,10 +239,12 @@ func (b *Broker) publish(e *entry, ts *store.TokenRecord) *snapshot {
 		s.serveUntil = cutoff.Add(-min(b.o.Skew, s.lead/4))
 	}
 	s.recheckAt = b.recheckAt(now)
-	e.snap.Store(s)
+	e.show(s)
 	return s
 }
 
+// recheckAt returns when a record read at now is read again: RecheckInterval later, less
+// up to a fifth of it (jitter, so that replicas spread their re-reads).
 func (b *Broker) recheckAt(now time.Time) time.Time {
 	r := b.o.RecheckInterval
 	return now.Add(r - time.Duration(rand.Int64N(int64(r/5)+1)))
@@ -347,31 +259,6 @@ func (b *Broker) recheckAt(now time.Time) time.Time {
 // operator, must not be served on, even while no new token can be had.
 func older(ts *store.TokenRecord, old *snapshot) bool {
 	return old != nil && !old.notFound && ts.Version > 0 && ts.Version < old.version && !ts.AuthorizedAt.After(old.authorizedAt)
-}
-
-// publishMissing caches "no such connection" or "not authorized".
-func (b *Broker) publishMissing(e *entry, notFound bool) {
-	now := b.now()
-	s := &snapshot{notFound: notFound, checkedAt: now, recheckAt: b.recheckAt(now)}
-	if !notFound {
-		s.status = authconn.StatusNotAuthorized
-	}
-	e.snap.Store(s)
-}
-
-// touch keeps the current snapshot but moves its next re-check, so that a failing
-// background re-read is not retried on every tick.
-func (b *Broker) touch(e *entry, until time.Time) {
-	old := e.snap.Load()
-	if old == nil {
-		return
-	}
-	s := *old
-	s.recheckAt = until
-	if s.refreshAt.Before(until) {
-		s.refreshAt = until
-	}
-	e.snap.Store(&s)
 }
 
 func newToken(ts *store.TokenRecord) *Token {

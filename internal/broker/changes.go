@@ -91,7 +91,7 @@ func (b *Broker) applyChange(ctx context.Context, c store.Change) {
 	if e == nil {
 		return // not cached here: read on first request
 	}
-	if s := e.snap.Load(); c.Kind == store.ChangeTokens && c.Version > 0 && s != nil && !s.notFound && s.version >= c.Version {
+	if s := e.current(); c.Kind == store.ChangeTokens && c.Version > 0 && s != nil && !s.notFound && s.version >= c.Version {
 		return // this replica's own write, or one it has already read
 	}
 	b.dispatch(ctx, e)
@@ -103,11 +103,6 @@ func (b *Broker) recheckAll(spread time.Duration) {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, e := range b.entries {
-		if s := e.snap.Load(); s != nil {
-			n := *s
-			n.recheckAt = now.Add(time.Duration(rand.Int64N(int64(spread) + 1)))
-			n.checkedAt = time.Time{}    // negative answers too
-			e.snap.CompareAndSwap(s, &n) // a newer snapshot needs no re-read
-		}
+		e.recheckAt(now.Add(time.Duration(rand.Int64N(int64(spread) + 1))))
 	}
 }

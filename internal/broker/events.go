@@ -35,14 +35,8 @@ func (b *Broker) emit(ctx context.Context, typ authconn.EventType, name string, 
 // noteFailure emits refresh_failed once the refresh of ts has failed RefreshFailedAfter
 // times in a row here (once per record version).
 func (b *Broker) noteFailure(ctx context.Context, e *entry, ts *store.TokenRecord, err error) {
-	e.mu.Lock()
-	n, already := e.failures, e.failedEvent == ts.Version
-	if n >= RefreshFailedAfter && !already {
-		e.failedEvent = ts.Version
-	}
-	e.mu.Unlock()
-	if n >= RefreshFailedAfter && !already {
-		b.emit(ctx, authconn.EventRefreshFailed, e.name, ts.Version, ts.Status, err, withAdvice(e.name, err).Error())
+	if e.claimFailedEvent(ts.Version, RefreshFailedAfter) {
+		b.emit(ctx, authconn.EventRefreshFailed, e.name(), ts.Version, ts.Status, err, withAdvice(e.name(), err).Error())
 	}
 }
 
@@ -53,14 +47,11 @@ func (b *Broker) noteRecovery(ctx context.Context, e *entry, from int, wasFailed
 	if b.o.Events == nil {
 		return
 	}
-	e.mu.Lock()
-	emitted := e.failedEvent != 0 && e.failedEvent == from
-	e.failedEvent = 0
-	e.mu.Unlock()
-	if !emitted && !wasFailed && !b.eventStored(ctx, authconn.EventID(authconn.EventRefreshFailed, e.name, from)) {
+	emitted := e.takeFailedEvent(from)
+	if !emitted && !wasFailed && !b.eventStored(ctx, authconn.EventID(authconn.EventRefreshFailed, e.name(), from)) {
 		return
 	}
-	b.emit(ctx, authconn.EventRecovered, e.name, v, authconn.StatusAuthorized, nil, "refreshes work again")
+	b.emit(ctx, authconn.EventRecovered, e.name(), v, authconn.StatusAuthorized, nil, "refreshes work again")
 }
 
 // eventStored reports whether event id is in the outbox.

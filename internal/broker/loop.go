@@ -49,8 +49,8 @@ func (b *Broker) dueEntries(now time.Time) []*entry {
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	for _, e := range b.entries {
-		s := e.snap.Load()
-		if s == nil || e.busy.Load() || s.notFound {
+		s := e.current()
+		if s == nil || e.backgroundSyncQueued() || s.notFound {
 			continue // not-found entries: only on demand
 		}
 		if (s.token != nil && s.status == authconn.StatusAuthorized && !now.Before(s.refreshAt)) || !now.Before(s.recheckAt) {
@@ -70,29 +70,29 @@ func (b *Broker) dispatch(ctx context.Context, e *entry) bool {
 // place among the background syncs is free. With wait false it does not wait for a place
 // (false when none is free); with wait true it waits until ctx ends.
 func (b *Broker) startSync(ctx context.Context, e *entry, wait bool) bool {
-	if !e.busy.CompareAndSwap(false, true) {
+	if !e.claimBackgroundSync() {
 		return true
 	}
-	if !b.takeSlot(ctx, wait) {
-		e.busy.Store(false)
+	if !b.acquireSyncSlot(ctx, wait) {
+		e.endBackgroundSync()
 		return false
 	}
-	if !b.track() {
+	if !b.addBackgroundWork() {
 		<-b.sem
-		e.busy.Store(false)
+		e.endBackgroundSync()
 		return false
 	}
 	go func() {
 		defer b.wg.Done()
-		defer func() { <-b.sem; e.busy.Store(false) }()
+		defer func() { <-b.sem; e.endBackgroundSync() }()
 		_ = b.syncNow(ctx, e)
 	}()
 	return true
 }
 
-// takeSlot takes a place among the background syncs: waiting for one until ctx ends, or
-// with wait false only if one is free now.
-func (b *Broker) takeSlot(ctx context.Context, wait bool) bool {
+// acquireSyncSlot takes a place among the Concurrency background syncs: waiting for one
+// until ctx ends, or with wait false only if one is free now.
+func (b *Broker) acquireSyncSlot(ctx context.Context, wait bool) bool {
 	if !wait {
 		select {
 		case b.sem <- struct{}{}:
@@ -134,7 +134,7 @@ func (b *Broker) Warm(ctx context.Context) (int, error) {
 			defer func() { <-sem }()
 			e := b.entry(n)
 			_ = b.syncNow(ctx, e)
-			if s := e.snap.Load(); s != nil && s.token != nil {
+			if s := e.current(); s != nil && s.token != nil {
 				ok.Add(1)
 			}
 		}()

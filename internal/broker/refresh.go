@@ -12,62 +12,52 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
-// PhaseRefreshing marks a lease whose holder is calling the provider.
-const PhaseRefreshing = "refreshing"
-
-// PhaseBackoff marks a lease kept after a failed refresh (the provider answered, nothing was
-// rotated) until its holder's next attempt at ExpiresAt: no replica refreshes before, so all
-// may serve the cached token until then.
-const PhaseBackoff = "backoff"
-
 var errPendingWrite = errors.New("a refreshed token set is waiting to be stored in Vault")
 
 // sync brings the entry up to date with Vault and refreshes the token when it is due. It
 // runs inside the single-flight group of the connection, so at most one sync per
 // connection runs in this process.
 func (b *Broker) sync(ctx context.Context, e *entry) error {
-	name := e.name
-	e.mu.Lock()
-	pending := e.pending != nil
-	e.mu.Unlock()
-	if pending {
+	name := e.name()
+	if e.hasPendingWrite() {
 		// The retry goroutine owns the only valid refresh token; do not refresh again.
 		return errPendingWrite
 	}
-	ts, err := b.record(ctx, name)
+	ts, err := b.readTokenRecord(ctx, name)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		_, cerr := b.o.Store.GetConnection(ctx, name)
+		now := b.now()
 		switch {
 		case errors.Is(cerr, store.ErrNotFound):
-			b.publishMissing(e, true)
+			e.showNotFound(now, b.recheckAt(now))
 			return nil
 		case cerr != nil:
 			return b.failStore(e, cerr)
 		}
-		b.publishMissing(e, false)
+		e.showNotAuthorized(now, b.recheckAt(now))
 		return nil
 	case err != nil:
 		return b.failStore(e, err)
 	}
 	now := b.now()
-	if b.settled(ts, now) {
+	if b.needsNoRefresh(ts, now) {
 		b.publish(e, ts)
-		b.clearFailures(e)
+		e.clearFailures()
 		return nil
 	}
 	if ts.RefreshToken == "" && ts.Grant != authconn.GrantClientCredentials && now.Before(ts.Expiry) {
 		// Nothing to refresh with (the provider issued no refresh token): serve the access
 		// token until it expires; then the refresh fails and asks for re-authorization.
 		b.publish(e, ts)
-		b.touch(e, ts.Expiry)
+		e.postponeSyncUntil(ts.Expiry)
 		return nil
 	}
-	if next, ok := b.backoffUntil(e, now); ok {
+	if next, ok := e.backingOff(now); ok {
 		// Keep serving what Vault has (a still-valid token) until the next attempt.
 		b.publish(e, ts)
-		b.touch(e, next)
-		return e.err()
+		e.postponeSyncUntil(next)
+		return e.backoffError()
 	}
 	return b.refreshWithLease(ctx, e, ts)
 }
@@ -75,7 +65,7 @@ func (b *Broker) sync(ctx context.Context, e *entry) error {
 // refreshWithLease takes the connection's refresh lease, or waits for the replica that
 // holds it to store its result.
 func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.TokenRecord) error {
-	name := e.name
+	name := e.name()
 	for round := 0; round < 4; round++ {
 		select {
 		case <-b.closed:
@@ -84,15 +74,15 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 			return b.failStore(e, errClosing)
 		default:
 		}
-		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL, store.ForRefresh(PhaseRefreshing, ts.Version))
+		lease, prev, err := b.o.Store.AcquireLease(ctx, name, b.o.ReplicaID, b.o.LeaseTTL, store.ForRefresh(store.PhaseRefreshing, ts.Version))
 		var held *store.LeaseHeldError
-		if errors.As(err, &held) && prev != nil && prev.Phase == PhaseBackoff && prev.Holder == held.Holder && prev.TokenVersion == ts.Version {
+		if errors.As(err, &held) && prev != nil && prev.Phase == store.PhaseBackoff && prev.Holder == held.Holder && prev.TokenVersion == ts.Version {
 			// The holder's refresh failed and it retries at the lease's end: nobody refreshes
 			// before then, so the cached token may be served until then (less the skew), and
 			// this replica backs off with it (one attempt per backoff period in all).
 			b.publish(e, ts)
 			b.followBackoff(e, ts, prev)
-			return e.err()
+			return e.backoffError()
 		}
 		if errors.As(err, &held) {
 			b.log.Debug("refresh in progress elsewhere; waiting for its result", "connection", name, "holder", held.Holder)
@@ -100,9 +90,9 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 			if err != nil {
 				return b.failStore(e, err)
 			}
-			if next.Version != ts.Version && b.settled(next, b.now()) {
+			if next.Version != ts.Version && b.needsNoRefresh(next, b.now()) {
 				b.publish(e, next)
-				b.clearFailures(e)
+				e.clearFailures()
 				b.o.Observer.Refresh(name, OutcomeOtherReplica)
 				return nil
 			}
@@ -140,7 +130,7 @@ func (b *Broker) waitForOther(ctx context.Context, name string, version int, lea
 			return nil, errClosing
 		case <-t.C:
 		}
-		ts, err := b.record(store.ConsistentReads(ctx), name)
+		ts, err := b.readTokenRecord(store.ConsistentReads(ctx), name)
 		if err != nil {
 			return nil, err
 		}
@@ -165,25 +155,25 @@ const (
 // "refreshing" for the record version read before. Callers may be waiting (the token reached
 // its serving cutoff), so the reads the provider call needs run alongside the re-read.
 func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *store.Lease) error {
-	name := e.name
+	name := e.name()
 	release := b.releaser(ctx, name, lease)
 	inputs := b.readInputs(ctx, name)
 	// (c) Re-read under the lease: another replica may have refreshed between our read and
 	// our acquisition. Consistent: on a cluster whose standbys serve reads, a lagging read
 	// would present a refresh token that was already rotated.
-	ts, err := b.record(store.ConsistentReads(ctx), name)
+	ts, err := b.readTokenRecord(store.ConsistentReads(ctx), name)
 	if err != nil {
 		release()
 		return b.failStore(e, err)
 	}
-	if b.settled(ts, b.now()) {
+	if b.needsNoRefresh(ts, b.now()) {
 		release()
 		b.publish(e, ts)
-		b.clearFailures(e)
+		e.clearFailures()
 		b.o.Observer.Refresh(name, OutcomeOtherReplica)
 		return nil
 	}
-	if prev != nil && prev.Phase == PhaseRefreshing && prev.Holder != "" && prev.Holder != b.o.ReplicaID && prev.TokenVersion == ts.Version {
+	if prev != nil && prev.Phase == store.PhaseRefreshing && prev.Holder != "" && prev.Holder != b.o.ReplicaID && prev.TokenVersion == ts.Version {
 		b.log.Warn("the previous refresh of this connection did not finish: its replica stopped or lost Vault after it may have called the provider; "+
 			"retrying with the stored refresh token, which works only while the provider still accepts it (rotation grace period)",
 			"connection", name, "previous_holder", prev.Holder, "lease_expired_at", prev.ExpiresAt)
@@ -236,16 +226,16 @@ func (b *Broker) readInputs(ctx context.Context, name string) <-chan refreshInpu
 	return ch
 }
 
-// settled reports whether ts needs no refresh now: it is not authorized (nothing to refresh
-// with) or not due yet.
-func (b *Broker) settled(ts *store.TokenRecord, now time.Time) bool {
+// needsNoRefresh reports whether ts needs no refresh now: it is not authorized (nothing to
+// refresh with) or not due yet.
+func (b *Broker) needsNoRefresh(ts *store.TokenRecord, now time.Time) bool {
 	return !ts.Servable() || !b.due(&ts.TokenSet, now)
 }
 
-// record reads the token record of connection name. A client-credentials connection
+// readTokenRecord reads the token record of connection name. A client-credentials connection
 // without one gets an empty record (version 0: the first token creates it); any other
 // missing record is a NotFoundError.
-func (b *Broker) record(ctx context.Context, name string) (*store.TokenRecord, error) {
+func (b *Broker) readTokenRecord(ctx context.Context, name string) (*store.TokenRecord, error) {
 	ts, err := b.o.Store.GetTokens(ctx, name)
 	if !errors.Is(err, store.ErrNotFound) {
 		return ts, err
@@ -293,24 +283,20 @@ func (b *Broker) refreshFailed(ctx context.Context, e *entry, lease *store.Lease
 		// rotated the tokens and revoked the cached access token. Do not serve it past the
 		// cutoff.
 		release()
-		e.mu.Lock()
-		e.taintedVersion = ts.Version
-		e.mu.Unlock()
+		e.taint(ts.Version)
 		return err
 	}
 	// The provider answered that it did not refresh, and this replica held the lease, so
 	// the cached token is still the current one. Keep the lease, in phase "backoff", until
 	// the next attempt: no replica refreshes (and revokes the token) before then, so every
 	// replica may serve it until then, less the skew.
-	e.mu.Lock()
-	next := e.nextAttempt
-	e.mu.Unlock()
-	lease.Phase, lease.TokenVersion, lease.AcquiredAt, lease.ExpiresAt = PhaseBackoff, ts.Version, b.now(), next
+	next := e.nextAttemptAt()
+	lease.Phase, lease.TokenVersion, lease.AcquiredAt, lease.ExpiresAt = store.PhaseBackoff, ts.Version, b.now(), next
 	if uerr := b.o.Store.UpdateLease(ctx, lease); uerr != nil {
 		release()
 		return err
 	}
-	b.oldTokenOK(e, ts.Version, next.Add(-b.skew(&ts.TokenSet)))
+	e.servePastCutoffUntil(ts.Version, next.Add(-b.skew(&ts.TokenSet)))
 	return err
 }
 

@@ -61,8 +61,8 @@ func scaleSizes() []int {
 // TestIdleCostStaysFlat: for each fleet size, a replica that follows the change log makes
 // about one Vault request per ChangeInterval while idle (no refresh due), whatever the number
 // of connections, and a revoke made elsewhere reaches it through the log. The control (no
-// change log, the old 30-second re-read; TAILOR_SCALE only) shows the cost that grew with
-// the fleet. Figures
+// change log, only the RecheckInterval re-read of every record; TAILOR_SCALE only) shows
+// the cost that grows with the fleet. Figures
 // (requests per second, propagation, heap, RSS, warm start) are logged for
 // docs/benchmarks.md; nothing here asserts a duration.
 func TestIdleCostStaysFlat(t *testing.T) {

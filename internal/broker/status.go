@@ -92,20 +92,8 @@ func (b *Broker) addLocalState(o *Status, now time.Time) {
 	b.mu.RLock()
 	e := b.entries[o.Name]
 	b.mu.RUnlock()
-	if e == nil {
-		return
-	}
-	if s := e.snap.Load(); s != nil && s.token != nil && now.Before(s.expiry) {
-		o.Cached = true
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	o.RefreshFailures = e.failures
-	if e.failures > 0 && e.nextAttempt.After(now) {
-		o.NextAttemptAt = timePtr(e.nextAttempt)
-	}
-	if e.lastErr != nil {
-		o.LocalError = e.lastErr.Error()
+	if e != nil {
+		e.reportLocalState(o, now)
 	}
 }
 
@@ -130,7 +118,7 @@ func (b *Broker) Expiries() []Expiry {
 	defer b.mu.RUnlock()
 	out := make([]Expiry, 0, len(b.entries))
 	for n, e := range b.entries {
-		if s := e.snap.Load(); s != nil && s.token != nil {
+		if s := e.current(); s != nil && s.token != nil {
 			out = append(out, Expiry{Name: n, ExpiresAt: s.expiry})
 		}
 	}

@@ -76,7 +76,7 @@ func TestWaitsForTheLeaseHolder(t *testing.T) {
 	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 3}
-	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: PhaseRefreshing, Version: 7}
+	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: store.PhaseRefreshing, Version: 7}
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)
 	go func() {
@@ -139,11 +139,11 @@ func TestLead(t *testing.T) {
 
 // TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken: after a failed refresh
 // (the provider answered 503) a replica backs off and keeps serving its cached token past the
-// serving cutoff. Regression: it released the lease, so another replica (backoff was per
-// replica) could refresh meanwhile, and a provider like Hydra then revokes the token the
-// first replica kept serving until expiry (the crash soak caught revoked tokens served
-// after Hydra answered one replica's refresh with a 500). Now the failing replica keeps the
-// lease in phase "backoff" until its next attempt: no other replica refreshes before then,
+// serving cutoff. Were the lease released, another replica (backoff is per replica) could
+// refresh meanwhile, and a provider like Hydra would revoke the token the first replica keeps
+// serving until expiry (revoked tokens served after Hydra answered one replica's refresh with
+// a 500). So the failing replica keeps the lease in phase "backoff" until its next attempt:
+// no other replica refreshes before then,
 // other replicas serve the cached token too (without calling the provider), and nobody
 // serves it after the lease's end less the skew.
 func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) {
@@ -176,7 +176,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 	st.Mu.Lock()
 	l := st.Leases["c"]
 	st.Mu.Unlock()
-	if l.Holder != "me" || l.Phase != PhaseBackoff || !l.Held(time.Now()) {
+	if l.Holder != "me" || l.Phase != store.PhaseBackoff || !l.Held(time.Now()) {
 		t.Fatalf("lease after the failed refresh: %+v; want held by me in phase backoff", l)
 	}
 	if _, _, err := st.AcquireLease(ctx, "c", "third", time.Minute); err == nil {
@@ -220,10 +220,9 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 
 // TestCloseWaitsForARefreshInFlight: a process stopping (SIGTERM: tokend serve cancels Run,
 // shuts the HTTP server down and calls Close) while a refresh's provider call is in flight
-// must store the rotated tokens before it exits. Regression: the refresh ran in a detached
-// single-flight goroutine that Close did not wait for, so the process could exit after the
-// provider rotated the refresh token and before Vault had the new one (the crash soak lost a
-// refresh answer this way at shutdown).
+// must store the rotated tokens before it exits. The refresh runs in a detached single-flight
+// goroutine; were Close not to wait for it, the process could exit after the provider rotated
+// the refresh token and before Vault had the new one (a refresh answer lost at shutdown).
 func TestCloseWaitsForARefreshInFlight(t *testing.T) {
 	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
@@ -292,9 +291,9 @@ func TestUnknownNamesAreBoundedAnLRU(t *testing.T) {
 
 // TestRevokedClientCredentialsTokenIsNotServedOn (security review, finding 16, last bullet):
 // after `tokend revoke` removed a client-credentials connection's token record, its cached
-// token is no longer served, not even while a new token cannot be had (it was: the removed
-// record read as a lagging one, and the refresh failure served "the cached token while it is
-// valid").
+// token is not served on, not even while a new token cannot be had: the removed record must
+// not read as a lagging one, nor the refresh failure serve "the cached token while it is
+// valid".
 func TestRevokedClientCredentialsTokenIsNotServedOn(t *testing.T) {
 	st := tailortest.NewMemStore()
 	st.Conns["cc"], st.Grants["cc"] = true, authconn.GrantClientCredentials

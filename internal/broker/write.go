@@ -12,7 +12,7 @@ import (
 
 // storeRefreshed writes newTS with check-and-set on the version the refresh started from.
 func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Lease, from int, wasFailed bool, newTS *authconn.TokenSet, release func()) error {
-	name := e.name
+	name := e.name()
 	v, err := b.o.Store.PutTokens(ctx, name, newTS, from)
 	if v > 0 {
 		if err != nil {
@@ -21,7 +21,7 @@ func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Leas
 		b.stored(e, &store.TokenRecord{TokenSet: *newTS, Version: v})
 		// Callers waiting for this refresh go now; the lease is released behind them (it
 		// only lets the next refresh start, a lifetime away, and expires by itself anyway).
-		if b.track() {
+		if b.addBackgroundWork() {
 			go func() { defer b.wg.Done(); release() }()
 		} else {
 			release()
@@ -36,12 +36,9 @@ func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Leas
 	// Vault did not take the write. The provider has (probably) rotated the refresh token,
 	// so newTS may hold the only valid one: keep it, keep the lease, retry until stored.
 	b.log.Error("refreshed tokens could not be stored in Vault; keeping them in memory and retrying (the new access token is not served until stored)", "connection", name, "error", err)
-	e.mu.Lock()
-	e.pending = newTS
-	e.lastErr = fmt.Errorf("storing refreshed tokens in Vault: %w", err)
-	e.mu.Unlock()
+	e.holdPending(newTS, err)
 	b.o.Observer.Refresh(name, OutcomeStoreError)
-	if !b.track() {
+	if !b.addBackgroundWork() {
 		b.log.Error("shutting down with refreshed tokens that Vault did not accept; the connection may need to be authorized again unless the provider has a rotation grace period", "connection", name)
 		return errPendingWrite
 	}
@@ -53,7 +50,7 @@ func (b *Broker) storeRefreshed(ctx context.Context, e *entry, lease *store.Leas
 // newTS after all (a write whose answer was lost), or something newer (a re-authorization),
 // which then wins.
 func (b *Broker) resolveConflict(ctx context.Context, e *entry, newTS *authconn.TokenSet) error {
-	cur, err := b.o.Store.GetTokens(store.ConsistentReads(ctx), e.name)
+	cur, err := b.o.Store.GetTokens(store.ConsistentReads(ctx), e.name())
 	if err != nil {
 		return b.failStore(e, err)
 	}
@@ -61,18 +58,20 @@ func (b *Broker) resolveConflict(ctx context.Context, e *entry, newTS *authconn.
 		b.stored(e, cur)
 		return nil
 	}
-	b.log.Warn("the token record changed while this replica refreshed (re-authorized, or the lease was taken over); keeping the stored record and discarding this refresh", "connection", e.name)
-	b.o.Observer.Refresh(e.name, OutcomeSuperseded)
+	b.log.Warn("the token record changed while this replica refreshed (re-authorized, or the lease was taken over); keeping the stored record and discarding this refresh", "connection", e.name())
+	b.o.Observer.Refresh(e.name(), OutcomeSuperseded)
 	b.publish(e, cur)
-	b.clearFailures(e)
+	e.clearFailures()
 	return nil
 }
 
+// stored publishes ts, the record this replica just refreshed and stored, and ends the
+// backoff.
 func (b *Broker) stored(e *entry, ts *store.TokenRecord) {
 	b.publish(e, ts)
-	b.clearFailures(e)
-	b.o.Observer.Refresh(e.name, OutcomeSuccess)
-	b.log.Info("token refreshed", "connection", e.name, "expires_at", ts.Expiry.UTC().Format(time.RFC3339), "version", ts.Version)
+	e.clearFailures()
+	b.o.Observer.Refresh(e.name(), OutcomeSuccess)
+	b.log.Info("token refreshed", "connection", e.name(), "expires_at", ts.Expiry.UTC().Format(time.RFC3339), "version", ts.Version)
 }
 
 // storePending retries the write of a refreshed token set until Vault takes it, extending
@@ -83,7 +82,7 @@ func (b *Broker) storePending(e *entry, lease *store.Lease, from int, newTS *aut
 	closing := false
 	for attempt := 1; ; attempt++ {
 		if closing {
-			b.log.Error("stopping with refreshed tokens that Vault never accepted; the connection may need to be authorized again unless the provider has a rotation grace period", "connection", e.name)
+			b.log.Error("stopping with refreshed tokens that Vault never accepted; the connection may need to be authorized again unless the provider has a rotation grace period", "connection", e.name())
 			return
 		}
 		select {
@@ -103,16 +102,16 @@ func (b *Broker) storePending(e *entry, lease *store.Lease, from int, newTS *aut
 func (b *Broker) retryPending(e *entry, lease *store.Lease, from int, newTS *authconn.TokenSet, attempt int) bool {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	v, err := b.o.Store.PutTokens(ctx, e.name, newTS, from)
+	v, err := b.o.Store.PutTokens(ctx, e.name(), newTS, from)
 	switch {
 	case v > 0:
-		b.finishPending(e)
+		e.dropPending()
 		_ = b.o.Store.ReleaseLease(ctx, lease)
-		b.log.Info("pending refreshed tokens stored after the Vault failure", "connection", e.name, "attempts", attempt, "version", v)
+		b.log.Info("pending refreshed tokens stored after the Vault failure", "connection", e.name(), "attempts", attempt, "version", v)
 		b.stored(e, &store.TokenRecord{TokenSet: *newTS, Version: v})
 		return true
 	case errors.Is(err, store.ErrConflict):
-		b.finishPending(e)
+		e.dropPending()
 		_ = b.o.Store.ReleaseLease(ctx, lease)
 		_ = b.resolveConflict(ctx, e, newTS)
 		return true
@@ -123,20 +122,15 @@ func (b *Broker) retryPending(e *entry, lease *store.Lease, from int, newTS *aut
 	if b.o.Store.UpdateLease(ctx, &ext) == nil {
 		*lease = ext
 	}
-	b.log.Warn("retrying to store refreshed tokens", "connection", e.name, "attempt", attempt, "error", err)
+	b.log.Warn("retrying to store refreshed tokens", "connection", e.name(), "attempt", attempt, "error", err)
 	return false
 }
 
-func (b *Broker) finishPending(e *entry) {
-	e.mu.Lock()
-	e.pending = nil
-	e.mu.Unlock()
-}
-
 // markNeedsReauth records the provider's invalid_grant (or a token endpoint that moved away
-// from the one that issued the refresh token) in Vault: status needs_reauthorization, which stops all replicas from retrying until the record changes.
+// from the one that issued the refresh token) in Vault: status needs_reauthorization, which
+// stops all replicas from retrying until the record changes.
 func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenRecord, cause error) error {
-	name := e.name
+	name := e.name()
 	b.log.Error("the refresh token cannot be used (refused by the provider, or its token endpoint moved); the connection needs to be authorized again", "connection", name, "error", cause)
 	mark := *ts
 	mark.Status = authconn.StatusNeedsReauthorization
@@ -146,7 +140,7 @@ func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenR
 	if v > 0 {
 		mark.Version = v
 		b.publish(e, &mark)
-		b.clearFailures(e)
+		e.clearFailures()
 		b.emit(ctx, authconn.EventNeedsReauthorization, name, v, mark.Status, cause, mark.LastError)
 		return nil
 	}
@@ -168,16 +162,16 @@ func (b *Broker) markNeedsReauth(ctx context.Context, e *entry, ts *store.TokenR
 func (b *Broker) markFailed(ctx context.Context, e *entry, ts *store.TokenRecord, cause error) *store.TokenRecord {
 	mark := *ts
 	mark.Status = authconn.StatusFailed
-	mark.LastError = withAdvice(e.name, cause).Error()
+	mark.LastError = withAdvice(e.name(), cause).Error()
 	mark.LastErrorAt = b.now().UTC()
-	v, err := b.o.Store.PutTokens(ctx, e.name, &mark.TokenSet, ts.Version)
+	v, err := b.o.Store.PutTokens(ctx, e.name(), &mark.TokenSet, ts.Version)
 	if v == 0 {
-		b.log.Warn("could not record the failed token request in Vault", "connection", e.name, "error", err)
+		b.log.Warn("could not record the failed token request in Vault", "connection", e.name(), "error", err)
 		return nil
 	}
 	mark.Version = v
 	if ts.Status != authconn.StatusFailed {
-		b.emit(ctx, authconn.EventRefreshFailed, e.name, v, mark.Status, cause, mark.LastError)
+		b.emit(ctx, authconn.EventRefreshFailed, e.name(), v, mark.Status, cause, mark.LastError)
 	}
 	return &mark
 }

@@ -10,8 +10,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"strconv"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -318,29 +316,20 @@ func checkRevocation(ctx context.Context, st *store.Store, conn *store.Connectio
 func acquireLease(ctx context.Context, st *store.Store, name string, o Options) (*store.Lease, error) {
 	holder := o.Holder
 	if holder == "" {
-		host, _ := os.Hostname()
-		holder = host + ":" + strconv.Itoa(os.Getpid()) + ":revoke"
+		holder = store.LeaseHolder("revoke")
 	}
 	wait := o.LeaseWait
 	if wait <= 0 {
 		wait = 30 * time.Second
 	}
-	deadline := time.Now().Add(wait)
-	for {
-		l, _, err := st.AcquireLease(ctx, name, holder, 2*time.Minute)
-		if err == nil {
-			return l, nil
-		}
-		if !errors.Is(err, store.ErrLeaseHeld) {
-			return nil, fmt.Errorf("taking the refresh lease of %q: %w", name, err)
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("%w: a refresh of %q is in progress; run the command again in a minute", err, name)
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
+	l, err := st.AcquireLeaseWaiting(ctx, name, holder, 2*time.Minute, wait, 500*time.Millisecond)
+	switch {
+	case err == nil:
+		return l, nil
+	case errors.Is(err, store.ErrLeaseHeld):
+		return nil, fmt.Errorf("%w: a refresh of %q is in progress; run the command again in a minute", err, name)
+	case err == ctx.Err():
+		return nil, err
 	}
+	return nil, fmt.Errorf("taking the refresh lease of %q: %w", name, err)
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -27,6 +29,22 @@ func (e *LeaseHeldError) Error() string {
 // Is makes errors.Is(err, ErrLeaseHeld) true.
 func (e *LeaseHeldError) Is(target error) bool { return target == ErrLeaseHeld }
 
+// LeasePhase is what the holder of a refresh lease is doing, written in the lease record so
+// that other replicas, and a successor that finds the lease expired, can tell.
+type LeasePhase string
+
+const (
+	// PhaseRefreshing marks a lease whose holder is calling the provider, from the lease's
+	// acquisition for a refresh (ForRefresh) until the result is stored. A lease found expired
+	// in this phase means its holder died or lost Vault mid-refresh (or before it called the
+	// provider: the successor cannot tell).
+	PhaseRefreshing LeasePhase = "refreshing"
+	// PhaseBackoff marks a lease kept after a failed refresh (the provider answered, nothing
+	// was rotated) until its holder's next attempt at ExpiresAt: no replica refreshes before,
+	// so all may serve the cached token until then.
+	PhaseBackoff LeasePhase = "backoff"
+)
+
 // Lease is a connection's refresh lease: while it is unexpired, only Holder may call the
 // provider's token endpoint with the connection's refresh token. Acquisition and release
 // use check-and-set on the lease record, so two holders never both win.
@@ -37,10 +55,8 @@ type Lease struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 	// TokenVersion is the token record version the holder read when it took the lease.
 	TokenVersion int `json:"token_version,omitempty"`
-	// Phase is "refreshing" from the lease's acquisition for a refresh (ForRefresh) until the
-	// result is stored; a lease found expired in that phase means its holder died or lost
-	// Vault mid-refresh (or before it called the provider: the successor cannot tell).
-	Phase string `json:"phase,omitempty"`
+	// Phase is what the holder is doing (empty for a lease taken for anything but a refresh).
+	Phase LeasePhase `json:"phase,omitempty"`
 	// Version is the KV v2 version of the lease record.
 	Version int `json:"-"`
 }
@@ -71,7 +87,7 @@ type LeaseOption func(*Lease)
 // ForRefresh marks the lease, as it is taken, in phase: a holder about to refresh record
 // version tokenVersion saves the separate write that would mark it (one Vault round trip
 // fewer while callers wait at the refresh boundary).
-func ForRefresh(phase string, tokenVersion int) LeaseOption {
+func ForRefresh(phase LeasePhase, tokenVersion int) LeaseOption {
 	return func(l *Lease) { l.Phase, l.TokenVersion = phase, tokenVersion }
 }
 
@@ -112,6 +128,33 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	}
 	l.Version = v
 	return l, prev, nil
+}
+
+// AcquireLeaseWaiting takes the refresh lease of connection name for holder until now+ttl,
+// as AcquireLease, trying again every poll while another holder's lease runs (a refresh in
+// progress), for at most wait. Past wait it returns the *LeaseHeldError (errors.Is
+// ErrLeaseHeld); when ctx ends, ctx.Err().
+func (s *Store) AcquireLeaseWaiting(ctx context.Context, name, holder string, ttl, wait, poll time.Duration) (*Lease, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		l, _, err := s.AcquireLease(ctx, name, holder, ttl)
+		if err == nil || !errors.Is(err, ErrLeaseHeld) || time.Now().After(deadline) {
+			return l, err
+		}
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+// LeaseHolder names this process as a lease holder doing role: "<host>:<pid>:<role>".
+func LeaseHolder(role string) string {
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid()) + ":" + role
 }
 
 // UpdateLease writes l (for example a new Phase or TokenVersion) if its version is unchanged,
