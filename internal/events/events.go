@@ -29,8 +29,8 @@ import (
 )
 
 // Outbox is what Enqueue needs of the store: list the webhooks and create an event.
-// *store.Store is one; so is any store of the broker, authorize and connection that can hold
-// events, so every emitter enqueues the same way.
+// *store.Store is one, and tailortest.MemStore. Every emitter enqueues through it: authorize
+// and connection directly, tokend serve's broker through Emitter.
 type Outbox interface {
 	WebhookIDs(ctx context.Context) ([]string, error)
 	PutEvent(ctx context.Context, ev *authconn.Event) (bool, error)
