@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// Warning is what an operator should know about a Revoke or Delete that succeeded: tokens
+// Warning is what an operator should know about a Delete that succeeded: tokens
 // that may stay valid at the provider, and how to end the grant by hand. Its text holds no
 // secret when the Result came from Revoke or Delete.
 type Warning struct {
