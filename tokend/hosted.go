@@ -38,7 +38,7 @@ func newHosted(ctx context.Context, st *store.Store, f serveFlags, srv func() *a
 		Overview: func(ctx context.Context) ([]connection.Summary, error) { return connection.Overview(ctx, st) },
 		Connect:  cs,
 		Revoke: func(ctx context.Context, name string) error {
-			_, err := connection.Revoke(ctx, st, oc, name)
+			_, err := connection.Revoke(ctx, st, oc, name, connection.Options{})
 			return err
 		},
 		VerifyAdmin:  func(ctx context.Context, k string) (string, error) { return srv().VerifyAdmin(ctx, k) },

@@ -10,7 +10,6 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 func init() { addCommand(newRevokeCmd) }
@@ -46,7 +45,7 @@ the grant can be ended in the provider's console.`,
 }
 
 // onConnection runs op (connection.Revoke or connection.Delete) on connection name.
-func onConnection(cmd *cobra.Command, op func(context.Context, *store.Store, *oauth.Client, string, ...connection.Options) (connection.Result, error),
+func onConnection(cmd *cobra.Command, op func(context.Context, connection.Store, *oauth.Client, string, connection.Options) (connection.Result, error),
 	name string, force bool) (connection.Result, error) {
 	st, vc, err := globals.openStore(cmd.Context())
 	if err != nil {

@@ -58,7 +58,7 @@ func settleAccount(name string, ts *authconn.TokenSet, prev *authconn.Account, n
 // keepAccount writes a, the account of a stored authorization, to the connection's account
 // record when it differs from rec (the record read before): the record outlives a revoke,
 // so the next authorization is compared with it. It returns a warning when that failed.
-func keepAccount(ctx context.Context, st *store.Store, name string, a *authconn.Account, rec *store.AccountRecord) string {
+func keepAccount(ctx context.Context, st Store, name string, a *authconn.Account, rec *store.AccountRecord) string {
 	if a == nil || (rec != nil && rec.Account == *a) {
 		return ""
 	}

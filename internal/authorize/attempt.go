@@ -36,6 +36,19 @@ type Request struct {
 	NewAccount bool
 }
 
+// Store is what the authorization flows read and write: the connection, its credentials,
+// its tokens and account, and the outbox of the authorized event. *store.Store is one, and
+// tailortest.MemStore for unit tests.
+type Store interface {
+	connection.CredentialStore
+	events.Outbox
+	GetConnection(ctx context.Context, name string) (*store.ConnectionRecord, error)
+	GetTokens(ctx context.Context, name string) (*store.TokenRecord, error)
+	PutTokens(ctx context.Context, name string, t *authconn.TokenSet, version int) (int, error)
+	GetAccount(ctx context.Context, name string) (*store.AccountRecord, error)
+	PutAccount(ctx context.Context, name string, r *store.AccountRecord, version int) (int, error)
+}
+
 // Attempt is one authorization of a connection in progress: the request to send the user to,
 // and what its callback is checked against. It holds the PKCE verifier: keep it in memory.
 type Attempt struct {
@@ -44,7 +57,7 @@ type Attempt struct {
 	Provider *oauth.Provider
 	Request  *oauth.AuthRequest
 
-	st         *store.Store
+	st         Store
 	oc         *oauth.Client
 	fallback   time.Duration
 	newAccount bool
@@ -53,7 +66,7 @@ type Attempt struct {
 // Begin reads connection r.Name and its client secret from st, resolves the provider's
 // endpoints and prepares the authorization request (state, PKCE, nonce, the preset's
 // parameters). Errors say what to do next.
-func Begin(ctx context.Context, st *store.Store, r Request) (*Attempt, error) {
+func Begin(ctx context.Context, st Store, r Request) (*Attempt, error) {
 	c, err := prepare(ctx, st, &r)
 	if err != nil {
 		return nil, err
@@ -75,7 +88,7 @@ type prepared struct {
 }
 
 // prepare reads connection r.Name and its credentials from st and resolves its provider.
-func prepare(ctx context.Context, st *store.Store, r *Request) (*prepared, error) {
+func prepare(ctx context.Context, st Store, r *Request) (*prepared, error) {
 	if r.OAuth == nil {
 		r.OAuth = &oauth.Client{}
 	}
@@ -177,7 +190,7 @@ func (res *Result) finish(ts *authconn.TokenSet, advice string) {
 // authorization is newer. An authorization by another account than the connection's
 // recorded one is refused before anything is stored (AccountMismatchError), unless
 // newAccount: an operator asked for it.
-func storeAuthorization(ctx context.Context, st *store.Store, name string, ts *authconn.TokenSet, res *Result, newAccount bool) error {
+func storeAuthorization(ctx context.Context, st Store, name string, ts *authconn.TokenSet, res *Result, newAccount bool) error {
 	acct, err := st.GetAccount(ctx, name)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("the provider issued tokens for %q but reading its account record failed, so nothing was stored: %w; authorize again when Vault is reachable", name, err)

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
 // DefaultPort is the port of the callback server when Options.Port is zero.
@@ -84,7 +83,7 @@ func (o *Options) defaults() error {
 
 // Run authorizes connection opts.Name through a callback server on the loopback interface
 // and stores its tokens in st.
-func Run(ctx context.Context, st *store.Store, opts Options) (*Result, error) {
+func Run(ctx context.Context, st Store, opts Options) (*Result, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
@@ -16,7 +15,7 @@ import (
 // user approves on any device, and RunDevice polls the token endpoint at the server's
 // interval (slow_down adds 5 seconds) until the approval, a denial or the expiry of the
 // code, then stores the tokens as Run does. opts.Port is not used.
-func RunDevice(ctx context.Context, st *store.Store, opts Options) (*Result, error) {
+func RunDevice(ctx context.Context, st Store, opts Options) (*Result, error) {
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}

@@ -21,12 +21,20 @@ const HostedCallbackPath = "/v1/callback"
 // DefaultPendingTTL is how long a hosted authorization waits for its callback.
 const DefaultPendingTTL = 10 * time.Minute
 
+// HostedStore is what Hosted reads and writes: a Store that also keeps the flows in
+// progress (*store.Store is one).
+type HostedStore interface {
+	Store
+	PutPending(ctx context.Context, p *authconn.PendingAuthorization) error
+	ConsumePending(ctx context.Context, state string) (*authconn.PendingAuthorization, error)
+}
+
 // Hosted runs authorization-code flows for tokend serve: the redirect URI is on tokend's
 // public URL, the flow in progress is kept in Vault (so the callback may land on any
 // replica), and completing it is single-use. The protections are those of the local flow:
 // 32 bytes of state, PKCE S256, a nonce, RFC 9207 iss, the presets' parameters.
 type Hosted struct {
-	Store *store.Store
+	Store HostedStore
 	OAuth *oauth.Client
 	// RedirectURI is {public-url}/v1/callback; a connection's redirect URI, registered at
 	// its provider, is RedirectURI + "/" + name (RedirectURIFor).

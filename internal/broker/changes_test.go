@@ -68,7 +68,7 @@ func TestChangesReachEveryReplica(t *testing.T) {
 		d := propagated(t, r, "the re-authorization", func(tok *broker.Token, err error) bool { return err == nil && tok.AccessToken == second.AccessToken })
 		t.Logf("re-authorization seen after %s", d.Round(time.Millisecond))
 	}
-	if _, err := connection.Revoke(ctx, c.st, &oauth.Client{}, "c"); err != nil {
+	if _, err := connection.Revoke(ctx, c.st, &oauth.Client{}, "c", connection.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	for _, r := range []*broker.Broker{c.a, c.b} {

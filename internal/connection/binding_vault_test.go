@@ -86,7 +86,7 @@ func TestRevokeSendsNothingToAMovedEndpoint(t *testing.T) {
 	if _, err := st.UpdateConnection(ctx, &cur.Connection, cur.Version); err != nil {
 		t.Fatal(err)
 	}
-	res, err := connection.Revoke(ctx, st, &oauth.Client{}, "moved")
+	res, err := connection.Revoke(ctx, st, &oauth.Client{}, "moved", connection.Options{})
 	if err != nil || calls.Load() != 0 || !res.TokensDeleted || !strings.Contains(res.RevokeSkipped, "the revocation endpoint moved from https://idp.example.com:443") {
 		t.Fatalf("revoke after the revocation endpoint moved: %+v %v (%d calls to the new endpoint)", res, err, calls.Load())
 	}

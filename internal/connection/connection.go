@@ -1,9 +1,13 @@
 // Package connection holds the operations on a whole tailor connection that tokend's CLI and
 // the Terraform provider share: Create (configuration plus client secret), Revoke (RFC 7009
 // revocation at the provider, then the tokens are removed from Vault; the connection stays)
-// and Delete (revoke, then every record of the connection is removed).
+// and Delete (revoke, then every record of the connection is removed), with one failure
+// policy for both callers (Options).
 //
-// Errors name the next step and never contain a secret or a token.
+// Errors, Result's texts and Warning name the next step and never contain a secret or a
+// token: Revoke and Delete read the connection's tokens and client secret first and take
+// every value of them out of what they return, should a provider echo one in its error
+// description.
 package connection
 
 import (
@@ -18,7 +22,25 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-// Options changes how Revoke and Delete treat a provider that cannot revoke.
+// Store is what the operations of this package read and write: *store.Store, or
+// tailortest.MemStore in unit tests.
+type Store interface {
+	CredentialStore
+	History
+	events.Outbox
+	CreateConnection(ctx context.Context, c *authconn.Connection) (int, error)
+	GetConnection(ctx context.Context, name string) (*store.ConnectionRecord, error)
+	DeleteConnection(ctx context.Context, name string) error
+	CreateClientSecret(ctx context.Context, name, secret string, origins ...string) (int, error)
+	PutClientAssertionKey(ctx context.Context, name string, key store.ClientAssertionKey) (int, error)
+	GetTokens(ctx context.Context, name string) (*store.TokenRecord, error)
+	DeleteTokens(ctx context.Context, name string) error
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, opts ...store.LeaseOption) (*store.Lease, *store.Lease, error)
+	ReleaseLease(ctx context.Context, l *store.Lease) error
+}
+
+// Options changes how Revoke and Delete treat a provider that cannot revoke. The zero value
+// is the careful policy of `tokend revoke` and `tokend delete`: fail and keep everything.
 type Options struct {
 	// Force removes the tokens from Vault even when revocation at the provider failed (the
 	// provider is unreachable, refused the client, ...). The failure is then reported in
@@ -34,6 +56,12 @@ type Options struct {
 	// change log (the Terraform role may not write the outbox). Without it Delete stores the
 	// event too, under the same id, so the webhooks get it once.
 	NoDeletedEvent bool
+	// DeleteIfForbidden makes Delete remove the records without revoking when Vault refuses
+	// (403) what revocation needs (read the tokens and client secret, take the refresh lease)
+	// and nothing was revoked: the least-privilege Terraform role of docs/vault-layout.md.
+	// Result.Forbidden then holds the refusal. Without it such a Delete fails and deletes
+	// nothing.
+	DeleteIfForbidden bool
 }
 
 // Result describes what Revoke or Delete did. It holds no token.
@@ -49,6 +77,9 @@ type Result struct {
 	RevokeSkipped string
 	// RevokeError is the revocation failure that Options.Force let pass.
 	RevokeError error
+	// Forbidden is Vault's refusal (403) of what revocation needs, which
+	// Options.DeleteIfForbidden let pass: the records were deleted, nothing was revoked.
+	Forbidden error
 	// Warnings are partial failures worth telling the operator.
 	Warnings []string
 	// TokensDeleted reports whether the token record and refresh lease were removed.
@@ -98,7 +129,7 @@ func (sec Secret) check(c *authconn.Connection) error {
 // Create stores a new connection and its client secret or assertion key. It fails with an
 // error that matches store.ErrConflict when the name is taken, and leaves nothing behind
 // when storing the secret fails.
-func Create(ctx context.Context, st *store.Store, c *authconn.Connection, sec Secret) error {
+func Create(ctx context.Context, st Store, c *authconn.Connection, sec Secret) error {
 	if c.Type == "" {
 		c.Type = authconn.TypeOAuth2
 	}
@@ -137,10 +168,16 @@ func Create(ctx context.Context, st *store.Store, c *authconn.Connection, sec Se
 // so it can be authorized again. It holds the connection's refresh lease meanwhile, so a
 // concurrent refresh cannot rotate the token between the revocation and the removal.
 //
-// When revocation fails, the tokens stay in Vault and the error says so, unless opts.Force
+// When revocation fails, the tokens stay in Vault and the error says so, unless o.Force
 // is set.
-func Revoke(ctx context.Context, st *store.Store, oc *oauth.Client, name string, opts ...Options) (Result, error) {
-	o := firstOpt(opts)
+func Revoke(ctx context.Context, st Store, oc *oauth.Client, name string, o Options) (Result, error) {
+	hide := secretsOf(ctx, st, name)
+	res, err := revokeOnly(ctx, st, oc, name, o)
+	return res.redacted(hide), redactError(err, hide)
+}
+
+// revokeOnly is Revoke before redaction.
+func revokeOnly(ctx context.Context, st Store, oc *oauth.Client, name string, o Options) (Result, error) {
 	res := Result{Name: name}
 	conn, err := st.GetConnection(ctx, name)
 	if err != nil {
@@ -153,62 +190,19 @@ func Revoke(ctx context.Context, st *store.Store, oc *oauth.Client, name string,
 	if err := revoke(ctx, st, oc, conn, o, &res); err != nil {
 		return res, err
 	}
-	tell(ctx, st, authconn.EventRevoked, name, authconn.StatusNotAuthorized, &res)
+	res.enqueue(ctx, st, authconn.Event{Type: authconn.EventRevoked, Connection: name, Status: authconn.StatusNotAuthorized})
 	return res, nil
 }
 
-// tell enqueues an event of a revoke or delete for the webhooks; a failure is a warning
+// enqueue stores ev of a revoke or delete for the webhooks; a failure is a warning in res
 // (the Terraform role may have no access to the outbox).
-func tell(ctx context.Context, st *store.Store, typ authconn.EventType, name string, status authconn.Status, res *Result) {
-	ev := authconn.Event{Type: typ, Connection: name, Status: status}
+func (res *Result) enqueue(ctx context.Context, st events.Outbox, ev authconn.Event) {
 	if err := events.Enqueue(ctx, st, ev); err != nil {
-		res.Warnings = append(res.Warnings, "the webhooks could not be told ("+string(typ)+"): "+err.Error())
+		res.Warnings = append(res.Warnings, "the webhooks could not be told ("+string(ev.Type)+"): "+err.Error())
 	}
 }
 
-// Delete revokes the tokens of connection name (see Revoke) and then removes its
-// configuration, client secret, tokens and refresh lease from Vault. A connection that does
-// not exist is not an error: Result.Found is false and any leftover records are removed.
-func Delete(ctx context.Context, st *store.Store, oc *oauth.Client, name string, opts ...Options) (Result, error) {
-	o := firstOpt(opts)
-	res := Result{Name: name}
-	if err := authconn.ValidateName(name); err != nil {
-		return res, err
-	}
-	conn, err := st.GetConnection(ctx, name)
-	switch {
-	case err == nil:
-		res.Found = true
-		if err := revoke(ctx, st, oc, conn, o, &res); err != nil {
-			return res, fmt.Errorf("%w; the connection was not deleted", err)
-		}
-	case errors.Is(err, store.ErrNotFound):
-		// Nothing to revoke with: no configuration. Remove whatever is left.
-	default:
-		return res, fmt.Errorf("reading connection %q: %w", name, err)
-	}
-	if err := st.DeleteConnection(ctx, name); err != nil {
-		return res, fmt.Errorf("deleting connection %q from Vault: %w; run the delete again", name, err)
-	}
-	res.TokensDeleted, res.Deleted = true, true
-	if res.Found && !o.NoDeletedEvent {
-		// The id tokend serve gives the deletion it reads in the change log: stored once.
-		ev := authconn.Event{ID: authconn.EventID(authconn.EventDeleted, name, conn.Version), Type: authconn.EventDeleted, Connection: name, Status: authconn.StatusNotAuthorized}
-		if err := events.Enqueue(ctx, st, ev); err != nil {
-			res.Warnings = append(res.Warnings, "the webhooks could not be told ("+string(ev.Type)+"): "+err.Error())
-		}
-	}
-	return res, nil
-}
-
-func firstOpt(opts []Options) Options {
-	if len(opts) > 0 {
-		return opts[0]
-	}
-	return Options{}
-}
-
-func revoke(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.ConnectionRecord, o Options, res *Result) error {
+func revoke(ctx context.Context, st Store, oc *oauth.Client, conn *store.ConnectionRecord, o Options, res *Result) error {
 	name := conn.Name
 	lease, err := acquireLease(ctx, st, name, o)
 	if err != nil {
@@ -250,7 +244,7 @@ func revoke(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.
 // revokeAtProvider revokes the refresh token, then the access token. Revoking the refresh
 // token is what matters (it ends the chain, and at most providers its access tokens); a
 // failure to revoke the access token afterwards is a warning.
-func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, conn *store.ConnectionRecord, ts *store.TokenRecord, res *Result) error {
+func revokeAtProvider(ctx context.Context, st Store, oc *oauth.Client, conn *store.ConnectionRecord, ts *store.TokenRecord, res *Result) error {
 	if ts.RefreshToken == "" && ts.AccessToken == "" {
 		res.RevokeSkipped = "the token record holds no token"
 		return nil
@@ -301,7 +295,7 @@ func revokeAtProvider(ctx context.Context, st *store.Store, oc *oauth.Client, co
 
 // checkRevocation reports whether the tokens of ts may be sent to revocationURL: the origin
 // recorded at authorization (IssuedBy), or for an older record, see CheckUnbound.
-func checkRevocation(ctx context.Context, st *store.Store, conn *store.ConnectionRecord, ts *store.TokenRecord, revocationURL string) error {
+func checkRevocation(ctx context.Context, st Store, conn *store.ConnectionRecord, ts *store.TokenRecord, revocationURL string) error {
 	if ts.IssuedBy != nil {
 		return ts.IssuedBy.CheckRevocation(revocationURL)
 	}
@@ -313,7 +307,7 @@ func checkRevocation(ctx context.Context, st *store.Store, conn *store.Connectio
 }
 
 // acquireLease takes the connection's refresh lease, waiting while a refresh runs.
-func acquireLease(ctx context.Context, st *store.Store, name string, o Options) (*store.Lease, error) {
+func acquireLease(ctx context.Context, st Store, name string, o Options) (*store.Lease, error) {
 	holder := o.Holder
 	if holder == "" {
 		holder = store.LeaseHolder("revoke")
@@ -322,7 +316,7 @@ func acquireLease(ctx context.Context, st *store.Store, name string, o Options) 
 	if wait <= 0 {
 		wait = 30 * time.Second
 	}
-	l, err := st.AcquireLeaseWaiting(ctx, name, holder, 2*time.Minute, wait, 500*time.Millisecond)
+	l, err := store.AcquireLeaseWaiting(ctx, st, name, holder, 2*time.Minute, wait, 500*time.Millisecond)
 	switch {
 	case err == nil:
 		return l, nil

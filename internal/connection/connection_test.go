@@ -145,7 +145,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	}
 
 	// No tokens: nothing to revoke, still fine.
-	res, err := connection.Revoke(ctx, st, oc, "conn")
+	res, err := connection.Revoke(ctx, st, oc, "conn", connection.Options{})
 	if err != nil || res.HadTokens || res.RevokeSkipped == "" {
 		t.Errorf("revoke without tokens: %+v %v", res, err)
 	}
@@ -153,7 +153,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	// Provider down: tokens are kept, the error names --force.
 	putTokens(t, st, "conn")
 	rv.setStatus(http.StatusServiceUnavailable)
-	_, err = connection.Revoke(ctx, st, oc, "conn")
+	_, err = connection.Revoke(ctx, st, oc, "conn", connection.Options{})
 	if err == nil || !strings.Contains(err.Error(), "kept in Vault") || !strings.Contains(err.Error(), "--force") {
 		t.Errorf("revoke with the provider down: %v", err)
 	}
@@ -180,7 +180,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	// Provider up: refresh token first, then access token.
 	rv.setStatus(http.StatusOK)
 	putTokens(t, st, "conn")
-	res, err = connection.Revoke(ctx, st, oc, "conn")
+	res, err = connection.Revoke(ctx, st, oc, "conn", connection.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 		t.Fatal(err)
 	}
 	putTokens(t, st, "conn")
-	res, err = connection.Delete(ctx, st, oc, "conn")
+	res, err = connection.Delete(ctx, st, oc, "conn", connection.Options{})
 	if err != nil || !res.Found || !res.Deleted || len(res.Revoked) != 2 {
 		t.Errorf("delete: %+v %v", res, err)
 	}
@@ -228,10 +228,10 @@ func TestRevokeAndDeleteWithHTTPTestProvider(t *testing.T) {
 	}
 
 	// Unknown connections.
-	if _, err := connection.Revoke(ctx, st, oc, "conn"); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "tokend list") {
+	if _, err := connection.Revoke(ctx, st, oc, "conn", connection.Options{}); !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "tokend list") {
 		t.Errorf("revoke unknown: %v", err)
 	}
-	if res, err := connection.Delete(ctx, st, oc, "conn"); err != nil || res.Found {
+	if res, err := connection.Delete(ctx, st, oc, "conn", connection.Options{}); err != nil || res.Found {
 		t.Errorf("delete unknown: %+v %v", res, err)
 	}
 }
@@ -246,7 +246,7 @@ func TestRevokeWithoutEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	putTokens(t, st, "ms")
-	res, err := connection.Revoke(ctx, st, &oauth.Client{}, "ms")
+	res, err := connection.Revoke(ctx, st, &oauth.Client{}, "ms", connection.Options{})
 	if err != nil || !res.TokensDeleted || !strings.Contains(res.RevokeSkipped, "no token revocation endpoint") || len(res.Revoked) != 0 {
 		t.Errorf("revoke: %+v %v", res, err)
 	}
@@ -301,7 +301,7 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	oc := &oauth.Client{}
 
 	ts := auth()
-	res, err := connection.Revoke(ctx, st, oc, "hydra")
+	res, err := connection.Revoke(ctx, st, oc, "hydra", connection.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,18 +339,18 @@ func TestRevokeAndDeleteWithHydra(t *testing.T) {
 	if err != nil || !h.Introspect(t, pts.RefreshToken).Active {
 		t.Fatalf("post client tokens: %v", err)
 	}
-	if _, err := connection.Revoke(ctx, st, oc, "hydra-post"); err != nil {
+	if _, err := connection.Revoke(ctx, st, oc, "hydra-post", connection.Options{}); err != nil {
 		t.Fatalf("revoke with a client_secret_post client: %v", err)
 	}
 	if h.Introspect(t, pts.RefreshToken).Active || h.Introspect(t, pts.AccessToken).Active {
 		t.Error("post client's tokens active after revoke")
 	}
-	if _, err := connection.Delete(ctx, st, oc, "hydra-post"); err != nil {
+	if _, err := connection.Delete(ctx, st, oc, "hydra-post", connection.Options{}); err != nil {
 		t.Fatal(err)
 	}
 
 	ts2 := auth() // can be authorized again
-	res, err = connection.Delete(ctx, st, oc, "hydra")
+	res, err = connection.Delete(ctx, st, oc, "hydra", connection.Options{})
 	if err != nil || !res.Deleted {
 		t.Fatalf("delete: %+v %v", res, err)
 	}

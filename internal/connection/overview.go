@@ -28,8 +28,15 @@ type Summary struct {
 	LastErrorAt        *time.Time `json:"last_error_at,omitempty"`
 }
 
+// Lister is what Overview reads: *store.Store, or tailortest.MemStore in unit tests.
+type Lister interface {
+	ListConnections(ctx context.Context) ([]string, error)
+	GetConnection(ctx context.Context, name string) (*store.ConnectionRecord, error)
+	GetTokenStatus(ctx context.Context, name string) (authconn.TokenStatus, error)
+}
+
 // Overview reads every connection's configuration and token status from st.
-func Overview(ctx context.Context, st *store.Store) ([]Summary, error) {
+func Overview(ctx context.Context, st Lister) ([]Summary, error) {
 	names, err := st.ListConnections(ctx)
 	if err != nil {
 		return nil, err

@@ -28,9 +28,19 @@ const (
 	OutcomeDropped   = "dropped" // its webhook was removed
 )
 
+// DeliveryStore is what a Deliverer reads and writes: the webhooks and the outbox's events
+// (*store.Store is one).
+type DeliveryStore interface {
+	ListWebhooks(ctx context.Context) ([]*store.Webhook, error)
+	ListEvents(ctx context.Context) ([]string, error)
+	GetEvent(ctx context.Context, id string) (*store.EventRecord, error)
+	UpdateEvent(ctx context.Context, rec *store.EventRecord) error
+	DeleteEvent(ctx context.Context, id string) error
+}
+
 // Options configure a Deliverer.
 type Options struct {
-	Store     *store.Store
+	Store     DeliveryStore
 	ReplicaID string
 	// HTTP sends the deliveries [the egress policy's client, 10 s timeout: no redirects; an
 	// internal address only at the webhook's own (operator-typed) origin].

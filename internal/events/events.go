@@ -26,13 +26,20 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
-	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
+
+// Outbox is what Enqueue needs of the store: list the webhooks and create an event.
+// *store.Store is one, and tailortest.MemStore. Every emitter enqueues through it: authorize
+// and connection directly, tokend serve's broker through Emitter.
+type Outbox interface {
+	WebhookIDs(ctx context.Context) ([]string, error)
+	PutEvent(ctx context.Context, ev *authconn.Event) (bool, error)
+}
 
 // Enqueue stores ev in st's outbox, unless no webhook is registered. An event already there
 // (same id) is not stored again. It needs only to list the webhooks and to create events, so
 // that Terraform's and the CLI's revokes and deletes can tell the webhooks too.
-func Enqueue(ctx context.Context, st *store.Store, ev authconn.Event) error {
+func Enqueue(ctx context.Context, st Outbox, ev authconn.Event) error {
 	if ev.At.IsZero() {
 		ev.At = time.Now().UTC()
 	}
@@ -79,7 +86,7 @@ func NewSecret() string {
 // are logged. It stores no link: the Deliverer adds the status page URL and, for webhooks
 // that opted in, a connect link minted at send time.
 type Emitter struct {
-	Store  *store.Store
+	Store  Outbox
 	Logger *slog.Logger
 }
 

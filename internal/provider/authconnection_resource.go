@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"sort"
 	"strings"
 	"time"
 
@@ -566,18 +564,13 @@ func rotatedSecret(plan, state, config *authConnectionResourceModel) (types.Stri
 }
 
 // Delete revokes the connection's tokens at the provider and removes every record of the
-// connection from Vault, with connection.Delete (the code `tokend delete` runs).
-//
-// Failure policy: revocation is best effort (connection.Options.Force). A provider that is
-// down, slow (each request is bounded by the OAuth client's timeout) or refusing the client
-// must not block `terraform destroy` in CI, so the records are removed from Vault anyway and
-// the failure becomes a warning that says the tokens may stay valid at the provider until they
-// expire and how to end the grant by hand. The same holds when the Vault token may not do
-// what revocation needs (read the tokens and client secret, take the refresh lease), as with
-// the least-privilege Terraform policy of docs/vault-layout.md: the records are deleted as
-// that policy allows, with a warning. Other Vault errors (and a refresh by tokend holding the
-// lease past connection.Options.LeaseWait) fail the destroy: nothing is lost, and running it
-// again finishes the job.
+// connection from Vault, with connection.Delete (the code `tokend delete` runs) and the
+// policy a destroy needs: revocation is best effort (connection.Options.Force), so a provider
+// that is down, slow or refusing the client cannot block `terraform destroy` in CI; and a
+// Vault token that may not do what revocation needs, as the least-privilege Terraform policy
+// of docs/vault-layout.md, deletes without revoking (connection.Options.DeleteIfForbidden).
+// Either becomes a warning (connection.Result.Warning). Other Vault errors fail the destroy:
+// nothing is lost, and running it again finishes the job.
 func (r *authConnectionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
 	var state authConnectionResourceModel
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
@@ -585,125 +578,38 @@ func (r *authConnectionResource) Delete(ctx context.Context, req resource.Delete
 		return
 	}
 	name := state.Name.ValueString()
-	hide := r.credentialValues(ctx, name)
 	// connection.deleted is emitted by tokend serve from the change log: the Terraform role
 	// may not write the webhooks' outbox (docs/vault-layout.md).
-	res, err := connection.Delete(ctx, r.store, r.oauth, name, connection.Options{Force: true, NoDeletedEvent: true})
-	if err != nil && vaultForbidden(err) && len(res.Revoked) == 0 {
-		if derr := r.store.DeleteConnection(ctx, name); derr != nil {
-			resp.Diagnostics.AddError("Cannot delete the connection", redact(derr.Error(), hide))
-			return
-		}
-		tflog.Warn(ctx, "deleted connection without revoking its tokens: the Vault token may not read them", map[string]any{"name": name})
-		resp.Diagnostics.AddWarning("Tokens not revoked at the OAuth2 provider", forbiddenWarning(name, err, hide))
-		return
-	}
+	res, err := connection.Delete(ctx, r.store, r.oauth, name,
+		connection.Options{Force: true, DeleteIfForbidden: true, NoDeletedEvent: true})
 	if err != nil {
-		resp.Diagnostics.AddError("Cannot delete the connection", redact(err.Error(), hide))
+		resp.Diagnostics.AddError("Cannot delete the connection", err.Error())
 		return
 	}
+	if res.Forbidden != nil {
+		tflog.Warn(ctx, "deleted connection without revoking its tokens: the Vault token may not read them", map[string]any{"name": name})
+	} else {
+		tflog.Info(ctx, "deleted connection, its client secret and its tokens", deleteLogFields(res))
+	}
+	if w, ok := res.Warning(); ok {
+		resp.Diagnostics.AddWarning(w.Summary, w.Detail)
+	}
+}
+
+// deleteLogFields are the log fields of a delete: what was found and revoked, never a token.
+func deleteLogFields(res connection.Result) map[string]any {
 	revoked := res.Revoked
 	if revoked == nil {
 		revoked = []string{}
 	}
-	fields := map[string]any{"name": name, "found": res.Found, "had_tokens": res.HadTokens, "revoked": revoked}
+	fields := map[string]any{"name": res.Name, "found": res.Found, "had_tokens": res.HadTokens, "revoked": revoked}
 	if res.RevokeSkipped != "" {
 		fields["revoke_skipped"] = res.RevokeSkipped
 	}
 	if res.RevokeError != nil {
 		fields["revoke_failed"] = true
 	}
-	tflog.Info(ctx, "deleted connection, its client secret and its tokens", fields)
-	if summary, detail, ok := revocationWarning(res, hide); ok {
-		resp.Diagnostics.AddWarning(summary, detail)
-	}
-}
-
-// vaultForbidden reports whether err comes from Vault refusing the request (403).
-func vaultForbidden(err error) bool {
-	var ve *store.VaultError
-	return errors.As(err, &ve) && ve.StatusCode == http.StatusForbidden
-}
-
-// credentialValues returns the tokens and client secret of connection name, read before the
-// delete, so that revocationWarning can take them out of a provider's error description that
-// echoes them. It is best effort: a value it cannot read is simply not known.
-func (r *authConnectionResource) credentialValues(ctx context.Context, name string) []string {
-	var out []string
-	if ts, err := r.store.GetTokens(ctx, name); err == nil {
-		out = append(out, ts.RefreshToken, ts.AccessToken)
-		if id, ok := ts.Extra["id_token"].(string); ok {
-			out = append(out, id)
-		}
-	}
-	if cs, err := r.store.GetClientSecret(ctx, name); err == nil {
-		out = append(out, cs.Value)
-	}
-	return out
-}
-
-// revocationWarning turns what connection.Delete could not revoke at the provider
-// (Result.RevokeError and Result.Warnings) into the summary and detail of a warning
-// diagnostic; ok is false when there is nothing to warn about. Every value of hide (the
-// connection's tokens and client secret) is removed from the text, should the provider have
-// echoed one in its error description.
-func revocationWarning(res connection.Result, hide []string) (summary, detail string, ok bool) {
-	if res.RevokeError == nil && len(res.Warnings) == 0 {
-		return "", "", false
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "The connection %q was deleted from Vault (configuration, client secret and tokens), ", res.Name)
-	if res.RevokeError != nil {
-		summary = "Tokens not revoked at the OAuth2 provider"
-		fmt.Fprintf(&b, "but revoking its tokens at the OAuth2 provider failed: %v.", res.RevokeError)
-	} else {
-		summary = "Tokens only partly revoked at the OAuth2 provider"
-		b.WriteString("but not every token could be revoked at the OAuth2 provider.")
-	}
-	for _, w := range res.Warnings {
-		if w = strings.TrimSuffix(strings.TrimSpace(w), "."); w != "" {
-			fmt.Fprintf(&b, " %s%s.", strings.ToUpper(w[:1]), w[1:])
-		}
-	}
-	b.WriteString("\n\n" + revokeByHand)
-	return summary, redact(b.String(), hide), true
-}
-
-// forbiddenWarning is the detail of the warning given when the records were deleted without
-// revocation because Vault refused what revocation needs (err).
-func forbiddenWarning(name string, err error, hide []string) string {
-	return redact(fmt.Sprintf("The connection %q was deleted from Vault (configuration, client secret and tokens), "+
-		"but its tokens were not revoked at the OAuth2 provider: the Vault token of the Terraform provider may not "+
-		"do what revocation needs (%v). Revocation reads the connection's tokens and client secret and takes its "+
-		"refresh lease: grant the Terraform role read on .../connections/+/tokens and .../connections/+/client-secret "+
-		"and create, update and read on .../connections/+/refresh-lease (docs/vault-layout.md) for destroy to revoke, "+
-		"or run `tokend revoke NAME` before destroying.\n\n%s", name, err, revokeByHand), hide)
-}
-
-// revokeByHand ends every warning about tokens that were not revoked.
-const revokeByHand = "The tokens that were not revoked may stay valid at the provider until they expire " +
-	"(a refresh token often for months). To end the grant now, revoke the app's access by hand in the " +
-	"provider's console, or in the security settings of the account that authorized the connection " +
-	"(Google: https://myaccount.google.com/connections, \"Third-party apps & services\"). " +
-	"Revocation is best effort, so that a provider that is down cannot block the destroy."
-
-// redact replaces every value of secrets in s, and the prefix of one cut where a provider's
-// description was truncated ("..."), with "[redacted]".
-func redact(s string, secrets []string) string {
-	vals := make([]string, 0, len(secrets))
-	for _, v := range secrets {
-		if len(v) >= 6 { // shorter values are not credentials; replacing them would garble the text
-			vals = append(vals, v)
-		}
-	}
-	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
-	for _, v := range vals {
-		s = strings.ReplaceAll(s, v, "[redacted]")
-		for n := len(v) - 1; n >= 6; n-- {
-			s = strings.ReplaceAll(s, v[:n]+"...", "[redacted]...")
-		}
-	}
-	return s
+	return fields
 }
 
 func (r *authConnectionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {

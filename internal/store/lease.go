@@ -130,11 +130,17 @@ func (s *Store) AcquireLease(ctx context.Context, name, holder string, ttl time.
 	return l, prev, nil
 }
 
-// AcquireLeaseWaiting takes the refresh lease of connection name for holder until now+ttl,
-// as AcquireLease, trying again every poll while another holder's lease runs (a refresh in
-// progress), for at most wait. Past wait it returns the *LeaseHeldError (errors.Is
-// ErrLeaseHeld); when ctx ends, ctx.Err().
-func (s *Store) AcquireLeaseWaiting(ctx context.Context, name, holder string, ttl, wait, poll time.Duration) (*Lease, error) {
+// LeaseAcquirer is a store that takes refresh leases: *Store, or a test's in-memory store
+// with the same rules.
+type LeaseAcquirer interface {
+	AcquireLease(ctx context.Context, name, holder string, ttl time.Duration, opts ...LeaseOption) (*Lease, *Lease, error)
+}
+
+// AcquireLeaseWaiting takes the refresh lease of connection name in s for holder until
+// now+ttl, as AcquireLease, trying again every poll while another holder's lease runs (a
+// refresh in progress), for at most wait. Past wait it returns the *LeaseHeldError
+// (errors.Is ErrLeaseHeld); when ctx ends, ctx.Err().
+func AcquireLeaseWaiting(ctx context.Context, s LeaseAcquirer, name, holder string, ttl, wait, poll time.Duration) (*Lease, error) {
 	deadline := time.Now().Add(wait)
 	for {
 		l, _, err := s.AcquireLease(ctx, name, holder, ttl)

@@ -21,20 +21,20 @@ func TestLeaseWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	_, err = st.AcquireLeaseWaiting(ctx, "conn", "cli", time.Minute, 300*time.Millisecond, 50*time.Millisecond)
+	_, err = store.AcquireLeaseWaiting(ctx, st, "conn", "cli", time.Minute, 300*time.Millisecond, 50*time.Millisecond)
 	if !errors.Is(err, store.ErrLeaseHeld) || time.Since(start) < 300*time.Millisecond {
 		t.Fatalf("waiting past wait on a held lease: %v after %s, want ErrLeaseHeld after 300ms", err, time.Since(start))
 	}
 	cctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 	defer cancel()
-	if _, err := st.AcquireLeaseWaiting(cctx, "conn", "cli", time.Minute, time.Minute, 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
+	if _, err := store.AcquireLeaseWaiting(cctx, st, "conn", "cli", time.Minute, time.Minute, 50*time.Millisecond); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("waiting when ctx ends: %v, want context.DeadlineExceeded", err)
 	}
 	go func() {
 		time.Sleep(200 * time.Millisecond)
 		_ = st.ReleaseLease(context.Background(), l)
 	}()
-	got, err := st.AcquireLeaseWaiting(ctx, "conn", "cli", time.Minute, 10*time.Second, 50*time.Millisecond)
+	got, err := store.AcquireLeaseWaiting(ctx, st, "conn", "cli", time.Minute, 10*time.Second, 50*time.Millisecond)
 	if err != nil || got.Holder != "cli" || got.Phase != "" {
 		t.Fatalf("after the release: %+v, %v; want the lease for cli, no phase", got, err)
 	}

@@ -50,7 +50,13 @@ func (s *Store) PutClientSecret(ctx context.Context, name, secret string, origin
 	if err != nil {
 		return 0, err
 	}
-	p := s.Layout(name).ClientSecret
+	return s.putVersioned(ctx, "client secret", name, s.Layout(name).ClientSecret, ClientSecret{Value: secret, EndpointOrigins: origins})
+}
+
+// putVersioned writes value as a new version of the record at p (kind names it in errors) of
+// connection name: check-and-set on the current version, read from metadata only (so the
+// writer needs no read access to the value), then a change-log entry for the connection.
+func (s *Store) putVersioned(ctx context.Context, kind, name, p string, value any) (int, error) {
 	cas := 0
 	md, err := s.kv.GetMetadata(ctx, p)
 	switch {
@@ -58,9 +64,9 @@ func (s *Store) PutClientSecret(ctx context.Context, name, secret string, origin
 		cas = md.CurrentVersion
 	case errors.Is(err, vault.ErrSecretNotFound):
 	default:
-		return 0, fmt.Errorf("reading the client secret's metadata for %q from Vault: %w", name, redactErr(err))
+		return 0, fmt.Errorf("reading the %s's metadata for %q from Vault: %w", kind, name, redactErr(err))
 	}
-	v, err := s.write(ctx, "client secret", name, p, ClientSecret{Value: secret, EndpointOrigins: origins}, cas)
+	v, err := s.write(ctx, kind, name, p, value, cas)
 	if err == nil {
 		_ = s.noteChange(ctx, ChangeConnection, name, 0)
 	}
@@ -209,21 +215,7 @@ func (s *Store) PutClientAssertionKey(ctx context.Context, name string, key Clie
 		return 0, err
 	}
 	key.EndpointOrigins = origins
-	p := s.Layout(name).ClientAssertionKey
-	cas := 0
-	md, err := s.kv.GetMetadata(ctx, p)
-	switch {
-	case err == nil:
-		cas = md.CurrentVersion
-	case errors.Is(err, vault.ErrSecretNotFound):
-	default:
-		return 0, fmt.Errorf("reading the client assertion key's metadata for %q from Vault: %w", name, redactErr(err))
-	}
-	v, err := s.write(ctx, "client assertion key", name, p, key, cas)
-	if err == nil {
-		_ = s.noteChange(ctx, ChangeConnection, name, 0)
-	}
-	return v, err
+	return s.putVersioned(ctx, "client assertion key", name, s.Layout(name).ClientAssertionKey, key)
 }
 
 // GetClientAssertionKey returns the current client assertion key of connection name.

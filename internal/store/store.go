@@ -1,6 +1,15 @@
-// Package store keeps connections, client secrets, token sets, refresh leases and API keys
-// in HashiCorp Vault's KV v2 secrets engine. It is the only package that knows the Vault
-// layout; see docs/vault-layout.md and Layout for the paths and the policies each role needs.
+// Package store keeps tailor's records in HashiCorp Vault's KV v2 secrets engine. It is the
+// only package that knows the Vault layout; see docs/vault-layout.md and Layout for the paths
+// and the policies each role needs. The records, each with its version beside it:
+//
+//   - per connection: its configuration (ConnectionRecord), client secret (ClientSecret) or
+//     client assertion key (ClientAssertionKey), tokens (TokenRecord), refresh lease (Lease)
+//     and the account that authorized it (AccountRecord);
+//   - API keys (APIKey) and the status page's session epochs (SessionEpoch) and
+//     signing key (SessionKey);
+//   - connect links (CreateLink) and pending authorizations of the hosted flow (PutPending);
+//   - webhooks (Webhook) and the outbox of their events (EventRecord);
+//   - the change log every writer appends to (ChangesSince).
 //
 // Every write uses KV v2 check-and-set. A write that loses a race returns an error that
 // matches ErrConflict; a missing record returns an error that matches ErrNotFound.

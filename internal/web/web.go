@@ -1,6 +1,7 @@
-// Package web renders the HTML pages that tokend serve shows to people (the connect pages
-// and the status page): one layout, html/template escaping, and the security headers every
-// page gets. It knows nothing of connections or Vault.
+// Package web renders the HTML pages that tokend shows to people (tokend serve's connect
+// pages and status page, and the loopback result page of `tokend authorize`): one layout,
+// html/template escaping, and the security headers every page gets. It knows nothing of
+// connections or Vault.
 package web
 
 import (
@@ -48,13 +49,19 @@ type Page struct {
 	// allows, beside tokend itself, exactly the URLs an auth_url may have
 	// (authconn.ValidateURL): https, and http on loopback.
 	ToProvider bool
+	// NoForms: the page has no form (the loopback result page of `tokend authorize`), so
+	// forms may post nowhere (form-action 'none') and no referrer is sent at all; a
+	// same-origin referrer is there only for the Origin check of form posts.
+	NoForms bool
 }
 
-// FormActionSelf and FormActionProvider are the form-action directives of the content
-// security policy: forms post only to tokend, or also to a provider (Page.ToProvider).
+// FormActionSelf, FormActionProvider and FormActionNone are the form-action directives of
+// the content security policy: forms post only to tokend, or also to a provider
+// (Page.ToProvider), or nowhere (Page.NoForms).
 const (
 	FormActionSelf     = "form-action 'self'"
 	FormActionProvider = "form-action 'self' https: http://localhost:* http://127.0.0.1:*"
+	FormActionNone     = "form-action 'none'"
 )
 
 // Render writes the page t with data and status (RenderPage with only a nonce).
@@ -78,9 +85,13 @@ func RenderPage(w http.ResponseWriter, status int, t *template.Template, data an
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	csp := "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'; "
-	if p.ToProvider {
+	switch {
+	case p.NoForms:
+		h.Set("Referrer-Policy", "no-referrer")
+		csp += FormActionNone
+	case p.ToProvider:
 		csp += FormActionProvider
-	} else {
+	default:
 		csp += FormActionSelf
 	}
 	if p.Nonce != "" {

@@ -19,6 +19,7 @@ func TestPagesLimitWhereFormsPost(t *testing.T) {
 		{Page{}, "form-action 'self'", "https:", false},
 		{Page{Nonce: "n0"}, "form-action 'self'", "https:", true},
 		{Page{ToProvider: true}, FormActionProvider, "", false},
+		{Page{NoForms: true}, FormActionNone, "'self'", false},
 	} {
 		w := httptest.NewRecorder()
 		RenderPage(w, http.StatusOK, MessagePage, Message{Title: "t"}, tc.p)
@@ -33,6 +34,11 @@ func TestPagesLimitWhereFormsPost(t *testing.T) {
 		}
 	}
 	w := httptest.NewRecorder()
+	RenderPage(w, http.StatusOK, MessagePage, Message{Title: "t"}, Page{NoForms: true})
+	if got := w.Header().Get("Referrer-Policy"); got != "no-referrer" {
+		t.Errorf("NoForms: Referrer-Policy %q", got)
+	}
+	w = httptest.NewRecorder()
 	Render(w, http.StatusOK, MessagePage, Message{Title: "t"}, "")
 	if !strings.HasSuffix(w.Header().Get("Content-Security-Policy"), "form-action 'self'") {
 		t.Errorf("Render: CSP %q", w.Header().Get("Content-Security-Policy"))
