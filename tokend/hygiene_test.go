@@ -293,7 +293,7 @@ func newHygieneBed(t *testing.T) *hygieneBed {
 	hb.bin = buildTokend(t)
 	plugins := filepath.Join(hb.tmp, "plugins")
 	testenv.Build(t, ".", plugins, "terraform-provider-tailor")
-	hb.port = cliFreePort(t)
+	hb.port = testenv.Port(t)
 	var clientID string
 	clientID, hb.clientSecret = hb.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(hb.port)}})
 	hb.work = filepath.Join(hb.tmp, "tf")
@@ -307,7 +307,7 @@ func newHygieneBed(t *testing.T) *hygieneBed {
 	if err := os.WriteFile(filepath.Join(hb.work, "main.tf"), []byte(hb.config(clientID)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hb.tokendEnv = append(hb.baseEnv(), "VAULT_ADDR="+hb.vault.Addr, "VAULT_TOKEN="+hb.vault.Token)
+	hb.tokendEnv = minimalEnv(hb.tmp, hb.vault.Addr, "VAULT_TOKEN="+hb.vault.Token)
 	return hb
 }
 

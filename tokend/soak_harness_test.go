@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
@@ -331,8 +333,8 @@ func (s *soak) monitor(cycles int) {
 	}
 }
 
-// stop stops killing, lets a retry after the last kill finish (a lease outlives its holder
-// by at most its TTL), then stops the callers and shuts the replicas down with SIGTERM.
+// stop stops killing, waits until every lease a killed replica left was taken over, then
+// stops the callers and shuts the replicas down with SIGTERM.
 func (s *soak) stop() {
 	s.stopKiller()
 	<-s.killerDone
@@ -341,7 +343,7 @@ func (s *soak) stop() {
 		//lint:ignore SA2001 the empty section is the wait
 		r.mu.Unlock()
 	}
-	time.Sleep(s.lease + 2*time.Second)
+	s.awaitLeasesTakenOver()
 	s.stopCalls()
 	s.callers.Wait()
 	s.elapsed = time.Since(s.began)
@@ -400,11 +402,45 @@ func spawnServe(bin string, env *tailortest.Env, logDir, replica string, extra .
 	}
 }
 
+// freeAddrQuiet is freeAddr without testing.T, for goroutines.
 func freeAddrQuiet() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+	port, err := testenv.FreePort()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), err
+}
+
+// awaitLeasesTakenOver waits until a lease taken before the last kill has expired (one
+// TTL after that kill) and no connection's lease is held past its expiry: the survivors
+// took over what a killed holder left. Past the TTL plus 10 s it fails the soak.
+func (s *soak) awaitLeasesTakenOver() {
+	s.killsMu.Lock()
+	settled := s.began
+	if n := len(s.kills); n > 0 {
+		settled = s.kills[n-1].at
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	s.killsMu.Unlock()
+	settled = settled.Add(s.lease)
+	deadline := time.Now().Add(s.lease + 10*time.Second)
+	for {
+		stale := s.leasesHeldPastExpiry()
+		if len(stale) == 0 && time.Now().After(settled) {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Errorf("leases still held past their expiry (not taken over): %v", stale)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// leasesHeldPastExpiry lists the connections whose lease has a holder but has expired.
+func (s *soak) leasesHeldPastExpiry() []string {
+	var stale []string
+	for _, c := range s.conns {
+		l, err := s.env.Store.GetLease(context.Background(), c)
+		if err != nil || (l.Holder != "" && l.ExpiresAt.Before(time.Now())) {
+			stale = append(stale, c)
+		}
+	}
+	return stale
 }
