@@ -3,6 +3,7 @@ package provider
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -136,6 +137,19 @@ resource "echo" "test" {}
 	})
 }
 
+// awaitCode polls tokend (which re-reads cached records every second) until it answers
+// name's token with the error code, for 10 s at most.
+func (b *tokenBed) awaitCode(ctx context.Context, name, code string) error {
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, last = b.tokend.Token(ctx, name)
+		if ce := (*client.Error)(nil); errors.As(last, &ce) && ce.Code == code {
+			return nil
+		}
+	}
+	return fmt.Errorf("tokend did not answer %s for %s within 10 s; last answer: %v", code, name, last)
+}
+
 // tokenNow is a known-value check against the token tokend serves when the check runs.
 func tokenNow(b *tokenBed, name string) knownvalue.Check {
 	return knownvalue.StringFunc(func(v string) error {
@@ -177,9 +191,10 @@ ephemeral "tailor_authconnection_token" "t" {
 			{Config: open("other"), ExpectError: quoteRE("tokend refused the API key")},
 			{
 				PreConfig: b.mustRun(func(ctx context.Context) error {
-					_, err := b.env.Store.PutTokens(ctx, "tok-code", &dead, rec.Version)
-					time.Sleep(3 * time.Second) // this tokend re-reads cached records every second
-					return err
+					if _, err := b.env.Store.PutTokens(ctx, "tok-code", &dead, rec.Version); err != nil {
+						return err
+					}
+					return b.awaitCode(ctx, "tok-code", client.CodeNeedsReauthorization)
 				}),
 				Config:      open("tok-code"),
 				ExpectError: quoteRE("Connection needs to be authorized again"),
