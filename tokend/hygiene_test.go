@@ -278,8 +278,6 @@ type hygieneBed struct {
 	hostedSecrets            *hostedSecrets
 }
 
-type hygieneSecret struct{ kind, value string }
-
 // newHygieneBed starts Vault, Hydra (6-second access tokens), Chromium and the token
 // recorder, builds tokend and the provider, and writes the Terraform configuration of two
 // connections (one is never authorized).
@@ -600,17 +598,17 @@ func (hb *hygieneBed) collectFiles(t *testing.T) {
 }
 
 // secrets are the client secret and every token Hydra issued.
-func (hb *hygieneBed) secrets(t *testing.T) []hygieneSecret {
+func (hb *hygieneBed) secrets(t *testing.T) []testenv.Secret {
 	access, refresh := hb.rec.tokens()
 	if len(refresh) < 3 || len(access) < 4 {
 		t.Fatalf("recorded only %d access and %d refresh tokens", len(access), len(refresh))
 	}
-	out := append([]hygieneSecret{{"client secret", hb.clientSecret}}, hb.hostedSecrets.list()...)
+	out := append([]testenv.Secret{{Kind: "client secret", Value: hb.clientSecret}}, hb.hostedSecrets.list()...)
 	for _, a := range access {
-		out = append(out, hygieneSecret{"access token", a})
+		out = append(out, testenv.Secret{Kind: "access token", Value: a})
 	}
 	for _, r := range refresh {
-		out = append(out, hygieneSecret{"refresh token", r})
+		out = append(out, testenv.Secret{Kind: "refresh token", Value: r})
 	}
 	return out
 }
@@ -624,37 +622,29 @@ func checkServedTokensWereIssued(t *testing.T, hb *hygieneBed) {
 	}
 }
 
-func checkNoSecretInAnyArtifact(t *testing.T, hb *hygieneBed, secrets []hygieneSecret) {
+func checkNoSecretInAnyArtifact(t *testing.T, hb *hygieneBed, secrets []testenv.Secret) {
 	for _, n := range hb.arts.names() {
-		body := hb.arts.items[n]
-		for _, s := range secrets {
-			for _, form := range []string{s.value, url.QueryEscape(s.value)} {
-				if bytes.Contains(body, []byte(form)) {
-					t.Errorf("invariant «no secret in any artifact»: %s (%.6s...) found in %s", s.kind, s.value, n)
-					break
-				}
-			}
-		}
+		testenv.CheckNoSecret(t, "no secret in any artifact", n, hb.arts.items[n], secrets)
 	}
 }
 
 // checkTheSearchFindsWhatIsThere is the control: every served access token is in the 200
 // bodies, and no refresh token or client secret is.
-func checkTheSearchFindsWhatIsThere(t *testing.T, hb *hygieneBed, secrets []hygieneSecret) {
+func checkTheSearchFindsWhatIsThere(t *testing.T, hb *hygieneBed, secrets []testenv.Secret) {
 	for tok := range hb.served {
 		if !bytes.Contains(hb.okArt, []byte(tok)) {
 			t.Errorf("invariant «the search finds what is there»: a served access token is not found in the 200 bodies")
 		}
 	}
 	for _, s := range secrets {
-		if s.kind != "access token" && bytes.Contains(hb.okArt, []byte(s.value)) {
-			t.Errorf("invariant «the token endpoint answers only access tokens»: a 200 body holds a %s", s.kind)
+		if s.Kind != "access token" && bytes.Contains(hb.okArt, []byte(s.Value)) {
+			t.Errorf("invariant «the token endpoint answers only access tokens»: a 200 body holds a %s", s.Kind)
 		}
 	}
 }
 
 // logFigures logs what was searched (docs/reliability.md quotes it).
-func (hb *hygieneBed) logFigures(t *testing.T, secrets []hygieneSecret) {
+func (hb *hygieneBed) logFigures(t *testing.T, secrets []testenv.Secret) {
 	names := hb.arts.names()
 	cats := map[string][2]int{}
 	total, tofuTrace := 0, 0

@@ -1,7 +1,6 @@
 package provider
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -218,7 +217,7 @@ func TestAccAuthConnectionToken_noLeak(t *testing.T) {
 	t.Setenv("TF_ACC_LOG", "TRACE")
 	t.Setenv("TF_LOG", "TRACE")
 	t.Setenv("TF_ACC_LOG_PATH", logPath)
-	secrets := []string{b.token(t, "tok-cc"), b.token(t, "tok-code"), b.key}
+	secrets := testenv.Secrets(b.token(t, "tok-cc"), b.token(t, "tok-code"), b.key)
 	const addr = "tailor_authconnection.sink"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -247,7 +246,7 @@ resource "tailor_authconnection" "sink" {
 			ConfigStateChecks: []statecheck.StateCheck{noSecretInState{secrets, addr}},
 			Check: vaultCheck(func(ctx context.Context) error {
 				cs, err := b.store.GetClientSecret(ctx, "tok-sink")
-				if err != nil || cs.Value != secrets[0]+"."+secrets[1] {
+				if err != nil || cs.Value != secrets[0].Value+"."+secrets[1].Value {
 					return fmt.Errorf("the write-only attribute did not receive the tokens (%v)", err)
 				}
 				return nil
@@ -262,41 +261,9 @@ resource "tailor_authconnection" "sink" {
 
 // searchArtifacts fails when any of secrets is in a file under workDir (states, plans,
 // copies of the working directory) or in the trace log, which must contain every marker.
-func searchArtifacts(t *testing.T, workDir, logPath string, secrets, markers []string) {
+func searchArtifacts(t *testing.T, workDir, logPath string, secrets []testenv.Secret, markers []string) {
 	t.Helper()
-	files := 0
-	err := filepath.WalkDir(workDir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || bytes.Contains([]byte(p), []byte("/.terraform/")) {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files++
-		for i, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("invariant «no token in Terraform's files»: secret #%d appears in %s", i+1, p)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range markers {
-		if !bytes.Contains(log, []byte(m)) {
-			t.Errorf("the trace log (%d bytes) lacks %q: the search would prove nothing", len(log), m)
-		}
-	}
-	for i, s := range secrets {
-		if bytes.Contains(log, []byte(s)) {
-			t.Errorf("invariant «no token in the trace log»: secret #%d appears in it", i+1)
-		}
-	}
-	t.Logf("searched %d files and the %d-byte trace log for %d secrets", files, len(log), len(secrets))
+	files := testenv.CheckTreeHasNoSecret(t, "no token in Terraform's files", workDir, secrets, nil)
+	n := testenv.CheckTraceLogHasNoSecret(t, "no token in the trace log", logPath, markers, secrets)
+	t.Logf("searched %d files and the %d-byte trace log for %d secrets", files, n, len(secrets))
 }
