@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -204,12 +205,7 @@ func (a *artifacts) add(name string, b []byte) {
 func (a *artifacts) names() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]string, 0, len(a.items))
-	for n := range a.items {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(a.items))
 }
 
 func (a *artifacts) addFile(t *testing.T, name, path string) {
