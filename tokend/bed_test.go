@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -121,8 +122,9 @@ func withFlags(flags ...string) serveOption {
 var serveDefaults = []string{"--lease-ttl", "20s", "--lease-safety", "5s", "--recheck-interval", "2s",
 	"--key-cache-ttl", "1s", "--log-level", "debug"}
 
-// serve starts `tokend serve` as replica (its log file and --replica-id), waits for
-// /readyz, and stops the process when the test ends, logging its tail if the test failed.
+// serve starts `tokend serve` as replica (its log file and --replica-id) with the test
+// defaults and opts, waits for /readyz, and stops the process when the test ends, logging
+// its tail if the test failed.
 func (b *tokendBed) serve(t *testing.T, replica string, opts ...serveOption) *tokendProc {
 	t.Helper()
 	c := serveConfig{}
@@ -132,29 +134,64 @@ func (b *tokendBed) serve(t *testing.T, replica string, opts ...serveOption) *to
 	if c.addr == "" {
 		c.addr = freeAddr(t)
 	}
-	logPath := filepath.Join(t.TempDir(), replica+".log")
-	logf, err := os.Create(logPath)
+	p, err := launchServe(b.bin, b.environ, t.TempDir(), c.addr, replica, append(slices.Clone(serveDefaults), c.flags...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := append([]string{"serve", "--listen", c.addr, "--replica-id", replica}, serveDefaults...)
-	cmd := exec.Command(b.bin, append(args, c.flags...)...)
-	cmd.Env = b.environ
+	t.Cleanup(func() { p.stop(t, replica) })
+	return p
+}
+
+// launchServe starts `tokend serve --listen addr --replica-id replica flags...` with its
+// log in logDir and waits (30 s at most) for /readyz; a process that does not get ready is
+// killed, and the error holds its log. It never touches testing.T, so that goroutines may
+// call it; the caller stops the process.
+func launchServe(bin string, environ []string, logDir, addr, replica string, flags []string) (*tokendProc, error) {
+	logPath := filepath.Join(logDir, replica+".log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child has its own descriptor
+	cmd := exec.Command(bin, append([]string{"serve", "--listen", addr, "--replica-id", replica}, flags...)...)
+	cmd.Env = environ
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	p := &tokendProc{URL: "http://" + c.addr, cmd: cmd, log: logPath}
-	t.Cleanup(func() { p.stop(t, replica); logf.Close() })
-	hc := http.DefaultClient
-	if slices.Contains(c.flags, "--tls-cert") {
-		p.URL = "https://" + c.addr
+	p := &tokendProc{URL: "http://" + addr, cmd: cmd, log: logPath}
+	hc := &http.Client{Timeout: 2 * time.Second}
+	if slices.Contains(flags, "--tls-cert") {
+		p.URL = "https://" + addr
 		// Readiness only: the test checks the certificate with its own client.
-		hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	}
-	waitReady(t, hc, p.URL, "tokend "+replica, logPath, 30*time.Second)
-	return p
+	if err := awaitReady(hc, p.URL, 30*time.Second); err != nil {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+		b, _ := os.ReadFile(logPath)
+		return nil, fmt.Errorf("tokend %s not ready: %w\n%s", replica, err, b)
+	}
+	return p, nil
+}
+
+// awaitReady polls base/readyz until it answers 200, or returns the last failure after
+// timeout.
+func awaitReady(hc *http.Client, base string, timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		resp, err := hc.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+			err = fmt.Errorf("/readyz answered %d", resp.StatusCode)
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+	}
 }
 
 // stop ends the process (SIGTERM, then SIGKILL of its group after 10 s) and logs the tail
@@ -188,21 +225,11 @@ func freeAddr(t *testing.T) string {
 // the server's log (logPath, when not empty).
 func waitReady(t *testing.T, hc *http.Client, base, what, logPath string, timeout time.Duration) {
 	t.Helper()
-	for deadline := time.Now().Add(timeout); ; {
-		resp, err := hc.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	if err := awaitReady(hc, base, timeout); err != nil {
+		var b []byte
+		if logPath != "" {
+			b, _ = os.ReadFile(logPath)
 		}
-		if time.Now().After(deadline) {
-			var b []byte
-			if logPath != "" {
-				b, _ = os.ReadFile(logPath)
-			}
-			t.Fatalf("%s not ready: %v\n%s", what, err, b)
-		}
-		time.Sleep(50 * time.Millisecond)
+		t.Fatalf("%s not ready: %v\n%s", what, err, b)
 	}
 }

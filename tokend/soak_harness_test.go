@@ -3,14 +3,9 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -362,44 +357,13 @@ func (s *soak) stop() {
 	s.env.Proxy.OnRefresh(nil)
 }
 
-// spawnServe starts `tokend serve` and waits for /readyz without touching testing.T, so
-// that it can run in a goroutine. The caller kills the process.
+// spawnServe starts `tokend serve` on a free port against env's Vault (launchServe).
 func spawnServe(bin string, env *tailortest.Env, logDir, replica string, extra ...string) (*tokendProc, error) {
 	addr, err := freeAddrQuiet()
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(logDir, replica+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logf.Close() // the child has its own descriptor
-	args := append([]string{"serve", "--listen", addr, "--replica-id", replica}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = vaultEnv(env)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &tokendProc{URL: "http://" + addr, cmd: cmd, log: logPath}
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := hc.Get(p.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			_ = cmd.Wait()
-			b, _ := os.ReadFile(logPath)
-			return nil, errors.Join(fmt.Errorf("tokend %s not ready: %v", replica, err), errors.New(string(b)))
-		}
-	}
+	return launchServe(bin, vaultEnv(env), logDir, addr, replica, extra)
 }
 
 // freeAddrQuiet is freeAddr without testing.T, for goroutines.
