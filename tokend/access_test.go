@@ -9,15 +9,15 @@ import (
 	"go/parser"
 	"go/token"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -139,9 +139,8 @@ func TestAccessControl(t *testing.T) {
 type accessBed struct {
 	hydra                             *testenv.Hydra
 	browser                           *testenv.Browser
-	bin                               string
 	root                              *store.Store
-	tokendEnv, operatorEnv            []string
+	tokend, operator                  *tokendBed // under policy:tokend, and with the root token
 	port                              int
 	secret                            string
 	good, otherConn, noMatch, revoked apikey.Key
@@ -154,7 +153,7 @@ type accessBed struct {
 // four API keys.
 func newAccessBed(t *testing.T) *accessBed {
 	v := testenv.StartVault(t)
-	a := &accessBed{hydra: testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second}), browser: testenv.StartBrowser(t), bin: buildTokend(t)}
+	a := &accessBed{hydra: testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second}), browser: testenv.StartBrowser(t)}
 	ctx := context.Background()
 	var err error
 	if a.root, err = store.New(v.Client(), store.Options{}); err != nil {
@@ -167,12 +166,12 @@ func newAccessBed(t *testing.T) *accessBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p := tok.Auth.Policies; len(p) != 2 || !contains(p, "default") || !contains(p, "tailor-tokend") {
+	if p := tok.Auth.Policies; len(p) != 2 || !slices.Contains(p, "default") || !slices.Contains(p, "tailor-tokend") {
 		t.Fatalf("token policies %v", p)
 	}
-	a.tokendEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + tok.Auth.ClientToken}
-	a.operatorEnv = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + v.Token}
-	a.port = cliFreePort(t)
+	a.tokend = &tokendBed{bin: buildTokend(t), environ: minimalEnv(t.TempDir(), v.Addr, "VAULT_TOKEN="+tok.Auth.ClientToken)}
+	a.operator = a.tokend.with(minimalEnv(t.TempDir(), v.Addr, "VAULT_TOKEN="+v.Token))
+	a.port = testenv.Port(t)
 	var clientID string
 	clientID, a.secret = a.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(a.port)}})
 	for _, n := range []string{"google-oauth", "ms365-oauth"} {
@@ -201,19 +200,9 @@ func (a *accessBed) mkKey(t *testing.T, patterns ...string) apikey.Key {
 	return k
 }
 
-// run runs the tokend CLI with env.
-func (a *accessBed) run(env []string, args ...string) (string, string, error) {
-	cmd := exec.Command(a.bin, args...)
-	cmd.Env = env
-	var so, se strings.Builder
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	return so.String(), se.String(), err
-}
-
 func (a *accessBed) revokeKey(t *testing.T, k apikey.Key) {
 	t.Helper()
-	if _, se, err := a.run(a.operatorEnv, "keys", "revoke", k.ID); err != nil {
+	if _, se, err := a.operator.run("keys", "revoke", k.ID); err != nil {
 		t.Fatalf("keys revoke: %v %s", err, se)
 	}
 }
@@ -237,7 +226,7 @@ func (a *accessBed) callback(t *testing.T, host, method, path string) (int, stri
 // authorize runs `tokend authorize google-oauth` under the tokend policy, runs probes while
 // it waits for the callback, then completes it in Chromium.
 func (a *accessBed) authorize(t *testing.T, probes ...func(*testing.T, *accessBed)) {
-	cmd, rd, stderr := startAuthorizeProc(t, a.bin, a.tokendEnv, "google-oauth", a.port)
+	cmd, rd, stderr := startAuthorizeProc(t, a.tokend.bin, a.tokend.environ, "google-oauth", a.port)
 	line, err := rd.ReadString('\n')
 	if err != nil {
 		t.Fatalf("authorize: %v\n%s", err, stderr.String())
@@ -313,7 +302,7 @@ func checkCallbackRefusesForeignRequests(t *testing.T, a *accessBed) {
 func checkWrongStateStoresNothing(t *testing.T, a *accessBed) {
 	lh := "localhost:" + strconv.Itoa(a.port)
 	for _, q := range []string{"state=wrong-state&code=some-code", "code=some-code", "state=&code=some-code"} {
-		cmd, rd, stderr := startAuthorizeProc(t, a.bin, a.tokendEnv, "google-oauth", a.port)
+		cmd, rd, stderr := startAuthorizeProc(t, a.tokend.bin, a.tokend.environ, "google-oauth", a.port)
 		if _, err := rd.ReadString('\n'); err != nil {
 			t.Fatal(err)
 		}
@@ -332,27 +321,9 @@ func checkWrongStateStoresNothing(t *testing.T, a *accessBed) {
 // startServe starts `tokend serve` under the tokend policy.
 func (a *accessBed) startServe(t *testing.T) {
 	addr := freeAddr(t)
-	a.logPath = filepath.Join(t.TempDir(), "serve.log")
-	lf, _ := os.Create(a.logPath)
-	serve := exec.Command(a.bin, "serve", "--listen", addr, "--recheck-interval", "1s", "--key-cache-ttl", "1s", "--log-level", "debug",
-		"--public-url", "http://"+addr, "--rate-burst", "100000") // the sweep sends hundreds of bad keys from one address
-	serve.Env = a.tokendEnv
-	serve.Stdout, serve.Stderr = lf, lf
-	serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := serve.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = serve.Process.Signal(syscall.SIGTERM)
-		_ = serve.Wait()
-		lf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(a.logPath)
-			t.Logf("serve log:\n%s", b)
-		}
-	})
-	a.base = "http://" + addr
-	waitReady(t, http.DefaultClient, a.base, "tokend serve under policy:tokend", a.logPath, 20*time.Second)
+	p := a.tokend.serve(t, "access", onAddr(addr), withFlags("--recheck-interval", "1s", "--public-url", "http://"+addr,
+		"--rate-burst", "100000")) // the sweep sends hundreds of bad keys from one address
+	a.base, a.logPath = p.URL, p.log
 }
 
 func (a *accessBed) get(t *testing.T, path, authz string) (int, []byte) {
@@ -414,7 +385,7 @@ func checkClosedRoutesRefuseBadCredentials(t *testing.T, a *accessBed) {
 		}
 	}
 	t.Logf("access sweep: %d requests, %d to closed routes of which %d refused (%d to open routes: %v)\n%s",
-		total, total-openTotal, refusedTotal, openTotal, keys2(openRoutes), sweepTable(rows))
+		total, total-openTotal, refusedTotal, openTotal, slices.Sorted(maps.Keys(openRoutes)), sweepTable(rows))
 	if refusedTotal != total-openTotal {
 		t.Errorf("invariant «every closed route refuses bad credentials»: refused %d of %d requests to closed routes", refusedTotal, total-openTotal)
 	}
@@ -580,7 +551,7 @@ func checkRevokeUnderPolicy(t *testing.T, a *accessBed) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, se, err := a.run(a.tokendEnv, "revoke", "google-oauth"); err != nil {
+	if _, se, err := a.tokend.run("revoke", "google-oauth"); err != nil {
 		t.Fatalf("invariant «revoke works under policy:tokend»: %v\n%s", err, se)
 	}
 	if a.hydra.Introspect(t, latest.RefreshToken).Active {
@@ -596,25 +567,7 @@ func checkRevokeUnderPolicy(t *testing.T, a *accessBed) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if _, se, err := a.run(a.tokendEnv, "list"); err != nil {
+	if _, se, err := a.tokend.run("list"); err != nil {
 		t.Errorf("invariant «list works under policy:tokend»: %v %s", err, se)
 	}
-}
-
-func contains(xs []string, s string) bool {
-	for _, x := range xs {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func keys2(m map[string]string) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

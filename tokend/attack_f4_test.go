@@ -35,16 +35,16 @@ func TestAttackF4_TerraformRoleCannotForgeEvents(t *testing.T) {
 	if _, err := env.Store.PutClientSecret(ctx, c.Name, "s3cret-value"); err != nil {
 		t.Fatal(err)
 	}
-	bin := buildTokend(t)
+	bed := newTokendBed(t, env)
 	r := newReceiver(t)
-	out := runWithStdin(t, bin, env, "", "webhooks", "add", r.srv.URL+"/hook", "--events", "all")
+	out := bed.runIn(t, "", "webhooks", "add", r.srv.URL+"/hook", "--events", "all")
 	secret := strings.Fields(out[strings.Index(out, "whsec_"):])[0]
 	var err error
 	if r.wh, err = standardwebhooks.NewWebhook(secret); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"f4-a", "f4-b"} {
-		startServe(t, bin, env, id, "--webhook-interval", "200ms")
+		bed.serve(t, id, withFlags("--webhook-interval", "200ms"))
 	}
 	tf := env.RoleStore(t, "terraform")
 
@@ -85,7 +85,7 @@ func TestAttackF4_TerraformRoleCannotForgeEvents(t *testing.T) {
 	if _, err := env.Store.PutClientSecret(ctx, c.Name, "s3cret-value"); err != nil {
 		t.Fatal(err)
 	}
-	runWithStdin(t, bin, env, "", "delete", c.Name)
+	bed.runIn(t, "", "delete", c.Name)
 	r.waitFor(t, string(authconn.EventDeleted), 2, 20*time.Second)
 	time.Sleep(2 * time.Second)
 	got, _ = r.of(string(authconn.EventDeleted))

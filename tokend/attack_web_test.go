@@ -30,8 +30,8 @@ func controlFree(s string) bool {
 // ESC and BEL (a terminal escape that clears the screen, an OSC that sets the window title)
 // are refused by `tokend authorize --link`, `webhooks add` and `keys create`; records that
 // hold them anyway (written by an older version, or straight into Vault) are printed by
-// `links list`, `webhooks list` and `keys list` without control characters. On the old code
-// `^[[2Jx` and `^[]0;pwned^Gdesc` reached the operator's terminal.
+// `links list`, `webhooks list` and `keys list` without control characters: neither
+// `^[[2Jx` nor `^[]0;pwned^Gdesc` reaches the operator's terminal.
 func TestAttackF12_ListsPrintNoTerminalEscapes(t *testing.T) {
 	st := cliVault(t)
 	ctx := context.Background()

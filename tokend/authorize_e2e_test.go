@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -69,16 +68,6 @@ func cliVault(t *testing.T) *store.Store {
 	return st
 }
 
-func cliFreePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // cliWaitURL polls out until it holds a line starting with http.
 func cliWaitURL(t *testing.T, out func() string, timeout time.Duration) string {
 	t.Helper()
@@ -120,9 +109,9 @@ func TestBinaryAuthorizeEndToEnd(t *testing.T) {
 	}
 	bin := buildTokend(t)
 
-	port := cliFreePort(t)
+	port := testenv.Port(t)
 	id, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}})
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + v.Token}
+	env := minimalEnv(t.TempDir(), v.Addr, "VAULT_TOKEN="+v.Token)
 	command := func(ctx context.Context, stdin string, args ...string) *exec.Cmd {
 		cmd := exec.CommandContext(ctx, bin, args...)
 		cmd.Env = env

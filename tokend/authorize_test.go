@@ -22,7 +22,7 @@ func TestAuthorizeCLIWithHydra(t *testing.T) {
 	h := testenv.StartHydra(t, testenv.HydraOptions{})
 	b := testenv.StartBrowser(t)
 	ctx := context.Background()
-	port := cliFreePort(t)
+	port := testenv.Port(t)
 	id, secret := h.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(port)}})
 	p := strconv.Itoa(port)
 

@@ -118,13 +118,9 @@ func TestBenchTokend(t *testing.T) {
 	env.Authorize(t, "steady-conn")
 	short.AddConnection(t, "short-conn")
 	short.Authorize(t, "short-conn")
-	bin := buildTokend(t)
-	key, _, err := runTokend(t, bin, env, "keys", "create", "--connections", "*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	key = strings.TrimSpace(key)
-	p := startServe(t, bin, env, "bench", "--log-level", "info")
+	bed := newTokendBed(t, env)
+	key := bed.createKey(t, "--connections", "*")
+	p := bed.serve(t, "bench", withFlags("--log-level", "info"))
 	auth := http.Header{"Authorization": {"Bearer " + key}}
 
 	// The bytes tokend answers, for the bare handler.

@@ -18,20 +18,12 @@ func TestChangesReachEveryServeProcess(t *testing.T) {
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
 	env.AddConnection(t, "google-oauth")
 	env.Authorize(t, "google-oauth")
-	bin := buildTokend(t)
-	key, stderr, err := runTokend(t, bin, env, "keys", "create", "--connections", "google-*")
-	if err != nil {
-		t.Fatalf("keys create: %v\n%s", err, stderr)
-	}
-	key = strings.TrimSpace(key)
-	other, _, err := runTokend(t, bin, env, "keys", "create", "--connections", "google-*")
-	if err != nil {
-		t.Fatal(err)
-	}
-	other = strings.TrimSpace(other)
+	bed := newTokendBed(t, env)
+	key := bed.createKey(t, "--connections", "google-*")
+	other := bed.createKey(t, "--connections", "google-*")
 	var urls []string
 	for _, r := range []string{"changes-a", "changes-b"} {
-		urls = append(urls, startServe(t, bin, env, r, "--recheck-interval", "1h", "--key-cache-ttl", "1h").URL)
+		urls = append(urls, bed.serve(t, r, withFlags("--recheck-interval", "1h", "--key-cache-ttl", "1h")).URL)
 	}
 	path := "/v1/connections/google-oauth/token"
 	for _, u := range urls {
@@ -41,13 +33,13 @@ func TestChangesReachEveryServeProcess(t *testing.T) {
 			}
 		}
 	}
-	if _, stderr, err := runTokend(t, bin, env, "keys", "revoke", strings.SplitN(other, "_", 3)[1]); err != nil {
+	if _, stderr, err := bed.run("keys", "revoke", strings.SplitN(other, "_", 3)[1]); err != nil {
 		t.Fatalf("keys revoke: %v\n%s", err, stderr)
 	}
 	for _, u := range urls {
 		reaches(t, "the revoked API key", func() bool { r, _ := get(t, u+path, other); return r.StatusCode == 401 })
 	}
-	if _, stderr, err := runTokend(t, bin, env, "revoke", "google-oauth"); err != nil {
+	if _, stderr, err := bed.run("revoke", "google-oauth"); err != nil {
 		t.Fatalf("revoke: %v\n%s", err, stderr)
 	}
 	for _, u := range urls {

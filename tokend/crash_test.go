@@ -24,7 +24,7 @@ import (
 // oauth2.grant.refresh_token.rotation_grace_period the retry succeeds and the connection
 // survives the kill.
 func TestCrashWindow(t *testing.T) {
-	bin := buildTokend(t)
+	bin := buildTokend(t) // one build for both subtests
 	for _, tc := range []struct {
 		name        string
 		grace       time.Duration
@@ -44,8 +44,9 @@ func TestCrashWindow(t *testing.T) {
 			env.Proxy.OnAnswer(func() { once.Do(func() { close(answered) }) })
 			release := env.Proxy.Hold()
 			defer release()
-			leaseFlags := []string{"--lease-ttl", "6s", "--lease-safety", "2s"}
-			victim := startServe(t, bin, env, "victim", append(leaseFlags, "--insecure-no-auth")...)
+			bed := &tokendBed{bin: bin, environ: vaultEnv(env)}
+			leaseFlags := []string{"--lease-ttl", "6s", "--lease-safety", "2s", "--insecure-no-auth"}
+			victim := bed.serve(t, "victim", withFlags(leaseFlags...))
 			if r, b := get(t, victim.URL+"/v1/connections/crash-conn/token", ""); r.StatusCode != 200 {
 				t.Fatalf("victim: %d %s", r.StatusCode, b)
 			}
@@ -67,7 +68,7 @@ func TestCrashWindow(t *testing.T) {
 			l, _ := env.Store.GetLease(ctx, "crash-conn")
 			t.Logf("lease left by the victim: holder %s, phase %q, token version %d, expires in %s", l.Holder, l.Phase, l.TokenVersion, time.Until(l.ExpiresAt).Round(time.Millisecond))
 
-			survivor := startServe(t, bin, env, "survivor", append(leaseFlags, "--insecure-no-auth")...)
+			survivor := bed.serve(t, "survivor", withFlags(leaseFlags...))
 			deadline := time.Now().Add(30 * time.Second)
 			var status int
 			var body []byte

@@ -3,19 +3,18 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,133 +22,6 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 	"github.com/authconnection/terraform-provider-tailor/tokend/client"
 )
-
-// buildTokend builds this command into a temporary directory.
-func buildTokend(t *testing.T) string {
-	t.Helper()
-	return testenv.Build(t, "./tokend", t.TempDir(), "tokend")
-}
-
-type tokendProc struct {
-	URL string
-	cmd *exec.Cmd
-	log string
-}
-
-func vaultEnv(env *tailortest.Env) []string {
-	return append(os.Environ(), "VAULT_ADDR="+env.Vault.Addr, "VAULT_TOKEN="+env.Vault.Token, "TAILOR_PATH_PREFIX="+env.Prefix)
-}
-
-func runTokend(t *testing.T, bin string, env *tailortest.Env, args ...string) (string, string, error) {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = vaultEnv(env)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	return stdout.String(), stderr.String(), err
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// startServe starts `tokend serve` against env's Vault and waits for /readyz.
-func startServe(t *testing.T, bin string, env *tailortest.Env, replica string, extra ...string) *tokendProc {
-	t.Helper()
-	return startServeWith(t, bin, vaultEnv(env), replica, extra...)
-}
-
-// startServeWith starts `tokend serve` with the process environment environ and waits for
-// /readyz.
-func startServeWith(t *testing.T, bin string, environ []string, replica string, extra ...string) *tokendProc {
-	t.Helper()
-	return startServeOn(t, bin, environ, freeAddr(t), replica, extra...)
-}
-
-// startServeAt starts `tokend serve` against env's Vault on addr.
-func startServeAt(t *testing.T, bin string, env *tailortest.Env, addr string, extra ...string) *tokendProc {
-	t.Helper()
-	return startServeOn(t, bin, vaultEnv(env), addr, "serve-"+strings.ReplaceAll(addr, ":", "-"), extra...)
-}
-
-// startServeOn starts `tokend serve` on addr and waits for /readyz.
-func startServeOn(t *testing.T, bin string, environ []string, addr, replica string, extra ...string) *tokendProc {
-	t.Helper()
-	logPath := filepath.Join(t.TempDir(), replica+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	args := append([]string{"serve", "--listen", addr, "--replica-id", replica, "--lease-ttl", "20s", "--lease-safety", "5s",
-		"--recheck-interval", "2s", "--key-cache-ttl", "1s", "--log-level", "debug"}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = environ
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	scheme := "http://"
-	hc := http.DefaultClient
-	for _, a := range extra {
-		if a == "--tls-cert" {
-			scheme = "https://"
-			// Readiness only: the test checks the certificate with its own client.
-			hc = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-		}
-	}
-	p := &tokendProc{URL: scheme + addr, cmd: cmd, log: logPath}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			if len(b) > 6000 {
-				b = b[len(b)-6000:]
-			}
-			t.Logf("%s log:\n%s", replica, b)
-		}
-	})
-	waitReady(t, hc, p.URL, "tokend "+replica, logPath, 30*time.Second)
-	return p
-}
-
-// waitReady polls base/readyz until it answers 200, or fails the test after timeout with
-// the server's log (logPath, when not empty).
-func waitReady(t *testing.T, hc *http.Client, base, what, logPath string, timeout time.Duration) {
-	t.Helper()
-	for deadline := time.Now().Add(timeout); ; {
-		resp, err := hc.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			var b []byte
-			if logPath != "" {
-				b, _ = os.ReadFile(logPath)
-			}
-			t.Fatalf("%s not ready: %v\n%s", what, err, b)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
 
 func get(t *testing.T, url, key string) (*http.Response, []byte) {
 	t.Helper()
@@ -196,19 +68,28 @@ func TestServeProcessesAndNode(t *testing.T) {
 	env.AddConnection(t, "google-oauth")
 	env.AddConnection(t, "unauthorized-conn")
 	env.Authorize(t, "google-oauth")
-	bin := buildTokend(t)
+	bed := newTokendBed(t, env)
+	key := checkKeysCLI(t, bed, env)
+	checkNoAuthOffLoopback(t, bed)
+	var procs []*tokendProc
+	for i := range 3 {
+		procs = append(procs, bed.serve(t, fmt.Sprintf("serve-%d", i)))
+	}
+	checkAPIAnswers(t, procs[0].URL, key)
+	distinct := checkConcurrentClients(t, env, procs, key)
+	checkLogsHoldNoSecret(t, env, procs, key, distinct)
+	checkMetrics(t, procs[0].URL)
+	checkNodeModule(t, env, procs[1].URL, key)
+	checkRevokedKeyRefused(t, bed, procs[0].URL, key)
+}
 
-	// API keys through the CLI.
-	key, stderr, err := runTokend(t, bin, env, "keys", "create", "--connections", "google-*,unauthorized-conn", "--description", "e2e")
-	if err != nil {
-		t.Fatalf("keys create: %v\n%s", err, stderr)
-	}
-	key = strings.TrimSpace(key)
-	if !strings.HasPrefix(key, "tk_") {
-		t.Fatalf("keys create printed %q", key)
-	}
+// checkKeysCLI creates an API key through the CLI: it is printed once, listed by its ID
+// only, and stored as a hash that does not hold its secret part.
+func checkKeysCLI(t *testing.T, bed *tokendBed, env *tailortest.Env) string {
+	t.Helper()
+	key := bed.createKey(t, "--connections", "google-*,unauthorized-conn", "--description", "e2e")
 	keyID := strings.SplitN(key, "_", 3)[1]
-	list, _, err := runTokend(t, bin, env, "keys", "list")
+	list, _, err := bed.run("keys", "list")
 	if err != nil || !strings.Contains(list, keyID) || strings.Contains(list, key) {
 		t.Fatalf("keys list: %v\n%s", err, list)
 	}
@@ -216,28 +97,30 @@ func TestServeProcessesAndNode(t *testing.T) {
 	if err != nil || rec.Hash == "" || strings.Contains(rec.Hash, strings.SplitN(key, "_", 3)[2]) {
 		t.Fatalf("stored key record: %+v %v", rec, err)
 	}
+	return key
+}
 
-	// --insecure-no-auth is refused off loopback.
-	_, stderr, err = runTokend(t, bin, env, "serve", "--insecure-no-auth", "--listen", "0.0.0.0:0")
+// checkNoAuthOffLoopback: --insecure-no-auth is refused off loopback.
+func checkNoAuthOffLoopback(t *testing.T, bed *tokendBed) {
+	t.Helper()
+	_, stderr, err := bed.run("serve", "--insecure-no-auth", "--listen", "0.0.0.0:0")
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !strings.Contains(stderr, "loopback") {
 		t.Errorf("serve --insecure-no-auth on 0.0.0.0: %v %s", err, stderr)
 	}
+}
 
-	var procs []*tokendProc
-	for i := range 3 {
-		procs = append(procs, startServe(t, bin, env, fmt.Sprintf("serve-%d", i)))
-	}
-
-	// The API's answers.
-	p0 := procs[0].URL
-	resp, body := get(t, p0+"/v1/connections/google-oauth/token", key)
+// checkAPIAnswers: the token body, headers, every error code with a message, the list and
+// /healthz.
+func checkAPIAnswers(t *testing.T, base, key string) {
+	t.Helper()
+	resp, body := get(t, base+"/v1/connections/google-oauth/token", key)
 	if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Content-Type") != "application/json" {
 		t.Errorf("token: %d %v", resp.StatusCode, resp.Header)
 	}
 	var tok map[string]any
 	_ = json.Unmarshal(body, &tok)
 	if _, ok := tok["refresh_token"]; ok || tok["access_token"] == nil || tok["token_type"] == nil {
-		t.Errorf("token body has keys %v", keys(tok))
+		t.Errorf("token body has keys %v", slices.Sorted(maps.Keys(tok)))
 	}
 	if _, err := time.Parse(time.RFC3339, fmt.Sprint(tok["expires_at"])); err != nil {
 		t.Errorf("expires_at: %v", err)
@@ -254,7 +137,7 @@ func TestServeProcessesAndNode(t *testing.T) {
 		{"/v1/connections/google-missing/token", key, 404, "not_found"},
 		{"/v1/connections/unauthorized-conn/token", key, 409, "not_authorized"},
 	} {
-		resp, body := get(t, p0+c.path, c.key)
+		resp, body := get(t, base+c.path, c.key)
 		var eb struct{ Error, Message string }
 		_ = json.Unmarshal(body, &eb)
 		if resp.StatusCode != c.status || eb.Error != c.code || eb.Message == "" {
@@ -264,15 +147,20 @@ func TestServeProcessesAndNode(t *testing.T) {
 			t.Errorf("409 message %q does not name the command", eb.Message)
 		}
 	}
-	resp, body = get(t, p0+"/v1/connections", key)
+	resp, body = get(t, base+"/v1/connections", key)
 	if resp.StatusCode != 200 || !strings.Contains(string(body), `"google-oauth"`) || !strings.Contains(string(body), `"not_authorized"`) || strings.Contains(string(body), "access_token") {
 		t.Errorf("list: %d %s", resp.StatusCode, body)
 	}
-	if resp, _ := get(t, p0+"/healthz", ""); resp.StatusCode != 200 {
+	if resp, _ := get(t, base+"/healthz", ""); resp.StatusCode != 200 {
 		t.Errorf("healthz %d", resp.StatusCode)
 	}
+}
 
-	// Concurrent Go clients on all three processes across expiry boundaries.
+// checkConcurrentClients runs 60 Go clients on all processes for 10 s, across expiry
+// boundaries: every call gets an unexpired token, each refresh token reaches Hydra once,
+// and the chain stays active. It returns the access tokens served.
+func checkConcurrentClients(t *testing.T, env *tailortest.Env, procs []*tokendProc, key string) map[string]bool {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var calls, failures atomic.Int64
@@ -284,7 +172,7 @@ func TestServeProcessesAndNode(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c := client.New(procs[i%3].URL, key)
+			c := client.New(procs[i%len(procs)].URL, key)
 			for ctx.Err() == nil {
 				tk, err := c.Token(ctx, "google-oauth")
 				if ctx.Err() != nil {
@@ -304,7 +192,7 @@ func TestServeProcessesAndNode(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("3 tokend processes: %d calls, %d failures, %d distinct tokens, %d refreshes at Hydra (%v)", calls.Load(), failures.Load(), len(distinct), env.Proxy.Refreshes(), env.Proxy.Statuses())
+	t.Logf("%d tokend processes: %d calls, %d failures, %d distinct tokens, %d refreshes at Hydra (%v)", len(procs), calls.Load(), failures.Load(), len(distinct), env.Proxy.Refreshes(), env.Proxy.Statuses())
 	if failures.Load() > 0 {
 		t.Errorf("%d failed calls; first: %v", failures.Load(), firstErr.Load())
 	}
@@ -318,11 +206,15 @@ func TestServeProcessesAndNode(t *testing.T) {
 	if ir, _ := env.Introspect(final.RefreshToken); !ir.Active {
 		t.Errorf("chain revoked")
 	}
-	// No token or key secret in any log line (the processes log at debug level).
-	secrets := []string{strings.SplitN(key, "_", 3)[2], final.RefreshToken, env.ClientSecret}
-	for tk := range distinct {
-		secrets = append(secrets, tk)
-	}
+	return distinct
+}
+
+// checkLogsHoldNoSecret: no token or key secret in any log line (the processes log at
+// debug level).
+func checkLogsHoldNoSecret(t *testing.T, env *tailortest.Env, procs []*tokendProc, key string, served map[string]bool) {
+	t.Helper()
+	final, _ := env.Store.GetTokens(context.Background(), "google-oauth")
+	secrets := append([]string{strings.SplitN(key, "_", 3)[2], final.RefreshToken, env.ClientSecret}, slices.Collect(maps.Keys(served))...)
 	for _, p := range procs {
 		logText, _ := os.ReadFile(p.log)
 		for _, sec := range secrets {
@@ -331,14 +223,23 @@ func TestServeProcessesAndNode(t *testing.T) {
 			}
 		}
 	}
-	_, metrics := get(t, p0+"/metrics", "")
+}
+
+// checkMetrics: /metrics exposes the request, cache, expiry and refresh series.
+func checkMetrics(t *testing.T, base string) {
+	t.Helper()
+	_, metrics := get(t, base+"/metrics", "")
 	for _, m := range []string{`tokend_token_requests_total{outcome="ok"}`, "tokend_cache_hits_total", `tokend_token_expiry_seconds{connection="google-oauth"}`, "tokend_refreshes_total"} {
 		if !bytes.Contains(metrics, []byte(m)) {
 			t.Errorf("metrics lack %s", m)
 		}
 	}
+}
 
-	// The JavaScript module against a real tokend.
+// checkNodeModule runs the JavaScript module's tests (node --test) against base: every
+// test runs and passes.
+func checkNodeModule(t *testing.T, env *tailortest.Env, base, key string) {
+	t.Helper()
 	root, _ := testenv.RepoRoot()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -346,7 +247,7 @@ func TestServeProcessesAndNode(t *testing.T) {
 	}
 	cmd := exec.Command(node, "--test", "--test-reporter=spec", filepath.Join(root, "functions", "js"))
 	cmd.Env = append(os.Environ(),
-		"TAILOR_TOKEND_URL="+procs[1].URL, "TAILOR_TOKEND_API_KEY="+key,
+		"TAILOR_TOKEND_URL="+base, "TAILOR_TOKEND_API_KEY="+key,
 		"TAILOR_TEST_CONNECTION=google-oauth", "TAILOR_TEST_UNAUTHORIZED=unauthorized-conn",
 		"TAILOR_TEST_FORBIDDEN=other-conn", "TAILOR_TEST_MISSING=google-missing",
 		"TAILOR_TEST_USERINFO_URL="+env.Hydra.PublicURL+"/userinfo", "TAILOR_TEST_SUBJECT="+testenv.DefaultSubject)
@@ -358,14 +259,18 @@ func TestServeProcessesAndNode(t *testing.T) {
 	if dst := os.Getenv("TOKEND_NODE_OUTPUT"); dst != "" {
 		_ = os.WriteFile(dst, out, 0o644)
 	}
+}
 
-	// Revoking the key: refused within --key-cache-ttl (1 s).
-	if out, stderr, err := runTokend(t, bin, env, "keys", "revoke", keyID); err != nil {
+// checkRevokedKeyRefused: a key revoked through the CLI is refused within --key-cache-ttl
+// (1 s; the poll allows 10 s).
+func checkRevokedKeyRefused(t *testing.T, bed *tokendBed, base, key string) {
+	t.Helper()
+	if out, stderr, err := bed.run("keys", "revoke", strings.SplitN(key, "_", 3)[1]); err != nil {
 		t.Fatalf("keys revoke: %v %s %s", err, out, stderr)
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		resp, _ := get(t, p0+"/v1/connections/google-oauth/token", key)
+		resp, _ := get(t, base+"/v1/connections/google-oauth/token", key)
 		if resp.StatusCode == 401 {
 			break
 		}
@@ -374,12 +279,4 @@ func TestServeProcessesAndNode(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-}
-
-func keys(m map[string]any) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

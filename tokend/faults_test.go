@@ -35,9 +35,8 @@ func TestProviderFaults(t *testing.T) {
 	faultFor := time.Duration(envInt(t, "TAILOR_FAULT_SECONDS", 6)) * time.Second
 	const backoffBase, backoffMax = 250 * time.Millisecond, 2 * time.Second
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second, Persistent: true})
-	bin := buildTokend(t)
-	p := startServe(t, bin, env, "faults", "--insecure-no-auth", "--lease-ttl", "6s", "--lease-safety", "2s",
-		"--request-timeout", "2s", "--backoff-base", backoffBase.String(), "--backoff-max", backoffMax.String())
+	p := newTokendBed(t, env).serve(t, "faults", withFlags("--insecure-no-auth", "--lease-ttl", "6s", "--lease-safety", "2s",
+		"--request-timeout", "2s", "--backoff-base", backoffBase.String(), "--backoff-max", backoffMax.String()))
 
 	modes := []struct {
 		name       string

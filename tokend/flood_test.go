@@ -34,14 +34,16 @@ import (
 // cause.
 type floodBed struct {
 	env        *tailortest.Env
-	bin, audit string
+	bed        *tokendBed
+	audit      string
 	key, admin string
 }
 
 func newFloodBed(t *testing.T) *floodBed {
 	t.Helper()
 	v := testenv.StartVault(t)
-	b := &floodBed{env: &tailortest.Env{Vault: v, Prefix: "tailor"}, bin: buildTokend(t), audit: filepath.Join(t.TempDir(), "audit.log")}
+	b := &floodBed{env: &tailortest.Env{Vault: v, Prefix: "tailor"}, audit: filepath.Join(t.TempDir(), "audit.log")}
+	b.bed = newTokendBed(t, b.env)
 	if err := v.Client().Sys().EnableAuditWithOptions("file", &vaultapi.EnableAuditOptions{Type: "file",
 		Options: map[string]string{"file_path": b.audit}}); err != nil {
 		t.Fatal(err)
@@ -50,7 +52,7 @@ func newFloodBed(t *testing.T) *floodBed {
 	if err := os.WriteFile(secret, []byte("flood-client-secret"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, errOut, err := runTokend(t, b.bin, b.env, "create", "--name", "svc", "--provider-url", "https://idp.example",
+	if out, errOut, err := b.bed.run("create", "--name", "svc", "--provider-url", "https://idp.example",
 		"--auth-url", "https://idp.example/authorize", "--token-url", "https://idp.example/token", "--client-id", "flood",
 		"--client-secret-file", secret); err != nil {
 		t.Fatalf("tokend create: %v\n%s%s", err, out, errOut)
@@ -61,24 +63,9 @@ func newFloodBed(t *testing.T) *floodBed {
 		TokenType: "Bearer", Expiry: now.Add(2 * time.Hour), AuthorizedAt: now, Status: authconn.StatusAuthorized}, 0); err != nil {
 		t.Fatal(err)
 	}
-	b.key = b.mkKey(t, "--connections", "svc")
-	b.admin = b.mkKey(t, "--admin")
+	b.key = b.bed.createKey(t, "--connections", "svc")
+	b.admin = b.bed.createKey(t, "--admin")
 	return b
-}
-
-func (b *floodBed) mkKey(t *testing.T, args ...string) string {
-	t.Helper()
-	out, errOut, err := runTokend(t, b.bin, b.env, append([]string{"keys", "create"}, args...)...)
-	if err != nil {
-		t.Fatalf("tokend keys create: %v\n%s", err, errOut)
-	}
-	for _, f := range strings.Fields(out) {
-		if strings.HasPrefix(f, "tk_") {
-			return f
-		}
-	}
-	t.Fatalf("no key in %q", out)
-	return ""
 }
 
 // serve starts tokend serve with --public-url and quiet background work, plus extra.
@@ -87,7 +74,7 @@ func (b *floodBed) serve(t *testing.T, extra ...string) *tokendProc {
 	addr := freeAddr(t)
 	args := append([]string{"--public-url", "http://" + addr, "--no-warm", "--recheck-interval", "1h", "--change-interval", "1h",
 		"--webhook-interval", "1h", "--key-cache-ttl", "1h", "--log-level", "warn"}, extra...)
-	return startServeAt(t, b.bin, b.env, addr, args...)
+	return b.bed.serve(t, "flood-"+strings.ReplaceAll(addr, ":", "-"), onAddr(addr), withFlags(args...))
 }
 
 // vaultRequests counts the requests Vault has logged so far.

@@ -3,12 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"io"
 	"os"
 	"os/exec"
@@ -32,7 +27,7 @@ import (
 func TestBinaryClientCredentials(t *testing.T) {
 	t.Parallel()
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 5 * time.Second})
-	bin := buildTokend(t)
+	bed := newTokendBed(t, env)
 	keyPEM, keyFile := writeAssertionKey(t)
 	creds, err := oauth.KeyCredentials("x", keyPEM, "")
 	if err != nil {
@@ -49,14 +44,14 @@ func TestBinaryClientCredentials(t *testing.T) {
 
 	common := []string{"--type", "TYPE_OAUTH2", "--provider-url", env.Hydra.Issuer, "--issuer-url", env.Hydra.Issuer,
 		"--grant-type", "client_credentials", "--scopes", "read"}
-	outputs := runWithStdin(t, bin, env, secret+"\n", append([]string{"create", "--name", "svc-basic", "--client-id", basicID, "--client-secret-stdin"}, common...)...)
-	printed := runWithStdin(t, bin, env, "", append([]string{"create", "--name", "svc-jwt", "--client-id", jwtID,
+	outputs := bed.runIn(t, secret+"\n", append([]string{"create", "--name", "svc-basic", "--client-id", basicID, "--client-secret-stdin"}, common...)...)
+	printed := bed.runIn(t, "", append([]string{"create", "--name", "svc-jwt", "--client-id", jwtID,
 		"--client-auth", "private_key_jwt", "--client-assertion-key-file", keyFile}, common...)...)
 	checkPrintedJWKS(t, printed, creds.KeyID)
 	outputs += printed
 
-	key := apiKeyIn(t, runWithStdin(t, bin, env, "", "keys", "create", "--connections", "svc-*"))
-	p := startServe(t, bin, env, "serve-cc")
+	key := bed.createKey(t, "--connections", "svc-*")
+	p := bed.serve(t, "serve-cc")
 	for name, client := range map[string]string{"svc-basic": basicID, "svc-jwt": jwtID} {
 		resp, body := get(t, p.URL+"/v1/connections/"+name+"/token", key)
 		var tok struct {
@@ -69,7 +64,7 @@ func TestBinaryClientCredentials(t *testing.T) {
 			t.Errorf("invariant «the served token is the client's own»: %s: %+v %v", name, ir, err)
 		}
 	}
-	outputs += runWithStdin(t, bin, env, "", "list")
+	outputs += bed.runIn(t, "", "list")
 	if !strings.Contains(outputs, "svc-jwt") {
 		t.Errorf("tokend list lacks the connections:\n%s", outputs)
 	}
@@ -105,23 +100,14 @@ func TestBinaryDeviceAuthorize(t *testing.T) {
 	v := testenv.StartVault(t)
 	op := testenv.StartOIDC(t, testenv.OIDCOptions{DeviceInterval: time.Second})
 	b := testenv.StartBrowser(t)
-	bin := buildTokend(t)
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + v.Addr, "VAULT_TOKEN=" + v.Token}
-	run := func(stdin string, args ...string) {
-		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env, cmd.Stdin = env, strings.NewReader(stdin)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("tokend %s: %v\n%s", args[0], err, out)
-		}
-	}
-	run(op.ClientSecret+"\n", "create", "--name", "device", "--provider-url", op.Issuer, "--client-id", op.ClientID,
+	bed := &tokendBed{bin: buildTokend(t), environ: minimalEnv(t.TempDir(), v.Addr, "VAULT_TOKEN="+v.Token)}
+	bed.runIn(t, op.ClientSecret+"\n", "create", "--name", "device", "--provider-url", op.Issuer, "--client-id", op.ClientID,
 		"--client-secret-stdin", "--scopes", "openid,email,offline_access")
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "authorize", "device", "--device", "--timeout", "90s")
-	cmd.Env = env
+	cmd := exec.CommandContext(ctx, bed.bin, "authorize", "device", "--device", "--timeout", "90s")
+	cmd.Env = bed.environ
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -157,43 +143,10 @@ func TestBinaryDeviceAuthorize(t *testing.T) {
 	}
 }
 
-// apiKeyIn returns the API key that `tokend keys create` printed in out.
-func apiKeyIn(t *testing.T, out string) string {
-	t.Helper()
-	for _, f := range strings.Fields(out) {
-		if strings.HasPrefix(f, "tk_") {
-			return f
-		}
-	}
-	t.Fatalf("keys create printed no key:\n%s", out)
-	return ""
-}
-
-// runWithStdin runs the tokend binary against env's Vault and returns its output (stdout
-// and stderr).
-func runWithStdin(t *testing.T, bin string, env *tailortest.Env, stdin string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env, cmd.Stdin = vaultEnv(env), strings.NewReader(stdin)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("tokend %s: %v\n%s", strings.Join(args[:min(2, len(args))], " "), err, out)
-	}
-	return string(out)
-}
-
 // writeAssertionKey writes a new P-256 key as PKCS #8 PEM into a 0600 file.
 func writeAssertionKey(t *testing.T) (pemKey, path string) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	_, pemKey = testenv.NewP256Key(t)
 	path = filepath.Join(t.TempDir(), "assertion-key.pem")
 	if err := os.WriteFile(path, []byte(pemKey), 0o600); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
 // hostedSecrets are the hosted features' own secrets, searched for like the tokens: the
@@ -146,13 +148,13 @@ func (hb *hygieneBed) page(t *testing.T, name, method, path string, body io.Read
 }
 
 // hostedSecretList is what the search looks for besides the tokens and the client secret.
-func (hs *hostedSecrets) list() []hygieneSecret {
+func (hs *hostedSecrets) list() []testenv.Secret {
 	if hs == nil {
 		return nil
 	}
 	_, linkSecret, _ := strings.Cut(strings.TrimPrefix(hs.link, "tl_"), "_")
 	_, keySecret, _ := strings.Cut(strings.TrimPrefix(hs.adminKey, "tk_"), "_")
-	return []hygieneSecret{{"admin API key", hs.adminKey}, {"admin API key's secret part", keySecret},
-		{"webhook signing secret", hs.webhookSecret}, {"webhook signing secret (base64 part)", strings.TrimPrefix(hs.webhookSecret, "whsec_")},
-		{"connect link token", hs.link}, {"connect link's secret part", linkSecret}}
+	return []testenv.Secret{{Kind: "admin API key", Value: hs.adminKey}, {Kind: "admin API key's secret part", Value: keySecret},
+		{Kind: "webhook signing secret", Value: hs.webhookSecret}, {Kind: "webhook signing secret (base64 part)", Value: strings.TrimPrefix(hs.webhookSecret, "whsec_")},
+		{Kind: "connect link token", Value: hs.link}, {Kind: "connect link's secret part", Value: linkSecret}}
 }

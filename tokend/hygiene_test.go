@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -204,12 +205,7 @@ func (a *artifacts) add(name string, b []byte) {
 func (a *artifacts) names() []string {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	out := make([]string, 0, len(a.items))
-	for n := range a.items {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
+	return slices.Sorted(maps.Keys(a.items))
 }
 
 func (a *artifacts) addFile(t *testing.T, name, path string) {
@@ -278,8 +274,6 @@ type hygieneBed struct {
 	hostedSecrets            *hostedSecrets
 }
 
-type hygieneSecret struct{ kind, value string }
-
 // newHygieneBed starts Vault, Hydra (6-second access tokens), Chromium and the token
 // recorder, builds tokend and the provider, and writes the Terraform configuration of two
 // connections (one is never authorized).
@@ -293,7 +287,7 @@ func newHygieneBed(t *testing.T) *hygieneBed {
 	hb.bin = buildTokend(t)
 	plugins := filepath.Join(hb.tmp, "plugins")
 	testenv.Build(t, ".", plugins, "terraform-provider-tailor")
-	hb.port = cliFreePort(t)
+	hb.port = testenv.Port(t)
 	var clientID string
 	clientID, hb.clientSecret = hb.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(hb.port)}})
 	hb.work = filepath.Join(hb.tmp, "tf")
@@ -307,7 +301,7 @@ func newHygieneBed(t *testing.T) *hygieneBed {
 	if err := os.WriteFile(filepath.Join(hb.work, "main.tf"), []byte(hb.config(clientID)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hb.tokendEnv = append(hb.baseEnv(), "VAULT_ADDR="+hb.vault.Addr, "VAULT_TOKEN="+hb.vault.Token)
+	hb.tokendEnv = minimalEnv(hb.tmp, hb.vault.Addr, "VAULT_TOKEN="+hb.vault.Token)
 	return hb
 }
 
@@ -600,17 +594,17 @@ func (hb *hygieneBed) collectFiles(t *testing.T) {
 }
 
 // secrets are the client secret and every token Hydra issued.
-func (hb *hygieneBed) secrets(t *testing.T) []hygieneSecret {
+func (hb *hygieneBed) secrets(t *testing.T) []testenv.Secret {
 	access, refresh := hb.rec.tokens()
 	if len(refresh) < 3 || len(access) < 4 {
 		t.Fatalf("recorded only %d access and %d refresh tokens", len(access), len(refresh))
 	}
-	out := append([]hygieneSecret{{"client secret", hb.clientSecret}}, hb.hostedSecrets.list()...)
+	out := append([]testenv.Secret{{Kind: "client secret", Value: hb.clientSecret}}, hb.hostedSecrets.list()...)
 	for _, a := range access {
-		out = append(out, hygieneSecret{"access token", a})
+		out = append(out, testenv.Secret{Kind: "access token", Value: a})
 	}
 	for _, r := range refresh {
-		out = append(out, hygieneSecret{"refresh token", r})
+		out = append(out, testenv.Secret{Kind: "refresh token", Value: r})
 	}
 	return out
 }
@@ -624,37 +618,29 @@ func checkServedTokensWereIssued(t *testing.T, hb *hygieneBed) {
 	}
 }
 
-func checkNoSecretInAnyArtifact(t *testing.T, hb *hygieneBed, secrets []hygieneSecret) {
+func checkNoSecretInAnyArtifact(t *testing.T, hb *hygieneBed, secrets []testenv.Secret) {
 	for _, n := range hb.arts.names() {
-		body := hb.arts.items[n]
-		for _, s := range secrets {
-			for _, form := range []string{s.value, url.QueryEscape(s.value)} {
-				if bytes.Contains(body, []byte(form)) {
-					t.Errorf("invariant «no secret in any artifact»: %s (%.6s...) found in %s", s.kind, s.value, n)
-					break
-				}
-			}
-		}
+		testenv.CheckNoSecret(t, "no secret in any artifact", n, hb.arts.items[n], secrets)
 	}
 }
 
 // checkTheSearchFindsWhatIsThere is the control: every served access token is in the 200
 // bodies, and no refresh token or client secret is.
-func checkTheSearchFindsWhatIsThere(t *testing.T, hb *hygieneBed, secrets []hygieneSecret) {
+func checkTheSearchFindsWhatIsThere(t *testing.T, hb *hygieneBed, secrets []testenv.Secret) {
 	for tok := range hb.served {
 		if !bytes.Contains(hb.okArt, []byte(tok)) {
 			t.Errorf("invariant «the search finds what is there»: a served access token is not found in the 200 bodies")
 		}
 	}
 	for _, s := range secrets {
-		if s.kind != "access token" && bytes.Contains(hb.okArt, []byte(s.value)) {
-			t.Errorf("invariant «the token endpoint answers only access tokens»: a 200 body holds a %s", s.kind)
+		if s.Kind != "access token" && bytes.Contains(hb.okArt, []byte(s.Value)) {
+			t.Errorf("invariant «the token endpoint answers only access tokens»: a 200 body holds a %s", s.Kind)
 		}
 	}
 }
 
 // logFigures logs what was searched (docs/reliability.md quotes it).
-func (hb *hygieneBed) logFigures(t *testing.T, secrets []hygieneSecret) {
+func (hb *hygieneBed) logFigures(t *testing.T, secrets []testenv.Secret) {
 	names := hb.arts.names()
 	cats := map[string][2]int{}
 	total, tofuTrace := 0, 0

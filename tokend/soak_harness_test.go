@@ -3,14 +3,10 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -18,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
@@ -331,8 +328,8 @@ func (s *soak) monitor(cycles int) {
 	}
 }
 
-// stop stops killing, lets a retry after the last kill finish (a lease outlives its holder
-// by at most its TTL), then stops the callers and shuts the replicas down with SIGTERM.
+// stop stops killing, waits until every lease a killed replica left was taken over, then
+// stops the callers and shuts the replicas down with SIGTERM.
 func (s *soak) stop() {
 	s.stopKiller()
 	<-s.killerDone
@@ -341,7 +338,7 @@ func (s *soak) stop() {
 		//lint:ignore SA2001 the empty section is the wait
 		r.mu.Unlock()
 	}
-	time.Sleep(s.lease + 2*time.Second)
+	s.awaitLeasesTakenOver()
 	s.stopCalls()
 	s.callers.Wait()
 	s.elapsed = time.Since(s.began)
@@ -360,51 +357,54 @@ func (s *soak) stop() {
 	s.env.Proxy.OnRefresh(nil)
 }
 
-// spawnServe starts `tokend serve` and waits for /readyz without touching testing.T, so
-// that it can run in a goroutine. The caller kills the process.
+// spawnServe starts `tokend serve` on a free port against env's Vault (launchServe).
 func spawnServe(bin string, env *tailortest.Env, logDir, replica string, extra ...string) (*tokendProc, error) {
 	addr, err := freeAddrQuiet()
 	if err != nil {
 		return nil, err
 	}
-	logPath := filepath.Join(logDir, replica+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
+	return launchServe(bin, vaultEnv(env), logDir, addr, replica, extra)
+}
+
+// freeAddrQuiet is freeAddr without testing.T, for goroutines.
+func freeAddrQuiet() (string, error) {
+	port, err := testenv.FreePort()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), err
+}
+
+// awaitLeasesTakenOver waits until a lease taken before the last kill has expired (one
+// TTL after that kill) and no connection's lease is held past its expiry: the survivors
+// took over what a killed holder left. Past the TTL plus 10 s it fails the soak.
+func (s *soak) awaitLeasesTakenOver() {
+	s.killsMu.Lock()
+	settled := s.began
+	if n := len(s.kills); n > 0 {
+		settled = s.kills[n-1].at
 	}
-	defer logf.Close() // the child has its own descriptor
-	args := append([]string{"serve", "--listen", addr, "--replica-id", replica}, extra...)
-	cmd := exec.Command(bin, args...)
-	cmd.Env = vaultEnv(env)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	p := &tokendProc{URL: "http://" + addr, cmd: cmd, log: logPath}
-	hc := &http.Client{Timeout: 2 * time.Second}
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := hc.Get(p.URL + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return p, nil
-			}
+	s.killsMu.Unlock()
+	settled = settled.Add(s.lease)
+	deadline := time.Now().Add(s.lease + 10*time.Second)
+	for {
+		stale := s.leasesHeldPastExpiry()
+		if len(stale) == 0 && time.Now().After(settled) {
+			return
 		}
 		if time.Now().After(deadline) {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			_ = cmd.Wait()
-			b, _ := os.ReadFile(logPath)
-			return nil, errors.Join(fmt.Errorf("tokend %s not ready: %v", replica, err), errors.New(string(b)))
+			s.t.Errorf("leases still held past their expiry (not taken over): %v", stale)
+			return
 		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-func freeAddrQuiet() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
+// leasesHeldPastExpiry lists the connections whose lease has a holder but has expired.
+func (s *soak) leasesHeldPastExpiry() []string {
+	var stale []string
+	for _, c := range s.conns {
+		l, err := s.env.Store.GetLease(context.Background(), c)
+		if err != nil || (l.Holder != "" && l.ExpiresAt.Before(time.Now())) {
+			stale = append(stale, c)
+		}
 	}
-	defer l.Close()
-	return l.Addr().String(), nil
+	return stale
 }

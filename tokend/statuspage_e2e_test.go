@@ -44,9 +44,9 @@ func newStatusBed(t *testing.T) *statusBed {
 	s.public = "https://" + addr
 	id, secret := s.env.Hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{s.public + "/v1/callback/ms365-oauth"}})
 	s.env.AddConnectionFor(t, "ms365-oauth", id, secret)
-	bin := buildTokend(t)
-	s.admin = apiKeyIn(t, runWithStdin(t, bin, s.env, "", "keys", "create", "--admin", "--connections", "ms365-*", "--description", "status page test"))
-	s.proc = startServeAt(t, bin, s.env, addr, "--public-url", s.public, "--tls-cert", ca.CertFile, "--tls-key", ca.KeyFile)
+	bed := newTokendBed(t, s.env)
+	s.admin = bed.createKey(t, "--admin", "--connections", "ms365-*", "--description", "status page test")
+	s.proc = bed.serve(t, "statuspage", onAddr(addr), withFlags("--public-url", s.public, "--tls-cert", ca.CertFile, "--tls-key", ca.KeyFile))
 	return s
 }
 

@@ -39,11 +39,10 @@ func newVaultLoginBed(t *testing.T) *vaultLoginBed {
 		"token_policies": []string{"tailor-tokend"}, "token_ttl": "3s", "token_max_ttl": "6s"})
 	b.file = filepath.Join(t.TempDir(), "token")
 	b.writeJWT(t, b.issuer.Sign(t, map[string]any{"sub": tokendSubject}))
-	bin := buildTokend(t)
-	b.key = apiKeyIn(t, runWithStdin(t, bin, b.env, "", "keys", "create", "--connections", "google-*"))
-	environ := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "VAULT_ADDR=" + b.env.Vault.Addr,
-		"TAILOR_PATH_PREFIX=" + b.env.Prefix, "VAULT_JWT_ROLE=tokend", "VAULT_JWT_FILE=" + b.file}
-	b.proc = startServeWith(t, bin, environ, "jwt-replica")
+	bed := newTokendBed(t, b.env)
+	b.key = bed.createKey(t, "--connections", "google-*")
+	jwtLogin := minimalEnv(t.TempDir(), b.env.Vault.Addr, "TAILOR_PATH_PREFIX="+b.env.Prefix, "VAULT_JWT_ROLE=tokend", "VAULT_JWT_FILE="+b.file)
+	b.proc = bed.with(jwtLogin).serve(t, "jwt-replica")
 	return b
 }
 

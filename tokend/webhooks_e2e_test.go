@@ -118,9 +118,9 @@ func TestWebhooksAcrossReplicas(t *testing.T) {
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
 	env.AddConnection(t, "crm-oauth")
 	env.Authorize(t, "crm-oauth")
-	bin := buildTokend(t)
+	bed := newTokendBed(t, env)
 	r := newReceiver(t)
-	secret := strings.TrimSpace(runWithStdin(t, bin, env, "", "webhooks", "add", r.srv.URL+"/hook", "--events", "all"))
+	secret := strings.TrimSpace(bed.runIn(t, "", "webhooks", "add", r.srv.URL+"/hook", "--events", "all"))
 	secret = secret[strings.Index(secret, "whsec_"):]
 	secret = strings.Fields(secret)[0]
 	var err error
@@ -130,7 +130,7 @@ func TestWebhooksAcrossReplicas(t *testing.T) {
 	procs := map[string]*tokendProc{}
 	for i := range 3 {
 		id := "wh-replica-" + strconv.Itoa(i)
-		procs[id] = startServe(t, bin, env, id, "--webhook-interval", "200ms", "--webhook-claim-ttl", "3s")
+		procs[id] = bed.serve(t, id, withFlags("--webhook-interval", "200ms", "--webhook-claim-ttl", "3s"))
 	}
 	checkKilledMidDelivery(t, env, r, procs)
 	checkReceiverDown(t, env, r)

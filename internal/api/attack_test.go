@@ -79,8 +79,8 @@ func status(s http.Handler, key, host string) (int, http.Header, string) {
 }
 
 // TestAttackF6_ValidKeySurvivesAFloodOfMadeUpKeys: 25,000 made-up key ids (more than the
-// cache holds) do not push a valid key out of the cache: it is not read from Vault again.
-// Regression (security review 6): the cache was emptied whole at 10,000 entries.
+// cache holds) do not push a valid key out of the cache: it is not read from Vault again
+// (security review 6: the cache of unknown keys is bounded apart from the known keys).
 func TestAttackF6_ValidKeySurvivesAFloodOfMadeUpKeys(t *testing.T) {
 	s, key, ck := attackServer(t, nil)
 	if code, _, body := status(s, key, ""); code != 200 {

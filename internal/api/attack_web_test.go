@@ -21,7 +21,7 @@ import (
 // TestAttackF12_ProviderErrorInAPIErrorIsSanitized (security review, finding 12): a
 // provider's error_description with terminal escapes (ESC ] 0 ; ... BEL, ESC [ 31 m), stored
 // as a connection's last error, reaches the token endpoint's error body without any control
-// character. On the old code the JSON carried \u001b]0;PWNED\u0007\u001b[31mRED.
+// character: the JSON never carries \u001b]0;PWNED\u0007\u001b[31mRED.
 func TestAttackF12_ProviderErrorInAPIErrorIsSanitized(t *testing.T) {
 	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
@@ -60,7 +60,7 @@ func TestAttackF12_ProviderErrorInAPIErrorIsSanitized(t *testing.T) {
 
 // TestAttackF16_HeadersNosniffOnEveryAnswer (finding 16): the token endpoint's 200 (the hot
 // path, from memory), errors, the fallback 404 and routes registered by the pages all carry
-// X-Content-Type-Options: nosniff. On the old code the token's 200 lacked it.
+// X-Content-Type-Options: nosniff, the token's 200 included.
 func TestAttackF16_HeadersNosniffOnEveryAnswer(t *testing.T) {
 	s, key := hotServer(t)
 	s.mux.HandleFunc("GET /page-redirect", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/ui/login", http.StatusSeeOther) })
@@ -109,7 +109,7 @@ func (l *recordingLinks) Links(context.Context) ([]*authconn.ConnectLink, error)
 }
 
 // TestAttackF13_AdminAPIRefusesBadInput (finding 13): the admin API refuses an ESC in a
-// scope (the old code accepted it), a description with terminal escapes or over 512 bytes,
+// scope, a description with terminal escapes or over 512 bytes,
 // and a body that is not UTF-8 (JSON decoding would have replaced the bytes silently), each
 // with 400 naming the field, and creates no link.
 func TestAttackF13_AdminAPIRefusesBadInput(t *testing.T) {

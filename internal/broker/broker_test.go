@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -94,100 +95,123 @@ func TestReplicasRefreshOncePerExpiry(t *testing.T) {
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: 4 * time.Second})
 	env.AddConnection(t, "hydra-oauth")
 	first := env.Authorize(t, "hydra-oauth")
-
 	var brokers []*broker.Broker
 	var counters []*counter
 	for i := range 3 {
 		b, c := newBroker(t, env, fmt.Sprintf("replica-%d", i), broker.Options{})
 		brokers, counters = append(brokers, b), append(counters, c)
 	}
-
-	const callers = 200
 	runFor := 14 * time.Second
 	if testing.Short() {
 		runFor = 9 * time.Second
 	}
+	r := callReplicas(env, brokers, 200, runFor)
+	refreshes := env.Proxy.Refreshes()
+	t.Logf("%d calls by %d callers over %s; %d distinct access tokens served; %d refreshes reached Hydra; statuses %v",
+		r.calls.Load(), r.callers, runFor, len(r.tokens), refreshes, env.Proxy.Statuses())
+	for i, c := range counters {
+		t.Logf("replica-%d: cache hits %d, misses %d, refreshes %v", i, c.hits.Load(), c.misses.Load(), c.outcomes)
+	}
+	if f := r.failures.Load(); f > 0 {
+		t.Errorf("%d of %d calls failed; first: %v", f, r.calls.Load(), r.firstErr.Load())
+	}
+	checkOneRefreshPerGeneration(t, env, counters, runFor)
+	checkNoTokenServedAfterItsSuccessor(t, r)
+	if len(r.inactive) > 0 {
+		t.Errorf("%d served access tokens were not active at Hydra: %v", len(r.inactive), r.inactive)
+	}
+	checkRecordOneVersionPerRefresh(t, env, first, len(r.tokens))
+}
+
+// replicaRun is what the callers of TestReplicasRefreshOncePerExpiry saw.
+type replicaRun struct {
+	callers         int
+	calls, failures atomic.Int64
+	firstErr        atomic.Value
+	tokens          map[string]time.Time // access token -> when first returned
+	order           []string             // access tokens in the order they were first returned
+	serves          []tokenServe
+	inactive        []string // introspection answers of served tokens that were not active
+}
+
+// tokenServe is one successful call: when it started and which access token it returned.
+type tokenServe struct {
+	start time.Time
+	token string
+}
+
+// callReplicas runs callers goroutines that ask brokers (in turn) for hydra-oauth's token
+// for runFor, introspects every new access token as soon as it is first served, and closes
+// the brokers before it returns, so that no refresh runs between the caller's counts.
+func callReplicas(env *tailortest.Env, brokers []*broker.Broker, callers int, runFor time.Duration) *replicaRun {
 	ctx, cancel := context.WithTimeout(context.Background(), runFor)
 	defer cancel()
-
-	type seen struct{ at, exp time.Time }
-	// serve is one successful call: when it started and which access token it returned.
-	type serve struct {
-		start time.Time
-		token string
-	}
-	var serves []serve
-	var order []string // access tokens in the order they were first returned
+	r := &replicaRun{callers: callers, tokens: map[string]time.Time{}}
 	var mu sync.Mutex
-	tokens := map[string]seen{}
 	newTokens := make(chan string, 64)
-	var calls, failures atomic.Int64
-	var firstErr atomic.Value
 	var wg sync.WaitGroup
 	for i := range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b := brokers[i%len(brokers)]
 			for ctx.Err() == nil {
-				start := time.Now()
-				tok, err := b.Token(ctx, "hydra-oauth")
-				now := time.Now()
-				if ctx.Err() != nil {
-					return
-				}
-				calls.Add(1)
-				if err != nil {
-					failures.Add(1)
-					firstErr.CompareAndSwap(nil, err)
-				} else {
-					if !now.Before(tok.ExpiresAt) {
-						failures.Add(1)
-						firstErr.CompareAndSwap(nil, fmt.Errorf("served a token that expired at %s", tok.ExpiresAt))
-					}
-					mu.Lock()
-					if _, ok := tokens[tok.AccessToken]; !ok {
-						tokens[tok.AccessToken] = seen{now, tok.ExpiresAt}
-						order = append(order, tok.AccessToken)
-						newTokens <- tok.AccessToken
-					}
-					serves = append(serves, serve{start, tok.AccessToken})
-					mu.Unlock()
-				}
+				r.call(ctx, brokers[i%len(brokers)], &mu, newTokens)
 				time.Sleep(time.Duration(2+rand.IntN(8)) * time.Millisecond)
 			}
 		}()
 	}
-	// Introspect every new access token as soon as it is first served.
-	var inactive []string
 	introDone := make(chan struct{})
 	go func() {
 		defer close(introDone)
 		for tok := range newTokens {
 			ir, err := env.Introspect(tok)
 			if err != nil || !ir.Active || ir.ClientID != env.ClientID {
-				inactive = append(inactive, fmt.Sprintf("%+v %v", ir, err))
+				r.inactive = append(r.inactive, fmt.Sprintf("%+v %v", ir, err))
 			}
 		}
 	}()
 	wg.Wait()
-	// Stop the replicas before counting: their refresh loops would otherwise keep refreshing
-	// between the counts below and the read of the final record.
 	for _, b := range brokers {
 		b.Close()
 	}
 	close(newTokens)
 	<-introDone
+	return r
+}
 
+// call makes one call and records it: a failure, an expired token, or the token served.
+func (r *replicaRun) call(ctx context.Context, b *broker.Broker, mu *sync.Mutex, newTokens chan<- string) {
+	start := time.Now()
+	tok, err := b.Token(ctx, "hydra-oauth")
+	now := time.Now()
+	if ctx.Err() != nil {
+		return
+	}
+	r.calls.Add(1)
+	if err != nil {
+		r.failures.Add(1)
+		r.firstErr.CompareAndSwap(nil, err)
+		return
+	}
+	if !now.Before(tok.ExpiresAt) {
+		r.failures.Add(1)
+		r.firstErr.CompareAndSwap(nil, fmt.Errorf("served a token that expired at %s", tok.ExpiresAt))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if _, ok := r.tokens[tok.AccessToken]; !ok {
+		r.tokens[tok.AccessToken] = now
+		r.order = append(r.order, tok.AccessToken)
+		newTokens <- tok.AccessToken
+	}
+	r.serves = append(r.serves, tokenServe{start, tok.AccessToken})
+}
+
+// checkOneRefreshPerGeneration: no refresh token reached Hydra twice, every refresh was
+// answered 200 and stored by exactly one replica, and the run crossed expiry boundaries.
+func checkOneRefreshPerGeneration(t *testing.T, env *tailortest.Env, counters []*counter, runFor time.Duration) {
+	t.Helper()
 	refreshes := env.Proxy.Refreshes()
-	t.Logf("%d calls by %d callers over %s; %d distinct access tokens served; %d refreshes reached Hydra; statuses %v",
-		calls.Load(), callers, runFor, len(tokens), refreshes, env.Proxy.Statuses())
-	for i, c := range counters {
-		t.Logf("replica-%d: cache hits %d, misses %d, refreshes %v", i, c.hits.Load(), c.misses.Load(), c.outcomes)
-	}
-	if f := failures.Load(); f > 0 {
-		t.Errorf("%d of %d calls failed; first: %v", f, calls.Load(), firstErr.Load())
-	}
 	if n := env.Proxy.Reused(); n > 0 {
 		t.Errorf("%d refresh tokens were sent to Hydra more than once", n)
 	}
@@ -204,28 +228,36 @@ func TestReplicasRefreshOncePerExpiry(t *testing.T) {
 	if success != refreshes {
 		t.Errorf("replicas stored %d refreshes, Hydra saw %d", success, refreshes)
 	}
-	// Hydra revokes an access token when its refresh token is used, so once token k+1 has been
-	// returned to anyone, token k is dead: a call that started after that must not get k.
-	firstAt := map[string]time.Time{}
+}
+
+// checkNoTokenServedAfterItsSuccessor: Hydra revokes an access token when its refresh token
+// is used, so once token k+1 has been returned to anyone, token k is dead: a call that
+// started after that must not get k.
+func checkNoTokenServedAfterItsSuccessor(t *testing.T, r *replicaRun) {
+	t.Helper()
 	next := map[string]string{}
-	for i, tok := range order {
-		firstAt[tok] = tokens[tok].at
-		if i+1 < len(order) {
-			next[tok] = order[i+1]
+	for i, tok := range r.order {
+		if i+1 < len(r.order) {
+			next[tok] = r.order[i+1]
 		}
 	}
 	stale := 0
-	for _, s := range serves {
-		if n, ok := next[s.token]; ok && s.start.After(firstAt[n]) {
+	for _, s := range r.serves {
+		if n, ok := next[s.token]; ok && s.start.After(r.tokens[n]) {
 			stale++
 		}
 	}
 	if stale > 0 {
-		t.Errorf("%d of %d calls returned an access token after its successor had been served (Hydra had revoked it)", stale, len(serves))
+		t.Errorf("%d of %d calls returned an access token after its successor had been served (Hydra had revoked it)", stale, len(r.serves))
 	}
-	if len(inactive) > 0 {
-		t.Errorf("%d served access tokens were not active at Hydra: %v", len(inactive), inactive)
-	}
+}
+
+// checkRecordOneVersionPerRefresh: the token record moved one version per refresh, is
+// authorized, holds a refresh token active at Hydra, and each refresh gave one access
+// token that was served (distinct tokens served: refreshes or refreshes+1).
+func checkRecordOneVersionPerRefresh(t *testing.T, env *tailortest.Env, first *store.TokenRecord, served int) {
+	t.Helper()
+	refreshes := env.Proxy.Refreshes()
 	final, err := env.Store.GetTokens(context.Background(), "hydra-oauth")
 	if err != nil {
 		t.Fatal(err)
@@ -239,8 +271,8 @@ func TestReplicasRefreshOncePerExpiry(t *testing.T) {
 	if ir, err := env.Introspect(final.RefreshToken); err != nil || !ir.Active {
 		t.Errorf("the stored refresh token is not active at Hydra (%+v, %v): the chain was revoked", ir, err)
 	}
-	if len(tokens) != refreshes+1 && len(tokens) != refreshes {
-		t.Errorf("%d distinct access tokens served for %d refreshes", len(tokens), refreshes)
+	if served != refreshes+1 && served != refreshes {
+		t.Errorf("%d distinct access tokens served for %d refreshes", served, refreshes)
 	}
 }
 
@@ -270,7 +302,7 @@ func TestInvalidGrantMarksNeedsReauthorization(t *testing.T) {
 	if !errors.As(err, &na) || na.Status != authconn.StatusNeedsReauthorization {
 		t.Fatalf("Token = %v, want needs_reauthorization", err)
 	}
-	if msg := err.Error(); !contains(msg, "tokend authorize hydra-oauth") {
+	if msg := err.Error(); !strings.Contains(msg, "tokend authorize hydra-oauth") {
 		t.Errorf("message %q does not name the command", msg)
 	}
 	ts, _ := env.Store.GetTokens(ctx, "hydra-oauth")
@@ -481,17 +513,6 @@ func (f *failingStore) PutTokens(ctx context.Context, name string, t *authconn.T
 func (f *failingStore) wasStored(at string) bool {
 	_, ok := f.stored.Load(at)
 	return ok
-}
-
-func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || indexOf(s, sub) >= 0) }
-
-func indexOf(s, sub string) int {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return i
-		}
-	}
-	return -1
 }
 
 // TestClientSecretRotation: a client secret rotated through Terraform (a new version in

@@ -95,10 +95,48 @@ func (s *failoverSoak) run(t *testing.T, d time.Duration) {
 	}
 	s.killer(ctx, t)
 	wg.Wait()
-	time.Sleep(8 * time.Second) // let parked sets be written and refreshes settle
+	s.awaitSettled(t, 8*time.Second)
 	for _, b := range s.brokers {
 		b.Close()
 	}
+}
+
+// awaitSettled waits, at most within, until every parked token set was written and every
+// connection's record is authorized with a refresh token active at Hydra.
+func (s *failoverSoak) awaitSettled(t *testing.T, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		pending := s.unsettled()
+		if len(pending) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("not settled %s after the last call: %s", within, strings.Join(pending, "; "))
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// unsettled says what is not settled yet: parked sets not written, connections not
+// authorized or whose refresh token is not active.
+func (s *failoverSoak) unsettled() []string {
+	var out []string
+	if parked, written := s.logs.count("refreshed tokens could not be stored in Vault"), s.logs.count("pending refreshed tokens stored after the Vault failure"); parked != written {
+		out = append(out, fmt.Sprintf("%d parked sets, %d written", parked, written))
+	}
+	for _, name := range s.names {
+		ts, err := s.env.Store.GetTokens(context.Background(), name)
+		if err != nil || ts.Status != authconn.StatusAuthorized {
+			out = append(out, fmt.Sprintf("%s not authorized (%v)", name, err))
+			continue
+		}
+		if ir, err := s.env.Introspect(ts.RefreshToken); err != nil || !ir.Active {
+			out = append(out, fmt.Sprintf("%s: refresh token not active (%v)", name, err))
+		}
+	}
+	return out
 }
 
 func (s *failoverSoak) caller(ctx context.Context, i int) {

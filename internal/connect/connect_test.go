@@ -158,8 +158,8 @@ func TestHostedAuthorizeThroughALinkInChromium(t *testing.T) {
 
 // TestAttackF6_OneLinkPostedRepeatedlyWritesFewPendingRecords: a link holder who POSTs the
 // link 50 times gets the same authorization URL each time, and Vault holds at most
-// connect.MaxFlowsPerLink pending records (one here). Regression (security review 6): each
-// POST wrote a pending record and fetched discovery afresh.
+// connect.MaxFlowsPerLink pending records (one here): a repeated POST neither writes a
+// pending record nor fetches discovery again (security review 6).
 func TestAttackF6_OneLinkPostedRepeatedlyWritesFewPendingRecords(t *testing.T) {
 	t.Parallel()
 	h := newHostedBed(t, 0)

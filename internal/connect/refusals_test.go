@@ -62,7 +62,8 @@ func TestLinksThatCannotBeUsedGetAPage(t *testing.T) {
 // page, and store nothing.
 func TestHostedCallbackIsSingleUseAndExpires(t *testing.T) {
 	t.Parallel()
-	h := newHostedBed(t, 2*time.Second)
+	const pendingTTL = 2 * time.Second
+	h := newHostedBed(t, pendingTTL)
 	ctx := context.Background()
 	q := h.consent(t, ctx)
 	if resp, body := h.get(t, "/v1/callback/hosted?"+q.Encode()); resp.StatusCode != 200 || !strings.Contains(body, "Connected") {
@@ -77,7 +78,10 @@ func TestHostedCallbackIsSingleUseAndExpires(t *testing.T) {
 		t.Errorf("a made-up state: %d %s", resp.StatusCode, body)
 	}
 	late := h.consent(t, ctx)
-	time.Sleep(2500 * time.Millisecond) // the flow's 2 s run out
+	expired := time.Now().Add(pendingTTL) // the flow began before consent returned
+	for !time.Now().After(expired) {
+		time.Sleep(time.Until(expired) + time.Millisecond)
+	}
 	if resp, body := h.get(t, "/v1/callback/hosted?"+late.Encode()); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "expired") {
 		t.Errorf("invariant «a flow expires»: %d %s", resp.StatusCode, body)
 	}

@@ -5,12 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
@@ -20,7 +20,7 @@ import (
 // noSecretInPlan fails when any of the secrets appears in the JSON of the saved plan, that
 // is the output of `tofu show -json <planfile>` that the harness hands to plan checks.
 type noSecretInPlan struct {
-	secrets  []string
+	secrets  []testenv.Secret
 	resource string
 }
 
@@ -34,18 +34,15 @@ func (c noSecretInPlan) CheckPlan(_ context.Context, req plancheck.CheckPlanRequ
 		resp.Error = fmt.Errorf("the plan JSON does not mention %s: the check would prove nothing", c.resource)
 		return
 	}
-	for i, s := range c.secrets {
-		if bytes.Contains(b, []byte(s)) {
-			resp.Error = fmt.Errorf("secret #%d appears in `tofu show -json` of the saved plan", i+1)
-			return
-		}
+	if found := testenv.FindSecrets(b, c.secrets); len(found) > 0 {
+		resp.Error = fmt.Errorf("%s appears in `tofu show -json` of the saved plan", found[0])
 	}
 }
 
 // noSecretInState fails when any of the secrets appears in the JSON of the state
 // (`tofu show -json`).
 type noSecretInState struct {
-	secrets  []string
+	secrets  []testenv.Secret
 	resource string
 }
 
@@ -59,11 +56,8 @@ func (c noSecretInState) CheckState(_ context.Context, req statecheck.CheckState
 		resp.Error = fmt.Errorf("the state JSON does not mention %s: the check would prove nothing", c.resource)
 		return
 	}
-	for i, s := range c.secrets {
-		if bytes.Contains(b, []byte(s)) {
-			resp.Error = fmt.Errorf("secret #%d appears in `tofu show -json` of the state", i+1)
-			return
-		}
+	if found := testenv.FindSecrets(b, c.secrets); len(found) > 0 {
+		resp.Error = fmt.Errorf("%s appears in `tofu show -json` of the state", found[0])
 	}
 }
 
@@ -79,7 +73,7 @@ func TestAccAuthConnectionResource_noSecretLeak(t *testing.T) {
 	const addr = "tailor_authconnection.leak"
 	secret1 := "leak1-" + randomHex(24)
 	secret2 := "leak2-" + randomHex(24)
-	secrets := []string{secret1, secret2}
+	secrets := testenv.Secrets(secret1, secret2)
 
 	tmp := t.TempDir()
 	workDir := filepath.Join(tmp, "work")
@@ -133,53 +127,20 @@ variable "client_secret" {
 
 	// Every file the harness and OpenTofu left: state files and their backups, saved plans,
 	// lock files, the copies of each step's working directory.
-	var files, stateFiles, planFiles int
-	err := filepath.WalkDir(workDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		if strings.Contains(p, string(filepath.Separator)+".terraform"+string(filepath.Separator)) {
-			return nil // plugin cache and modules: symlinks to binaries, not written from data
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files++
+	var stateFiles, planFiles int
+	files := testenv.CheckTreeHasNoSecret(t, "no client secret in Terraform's files", workDir, secrets, func(p string, b []byte) {
 		if strings.HasSuffix(p, ".tfstate") && bytes.Contains(b, []byte(`"tailor_authconnection"`)) {
 			stateFiles++
 		}
 		if filepath.Base(p) == "tfplan" {
 			planFiles++
 		}
-		for i, s := range secrets {
-			if bytes.Contains(b, []byte(s)) {
-				t.Errorf("secret #%d appears in %s", i+1, p)
-			}
-		}
-		return nil
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if stateFiles == 0 {
 		t.Errorf("no state file with the resource was found under %s (%d files): the check proves nothing", workDir, files)
 	}
 	t.Logf("searched %d files (%d state files with the resource, %d saved plans)", files, stateFiles, planFiles)
-
-	log, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatalf("trace log: %v", err)
-	}
-	for _, want := range []string{"ApplyResourceChange", "tailor_authconnection", "client_secret_wo"} {
-		if !bytes.Contains(log, []byte(want)) {
-			t.Errorf("the trace log (%d bytes) does not contain %q: the check would prove nothing", len(log), want)
-		}
-	}
-	for i, s := range secrets {
-		if bytes.Contains(log, []byte(s)) {
-			t.Errorf("secret #%d appears in the TF_LOG=trace log %s", i+1, logPath)
-		}
-	}
-	t.Logf("searched the %d-byte trace log", len(log))
+	n := testenv.CheckTraceLogHasNoSecret(t, "no client secret in the trace log", logPath,
+		[]string{"ApplyResourceChange", "tailor_authconnection", "client_secret_wo"}, secrets)
+	t.Logf("searched the %d-byte trace log", n)
 }

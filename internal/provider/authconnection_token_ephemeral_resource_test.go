@@ -1,8 +1,8 @@
 package provider
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -136,6 +136,19 @@ resource "echo" "test" {}
 	})
 }
 
+// awaitCode polls tokend (which re-reads cached records every second) until it answers
+// name's token with the error code, for 10 s at most.
+func (b *tokenBed) awaitCode(ctx context.Context, name, code string) error {
+	var last error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		_, last = b.tokend.Token(ctx, name)
+		if ce := (*client.Error)(nil); errors.As(last, &ce) && ce.Code == code {
+			return nil
+		}
+	}
+	return fmt.Errorf("tokend did not answer %s for %s within 10 s; last answer: %v", code, name, last)
+}
+
 // tokenNow is a known-value check against the token tokend serves when the check runs.
 func tokenNow(b *tokenBed, name string) knownvalue.Check {
 	return knownvalue.StringFunc(func(v string) error {
@@ -177,9 +190,10 @@ ephemeral "tailor_authconnection_token" "t" {
 			{Config: open("other"), ExpectError: quoteRE("tokend refused the API key")},
 			{
 				PreConfig: b.mustRun(func(ctx context.Context) error {
-					_, err := b.env.Store.PutTokens(ctx, "tok-code", &dead, rec.Version)
-					time.Sleep(3 * time.Second) // this tokend re-reads cached records every second
-					return err
+					if _, err := b.env.Store.PutTokens(ctx, "tok-code", &dead, rec.Version); err != nil {
+						return err
+					}
+					return b.awaitCode(ctx, "tok-code", client.CodeNeedsReauthorization)
 				}),
 				Config:      open("tok-code"),
 				ExpectError: quoteRE("Connection needs to be authorized again"),
@@ -203,7 +217,7 @@ func TestAccAuthConnectionToken_noLeak(t *testing.T) {
 	t.Setenv("TF_ACC_LOG", "TRACE")
 	t.Setenv("TF_LOG", "TRACE")
 	t.Setenv("TF_ACC_LOG_PATH", logPath)
-	secrets := []string{b.token(t, "tok-cc"), b.token(t, "tok-code"), b.key}
+	secrets := testenv.Secrets(b.token(t, "tok-cc"), b.token(t, "tok-code"), b.key)
 	const addr = "tailor_authconnection.sink"
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
@@ -232,7 +246,7 @@ resource "tailor_authconnection" "sink" {
 			ConfigStateChecks: []statecheck.StateCheck{noSecretInState{secrets, addr}},
 			Check: vaultCheck(func(ctx context.Context) error {
 				cs, err := b.store.GetClientSecret(ctx, "tok-sink")
-				if err != nil || cs.Value != secrets[0]+"."+secrets[1] {
+				if err != nil || cs.Value != secrets[0].Value+"."+secrets[1].Value {
 					return fmt.Errorf("the write-only attribute did not receive the tokens (%v)", err)
 				}
 				return nil
@@ -247,41 +261,9 @@ resource "tailor_authconnection" "sink" {
 
 // searchArtifacts fails when any of secrets is in a file under workDir (states, plans,
 // copies of the working directory) or in the trace log, which must contain every marker.
-func searchArtifacts(t *testing.T, workDir, logPath string, secrets, markers []string) {
+func searchArtifacts(t *testing.T, workDir, logPath string, secrets []testenv.Secret, markers []string) {
 	t.Helper()
-	files := 0
-	err := filepath.WalkDir(workDir, func(p string, d os.DirEntry, err error) error {
-		if err != nil || d.IsDir() || bytes.Contains([]byte(p), []byte("/.terraform/")) {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		files++
-		for i, s := range secrets {
-			if bytes.Contains(data, []byte(s)) {
-				t.Errorf("invariant «no token in Terraform's files»: secret #%d appears in %s", i+1, p)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log, err := os.ReadFile(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range markers {
-		if !bytes.Contains(log, []byte(m)) {
-			t.Errorf("the trace log (%d bytes) lacks %q: the search would prove nothing", len(log), m)
-		}
-	}
-	for i, s := range secrets {
-		if bytes.Contains(log, []byte(s)) {
-			t.Errorf("invariant «no token in the trace log»: secret #%d appears in it", i+1)
-		}
-	}
-	t.Logf("searched %d files and the %d-byte trace log for %d secrets", files, len(log), len(secrets))
+	files := testenv.CheckTreeHasNoSecret(t, "no token in Terraform's files", workDir, secrets, nil)
+	n := testenv.CheckTraceLogHasNoSecret(t, "no token in the trace log", logPath, markers, secrets)
+	t.Logf("searched %d files and the %d-byte trace log for %d secrets", files, n, len(secrets))
 }

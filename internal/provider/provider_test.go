@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -286,11 +288,11 @@ func TestProviderSchemaIsValid(t *testing.T) {
 		t.Errorf("schema diagnostic: %s: %s", d.Summary, d.Detail)
 	}
 	if _, ok := resp.ResourceSchemas["tailor_authconnection"]; !ok {
-		t.Errorf("resource tailor_authconnection missing; have %v", keys(resp.ResourceSchemas))
+		t.Errorf("resource tailor_authconnection missing; have %v", slices.Sorted(maps.Keys(resp.ResourceSchemas)))
 	}
 	for _, ds := range []string{"tailor_authconnection", "tailor_authconnections"} {
 		if _, ok := resp.DataSourceSchemas[ds]; !ok {
-			t.Errorf("data source %s missing; have %v", ds, keys(resp.DataSourceSchemas))
+			t.Errorf("data source %s missing; have %v", ds, slices.Sorted(maps.Keys(resp.DataSourceSchemas)))
 		}
 	}
 
@@ -345,12 +347,4 @@ func TestProviderSchemaIsValid(t *testing.T) {
 	if id == nil || len(id.IdentityAttributes) != 1 || id.IdentityAttributes[0].Name != "name" || !id.IdentityAttributes[0].RequiredForImport {
 		t.Errorf("identity schema of tailor_authconnection: want one required attribute name, got %+v", id)
 	}
-}
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }

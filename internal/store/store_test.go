@@ -423,7 +423,7 @@ func TestLease(t *testing.T) {
 	// Concurrent acquirers of an expired lease: exactly one wins (the winner keeps the lease
 	// until all have tried, so no one can find it free after a release), and the winner sees
 	// the dead holder's record, phase included, as the previous lease.
-	time.Sleep(2100 * time.Millisecond)
+	awaitLeaseExpired(t, st, "conn")
 	type result struct {
 		lease, prev *store.Lease
 		err         error
@@ -465,6 +465,21 @@ func TestLease(t *testing.T) {
 	// Released: anyone can take it at once.
 	if _, _, err := st.AcquireLease(ctx, "conn", "replica-c", time.Minute); err != nil {
 		t.Fatalf("acquire after release: %v", err)
+	}
+}
+
+// awaitLeaseExpired waits until the expiry recorded in name's lease has passed (10 s at
+// most).
+func awaitLeaseExpired(t *testing.T, st *store.Store, name string) {
+	t.Helper()
+	l, err := st.GetLease(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !time.Now().After(l.ExpiresAt); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("lease of %s still live 10 s on: it expires at %s", name, l.ExpiresAt)
+		}
 	}
 }
 

@@ -1,9 +1,6 @@
 package testenv
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"maps"
@@ -28,10 +25,7 @@ type JWTIssuer struct {
 // issuer as its only trusted key.
 func (v *Vault) EnableJWTAuth(t testing.TB, mount string) *JWTIssuer {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
+	key, _ := NewP256Key(t)
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	if err != nil {
 		t.Fatal(err)

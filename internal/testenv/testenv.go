@@ -114,6 +114,16 @@ func randomHex(n int) string {
 // in use".
 func FreePort() (int, error) { return pickPort() }
 
+// Port is FreePort for tests: it fails t when the kernel has no port to give.
+func Port(t testing.TB) int {
+	t.Helper()
+	port, err := FreePort()
+	if err != nil {
+		t.Fatalf("free port: %v", err)
+	}
+	return port
+}
+
 // pickPort is the implementation of freePort; tests replace it to simulate
 // a port that another process took.
 var pickPort = func() (int, error) {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -191,5 +192,20 @@ func TestStartRetriesWhenThePortIsTaken(t *testing.T) {
 	}
 	if code, err := httpStatus(h.PublicURL + "/.well-known/openid-configuration"); err != nil || code != 200 {
 		t.Errorf("hydra discovery after a retry: %d %v", code, err)
+	}
+}
+
+// TestFindSecrets: a secret is found as it is and URL-encoded, named by its kind; an
+// empty secret (one never captured) is found everywhere, so the search cannot pass by it.
+func TestFindSecrets(t *testing.T) {
+	secrets := []Secret{{Kind: "token", Value: "a+b/c"}, {Kind: "other", Value: "zzz"}}
+	if got := FindSecrets([]byte("x a+b/c y"), secrets); !slices.Equal(got, []string{"token"}) {
+		t.Errorf("plain: %v", got)
+	}
+	if got := FindSecrets([]byte("q=a%2Bb%2Fc"), secrets); !slices.Equal(got, []string{"token"}) {
+		t.Errorf("URL-encoded: %v", got)
+	}
+	if got := FindSecrets([]byte("nothing"), append(secrets, Secret{Kind: "empty"})); !slices.Equal(got, []string{"empty"}) {
+		t.Errorf("empty secret: %v", got)
 	}
 }

@@ -65,10 +65,9 @@ func NewTestCA(t testing.TB) *TestCA {
 func (ca *TestCA) writeFiles(t testing.TB, der, caDER []byte, key *ecdsa.PrivateKey) {
 	t.Helper()
 	dir := t.TempDir()
-	keyDER, _ := x509.MarshalPKCS8PrivateKey(key)
 	ca.CertFile, ca.KeyFile, ca.CAFile = filepath.Join(dir, "server.crt"), filepath.Join(dir, "server.key"), filepath.Join(dir, "ca.crt")
 	chain := append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})...)
-	for f, b := range map[string][]byte{ca.CertFile: chain, ca.KeyFile: pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}),
+	for f, b := range map[string][]byte{ca.CertFile: chain, ca.KeyFile: []byte(PKCS8PEM(t, key)),
 		ca.CAFile: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER})} {
 		if err := os.WriteFile(f, b, 0o600); err != nil {
 			t.Fatal(err)
@@ -85,4 +84,25 @@ func (ca *TestCA) ChromiumTrust() map[string]any {
 // ServerTLS is a tls.Config that serves the server certificate.
 func (ca *TestCA) ServerTLS() *tls.Config {
 	return &tls.Config{Certificates: []tls.Certificate{ca.Server}, MinVersion: tls.VersionTLS12}
+}
+
+// NewP256Key returns a new P-256 private key and its PKCS #8 PEM encoding (what tokend's
+// --client-assertion-key-file and --tls-key read).
+func NewP256Key(t testing.TB) (*ecdsa.PrivateKey, string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, PKCS8PEM(t, key)
+}
+
+// PKCS8PEM encodes key as a PKCS #8 "PRIVATE KEY" PEM block.
+func PKCS8PEM(t testing.TB, key *ecdsa.PrivateKey) string {
+	t.Helper()
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
 }

@@ -73,14 +73,15 @@ func main() {
 	}
 }
 
-// parseFlags turns the command line into options; the repository root is found from the
-// working directory.
+// parseFlags turns the command line into options; the repository root is -root, by
+// default the working directory (make runs the script from the root).
 func parseFlags(args []string) (options, error) {
 	fs := flag.NewFlagSet("release", flag.ContinueOnError)
 	version := fs.String("version", "", "the version to release, as in the tag without its v: 0.1.0 (required)")
 	platforms := fs.String("platforms", defaultPlatforms, "comma-separated GOOS/GOARCH targets")
 	out := fs.String("out", "dist", "the directory of the artifacts; must be missing or empty")
 	snapshot := fs.Bool("snapshot", false, "a build for testing: no tag or clean-tree check, and no signature without a key")
+	rootDir := fs.String("root", ".", "the repository's root directory (holds go.mod)")
 	keyFile := fs.String("gpg-key-file", "", "armored OpenPGP private key to sign SHA256SUMS with (default: $GPG_PRIVATE_KEY)")
 	if err := fs.Parse(args); err != nil {
 		return options{}, err
@@ -92,7 +93,7 @@ func parseFlags(args []string) (options, error) {
 	if err != nil {
 		return options{}, err
 	}
-	root, err := findRoot()
+	root, err := moduleRoot(*rootDir)
 	if err != nil {
 		return options{}, err
 	}
@@ -113,22 +114,16 @@ func parsePlatforms(s string) ([]platform, error) {
 	return out, nil
 }
 
-// findRoot returns the nearest directory at or above the working directory with a go.mod.
-func findRoot() (string, error) {
-	dir, err := os.Getwd()
+// moduleRoot returns dir as an absolute path, or an error when it holds no go.mod.
+func moduleRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod at or above the working directory: run from the repository")
-		}
-		dir = parent
+	if _, err := os.Stat(filepath.Join(abs, "go.mod")); err != nil {
+		return "", fmt.Errorf("%s holds no go.mod: run from the repository's root, or pass -root", abs)
 	}
+	return abs, nil
 }
 
 // semverRE is a version as the registries accept it: MAJOR.MINOR.PATCH with an optional

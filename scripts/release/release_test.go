@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
 // testVersion is the version of the test builds.
@@ -73,7 +74,7 @@ func TestSnapshotRelease(t *testing.T) {
 // buildRelease runs a snapshot build of testVersion from the repository.
 func buildRelease(t *testing.T, o options) {
 	t.Helper()
-	root, err := findRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
 // TestCheckVersion accepts semver with or without a leading v and rejects the rest.
@@ -44,7 +45,7 @@ func TestParsePlatforms(t *testing.T) {
 // with the version or no key is given, before building anything.
 func TestReleaseNeedsTagAndKey(t *testing.T) {
 	t.Setenv("GPG_PRIVATE_KEY", "")
-	root, err := findRoot()
+	root, err := testenv.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,5 +163,20 @@ func TestCheckTree(t *testing.T) {
 	t.Setenv("SOURCE_DATE_EPOCH", "86400")
 	if got := sourceDate(repo, io.Discard); !got.Equal(time.Unix(86400, 0)) {
 		t.Errorf("sourceDate with SOURCE_DATE_EPOCH=86400 = %s", got)
+	}
+}
+
+// TestRootMustHoldGoMod: -root (by default the working directory) must be the module's
+// root; elsewhere the script refuses before building anything.
+func TestRootMustHoldGoMod(t *testing.T) {
+	if _, err := parseFlags([]string{"-version", "0.1.0", "-root", t.TempDir()}); err == nil || !strings.Contains(err.Error(), "no go.mod") {
+		t.Errorf("-root without go.mod: %v", err)
+	}
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := parseFlags([]string{"-version", "0.1.0", "-root", root}); err != nil || o.root != root {
+		t.Errorf("-root %s: %+v %v", root, o.root, err)
 	}
 }

@@ -5,12 +5,7 @@ package tailortest
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -125,15 +120,7 @@ func (e *Env) AddClientCredentials(t testing.TB, name, auth string) string {
 // kid tokend derives (the RFC 7638 thumbprint).
 func newAssertionKey(t testing.TB) (pemKey string, jwks []byte) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey = string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}))
+	_, pemKey = testenv.NewP256Key(t)
 	creds, err := oauth.KeyCredentials("x", pemKey, "")
 	if err != nil {
 		t.Fatal(err)
