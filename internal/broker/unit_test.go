@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,20 +78,29 @@ func TestWaitsForTheLeaseHolder(t *testing.T) {
 	st.Conns["c"] = true
 	st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Second), Status: authconn.StatusAuthorized}, Version: 3}
 	st.Leases["c"] = store.Lease{Name: "c", Holder: "other", ExpiresAt: time.Now().Add(5 * time.Second), Phase: store.PhaseRefreshing, Version: 7}
+	// The other replica stores its refresh once this one is seen waiting: at its third read
+	// of the token record (the first is the cache miss, the second the re-read under the
+	// held lease; the third is a poll while waiting).
+	var reads atomic.Int64
+	st.Fault = func(op, _ string) error {
+		if op == "GetTokens" && reads.Add(1) == 3 {
+			st.Mu.Lock()
+			st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "from-other", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour), RefreshedAt: time.Now(), Status: authconn.StatusAuthorized}, Version: 4}
+			st.Mu.Unlock()
+		}
+		return nil
+	}
 	oa := &fakeOAuth{life: time.Hour}
 	b := newTestBroker(t, st, oa)
-	go func() {
-		time.Sleep(200 * time.Millisecond)
-		st.Mu.Lock()
-		st.Tokens["c"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "from-other", RefreshToken: "rt2", Expiry: time.Now().Add(time.Hour), RefreshedAt: time.Now(), Status: authconn.StatusAuthorized}, Version: 4}
-		st.Mu.Unlock()
-	}()
 	tok, err := b.Token(context.Background(), "c")
 	if err != nil || tok.AccessToken != "from-other" {
 		t.Fatalf("Token = %v, %v", tok, err)
 	}
 	if oa.calls.Load() != 0 {
 		t.Errorf("called the provider while another replica held the lease")
+	}
+	if n := reads.Load(); n < 3 {
+		t.Errorf("%d reads of the token record: the broker did not wait for the other replica's write", n)
 	}
 }
 
@@ -149,15 +159,21 @@ func TestLead(t *testing.T) {
 func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) {
 	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
-	now := time.Now()
+	clk := newFakeClock()
+	st.Now = clk.Now
+	now := clk.Now()
 	// A 6 s token issued 2 s ago: lead 2 s, so its cutoff is about now.
 	ts := store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: now.Add(4 * time.Second), RefreshedAt: now.Add(-2 * time.Second), Status: authconn.StatusAuthorized}, Version: 1}
 	st.Tokens["c"] = ts
 	oa := &fakeOAuth{life: time.Hour, err: &oauth.Error{Op: "refresh", Kind: oauth.KindTransient, StatusCode: 503, Code: "temporarily_unavailable"}}
-	b := newTestBroker(t, st, oa)
+	b, err := New(Options{Store: st, OAuth: oa, ReplicaID: "me", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		PollInterval: 20 * time.Millisecond, LeaseTTL: 10 * time.Second, LeaseSafety: 2 * time.Second, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	oa2 := &fakeOAuth{life: time.Hour}
 	b2, err := New(Options{Store: st, OAuth: oa2, ReplicaID: "other", Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		PollInterval: 20 * time.Millisecond, LeaseTTL: 10 * time.Second, LeaseSafety: 2 * time.Second})
+		PollInterval: 20 * time.Millisecond, LeaseTTL: 10 * time.Second, LeaseSafety: 2 * time.Second, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +181,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 	if _, err := b.Token(ctx, "c"); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Until(b.cutoff(&ts.TokenSet)) + 20*time.Millisecond)
+	clk.Set(b.cutoff(&ts.TokenSet).Add(20 * time.Millisecond))
 
 	// 1. This replica's refresh fails: the provider answered, nothing was rotated; the
 	// cached token is served while it backs off, and it keeps the lease.
@@ -176,7 +192,7 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 	st.Mu.Lock()
 	l := st.Leases["c"]
 	st.Mu.Unlock()
-	if l.Holder != "me" || l.Phase != store.PhaseBackoff || !l.Held(time.Now()) {
+	if l.Holder != "me" || l.Phase != store.PhaseBackoff || !l.Held(clk.Now()) {
 		t.Fatalf("lease after the failed refresh: %+v; want held by me in phase backoff", l)
 	}
 	if _, _, err := st.AcquireLease(ctx, "c", "third", time.Minute); err == nil {
@@ -194,13 +210,13 @@ func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) 
 
 	// 3. Nobody serves the token from the lease's end less the skew; after it, a replica
 	// refreshes and the new token is served.
-	time.Sleep(time.Until(l.ExpiresAt.Add(-b.skew(&ts.TokenSet))) + 10*time.Millisecond)
+	clk.Set(l.ExpiresAt.Add(-b.skew(&ts.TokenSet)).Add(10 * time.Millisecond))
 	for _, r := range []*Broker{b, b2} {
-		if tok, err := r.Token(ctx, "c"); err == nil && tok.AccessToken == "old" && time.Now().Before(l.ExpiresAt) {
+		if tok, err := r.Token(ctx, "c"); err == nil && tok.AccessToken == "old" && clk.Now().Before(l.ExpiresAt) {
 			t.Fatalf("%s served the cached token after the backoff lease's end less the skew", r.ReplicaID())
 		}
 	}
-	time.Sleep(time.Until(l.ExpiresAt) + 10*time.Millisecond)
+	clk.Set(l.ExpiresAt.Add(10 * time.Millisecond))
 	oa.err = nil
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -311,5 +327,29 @@ func TestRevokedClientCredentialsTokenIsNotServedOn(t *testing.T) {
 	_ = b.sync(ctx, b.entry("cc")) // what the change log's entry for the revoke makes every replica do
 	if tok, err := b.Token(ctx, "cc"); err == nil || tok != nil {
 		t.Fatalf("after the revoke, with the provider failing: got %v, %v; want no token", tok, err)
+	}
+}
+
+// fakeClock is a clock a test moves by hand (broker.Options.Now, MemStore.Now).
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
+
+// Now returns the clock's time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+// Set moves the clock to t (never backwards).
+func (c *fakeClock) Set(t time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t.After(c.t) {
+		c.t = t
 	}
 }

@@ -44,6 +44,17 @@ type MemStore struct {
 	Leases map[string]store.Lease
 	// ClientSecret is what GetClientSecret returns for every connection ("s" when empty).
 	ClientSecret string
+	// Now is the clock of the leases (when they are held, until when); time.Now when nil. A
+	// test that gives the broker a clock (broker.Options.Now) gives the store the same one.
+	Now func() time.Time
+}
+
+// now returns the store's time.
+func (m *MemStore) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
 }
 
 // NewMemStore returns an empty MemStore.
@@ -156,10 +167,11 @@ func (m *MemStore) AcquireLease(_ context.Context, name, holder string, ttl time
 	m.Mu.Lock()
 	defer m.Mu.Unlock()
 	prev := m.Leases[name]
-	if prev.Held(time.Now()) && prev.Holder != holder {
+	now := m.now()
+	if prev.Held(now) && prev.Holder != holder {
 		return nil, &prev, &store.LeaseHeldError{Name: name, Holder: prev.Holder, ExpiresAt: prev.ExpiresAt}
 	}
-	l := store.Lease{Name: name, Holder: holder, AcquiredAt: time.Now(), ExpiresAt: time.Now().Add(ttl), Version: prev.Version + 1}
+	l := store.Lease{Name: name, Holder: holder, AcquiredAt: now, ExpiresAt: now.Add(ttl), Version: prev.Version + 1}
 	for _, o := range opts {
 		o(&l)
 	}
@@ -181,7 +193,7 @@ func (m *MemStore) UpdateLease(_ context.Context, l *store.Lease) error {
 
 // ReleaseLease implements broker.Store.
 func (m *MemStore) ReleaseLease(ctx context.Context, l *store.Lease) error {
-	free := &store.Lease{Name: l.Name, ExpiresAt: time.Now(), Version: l.Version}
+	free := &store.Lease{Name: l.Name, ExpiresAt: m.now(), Version: l.Version}
 	if err := m.UpdateLease(ctx, free); err != nil && !errors.Is(err, store.ErrConflict) {
 		return err
 	}
