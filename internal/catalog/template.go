@@ -133,7 +133,9 @@ func (e *Entry) fillOne(alt string, values map[string]string) (string, error) {
 // checkValue returns v as it goes into part, or why it may not.
 func (e *Entry) checkValue(name, part, v string) (string, error) {
 	p := e.Param(name)
-	refuse := func(reason string) (string, error) { return "", &ParamError{Entry: e.Name, Param: name, Reason: reason} }
+	refuse := func(reason string) (string, error) {
+		return "", &ParamError{Entry: e.Name, Param: name, Reason: reason}
+	}
 	switch {
 	case p == nil:
 		return refuse("not declared by the entry")
