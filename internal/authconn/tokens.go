@@ -40,6 +40,10 @@ type TokenSet struct {
 	RefreshTokenHardExpiry time.Time `json:"refresh_token_hard_expiry,omitempty"`
 	// Extra holds the other fields of the last token response (id_token, x_* fields, ...).
 	Extra map[string]any `json:"extra,omitempty"`
+	// Metadata holds the non-secret values the provider's catalog entry names: from the
+	// callback, the token response, and the call made after connecting (Salesforce
+	// instance_url, Slack team_id, Xero tenant_id). They fill the entry's templates.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// CallbackExtras holds extra values from the authorization callback (QuickBooks realmId).
 	CallbackExtras map[string]string `json:"callback_extras,omitempty"`
 

@@ -264,3 +264,44 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// FillValue returns s (an extra parameter's or a header's value) with its placeholders
+// replaced; each parameter must be declared for PartQuery and match its pattern. The value
+// is not escaped: it goes into a form, a JSON body or a header, which encode it.
+func (e *Entry) FillValue(s string, values map[string]string) (string, error) {
+	var first error
+	out := placeholderRE.ReplaceAllStringFunc(s, func(ph string) string {
+		name := ph[1 : len(ph)-1]
+		v := e.Value(name, values)
+		if v == "" && first == nil {
+			first = &ParamError{Entry: e.Name, Param: name, Reason: "no value and no default"}
+		}
+		if _, err := e.checkValue(name, PartQuery, v); err != nil && first == nil {
+			first = err
+		}
+		return v
+	})
+	if first != nil {
+		return "", first
+	}
+	if strings.ContainsAny(out, "\r\n\x00") {
+		return "", &ParamError{Entry: e.Name, Param: strings.Join(Placeholders(s), ","), Reason: "has a line break"}
+	}
+	return out, nil
+}
+
+// FillValues returns m with FillValue applied to every value.
+func (e *Entry) FillValues(m map[string]string, values map[string]string) (map[string]string, error) {
+	if len(m) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		f, err := e.FillValue(v, values)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = f
+	}
+	return out, nil
+}
