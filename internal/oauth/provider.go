@@ -74,6 +74,12 @@ func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provi
 	if err != nil {
 		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
 	}
+	return c.resolveWith(ctx, conn, preset, u)
+}
+
+// resolveWith is Resolve with the preset (and the connection URL that selected it) known.
+func (c *Client) resolveWith(ctx context.Context, conn *authconn.Connection, preset *Preset, u *url.URL) (*Provider, error) {
+	var err error
 	p := &Provider{Preset: preset, typed: dedupe(conn.ProviderURL, conn.IssuerURL, conn.AuthURL, conn.TokenURL, conn.RevocationURL)}
 	p.Params = preset.params(conn.Params, u)
 	switch {
