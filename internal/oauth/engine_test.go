@@ -21,9 +21,9 @@ import (
 // seen is one request a routed server received.
 type seen struct {
 	Method, Host, Path, ContentType, Auth string
-	Header                                 http.Header
-	Form                                   url.Values
-	JSON                                   map[string]any
+	Header                                http.Header
+	Form                                  url.Values
+	JSON                                  map[string]any
 }
 
 // routedServer is one local TLS server that answers for every host of an entry.
@@ -132,7 +132,9 @@ func TestClientAuthMethodsOfTheEntry(t *testing.T) {
 	for method, check := range map[string]func(s seen) bool{
 		"client_secret_basic": func(s seen) bool { return strings.HasPrefix(s.Auth, "Basic ") && s.Form.Get("client_secret") == "" },
 		"client_secret_post":  func(s seen) bool { return s.Auth == "" && s.Form.Get("client_secret") == "csecret" },
-		"none":                func(s seen) bool { return s.Auth == "" && s.Form.Get("client_secret") == "" && s.Form.Get("client_id") == "cid" },
+		"none": func(s seen) bool {
+			return s.Auth == "" && s.Form.Get("client_secret") == "" && s.Form.Get("client_id") == "cid"
+		},
 	} {
 		p := entryProvider(t, c, acme(`, "client_auth": "`+method+`"`), map[string]string{"sub": "a1"})
 		if _, err := c.Refresh(context.Background(), p, secretCreds, "rt-1", nil); err != nil {
