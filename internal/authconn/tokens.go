@@ -79,6 +79,9 @@ type TokenSet struct {
 type Issuance struct {
 	// TokenOrigin is the origin (Origin) of the token endpoint that issued the tokens.
 	TokenOrigin string `json:"token_origin,omitempty"`
+	// RefreshOrigin is the origin of the refresh endpoint, when the provider's catalog entry
+	// names one on another origin than the token endpoint's (empty: TokenOrigin).
+	RefreshOrigin string `json:"refresh_origin,omitempty"`
 	// RevocationOrigin is the origin of the revocation endpoint known at authorization.
 	RevocationOrigin string `json:"revocation_origin,omitempty"`
 	// Issuer is the OpenID Connect / RFC 8414 issuer, when known.

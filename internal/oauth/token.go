@@ -146,6 +146,8 @@ func (c *Client) parseToken(p *Provider, tok *oauth2.Token, body []byte) (*Token
 	}
 	if !tok.Expiry.IsZero() {
 		t.ExpiresIn = tok.Expiry.Sub(now).Round(time.Second)
+	} else if d := p.preset().TokenResponse.DefaultLifetime; d > 0 {
+		t.ExpiresIn, t.ExpiresInAssumed = time.Duration(d)*time.Second, true
 	}
 	return t, nil
 }
