@@ -191,7 +191,7 @@ func TestExtraParamsPerStepAndRefreshURL(t *testing.T) {
 		t.Errorf("refresh step (its own URL): %s%s %v", s.Host, s.Path, redactForm(s.Form))
 	}
 	in := p.Issuance()
-	if in.RefreshOrigin != "https://refresh.acme.test" || in.CheckRefresh(p.RefreshEndpoint()) != nil || in.CheckRefresh("https://evil.test/a1/refresh") == nil {
+	if in.RefreshOrigin != "https://refresh.acme.test:443" || in.CheckRefresh(p.RefreshEndpoint()) != nil || in.CheckRefresh("https://evil.test/a1/refresh") == nil {
 		t.Errorf("the refresh endpoint's origin is bound: %+v", in)
 	}
 	if err := c.Revoke(context.Background(), p, secretCreds, "rt-1", "refresh_token"); err != nil {
