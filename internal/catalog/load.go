@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -116,7 +117,7 @@ func (e *Entry) checkParams() error {
 			errs = append(errs, fmt.Errorf("param %s: the default does not match the pattern", p.Name))
 		}
 		for _, w := range p.Where {
-			if !contains([]string{PartOrigin, PartHost, PartPath, PartQuery}, w) {
+			if !slices.Contains([]string{PartOrigin, PartHost, PartPath, PartQuery}, w) {
 				errs = append(errs, fmt.Errorf("param %s: where %q is not origin, host, path or query", p.Name, w))
 			}
 		}
@@ -171,7 +172,7 @@ func (e *Entry) checkPlaceholders(field, tmpl string, isURL bool) error {
 			part = partOf(tmpl, loc[0])
 		}
 		p := e.Param(name)
-		if p == nil || !contains(p.Where, part) {
+		if p == nil || !slices.Contains(p.Where, part) {
 			errs = append(errs, fmt.Errorf("%s: {%s} must be declared in params with %q in where", field, name, part))
 		}
 	}
@@ -182,7 +183,7 @@ func (e *Entry) checkPlaceholders(field, tmpl string, isURL bool) error {
 func (e *Entry) checkChoices() error {
 	var errs []error
 	one := func(field, v string, allowed ...string) {
-		if v != "" && !contains(allowed, v) {
+		if v != "" && !slices.Contains(allowed, v) {
 			errs = append(errs, fmt.Errorf("%s %q: one of %s", field, v, strings.Join(allowed, ", ")))
 		}
 	}
@@ -220,7 +221,7 @@ func (e *Entry) checkMetadata() error {
 		if len(c.URL) == 0 || len(c.Values) == 0 {
 			errs = append(errs, errors.New("metadata.call: url and values are required"))
 		}
-		if !contains([]string{PickFirst, PickOnly, PickMatch}, c.Pick) {
+		if !slices.Contains([]string{PickFirst, PickOnly, PickMatch}, c.Pick) {
 			errs = append(errs, fmt.Errorf("metadata.call.pick %q: first, only or match", c.Pick))
 		}
 		if c.Pick == PickMatch && (c.MatchField == "" || e.Param(c.MatchParam) == nil) {

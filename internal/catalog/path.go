@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"encoding/json"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -76,7 +77,7 @@ var secretNames = []string{"access_token", "refresh_token", "id_token", "code", 
 // code), code_verifier or client_assertion, or containing "secret", "password" or "apikey".
 func IsSecretName(path string) bool {
 	for _, seg := range strings.Split(strings.ToLower(path), ".") {
-		if contains(secretNames, seg) {
+		if slices.Contains(secretNames, seg) {
 			return true
 		}
 		for _, s := range []string{"secret", "password", "apikey", "api_key"} {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -139,11 +140,11 @@ func (e *Entry) checkValue(name, part, v string) (string, error) {
 	switch {
 	case p == nil:
 		return refuse("not declared by the entry")
-	case !contains(p.Where, part):
+	case !slices.Contains(p.Where, part):
 		return refuse("may not appear in the URL's " + part)
 	case len(v) > maxValue:
 		return refuse(fmt.Sprintf("longer than %d bytes", maxValue))
-	case !regexp.MustCompile(p.Pattern).MatchString(v):
+	case !p.matches(v):
 		return refuse("does not match " + p.Pattern)
 	case !partChars(part, v):
 		return refuse("has characters its URL " + part + " does not allow")
@@ -256,13 +257,11 @@ func globMatch(pattern, s, sep string) bool {
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
+// matches reports whether v matches the parameter's pattern; a pattern that does not compile
+// (an entry that was not validated) matches nothing.
+func (p *Param) matches(v string) bool {
+	re, err := regexp.Compile(p.Pattern)
+	return err == nil && strings.HasPrefix(p.Pattern, "^") && strings.HasSuffix(p.Pattern, "$") && re.MatchString(v)
 }
 
 // FillValue returns s (an extra parameter's or a header's value) with its placeholders
