@@ -333,11 +333,12 @@ func TestTokenPresentation(t *testing.T) {
 }
 
 func TestRevocationKinds(t *testing.T) {
+	revoked := map[string]any{"ok": true, "revoked": true}
 	c, rs := routed(t, func(s seen) (int, any) {
 		if s.Host == "slack.com" && s.Auth != "Bearer xoxp-1" {
 			return 200, map[string]any{"ok": false, "error": "not_authed"}
 		}
-		return 200, map[string]any{"ok": true, "revoked": true}
+		return 200, revoked
 	})
 	ctx := context.Background()
 	if err := c.Revoke(ctx, namedProvider(t, c, "google", nil), secretCreds, "rt", "refresh_token"); err != nil {
@@ -355,11 +356,15 @@ func TestRevocationKinds(t *testing.T) {
 	if err := c.Revoke(ctx, namedProvider(t, c, "slack", nil), secretCreds, "xoxp-1", "access_token"); err != nil {
 		t.Fatal(err)
 	}
-	if s := rs.last(t); s.Method != http.MethodPost || s.Host != "slack.com" || s.Path != "/api/auth.revoke" || s.Form.Get("token") != "" {
+	if s := rs.last(t); s.Method != http.MethodGet || s.Host != "slack.com" || s.Path != "/api/auth.revoke" || s.Form.Get("token") != "" {
 		t.Errorf("call: %s %s%s", s.Method, s.Host, s.Path)
 	}
 	if err := c.Revoke(ctx, namedProvider(t, c, "slack", nil), secretCreds, "xoxp-wrong", "access_token"); KindOf(err) != KindRejected {
 		t.Errorf("a call answered ok false must fail: %v", err)
+	}
+	revoked = map[string]any{"ok": false, "error": "token_revoked"}
+	if err := c.Revoke(ctx, namedProvider(t, c, "slack", nil), secretCreds, "xoxp-1", "access_token"); err != nil {
+		t.Errorf("a token already revoked (mapped to invalid_grant) is revoked: %v", err)
 	}
 	if err := c.Revoke(ctx, namedProvider(t, c, "github", nil), secretCreds, "gho", ""); !errors.Is(err, ErrNoRevocationEndpoint) {
 		t.Errorf("none: %v", err)

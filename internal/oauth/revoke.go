@@ -137,7 +137,7 @@ func (c *Client) sendRevoke(req *http.Request, p *Provider) error {
 
 // revokeCall revokes token with the entry's provider-specific call (RevokeCall): its method
 // to the revocation URL, the token presented as the API takes it, the extra revoke
-// parameters as a form.
+// parameters in the query (GET, DELETE) or as a form.
 func (c *Client) revokeCall(ctx context.Context, p *Provider, token string) error {
 	method := p.preset().Revocation.Method
 	if method == "" {
@@ -147,11 +147,19 @@ func (c *Client) revokeCall(ctx context.Context, p *Provider, token string) erro
 	for k, v := range p.extra.Revoke {
 		form.Set(k, v)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, p.RevocationURL, strings.NewReader(form.Encode()))
+	target, body := p.RevocationURL, ""
+	if method == http.MethodGet || method == http.MethodDelete {
+		target = withParams(target, form)
+	} else {
+		body = form.Encode()
+	}
+	req, err := http.NewRequestWithContext(ctx, method, target, strings.NewReader(body))
 	if err != nil {
 		return &Error{Op: "revoke", Kind: KindRejected, Err: err}
 	}
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	req.Header.Set("Accept", "application/json")
 	p.PresentToken(req.Header, token)
 	return c.sendRevoke(req, p)
