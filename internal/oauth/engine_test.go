@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -368,5 +369,20 @@ func TestRevocationKinds(t *testing.T) {
 	}
 	if err := c.Revoke(ctx, namedProvider(t, c, "github", nil), secretCreds, "gho", ""); !errors.Is(err, ErrNoRevocationEndpoint) {
 		t.Errorf("none: %v", err)
+	}
+}
+
+// TestTemplatedHostsAreNotOperatorTyped: a host filled from a parameter may not reach
+// internal addresses (egress.AllowOrigins); the catalog's literal hosts may, as before.
+func TestTemplatedHostsAreNotOperatorTyped(t *testing.T) {
+	c, _ := routed(t, okToken)
+	p := entryProvider(t, c, acme(""), map[string]string{"sub": "a1"})
+	for _, u := range p.typed {
+		if strings.Contains(u, "a1.acme.test") {
+			t.Errorf("templated origin %s is allowed as operator-typed", u)
+		}
+	}
+	if !slices.Contains(p.typed, "https://refresh.acme.test") {
+		t.Errorf("literal catalog origin missing: %v", p.typed)
 	}
 }

@@ -196,3 +196,18 @@ func (p *Preset) fillSteps(vals map[string]string) (catalog.StepParams, error) {
 	}
 	return out, nil
 }
+
+// literalURLs returns the preset's endpoint alternatives whose scheme and host hold no
+// placeholder: the origins the catalog itself names.
+func (p *Preset) literalURLs() []string {
+	var out []string
+	for _, t := range []catalog.Template{p.URLs.Authorize, p.URLs.Token, p.URLs.Refresh, p.URLs.Revocation, p.URLs.DeviceAuthorization} {
+		for _, alt := range t {
+			host, _, _ := strings.Cut(strings.TrimPrefix(alt, "https://"), "/")
+			if strings.HasPrefix(alt, "https://") && !strings.Contains(host, "{") {
+				out = append(out, "https://"+host)
+			}
+		}
+	}
+	return out
+}

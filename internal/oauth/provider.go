@@ -38,8 +38,9 @@ type Provider struct {
 	// tenant is the tenant of a preset with a TenantRule ("common", a tenant id).
 	tenant string
 	// typed are the URLs an operator typed for the connection (provider_url, issuer_url, the
-	// endpoint overrides) and the preset's built-in endpoints: requests to their origins may
-	// reach internal addresses (egress.AllowOrigins); any other destination must be public.
+	// endpoint overrides) and the preset's built-in endpoints whose host is not templated:
+	// requests to their origins may reach internal addresses (egress.AllowOrigins); any other
+	// destination (a host filled from a parameter or metadata, an API) must be public.
 	typed []string
 }
 
@@ -89,7 +90,7 @@ func (c *Client) resolveWith(ctx context.Context, conn *authconn.Connection, pre
 		}
 		p.tenant = p.Params[preset.TenantParam()]
 		p.Source = "preset:" + preset.Name
-		p.typed = append(p.typed, p.AuthURL, p.TokenURL, p.RefreshURL, p.RevocationURL, p.DeviceAuthURL)
+		p.typed = append(p.typed, preset.literalURLs()...)
 	case !NeedsDiscovery(conn):
 		p.Source = "overrides"
 		p.PKCE = true
