@@ -58,3 +58,25 @@ func (p *Provider) PresentToken(h http.Header, token string) {
 	}
 	h.Set(name, prefix+token)
 }
+
+// WithMetadata returns a copy of p whose endpoints are filled again with the connection's
+// metadata over its parameters, for templates whose first alternatives use metadata
+// (["{instance_url}/services/oauth2/token", "https://login.example.com/token"]): before the
+// metadata is known the fallback applies. A provider without a catalog entry of its own (or
+// without metadata) is returned as it is. Connection overrides are not kept: use it only for
+// connections resolved from an entry.
+func (p *Provider) WithMetadata(metadata map[string]string) (*Provider, error) {
+	pre := p.preset()
+	if pre == Generic || len(metadata) == 0 || p.Source != "preset:"+pre.Name {
+		return p, nil
+	}
+	e, err := pre.fill(p.values(metadata))
+	if err != nil {
+		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
+	}
+	q := *p
+	q.Endpoints = e
+	q.Endpoints.AuthStyle = p.AuthStyle // the connection's client_auth stays
+	q.PKCE = p.PKCE
+	return &q, nil
+}

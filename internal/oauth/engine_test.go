@@ -386,3 +386,31 @@ func TestTemplatedHostsAreNotOperatorTyped(t *testing.T) {
 		t.Errorf("literal catalog origin missing: %v", p.typed)
 	}
 }
+
+// TestFallbackToMetadataEndpoints: an endpoint templated on a metadata value falls back to
+// the literal alternative until the metadata is known, then uses it (checked by its pattern).
+func TestFallbackToMetadataEndpoints(t *testing.T) {
+	c, rs := routed(t, okToken)
+	entry := `{"name": "inst", "hosts": ["login.inst.test"],
+	 "params": [{"name": "instance_url", "description": "d", "pattern": "^https://[a-z0-9-]+\\.inst\\.test$", "where": ["origin"]}],
+	 "endpoints": {"authorize": "https://login.inst.test/authorize",
+	   "token": ["{instance_url}/oauth/token", "https://login.inst.test/oauth/token"]},
+	 "no_refresh_token_advice": "a", "redirect_notes": "r"}`
+	p := entryProvider(t, c, entry, nil)
+	if p.TokenURL != "https://login.inst.test/oauth/token" {
+		t.Fatalf("before metadata: %s", p.TokenURL)
+	}
+	q, err := p.WithMetadata(map[string]string{"instance_url": "https://eu7.inst.test"})
+	if err != nil || q.TokenURL != "https://eu7.inst.test/oauth/token" || p.TokenURL != "https://login.inst.test/oauth/token" {
+		t.Fatalf("with metadata: %v %v (the original stays)", q, err)
+	}
+	if _, err := c.Refresh(context.Background(), q, secretCreds, "rt", nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := rs.last(t); s.Host != "eu7.inst.test" {
+		t.Errorf("refresh went to %s", s.Host)
+	}
+	if _, err := p.WithMetadata(map[string]string{"instance_url": "https://evil.test"}); err == nil {
+		t.Error("a metadata value off its pattern was used")
+	}
+}
