@@ -162,14 +162,14 @@ var (
 )
 
 // partChars reports whether v holds only characters that part allows: lower-case DNS labels
-// in a host, unreserved characters (no ".." or leading dot) in a path segment, an https origin
+// in a host, unreserved characters (no leading dot, never "..") in a path segment, an https origin
 // without user, path, query or fragment; a query value is escaped instead.
 func partChars(part, v string) bool {
 	switch part {
 	case PartHost:
 		return hostRE.MatchString(v)
 	case PartPath:
-		return pathRE.MatchString(v)
+		return pathRE.MatchString(v) && !strings.Contains(v, "..")
 	case PartOrigin:
 		return originRE.MatchString(v)
 	}
