@@ -68,6 +68,20 @@ func (i *Issuance) CheckToken(tokenURL string) error {
 	return nil
 }
 
+// CheckRefresh reports whether a refresh may send the refresh token to refreshURL, the
+// refresh endpoint resolved now: its origin must be the recorded RefreshOrigin, or the
+// TokenOrigin when none was recorded. It returns an *EndpointMovedError otherwise.
+func (i *Issuance) CheckRefresh(refreshURL string) error {
+	if i.RefreshOrigin == "" {
+		return i.CheckToken(refreshURL)
+	}
+	o, err := Origin(refreshURL)
+	if err != nil || o != i.RefreshOrigin {
+		return &EndpointMovedError{Endpoint: "refresh endpoint", From: i.RefreshOrigin, To: originOrRaw(o, refreshURL), Token: "refresh token"}
+	}
+	return nil
+}
+
 // CheckRevocation reports whether tokens may be sent to revocationURL, the revocation
 // endpoint resolved now: its origin must be the recorded RevocationOrigin, or the recorded
 // TokenOrigin (the server that issued the tokens). It returns an *EndpointMovedError

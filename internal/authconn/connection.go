@@ -76,6 +76,15 @@ type Connection struct {
 	// AssertionKeyID is the kid of the client assertion key (private_key_jwt); the key's
 	// RFC 7638 thumbprint when empty.
 	AssertionKeyID string `json:"client_assertion_key_id,omitempty"`
+	// Provider names the catalog entry of the connection's provider ("salesforce"); empty:
+	// the entry whose hosts hold provider_url's or issuer_url's host, else the generic one.
+	Provider string `json:"provider,omitempty"`
+	// Params are the connection's values of its entry's parameters (a subdomain, a tenant);
+	// each is checked against the entry's pattern where it is used.
+	Params map[string]string `json:"params,omitempty"`
+	// ClientSecretExpiresAt is when the client secret expires, when known (zero: never or
+	// unknown).
+	ClientSecretExpiresAt time.Time `json:"client_secret_expires_at,omitzero"`
 	// Discovered is the discovery result pinned when the connection was created or last
 	// updated; nil when the connection needs no discovery (or was stored before pinning).
 	Discovered *Discovered `json:"discovered,omitempty"`
@@ -119,6 +128,9 @@ func (c *Connection) Validate() error {
 	for _, r := range c.Resources {
 		errs = append(errs, ValidateResource(r))
 	}
+	for k, v := range c.Params {
+		errs = append(errs, ValidateParam(k, v))
+	}
 	return errors.Join(errs...)
 }
 
@@ -158,6 +170,26 @@ func ValidateResource(r string) error {
 	u, err := url.Parse(r)
 	if err != nil || !u.IsAbs() || u.Fragment != "" || strings.ContainsAny(r, " \t\n") {
 		return fmt.Errorf("invalid resource %q: an RFC 8707 resource is an absolute URI without a fragment, e.g. https://api.example.com/", r)
+	}
+	return nil
+}
+
+// MaxParamValue bounds a connection parameter's value.
+const MaxParamValue = 255
+
+// ValidateParam reports whether k=v can be a connection parameter: a name of letters, digits
+// and _ (starting with a letter, at most 64) and a printable value of at most MaxParamValue
+// bytes. The entry's own pattern is checked where the value is used.
+func ValidateParam(k, v string) error {
+	ok := k != "" && len(k) <= 64 && (k[0] >= 'a' && k[0] <= 'z' || k[0] >= 'A' && k[0] <= 'Z')
+	for _, r := range k {
+		ok = ok && (r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+	}
+	if !ok {
+		return fmt.Errorf("invalid parameter name %q: letters, digits and _, starting with a letter, at most 64", Sanitize(k, 80))
+	}
+	if len(v) > MaxParamValue || Sanitize(v, MaxParamValue) != v {
+		return fmt.Errorf("invalid value of parameter %s: at most %d printable bytes", k, MaxParamValue)
 	}
 	return nil
 }

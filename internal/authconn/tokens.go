@@ -40,6 +40,10 @@ type TokenSet struct {
 	RefreshTokenHardExpiry time.Time `json:"refresh_token_hard_expiry,omitempty"`
 	// Extra holds the other fields of the last token response (id_token, x_* fields, ...).
 	Extra map[string]any `json:"extra,omitempty"`
+	// Metadata holds the non-secret values the provider's catalog entry names: from the
+	// callback, the token response, and the call made after connecting (Salesforce
+	// instance_url, Slack team_id, Xero tenant_id). They fill the entry's templates.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// CallbackExtras holds extra values from the authorization callback (QuickBooks realmId).
 	CallbackExtras map[string]string `json:"callback_extras,omitempty"`
 
@@ -75,6 +79,9 @@ type TokenSet struct {
 type Issuance struct {
 	// TokenOrigin is the origin (Origin) of the token endpoint that issued the tokens.
 	TokenOrigin string `json:"token_origin,omitempty"`
+	// RefreshOrigin is the origin of the refresh endpoint, when the provider's catalog entry
+	// names one on another origin than the token endpoint's (empty: TokenOrigin).
+	RefreshOrigin string `json:"refresh_origin,omitempty"`
 	// RevocationOrigin is the origin of the revocation endpoint known at authorization.
 	RevocationOrigin string `json:"revocation_origin,omitempty"`
 	// Issuer is the OpenID Connect / RFC 8414 issuer, when known.

@@ -10,21 +10,6 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 )
 
-// AccountKeys name where a provider says which account authorized a connection: claims of
-// the ID token and values of the authorization callback. They are preset data, so that no
-// code compares provider names.
-type AccountKeys struct {
-	// SubjectClaim is the ID token claim that identifies the user ("sub" when empty). The
-	// issuer is always the ID token's iss.
-	SubjectClaim string
-	// TenantClaim is the ID token claim of the user's tenant or organization (Microsoft:
-	// "tid"), if any.
-	TenantClaim string
-	// RealmParam is the callback value of the company or realm the user picked at consent
-	// (QuickBooks: "realmId"), if any.
-	RealmParam string
-}
-
 // maxAccountField bounds each field of an Account (values come from the provider).
 const maxAccountField = 256
 

@@ -71,7 +71,7 @@ func randomString(n int) string {
 
 // NewAuthRequest prepares an authorization request: 32 random bytes of state, a PKCE S256
 // verifier (unless the provider is known to reject PKCE), a nonce when openid is requested,
-// and the preset's extra parameters (Google: access_type=offline, prompt=consent).
+// and the preset's extra authorize parameters (Google: access_type=offline, prompt=consent).
 func (p *Provider) NewAuthRequest(creds Credentials, redirectURL string, scopes []string) *AuthRequest {
 	scopes = p.Scopes(scopes)
 	a := &AuthRequest{
@@ -91,7 +91,7 @@ func (p *Provider) NewAuthRequest(creds Credentials, redirectURL string, scopes 
 		a.Nonce = randomString(16)
 		opts = append(opts, oauth2.SetAuthURLParam("nonce", a.Nonce))
 	}
-	for k, v := range p.preset().AuthParams {
+	for k, v := range p.extra.Authorize {
 		opts = append(opts, oauth2.SetAuthURLParam(k, v))
 	}
 

@@ -10,6 +10,8 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 )
 
 // ClientCredentials asks the token endpoint for a token of the application itself, with the
@@ -23,7 +25,7 @@ func (c *Client) ClientCredentials(ctx context.Context, p *Provider, creds Crede
 	}
 	cfg := p.Config(creds, "", scopes)
 	cc := &clientcredentials.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, TokenURL: p.TokenURL,
-		Scopes: scopes, AuthStyle: cfg.Endpoint.AuthStyle}
+		Scopes: cfg.Scopes, AuthStyle: cfg.Endpoint.AuthStyle}
 	tok, err := cc.Token(c.withTokenCall(ctx, tc))
 	if err != nil {
 		return nil, classify("client credentials", err, p.preset().ErrorCodes)
@@ -139,7 +141,8 @@ type deviceCall struct {
 func (d *deviceCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	// x/oauth2 sends the device authorization request without the caller's context.
 	req = req.WithContext(d.p.allow(req.Context()))
-	tc := &tokenCall{base: d.base, headers: d.p.preset().TokenHeaders, form: url.Values{}}
+	pre := d.p.preset()
+	tc := &tokenCall{base: d.base, headers: pre.TokenHeaders, form: url.Values{}, json: pre.TokenBody == catalog.BodyJSON, answer: pre.TokenResponse}
 	isDeviceAuth := req.URL.String() == d.p.DeviceAuthURL
 	if d.creds.Key != nil {
 		a, err := d.creds.assertion(d.p.TokenURL, d.now())

@@ -1,13 +1,13 @@
 // Package oauth is the OAuth2 protocol for tailor connections, on top of golang.org/x/oauth2:
-// endpoint discovery (OpenID Connect Discovery and RFC 8414), provider presets (Google,
-// Microsoft, QuickBooks/Intuit, GitHub, and a generic OpenID Connect preset), the
-// authorization-code flow with PKCE, state, nonce and the RFC 9207 iss check, refresh, and
-// RFC 7009 revocation.
+// endpoint discovery (OpenID Connect Discovery and RFC 8414), provider presets (the entries
+// of internal/catalog, and a generic OpenID Connect entry), the authorization-code flow with
+// PKCE, state, nonce and the RFC 9207 iss check, refresh, revocation, connection metadata
+// and how a provider's API takes the token.
 //
 // It is the only package that talks to OAuth2 providers, and it stores nothing: like
 // x/oauth2, it returns a Token that describes what the provider answered, and leaves
 // keeping it (and merging it with what was kept before) to the caller. Provider quirks are
-// data, in the Presets table.
+// data, in the catalog's entries: no code here names a provider.
 package oauth
 
 import (

@@ -1,80 +1,33 @@
 package oauth
 
 import (
+	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 )
 
-// Preset is what tailor knows about one provider: its endpoints and its quirks, as data.
-// Adding a provider is one entry in Presets (and its test). A connection whose provider_url
-// or issuer_url host is in Hosts uses the preset; any other connection uses Generic, with
-// its endpoints from discovery or from the connection's overrides.
+// Preset is what tailor knows about one provider: its catalog entry (endpoints and quirks, as
+// data; internal/catalog). Adding a provider is one entry file (and its imitation); no code
+// here names a provider. A connection whose provider field names an entry, or whose
+// provider_url or issuer_url host is in an entry's Hosts, uses that entry; any other
+// connection uses Generic, with its endpoints from discovery or from the connection's
+// overrides.
 type Preset struct {
-	// Name identifies the preset: "google", "microsoft", "quickbooks", "github", "oidc".
-	Name string
-	// Hosts are the provider_url / issuer_url hosts that select the preset.
-	Hosts []string
-	// Endpoints are the preset's fixed endpoints; "{tenant}" in them stands for the tenant
-	// (see Tenant). Empty for Generic: its endpoints come from discovery.
-	Endpoints Endpoints
-	// Tenant, when set, takes the tenant from the first path segment of provider_url.
-	Tenant *TenantRule
-	// IssuerAliases are other spellings of the issuer that ID tokens and callbacks may carry.
-	IssuerAliases []string
-	// AuthParams are added to every authorization request.
-	AuthParams map[string]string
-	// RequiredScopes are always requested (Microsoft: offline_access, or it returns no
-	// refresh token).
-	RequiredScopes []string
-	// OfflineAccessIfListed requests offline_access when the provider's metadata lists it
-	// (how OpenID Connect providers such as Hydra and Keycloak decide to issue a refresh token).
-	OfflineAccessIfListed bool
-	// RefreshWithScopes sends the authorized scopes with every refresh (Microsoft fails
-	// otherwise: AADSTS9010010).
-	RefreshWithScopes bool
-	// TokenHeaders are sent with every token and revocation request.
-	TokenHeaders map[string]string
-	// RefreshExpiryFields are the token-response fields, tried in order, that give the refresh
-	// token's (rolling) lifetime in seconds.
-	RefreshExpiryFields []string
-	// RefreshHardExpiryField is the token-response field that gives the absolute lifetime of
-	// the refresh-token chain in seconds (QuickBooks: 5 years).
-	RefreshHardExpiryField string
-	// ErrorCodes maps the provider's own token-endpoint error codes to RFC 6749 codes.
-	ErrorCodes map[string]string
-	// RevokeJSON sends the revocation request as a JSON object {"token": ...} instead of a
-	// form (QuickBooks/Intuit documents only JSON).
-	RevokeJSON bool
-	// NoPKCE is set for providers known to reject PKCE. None of the built-in presets is.
-	NoPKCE bool
-	// KeepsPreviousAccessToken: the previous access token stays valid until it expires after
-	// a refresh, so a token can be refreshed early while the current one is still served.
-	// False (the safe assumption) when unknown: some providers (Ory Hydra) revoke it.
-	KeepsPreviousAccessToken bool
-	// NoRefreshTokenAdvice says what to change at the provider when it issues no refresh token.
-	NoRefreshTokenAdvice string
-	// RedirectNotes says where the redirect URI is registered at the provider.
-	RedirectNotes string
-	// AccountKeys name the ID token claims and callback values that identify the account
-	// that authorized a connection (Provider.Account); a later authorization with another
-	// account is refused unless an operator asked for a new account.
-	AccountKeys AccountKeys
+	*catalog.Entry
 }
 
 // TenantRule describes a provider whose endpoints depend on a tenant (Microsoft Entra ID).
-type TenantRule struct {
-	// Default is the tenant when provider_url names none.
-	Default string
-	// NotTenants are first path segments that are not tenants ("oauth2", "v2.0").
-	NotTenants []string
-	// Shared are the tenants of multi-tenant apps ("common", "organizations", "consumers"):
-	// ID tokens and callbacks then carry the user's own tenant in the issuer, so the issuer
-	// of such a connection matches the Endpoints.Issuer template with any single tenant.
-	Shared []string
-}
+type TenantRule = catalog.TenantRule
+
+// AccountKeys name where a provider says which account authorized a connection: claims of
+// the ID token and values of the authorization callback.
+type AccountKeys = catalog.AccountKeys
 
 // Endpoints are a provider's OAuth2 endpoints.
 type Endpoints struct {
@@ -83,6 +36,8 @@ type Endpoints struct {
 	TokenURL      string
 	RevocationURL string
 	UserinfoURL   string
+	// RefreshURL is where refresh requests go when it is not TokenURL (empty: TokenURL).
+	RefreshURL string
 	// DeviceAuthURL is the RFC 8628 device authorization endpoint, when the provider has one.
 	DeviceAuthURL string
 	// AuthStyle is how the client authenticates at the token endpoint.
@@ -96,119 +51,26 @@ type Endpoints struct {
 	ScopesSupported []string
 }
 
-// Generic is the preset of every provider that no entry of Presets matches: any OpenID
-// Connect or RFC 8414 provider, or one whose endpoints the connection names.
-var Generic = &Preset{
-	Name:                  "oidc",
-	OfflineAccessIfListed: true,
-	RefreshExpiryFields:   []string{"refresh_token_expires_in", "refresh_expires_in"},
-	NoRefreshTokenAdvice: "Most OpenID Connect providers issue a refresh token only for the offline_access scope " +
-		"(requested when the provider lists it): add offline_access to the scopes if it was not requested, " +
-		"and check that the client is allowed the refresh_token grant.",
-	RedirectNotes: "Register the redirect URI for the client at the provider.",
-}
+// Presets are the catalog's entries but the generic one; Generic is the entry of every
+// provider that no entry of Presets matches: any OpenID Connect or RFC 8414 provider, or one
+// whose endpoints the connection names. Both are read once from the embedded catalog.
+var Presets, Generic = loadPresets()
 
-// Presets are the built-in providers.
-var Presets = []*Preset{
-	{
-		Name:  "google",
-		Hosts: []string{"accounts.google.com", "oauth2.googleapis.com"},
-		Endpoints: Endpoints{
-			Issuer:        "https://accounts.google.com",
-			AuthURL:       "https://accounts.google.com/o/oauth2/v2/auth",
-			TokenURL:      "https://oauth2.googleapis.com/token",
-			RevocationURL: "https://oauth2.googleapis.com/revoke",
-			UserinfoURL:   "https://openidconnect.googleapis.com/v1/userinfo",
-			DeviceAuthURL: "https://oauth2.googleapis.com/device/code",
-			AuthStyle:     oauth2.AuthStyleInParams,
-			PKCE:          true,
-		},
-		// Google's ID tokens carry iss "https://accounts.google.com" or "accounts.google.com".
-		IssuerAliases: []string{"accounts.google.com"},
-		// Google returns a refresh token only with access_type=offline, and on re-consent
-		// only with prompt=consent.
-		AuthParams:               map[string]string{"access_type": "offline", "prompt": "consent"},
-		KeepsPreviousAccessToken: true,
-		NoRefreshTokenAdvice: "Google issues a refresh token only on consent with access_type=offline and prompt=consent (both were sent): " +
-			"remove the app's access at https://myaccount.google.com/permissions, check that the OAuth client is a \"Web application\", and authorize again.",
-		RedirectNotes: "In Google Cloud Console > APIs & Services > Credentials, add the redirect URI to the OAuth client (type: Web application).",
-	},
-	{
-		Name:  "microsoft",
-		Hosts: []string{"login.microsoftonline.com"},
-		Endpoints: Endpoints{
-			Issuer:        "https://login.microsoftonline.com/{tenant}/v2.0",
-			AuthURL:       "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize",
-			TokenURL:      "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token",
-			DeviceAuthURL: "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/devicecode",
-			AuthStyle:     oauth2.AuthStyleInParams,
-			PKCE:          true,
-		},
-		Tenant: &TenantRule{
-			Default:    "common",
-			NotTenants: []string{"oauth2", "oauth2.0", "v2.0"},
-			Shared:     []string{"common", "organizations", "consumers"},
-		},
-		// The tenant (tid) beside iss and sub: a multi-tenant app's users come from any tenant.
-		AccountKeys:              AccountKeys{TenantClaim: "tid"},
-		RequiredScopes:           []string{"offline_access"},
-		RefreshWithScopes:        true,
-		KeepsPreviousAccessToken: true,
-		NoRefreshTokenAdvice: "Microsoft issues a refresh token only for the offline_access scope (it was requested): " +
-			"check that offline_access is allowed in the app registration's API permissions and granted by an admin if required, then authorize again.",
-		RedirectNotes: "In Azure Portal > App registrations > Authentication, add the redirect URI under the Web platform; " +
-			"offline_access is requested so a refresh token is issued.",
-	},
-	{
-		Name:  "quickbooks",
-		Hosts: []string{"appcenter.intuit.com", "oauth.platform.intuit.com", "developer.api.intuit.com", "developer.intuit.com"},
-		Endpoints: Endpoints{
-			Issuer:        "https://oauth.platform.intuit.com/op/v1",
-			AuthURL:       "https://appcenter.intuit.com/connect/oauth2",
-			TokenURL:      "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer",
-			RevocationURL: "https://developer.api.intuit.com/v2/oauth2/tokens/revoke",
-			UserinfoURL:   "https://accounts.platform.intuit.com/v1/openid_connect/userinfo",
-			AuthStyle:     oauth2.AuthStyleInHeader,
-			PKCE:          true,
-		},
-		TokenHeaders:             map[string]string{"x-include-refresh-token-hard-expires-in": "true", "Accept": "application/json"},
-		RefreshExpiryFields:      []string{"x_refresh_token_expires_in"},
-		RefreshHardExpiryField:   "x_refresh_token_lifetime_expires_in",
-		RevokeJSON:               true,
-		KeepsPreviousAccessToken: true,
-		// The company picked at consent: the callback's realmId.
-		AccountKeys:          AccountKeys{RealmParam: "realmId"},
-		NoRefreshTokenAdvice: "QuickBooks always issues a refresh token for the authorization-code grant: check the app's keys (development vs production) and authorize again.",
-		RedirectNotes: "In the Intuit Developer Portal > your app > Keys & OAuth, add the redirect URI; " +
-			"the company (realmId) chosen during consent is kept with the tokens.",
-	},
-	{
-		// GitHub: OAuth apps and GitHub Apps (user access tokens). Not OpenID Connect; no
-		// RFC 7009 endpoint. Tokens expire (8 h, refresh token 6 months, rotated) only for
-		// GitHub Apps with expiring user tokens; OAuth-app tokens live until revoked.
-		Name:  "github",
-		Hosts: []string{"github.com"},
-		Endpoints: Endpoints{
-			AuthURL:       "https://github.com/login/oauth/authorize",
-			TokenURL:      "https://github.com/login/oauth/access_token",
-			DeviceAuthURL: "https://github.com/login/device/code",
-			AuthStyle:     oauth2.AuthStyleInParams,
-			PKCE:          true,
-		},
-		// Without Accept: application/json GitHub answers form-encoded.
-		TokenHeaders:        map[string]string{"Accept": "application/json"},
-		RefreshExpiryFields: []string{"refresh_token_expires_in"},
-		// GitHub answers errors with HTTP 200 and codes of its own.
-		ErrorCodes: map[string]string{
-			"bad_verification_code":        "invalid_grant",
-			"bad_refresh_token":            "invalid_grant",
-			"incorrect_client_credentials": "invalid_client",
-			"unverified_user_email":        "access_denied",
-		},
-		NoRefreshTokenAdvice: "GitHub issues refresh tokens only for GitHub Apps with \"Expire user authorization tokens\" enabled; " +
-			"tokens of OAuth apps do not expire, so none is needed until the token is revoked.",
-		RedirectNotes: "In GitHub > Settings > Developer settings > OAuth Apps (or GitHub Apps) > your app, set the callback URL to the redirect URI.",
-	},
+func loadPresets() ([]*Preset, *Preset) {
+	entries, err := catalog.Load()
+	if err != nil {
+		panic(fmt.Sprintf("the embedded provider catalog is invalid: %v", err)) // caught by every test
+	}
+	var out []*Preset
+	var generic *Preset
+	for _, e := range entries {
+		if e.Name == catalog.GenericName {
+			generic = &Preset{e}
+			continue
+		}
+		out = append(out, &Preset{e})
+	}
+	return out, generic
 }
 
 // PresetFor returns the preset whose Hosts contain the host of one of the given URLs
@@ -232,8 +94,18 @@ func PresetFor(urls ...string) (*Preset, *url.URL) {
 	return Generic, nil
 }
 
-// tenant returns the tenant named by the first path segment of u, or the rule's default.
-func (r *TenantRule) tenant(u *url.URL) string {
+// PresetNamed returns the preset named name, or nil.
+func PresetNamed(name string) *Preset {
+	for _, p := range append(slices.Clone(Presets), Generic) {
+		if p.Name == name {
+			return p
+		}
+	}
+	return nil
+}
+
+// tenantOf returns the tenant named by the first path segment of u, or the rule's default.
+func tenantOf(r *TenantRule, u *url.URL) string {
 	seg := strings.Split(strings.Trim(u.Path, "/"), "/")[0]
 	if seg == "" || slices.Contains(r.NotTenants, seg) {
 		return r.Default
@@ -241,17 +113,56 @@ func (r *TenantRule) tenant(u *url.URL) string {
 	return seg
 }
 
-// endpoints returns the preset's endpoints for the connection URL u, with the tenant filled in.
-func (p *Preset) endpoints(u *url.URL) (Endpoints, string) {
-	e := p.Endpoints
-	if p.Tenant == nil || u == nil {
-		return e, ""
+// params returns the values of the preset's parameters for a connection: its own params,
+// and the tenant from the connection URL u when the connection does not name one.
+func (p *Preset) params(own map[string]string, u *url.URL) map[string]string {
+	out := maps.Clone(own)
+	if out == nil {
+		out = map[string]string{}
 	}
-	t := p.Tenant.tenant(u)
-	r := strings.NewReplacer("{tenant}", t)
-	e.Issuer, e.AuthURL, e.TokenURL = r.Replace(e.Issuer), r.Replace(e.AuthURL), r.Replace(e.TokenURL)
-	e.RevocationURL, e.UserinfoURL, e.DeviceAuthURL = r.Replace(e.RevocationURL), r.Replace(e.UserinfoURL), r.Replace(e.DeviceAuthURL)
-	return e, t
+	if p.Tenant != nil && u != nil && out[p.TenantParam()] == "" {
+		out[p.TenantParam()] = tenantOf(p.Tenant, u)
+	}
+	return out
+}
+
+// endpoints returns the preset's endpoints for the connection URL u, with the tenant filled
+// in, and the tenant; fields whose template cannot be filled stay empty.
+func (p *Preset) endpoints(u *url.URL) (Endpoints, string) {
+	vals := p.params(nil, u)
+	e, _ := p.fill(vals)
+	return e, vals[p.TenantParam()]
+}
+
+// fill returns the preset's endpoints with vals in their templates.
+func (p *Preset) fill(vals map[string]string) (Endpoints, error) {
+	e := Endpoints{AuthStyle: authStyleOf(p.ClientAuth), IssParameter: p.IssParameter, PKCE: p.PKCEOn()}
+	for _, f := range []struct {
+		dst *string
+		t   catalog.Template
+	}{{&e.Issuer, p.URLs.Issuer}, {&e.AuthURL, p.URLs.Authorize}, {&e.TokenURL, p.URLs.Token}, {&e.RefreshURL, p.URLs.Refresh},
+		{&e.RevocationURL, p.URLs.Revocation}, {&e.UserinfoURL, p.URLs.Userinfo}, {&e.DeviceAuthURL, p.URLs.DeviceAuthorization}} {
+		v, err := p.Fill(f.t, vals)
+		if err != nil {
+			return e, err
+		}
+		*f.dst = v
+	}
+	if p.RevocationKind() == catalog.RevokeNone {
+		e.RevocationURL = ""
+	}
+	return e, nil
+}
+
+// authStyleOf is the x/oauth2 style of a catalog client authentication method.
+func authStyleOf(method string) oauth2.AuthStyle {
+	switch method {
+	case catalog.ClientAuthBasic:
+		return oauth2.AuthStyleInHeader
+	case catalog.ClientAuthPost, catalog.ClientAuthNone, catalog.ClientAuthPrivateKeyJWT:
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleAutoDetect
 }
 
 // issuerMatches reports whether iss (from an ID token or a callback) names issuer, the
@@ -265,10 +176,38 @@ func (p *Preset) issuerMatches(issuer, tenant, iss string) bool {
 	if p.Tenant == nil || !slices.Contains(p.Tenant.Shared, tenant) {
 		return false
 	}
-	pre, suf, ok := strings.Cut(strings.TrimSuffix(p.Endpoints.Issuer, "/"), "{tenant}")
+	pre, suf, ok := strings.Cut(strings.TrimSuffix(p.URLs.Issuer.First(), "/"), "{"+p.TenantParam()+"}")
 	if !ok || !strings.HasPrefix(got, pre) || !strings.HasSuffix(got, suf) {
 		return false
 	}
 	t := strings.TrimSuffix(strings.TrimPrefix(got, pre), suf)
 	return t != "" && !strings.Contains(t, "/")
+}
+
+// fillSteps returns the preset's extra parameters per step with vals in their values.
+func (p *Preset) fillSteps(vals map[string]string) (catalog.StepParams, error) {
+	var out catalog.StepParams
+	var err error
+	for _, f := range []struct{ dst, src *map[string]string }{{&out.Authorize, &p.ExtraParams.Authorize},
+		{&out.Token, &p.ExtraParams.Token}, {&out.Refresh, &p.ExtraParams.Refresh}, {&out.Revoke, &p.ExtraParams.Revoke}} {
+		if *f.dst, err = p.FillValues(*f.src, vals); err != nil {
+			return out, err
+		}
+	}
+	return out, nil
+}
+
+// literalURLs returns the preset's endpoint alternatives whose scheme and host hold no
+// placeholder: the origins the catalog itself names.
+func (p *Preset) literalURLs() []string {
+	var out []string
+	for _, t := range []catalog.Template{p.URLs.Authorize, p.URLs.Token, p.URLs.Refresh, p.URLs.Revocation, p.URLs.DeviceAuthorization} {
+		for _, alt := range t {
+			host, _, _ := strings.Cut(strings.TrimPrefix(alt, "https://"), "/")
+			if strings.HasPrefix(alt, "https://") && !strings.Contains(host, "{") {
+				out = append(out, "https://"+host)
+			}
+		}
+	}
+	return out
 }

@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 )
 
@@ -27,11 +29,18 @@ type Provider struct {
 	// resource indicators).
 	Audience  string
 	Resources []string
+	// Params are the values of the preset's parameters: the connection's, and the tenant
+	// taken from provider_url. Metadata values join them where templates are filled
+	// (Provider.APIBaseURL, Client.FetchMetadata).
+	Params map[string]string
+	// extra are the preset's extra parameters per step, with Params filled in.
+	extra catalog.StepParams
 	// tenant is the tenant of a preset with a TenantRule ("common", a tenant id).
 	tenant string
 	// typed are the URLs an operator typed for the connection (provider_url, issuer_url, the
-	// endpoint overrides) and the preset's built-in endpoints: requests to their origins may
-	// reach internal addresses (egress.AllowOrigins); any other destination must be public.
+	// endpoint overrides) and the preset's built-in endpoints whose host is not templated:
+	// requests to their origins may reach internal addresses (egress.AllowOrigins); any other
+	// destination (a host filled from a parameter or metadata, an API) must be public.
 	typed []string
 }
 
@@ -62,13 +71,26 @@ func (p *Provider) preset() *Preset {
 // (a connection stored before pinning) over OIDC discovery / RFC 8414 metadata fetched from
 // issuer_url, then provider_url. Discovery is skipped when the overrides name both endpoints.
 func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provider, error) {
-	preset, u := PresetFor(conn.ProviderURL, conn.IssuerURL)
+	preset, u, err := presetOf(conn)
+	if err != nil {
+		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
+	}
+	return c.resolveWith(ctx, conn, preset, u)
+}
+
+// resolveWith is Resolve with the preset (and the connection URL that selected it) known.
+func (c *Client) resolveWith(ctx context.Context, conn *authconn.Connection, preset *Preset, u *url.URL) (*Provider, error) {
+	var err error
 	p := &Provider{Preset: preset, typed: dedupe(conn.ProviderURL, conn.IssuerURL, conn.AuthURL, conn.TokenURL, conn.RevocationURL)}
+	p.Params = preset.params(conn.Params, u)
 	switch {
 	case preset != Generic:
-		p.Endpoints, p.tenant = preset.endpoints(u)
+		if p.Endpoints, err = preset.fill(p.Params); err != nil {
+			return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
+		}
+		p.tenant = p.Params[preset.TenantParam()]
 		p.Source = "preset:" + preset.Name
-		p.typed = append(p.typed, p.AuthURL, p.TokenURL, p.RevocationURL, p.DeviceAuthURL)
+		p.typed = append(p.typed, preset.literalURLs()...)
 	case !NeedsDiscovery(conn):
 		p.Source = "overrides"
 		p.PKCE = true
@@ -87,6 +109,31 @@ func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provi
 		p.Endpoints = endpointsFromMetadata(m)
 		p.Source = "discovery"
 	}
+	p.applyOverrides(conn)
+	p.applyConnection(conn)
+	if p.extra, err = preset.fillSteps(p.Params); err != nil {
+		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
+	}
+	return p, nil
+}
+
+// presetOf returns the preset of conn: the one its provider field names, else the one its
+// URLs' hosts select (with the URL that selected it).
+func presetOf(conn *authconn.Connection) (*Preset, *url.URL, error) {
+	if conn.Provider == "" {
+		p, u := PresetFor(conn.ProviderURL, conn.IssuerURL)
+		return p, u, nil
+	}
+	p := PresetNamed(conn.Provider)
+	if p == nil {
+		return nil, nil, fmt.Errorf("provider %q is not in the catalog", authconn.Sanitize(conn.Provider, 64))
+	}
+	u, _ := url.Parse(conn.ProviderURL)
+	return p, u, nil
+}
+
+// applyOverrides takes the connection's endpoint overrides and the preset's PKCE rule.
+func (p *Provider) applyOverrides(conn *authconn.Connection) {
 	if conn.AuthURL != "" {
 		p.AuthURL = conn.AuthURL
 	}
@@ -96,11 +143,9 @@ func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provi
 	if conn.RevocationURL != "" {
 		p.RevocationURL = conn.RevocationURL
 	}
-	if preset.NoPKCE {
+	if !p.preset().PKCEOn() {
 		p.PKCE = false
 	}
-	p.applyConnection(conn)
-	return p, nil
 }
 
 // applyConnection takes the connection's client authentication, audience and resources.
@@ -173,10 +218,13 @@ func endpointsFromMetadata(m *Metadata) Endpoints {
 	return e
 }
 
-// Scopes returns the scopes to request: requested, plus the preset's required scopes, plus
+// Scopes returns the scopes to request: requested (the preset's default scopes when none), plus the preset's required scopes, plus
 // offline_access when the preset asks for it and the provider lists it.
 func (p *Provider) Scopes(requested []string) []string {
 	out := slices.Clone(requested)
+	if len(out) == 0 {
+		out = slices.Clone(p.preset().DefaultScopes)
+	}
 	add := func(s string) {
 		if !slices.Contains(out, s) {
 			out = append(out, s)
@@ -206,19 +254,38 @@ func (p *Provider) IssuerMatches(iss string) bool {
 // valid after a refresh (a preset property; false when unknown).
 func (p *Provider) KeepsPreviousAccessToken() bool { return p.preset().KeepsPreviousAccessToken }
 
-// Config returns the x/oauth2 configuration for creds.
+// Config returns the x/oauth2 configuration for creds. Scopes are joined with the entry's
+// separator (x/oauth2 joins with spaces), and a client that authenticates with "none" sends
+// no secret.
 func (p *Provider) Config(creds Credentials, redirectURL string, scopes []string) *oauth2.Config {
 	secret := creds.ClientSecret
-	if creds.Key != nil {
-		secret = "" // the client assertion authenticates the client
+	if creds.Key != nil || p.preset().ClientAuth == catalog.ClientAuthNone {
+		secret = "" // the client assertion authenticates the client, or nothing does
 	}
 	return &oauth2.Config{
 		ClientID:     creds.ClientID,
 		ClientSecret: secret,
 		Endpoint:     oauth2.Endpoint{AuthURL: p.AuthURL, TokenURL: p.TokenURL, DeviceAuthURL: p.DeviceAuthURL, AuthStyle: creds.authStyle(p)},
 		RedirectURL:  redirectURL,
-		Scopes:       scopes,
+		Scopes:       p.scopeList(scopes),
 	}
+}
+
+// scopeList returns scopes as x/oauth2 should send them: joined with the entry's separator
+// into one element when it is not a space.
+func (p *Provider) scopeList(scopes []string) []string {
+	if sep := p.preset().Separator(); sep != " " && len(scopes) > 1 {
+		return []string{strings.Join(scopes, sep)}
+	}
+	return scopes
+}
+
+// refreshURL is where refresh requests go: the entry's refresh endpoint, else the token endpoint.
+func (p *Provider) refreshURL() string {
+	if p.RefreshURL != "" {
+		return p.RefreshURL
+	}
+	return p.TokenURL
 }
 
 // requestParams are the connection's audience and resource parameters, for authorization
@@ -235,13 +302,21 @@ func (p *Provider) requestParams() url.Values {
 }
 
 // tokenCall returns the decoration of one token request with grant for creds: the preset's
-// headers, the scopes of a refresh where the provider needs them (Microsoft), the audience
-// and resources, and the client assertion of a private_key_jwt client.
+// headers, body encoding and answer rules, the scopes of a refresh where the provider needs
+// them (Microsoft), the extra parameters of the step (token or refresh), the audience and
+// resources, and the client assertion of a private_key_jwt client.
 func (c *Client) tokenCall(p *Provider, grant string, scopes []string, creds Credentials) (*tokenCall, error) {
 	pre := p.preset()
-	tc := &tokenCall{headers: pre.TokenHeaders, form: p.requestParams()}
+	tc := &tokenCall{headers: pre.TokenHeaders, form: p.requestParams(), json: pre.TokenBody == catalog.BodyJSON, answer: pre.TokenResponse}
 	if grant == "refresh_token" && pre.RefreshWithScopes && len(scopes) > 0 {
-		tc.form.Set("scope", strings.Join(scopes, " "))
+		tc.form.Set("scope", strings.Join(scopes, pre.Separator()))
+	}
+	extra := p.extra.Token
+	if grant == "refresh_token" {
+		extra = p.extra.Refresh
+	}
+	for k, v := range extra {
+		tc.form.Set(k, v)
 	}
 	if creds.Key != nil {
 		a, err := creds.assertion(p.TokenURL, c.now())

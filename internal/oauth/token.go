@@ -32,6 +32,9 @@ type Token struct {
 	ReceivedAt time.Time
 	// Extra holds every other field of the answer (id_token, x_* fields, ...).
 	Extra map[string]any
+	// ExpiresInAssumed: the answer had no expires_in and ExpiresIn is the entry's fallback
+	// lifetime (token_response.default_lifetime).
+	ExpiresInAssumed bool
 	// ValidAfterRefresh: the provider keeps this access token valid until it expires after
 	// the next refresh (the preset's KeepsPreviousAccessToken).
 	ValidAfterRefresh bool
@@ -46,10 +49,15 @@ func (t *Token) GoString() string { return t.String() }
 // ParseTokenResponse decodes the JSON body of a successful token response received at
 // receivedAt, for a provider with preset p (Generic when nil): the fields x/oauth2 does not
 // name are kept in Extra (without access_token and refresh_token), and the preset's
-// refresh-token lifetime fields are read.
+// refresh-token lifetime fields are read. The entry's token_response rules apply: tokens at
+// nested paths, errors in a 2xx answer, the fallback lifetime.
 func ParseTokenResponse(body []byte, receivedAt time.Time, p *Preset) (*Token, error) {
 	if p == nil {
 		p = Generic
+	}
+	body, failed := normalizeAnswer(body, p.TokenResponse)
+	if failed {
+		return nil, errors.New("the token response reports an error")
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(body, &raw); err != nil {
@@ -62,14 +70,17 @@ func ParseTokenResponse(body []byte, receivedAt time.Time, p *Preset) (*Token, e
 		return nil, errors.New("the token response has no access_token")
 	}
 	t.ExpiresIn = lifetime(raw["expires_in"])
-	for _, f := range p.RefreshExpiryFields {
+	if t.ExpiresIn == 0 && p.TokenResponse.DefaultLifetime > 0 {
+		t.ExpiresIn, t.ExpiresInAssumed = time.Duration(p.TokenResponse.DefaultLifetime)*time.Second, true
+	}
+	for _, f := range p.TokenResponse.RefreshExpiryFields {
 		if d := lifetime(raw[f]); d > 0 {
 			t.RefreshExpiresIn = d
 			break
 		}
 	}
-	if p.RefreshHardExpiryField != "" {
-		t.RefreshHardExpiresIn = lifetime(raw[p.RefreshHardExpiryField])
+	if f := p.TokenResponse.RefreshHardExpiryField; f != "" {
+		t.RefreshHardExpiresIn = lifetime(raw[f])
 	}
 	for k, v := range raw {
 		switch k {
@@ -135,11 +146,14 @@ func (c *Client) parseToken(p *Provider, tok *oauth2.Token, body []byte) (*Token
 	}
 	if !tok.Expiry.IsZero() {
 		t.ExpiresIn = tok.Expiry.Sub(now).Round(time.Second)
+	} else if d := p.preset().TokenResponse.DefaultLifetime; d > 0 {
+		t.ExpiresIn, t.ExpiresInAssumed = time.Duration(d)*time.Second, true
 	}
 	return t, nil
 }
 
-// Refresh exchanges refreshToken for a new token at the provider's token endpoint, asking
+// Refresh exchanges refreshToken for a new token at the provider's refresh endpoint (its
+// token endpoint unless the entry names another), asking
 // for scopes when the provider needs that (Microsoft).
 //
 // The caller must persist the result before it uses the new access token, and must make
@@ -151,6 +165,7 @@ func (c *Client) Refresh(ctx context.Context, p *Provider, creds Credentials, re
 	}
 	ctx = p.allow(ctx)
 	cfg := p.Config(creds, "", scopes)
+	cfg.Endpoint.TokenURL = p.refreshURL()
 	tc, err := c.tokenCall(p, "refresh_token", scopes, creds)
 	if err != nil {
 		return nil, err

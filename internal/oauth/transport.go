@@ -10,6 +10,8 @@ import (
 	"net/url"
 
 	"golang.org/x/oauth2"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 )
 
 // tokenCall decorates one token-endpoint request made by x/oauth2: it adds the provider's
@@ -27,6 +29,8 @@ type tokenCall struct {
 	base    http.RoundTripper
 	headers map[string]string
 	form    url.Values // added to the request body (values the request has are kept)
+	json    bool       // send the body as a JSON object instead of a form
+	answer  catalog.TokenResponse
 	body    []byte
 
 	sent  int         // requests sent
@@ -84,6 +88,9 @@ func (t *tokenCall) RoundTrip(req *http.Request) (*http.Response, error) {
 		body, err = io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		resp.Body.Close()
 	}
+	if err == nil && resp.StatusCode/100 == 2 {
+		resp, body = t.normalize(resp, body)
+	}
 	if err != nil {
 		if t.first == nil {
 			t.first = &firstReply{err: err}
@@ -99,9 +106,22 @@ func (t *tokenCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-// addForm adds the extra form values to the body of the request.
+// normalize rewrites a 2xx answer by the entry's token_response rules (normalizeAnswer): an
+// error reported with a 2xx status becomes a 400 answer.
+func (t *tokenCall) normalize(resp *http.Response, body []byte) (*http.Response, []byte) {
+	out, failed := normalizeAnswer(body, t.answer)
+	if failed {
+		resp.StatusCode, resp.Status = http.StatusBadRequest, "400 Bad Request"
+		resp.Header = resp.Header.Clone()
+		resp.Header.Set("Content-Type", "application/json")
+	}
+	return resp, out
+}
+
+// addForm adds the extra form values to the body of the request, and encodes the body as a
+// JSON object when the entry asks for it.
 func (t *tokenCall) addForm(req *http.Request) error {
-	if len(t.form) == 0 || req.Body == nil {
+	if (len(t.form) == 0 && !t.json) || req.Body == nil {
 		return nil
 	}
 	raw, err := io.ReadAll(req.Body)
@@ -117,11 +137,25 @@ func (t *tokenCall) addForm(req *http.Request) error {
 			}
 		}
 		raw = []byte(vals.Encode())
+		if t.json {
+			raw = jsonBody(vals)
+			req.Header.Set("Content-Type", "application/json")
+		}
 	}
 	req.Body = io.NopCloser(bytes.NewReader(raw))
 	req.ContentLength = int64(len(raw))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	return nil
+}
+
+// jsonBody encodes form values as a JSON object of strings (the first value of each).
+func jsonBody(vals url.Values) []byte {
+	m := make(map[string]string, len(vals))
+	for k := range vals {
+		m[k] = vals.Get(k)
+	}
+	b, _ := json.Marshal(m)
+	return b
 }
 
 // withTokenCall returns a context for x/oauth2 whose HTTP client sends through tc.
