@@ -19,12 +19,10 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-func init() { addCommand(newCreateCmd) }
-
 // maxSecretSize bounds what is read from a secret file or stdin.
 const maxSecretSize = 64 << 10
 
-func newCreateCmd() *cobra.Command {
+func newCreateCmd(g *globalFlags) *cobra.Command {
 	var f createFlags
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --provider-url URL --client-id ID (--client-secret-file FILE | --client-secret-stdin)",
@@ -82,7 +80,7 @@ changed there, not here.`,
     --client-id tailor --client-secret-file kc.secret \
     --token-url https://sso.example.com/realms/main/protocol/openid-connect/token`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCreate(cmd, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCreate(g, cmd, &f) },
 	}
 	f.register(cmd)
 	return cmd
@@ -198,7 +196,7 @@ func checkSecretText(secret, file string) error {
 	return fmt.Errorf("%w (read from %s; see docs/tokend.md, \"Input rules\")", err, file)
 }
 
-func runCreate(cmd *cobra.Command, f *createFlags) error {
+func runCreate(g *globalFlags, cmd *cobra.Command, f *createFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
@@ -214,7 +212,7 @@ func runCreate(cmd *cobra.Command, f *createFlags) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	st, vc, err := globals.openStore(cmd.Context())
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}

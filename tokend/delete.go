@@ -8,9 +8,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 )
 
-func init() { addCommand(newDeleteCmd) }
-
-func newDeleteCmd() *cobra.Command {
+func newDeleteCmd(g *globalFlags) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
@@ -24,9 +22,9 @@ Connections managed with the Terraform provider should be removed there (terrafo
 destroy, or removing the resource) instead.`,
 		Example: `  tokend delete google-oauth-dev
   tokend delete old-connection --force`,
-		Args: exactName,
+		Args: oneConnectionName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := onConnection(cmd, connection.Delete, args[0], force)
+			res, err := revokeOrDelete(g, cmd, connection.Delete, args[0], force)
 			if err != nil {
 				return err
 			}
