@@ -157,16 +157,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-// VerifyAdmin checks a presented admin API key and returns its id (KeyCache.VerifyAdmin).
-func (s *Server) VerifyAdmin(ctx context.Context, presented string) (string, error) {
-	if s.keys == nil {
-		return "", errors.New("API keys are not checked on this server (--insecure-no-auth): the status page needs them")
-	}
-	return (&KeyCache{c: s.keys}).VerifyAdmin(ctx, presented)
-}
-
-// AdminKeyActive reports whether admin key id still exists (KeyCache.AdminKeyActive).
-func (s *Server) AdminKeyActive(ctx context.Context, id string) bool {
-	return s.keys != nil && (&KeyCache{c: s.keys}).AdminKeyActive(ctx, id)
-}

@@ -1,5 +1,6 @@
 // Package api is the HTTP API of `tokend serve`: token requests for functions, connection
-// status, health, readiness and Prometheus metrics, with bearer API keys for callers.
+// status, health, readiness and Prometheus metrics, with bearer API keys for callers; and
+// the route table of every route tokend serve answers (Server.Routes).
 package api
 
 import (
