@@ -81,7 +81,10 @@ func New(o Options) (*Console, error) {
 		origin: u.Scheme + "://" + u.Host, log: o.Logger}, nil
 }
 
-// Logout serves POST /ui/logout: sign-out of every session of the key (see action).
+// The state-changing routes below take a valid session, its CSRF token and a same-origin
+// request (action).
+
+// Logout serves POST /ui/logout: it ends every session of the signed-in admin key.
 func (c *Console) Logout(w http.ResponseWriter, r *http.Request) { c.action(c.signOut)(w, r) }
 
 // Reconnect serves POST /ui/connections/{name}/reconnect: a new connect link, shown once.
@@ -95,7 +98,8 @@ func (c *Console) AuthorizeNow(w http.ResponseWriter, r *http.Request) {
 	c.action(c.beginAuthorization)(w, r)
 }
 
-// Revoke serves POST /ui/connections/{name}/revoke.
+// Revoke serves POST /ui/connections/{name}/revoke: the connection's tokens are revoked
+// at the provider and removed from Vault.
 func (c *Console) Revoke(w http.ResponseWriter, r *http.Request) { c.action(c.revokeConnection)(w, r) }
 
 // errUnavailable is a session that cannot be checked now: Vault did not answer the read of
