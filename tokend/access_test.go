@@ -5,15 +5,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"go/ast"
-	"go/parser"
-	"go/token"
 	"io"
 	"maps"
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strconv"
@@ -23,60 +19,32 @@ import (
 
 	vaultapi "github.com/hashicorp/vault/api"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
+	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/connect"
+	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
-// apiRoutes returns the patterns registered on the API's mux, read from the source of
-// internal/api and of the packages whose pages it serves with --public-url
-// (internal/connect, internal/console): every Handle and HandleFunc call, so a new route
-// cannot be left out of the sweep. A pattern that is not a string literal fails the test.
+// apiRoutes returns the patterns of every route of tokend serve with --public-url, from
+// its route table (api.Server.Routes), and the fallback "/" that answers 404: a new route
+// cannot be left out of the sweep.
 func apiRoutes(t *testing.T) []string {
 	t.Helper()
-	root, err := testenv.RepoRoot()
+	cs := &connect.Service{}
+	srv, err := api.New(api.Options{Broker: &broker.Broker{}, KeyCache: api.NewKeyCache(nil, 0, nil), Links: cs, Connect: cs, Console: &console.Console{}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	fset := token.NewFileSet()
-	var files []string
-	for _, pkg := range []string{"api", "connect", "console"} {
-		fs, _ := filepath.Glob(filepath.Join(root, "internal", pkg, "*.go"))
-		files = append(files, fs...)
-	}
 	var routes []string
-	for _, fn := range files {
-		if strings.HasSuffix(fn, "_test.go") {
-			continue
-		}
-		f, err := parser.ParseFile(fset, fn, nil, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			call, ok := n.(*ast.CallExpr)
-			if !ok {
-				return true
-			}
-			sel, ok := call.Fun.(*ast.SelectorExpr)
-			if !ok || (sel.Sel.Name != "Handle" && sel.Sel.Name != "HandleFunc") || len(call.Args) != 2 {
-				return true
-			}
-			lit, ok := call.Args[0].(*ast.BasicLit)
-			if !ok || lit.Kind != token.STRING {
-				t.Fatalf("%s: a route pattern that is not a string literal: the sweep cannot enumerate it", fset.Position(call.Pos()))
-			}
-			p, _ := strconv.Unquote(lit.Value)
-			routes = append(routes, p)
-			return true
-		})
+	for _, r := range srv.Routes() {
+		routes = append(routes, r.Pattern)
 	}
-	if len(routes) < 5 {
-		t.Fatalf("found only %d routes in internal/api: %v", len(routes), routes)
-	}
-	return routes
+	return append(routes, "/")
 }
 
 // listeners returns the local addresses of the TCP sockets listening on port, from
@@ -119,7 +87,7 @@ func listeners(t *testing.T, port int) []net.IP {
 //     connection attempt to every non-loopback address of this machine), refuses another
 //     Host, other paths and methods without ending the attempt, and a callback with a wrong
 //     or missing state ends the attempt without storing anything.
-//   - Every route of the API (read from internal/api's source) × {no Authorization,
+//   - Every route of the API (its route table, api.Server.Routes) × {no Authorization,
 //     malformed, wrong key, revoked key, key for another connection, key whose glob matches
 //     nothing} is refused with 401 / 403, except the routes that are open by design.
 func TestAccessControl(t *testing.T) {

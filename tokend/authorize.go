@@ -14,13 +14,9 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 )
 
-// openBrowser opens the authorization URL; nil means the system browser. Tests replace it to
-// drive a headless browser.
-var openBrowser func(url string) error
-
-func init() { addCommand(newAuthorizeCmd) }
-
-func newAuthorizeCmd() *cobra.Command {
+// newAuthorizeCmd returns `tokend authorize`; openBrowser opens the authorization URL (nil:
+// the system browser; tests drive a headless one).
+func newAuthorizeCmd(g *globalFlags, openBrowser func(url string) error) *cobra.Command {
 	var (
 		scopes    string
 		port      int
@@ -79,13 +75,13 @@ See docs/authorize.md and docs/hosted.md.`,
 
   # Let the QuickBooks company's admin connect it, from anywhere (hosted authorize)
   tokend authorize quickbooks-oauth --link --expires 48h --public-url https://tokend.example.com`,
-		Args: exactName,
+		Args: oneConnectionName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if lf.link {
 				lf.newAccount = newAcct
-				return runLink(cmd, args[0], splitScopes(scopes), lf)
+				return runLink(g, cmd, args[0], splitScopes(scopes), lf)
 			}
-			return runAuthorize(cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout, NewAccount: newAcct}, noBrowser, device)
+			return runAuthorize(g, cmd, args[0], authorize.Options{Scopes: splitScopes(scopes), Port: port, Timeout: timeout, NewAccount: newAcct}, openBrowser, noBrowser, device)
 		},
 	}
 	f := cmd.Flags()
@@ -99,8 +95,9 @@ See docs/authorize.md and docs/hosted.md.`,
 	return cmd
 }
 
-func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBrowser, device bool) error {
-	st, vc, err := globals.openStore(cmd.Context())
+// runAuthorize authorizes connection name in this process (a browser, or the device flow).
+func runAuthorize(g *globalFlags, cmd *cobra.Command, name string, opts authorize.Options, openBrowser func(string) error, noBrowser, device bool) error {
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -125,7 +122,7 @@ func runAuthorize(cmd *cobra.Command, name string, opts authorize.Options, noBro
 		verb = "authorized again (the earlier tokens were replaced)"
 	}
 	fmt.Fprintf(w, "Connection %q %s: provider %s, access token expires at %s, refresh token: %s.\n",
-		res.Name, verb, res.Provider, res.Expiry.Format(time.RFC3339), yesNo(res.HasRefreshToken))
+		res.Name, verb, res.Provider, res.Expiry.Format(time.RFC3339), yesOrNo(res.HasRefreshToken))
 	if !res.RefreshTokenExpiry.IsZero() {
 		fmt.Fprintf(w, "The refresh token expires at %s.\n", res.RefreshTokenExpiry.Format(time.RFC3339))
 	}
@@ -157,15 +154,16 @@ func splitScopes(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
-func yesNo(b bool) string {
+func yesOrNo(b bool) string {
 	if b {
 		return "yes"
 	}
 	return "no"
 }
 
-// exactName accepts exactly one argument, the connection name.
-func exactName(cmd *cobra.Command, args []string) error {
+// oneConnectionName is the positional-arguments check of commands on one connection:
+// exactly one argument, its name.
+func oneConnectionName(cmd *cobra.Command, args []string) error {
 	if len(args) != 1 {
 		return fmt.Errorf("%s needs exactly one argument, the connection name (see `tokend list`); got %d", cmd.Name(), len(args))
 	}

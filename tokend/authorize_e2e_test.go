@@ -28,10 +28,14 @@ type cliResult struct {
 	err            error
 }
 
+// openBrowser, when set, opens the authorization URLs of the in-process authorize (a
+// headless browser); nil: the system browser.
+var openBrowser func(url string) error
+
 // cliStart runs tokend in-process with args in the background; wait on the channel.
 func cliStart(ctx context.Context, stdin string, args ...string) (*cliBuffer, *cliBuffer, <-chan error) {
 	var stdout, stderr cliBuffer
-	root := newRootCmd()
+	root := newRootCmdWith(openBrowser)
 	root.SetArgs(args)
 	root.SetOut(&stdout)
 	root.SetErr(&stderr)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,15 +15,14 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/secretfile"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
-
-func init() { addCommand(newCreateCmd) }
 
 // maxSecretSize bounds what is read from a secret file or stdin.
 const maxSecretSize = 64 << 10
 
-func newCreateCmd() *cobra.Command {
+func newCreateCmd(g *globalFlags) *cobra.Command {
 	var f createFlags
 	cmd := &cobra.Command{
 		Use:   "create --name NAME --provider-url URL --client-id ID (--client-secret-file FILE | --client-secret-stdin)",
@@ -82,7 +80,7 @@ changed there, not here.`,
     --client-id tailor --client-secret-file kc.secret \
     --token-url https://sso.example.com/realms/main/protocol/openid-connect/token`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runCreate(cmd, &f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runCreate(g, cmd, &f) },
 	}
 	f.register(cmd)
 	return cmd
@@ -162,7 +160,7 @@ func (f *createFlags) check(cmd *cobra.Command) error {
 // secret reads the client secret or the client assertion key.
 func (f *createFlags) secret(cmd *cobra.Command) (connection.Secret, error) {
 	if f.keyFile != "" {
-		pemKey, err := readSecretFile(cmd.ErrOrStderr(), f.keyFile, maxSecretSize)
+		pemKey, err := secretfile.Read(cmd.ErrOrStderr(), f.keyFile, maxSecretSize)
 		if err != nil {
 			return connection.Secret{}, err
 		}
@@ -171,7 +169,7 @@ func (f *createFlags) secret(cmd *cobra.Command) (connection.Secret, error) {
 	var secret string
 	var err error
 	if f.secretFile != "" {
-		secret, err = readSecretFile(cmd.ErrOrStderr(), f.secretFile, maxSecretSize)
+		secret, err = secretfile.Read(cmd.ErrOrStderr(), f.secretFile, maxSecretSize)
 		if err == nil && strings.ContainsAny(secret, "\r\n") {
 			err = fmt.Errorf("the client secret in %s spans several lines: put only the secret in it", f.secretFile)
 		}
@@ -198,7 +196,7 @@ func checkSecretText(secret, file string) error {
 	return fmt.Errorf("%w (read from %s; see docs/tokend.md, \"Input rules\")", err, file)
 }
 
-func runCreate(cmd *cobra.Command, f *createFlags) error {
+func runCreate(g *globalFlags, cmd *cobra.Command, f *createFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
@@ -214,7 +212,7 @@ func runCreate(cmd *cobra.Command, f *createFlags) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	st, vc, err := globals.openStore(cmd.Context())
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -242,25 +240,8 @@ func runCreate(cmd *cobra.Command, f *createFlags) error {
 	return nil
 }
 
-func readSecretFile(warn io.Writer, path string, limit int) (string, error) {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return "", fmt.Errorf("reading the client secret file: %w", err)
-	}
-	if !fi.Mode().IsRegular() && fi.Mode()&os.ModeNamedPipe == 0 {
-		return "", fmt.Errorf("the client secret file %s is not a regular file", path)
-	}
-	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o077 != 0 {
-		fmt.Fprintf(warn, "Warning: %s can be read by other users (mode %s); chmod 600 it.\n", path, fi.Mode().Perm())
-	}
-	fh, err := os.Open(path)
-	if err != nil {
-		return "", fmt.Errorf("reading the client secret file: %w", err)
-	}
-	defer fh.Close()
-	return readSecret(fh, "the file "+path, limit)
-}
-
+// readSecretStdin reads a one-line client secret from standard input, with a prompt on a
+// terminal.
 func readSecretStdin(cmd *cobra.Command) (string, error) {
 	in := cmd.InOrStdin()
 	if f, ok := in.(*os.File); ok {
@@ -268,27 +249,11 @@ func readSecretStdin(cmd *cobra.Command) (string, error) {
 			fmt.Fprintln(cmd.ErrOrStderr(), "Paste the client secret, then press Enter and Ctrl-D:")
 		}
 	}
-	s, err := readSecret(in, "standard input", maxSecretSize)
+	s, err := secretfile.ReadFrom(in, "standard input", maxSecretSize)
 	if err == nil && strings.ContainsAny(s, "\r\n") {
 		err = errors.New("the client secret on standard input spans several lines: give only the secret")
 	}
 	return s, err
-}
-
-// readSecret reads a secret of at most limit bytes, without surrounding white space.
-func readSecret(r io.Reader, from string, limit int) (string, error) {
-	b, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
-	if err != nil {
-		return "", fmt.Errorf("reading the secret from %s: %w", from, err)
-	}
-	if len(b) > limit {
-		return "", fmt.Errorf("the secret in %s is longer than %d bytes: is it the right file?", from, limit)
-	}
-	s := strings.TrimSpace(string(b))
-	if s == "" {
-		return "", fmt.Errorf("the secret in %s is empty: copy it from the provider's console", from)
-	}
-	return s, nil
 }
 
 // pinEndpoints discovers the endpoints of the new connection c and pins them in c (see
@@ -329,7 +294,7 @@ func printJWKS(cmd *cobra.Command, c *authconn.Connection, pemKey string) error 
 	if err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(map[string]any{"keys": []any{creds.PublicJWK()}}, "", "  ")
+	b, err := creds.PublicJWKSet()
 	if err != nil {
 		return err
 	}

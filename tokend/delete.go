@@ -10,9 +10,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
-func init() { addCommand(newDeleteCmd) }
-
-func newDeleteCmd() *cobra.Command {
+func newDeleteCmd(g *globalFlags) *cobra.Command {
 	var force, ifForbidden bool
 	cmd := &cobra.Command{
 		Use:   "delete NAME",
@@ -29,13 +27,13 @@ Connections managed with the Terraform provider should be removed there (terrafo
 destroy, or removing the resource) instead.`,
 		Example: `  tokend delete google-oauth-dev
   tokend delete old-connection --force`,
-		Args: exactName,
+		Args: oneConnectionName,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			del := func(ctx context.Context, st connection.Store, oc *oauth.Client, name string, o connection.Options) (connection.Result, error) {
 				o.DeleteIfForbidden = ifForbidden
 				return connection.Delete(ctx, st, oc, name, o)
 			}
-			res, err := onConnection(cmd, del, args[0], force)
+			res, err := revokeOrDelete(g, cmd, del, args[0], force)
 			if err != nil {
 				return err
 			}

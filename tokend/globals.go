@@ -13,7 +13,8 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/vaultclient"
 )
 
-// globalFlags are the flags every command has: where Vault is and how to log.
+// globalFlags are the flags every command has: where Vault is and how to log. The root
+// command makes one value and hands it to each command's constructor.
 type globalFlags struct {
 	vaultAddr         string
 	vaultNamespace    string
@@ -31,8 +32,6 @@ type globalFlags struct {
 	logLevel          string
 	logFormat         string
 }
-
-var globals globalFlags
 
 func (g *globalFlags) register(root *cobra.Command) {
 	f := root.PersistentFlags()

@@ -13,9 +13,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-func init() { addCommand(newKeysCmd) }
-
-func newKeysCmd() *cobra.Command {
+func newKeysCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
 		Short: "Manage the API keys that callers of tokend serve present",
@@ -24,11 +22,11 @@ secret part, and the connection names or patterns (google-*) it may fetch tokens
 tokend serve caches key records for --key-cache-ttl (30s), so a revoked key stops working
 within that time.`,
 	}
-	cmd.AddCommand(newKeysCreateCmd(), newKeysListCmd(), newKeysRevokeCmd())
+	cmd.AddCommand(newKeysCreateCmd(g), newKeysListCmd(g), newKeysRevokeCmd(g))
 	return cmd
 }
 
-func newKeysCreateCmd() *cobra.Command {
+func newKeysCreateCmd(g *globalFlags) *cobra.Command {
 	var conns, desc string
 	var admin bool
 	cmd := &cobra.Command{
@@ -47,7 +45,7 @@ func newKeysCreateCmd() *cobra.Command {
 			if err := authconn.ValidateDescription("--description", desc); err != nil {
 				return err
 			}
-			st, vc, err := globals.openStore(cmd.Context())
+			st, vc, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -75,13 +73,13 @@ func newKeysCreateCmd() *cobra.Command {
 	return cmd
 }
 
-func newKeysListCmd() *cobra.Command {
+func newKeysListCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List API keys (ids, patterns, descriptions; never secrets)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st, vc, err := globals.openStore(cmd.Context())
+			st, vc, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -100,7 +98,7 @@ func newKeysListCmd() *cobra.Command {
 	}
 }
 
-func newKeysRevokeCmd() *cobra.Command {
+func newKeysRevokeCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "revoke ID",
 		Short: "Delete an API key (tokend serve stops accepting it within --key-cache-ttl)",
@@ -110,7 +108,7 @@ func newKeysRevokeCmd() *cobra.Command {
 			if kid, _, err := apikey.Parse(id); err == nil {
 				id = kid // a whole key was given
 			}
-			st, vc, err := globals.openStore(cmd.Context())
+			st, vc, err := g.openStore(cmd.Context())
 			if err != nil {
 				return err
 			}

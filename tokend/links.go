@@ -16,8 +16,6 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-func init() { addCommand(newLinksCmd) }
-
 // linkFlags are authorize's flags for connect links.
 type linkFlags struct {
 	link        bool
@@ -35,11 +33,11 @@ func (lf *linkFlags) register(f *pflag.FlagSet) {
 }
 
 // connectService opens the store and the connect service of publicURL.
-func connectService(cmd *cobra.Command, publicURL string) (*connect.Service, func(), error) {
+func connectService(g *globalFlags, cmd *cobra.Command, publicURL string) (*connect.Service, func(), error) {
 	if publicURL == "" {
 		return nil, nil, errors.New("connect links need tokend serve's public URL: pass --public-url https://tokend.example.com or set TOKEND_PUBLIC_URL")
 	}
-	st, vc, err := globals.openStore(cmd.Context())
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return nil, nil, err
 	}
@@ -52,11 +50,11 @@ func connectService(cmd *cobra.Command, publicURL string) (*connect.Service, fun
 }
 
 // runLink creates a connect link and prints it (stdout: the link only).
-func runLink(cmd *cobra.Command, name string, scopes []string, lf linkFlags) error {
+func runLink(g *globalFlags, cmd *cobra.Command, name string, scopes []string, lf linkFlags) error {
 	if err := authconn.ValidateDescription("--description", lf.description); err != nil {
 		return err
 	}
-	cs, done, err := connectService(cmd, lf.publicURL)
+	cs, done, err := connectService(g, cmd, lf.publicURL)
 	if err != nil {
 		return err
 	}
@@ -76,18 +74,18 @@ func runLink(cmd *cobra.Command, name string, scopes []string, lf linkFlags) err
 	return nil
 }
 
-func newLinksCmd() *cobra.Command {
+func newLinksCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "links", Short: "List and revoke connect links (tokend authorize NAME --link creates them)"}
 	list := &cobra.Command{Use: "list", Short: "List connect links: id, connection, state, expiry (never the token)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runLinksList(cmd) }}
+		RunE: func(cmd *cobra.Command, _ []string) error { return runLinksList(g, cmd) }}
 	revoke := &cobra.Command{Use: "revoke ID", Short: "Revoke a connect link", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runLinksRevoke(cmd, args[0]) }}
+		RunE: func(cmd *cobra.Command, args []string) error { return runLinksRevoke(g, cmd, args[0]) }}
 	cmd.AddCommand(list, revoke)
 	return cmd
 }
 
-func runLinksList(cmd *cobra.Command) error {
-	st, vc, err := globals.openStore(cmd.Context())
+func runLinksList(g *globalFlags, cmd *cobra.Command) error {
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -104,8 +102,8 @@ func runLinksList(cmd *cobra.Command) error {
 	return tw.Flush()
 }
 
-func runLinksRevoke(cmd *cobra.Command, id string) error {
-	st, vc, err := globals.openStore(cmd.Context())
+func runLinksRevoke(g *globalFlags, cmd *cobra.Command, id string) error {
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}

@@ -13,9 +13,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 )
 
-func init() { addCommand(newListCmd) }
-
-func newListCmd() *cobra.Command {
+func newListCmd(g *globalFlags) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -31,15 +29,15 @@ client-credentials token request: see LAST ERROR).`,
 		Example: `  tokend list
   tokend list --json | jq -r '.[] | select(.authorized | not) | .name'`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runList(cmd, asJSON) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runList(g, cmd, asJSON) },
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array instead of a table")
 	return cmd
 }
 
-func runList(cmd *cobra.Command, asJSON bool) error {
+func runList(g *globalFlags, cmd *cobra.Command, asJSON bool) error {
 	ctx := cmd.Context()
-	st, vc, err := globals.openStore(ctx)
+	st, vc, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,9 @@
 // (tokend authorize), serves always-valid access tokens to functions (tokend serve), and
 // manages connections and API keys. Connections, client secrets and tokens live in Vault.
 //
-// Each command lives in its own file and registers itself with addCommand in an init
-// function; the work itself is done by packages under internal/.
+// Each command lives in its own file as a constructor (newServeCmd, newCreateCmd, ...) that
+// newRootCmdWith calls by name with the global flags; the work itself is done by packages
+// under internal/. The package holds no mutable state of its own (TestNoPackageState).
 package main
 
 import (
@@ -20,12 +21,12 @@ import (
 // version is set with -ldflags "-X main.version=...".
 var version = "dev"
 
-var commands []func() *cobra.Command
+// newRootCmd returns tokend's command tree; authorize opens the system browser.
+func newRootCmd() *cobra.Command { return newRootCmdWith(nil) }
 
-// addCommand registers a subcommand constructor; called from init functions.
-func addCommand(f func() *cobra.Command) { commands = append(commands, f) }
-
-func newRootCmd() *cobra.Command {
+// newRootCmdWith returns tokend's command tree: the global flags and every subcommand.
+// openBrowser opens authorization URLs for `tokend authorize` (nil: the system browser).
+func newRootCmdWith(openBrowser func(url string) error) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "tokend",
 		Short: "OAuth2 connections for functions, with secrets and tokens kept in Vault",
@@ -39,10 +40,19 @@ VAULT_SECRET_ID_FILE), like the Vault CLI.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	globals.register(root)
-	for _, f := range commands {
-		root.AddCommand(f())
-	}
+	g := &globalFlags{}
+	g.register(root)
+	root.AddCommand(
+		newAuthorizeCmd(g, openBrowser),
+		newCreateCmd(g),
+		newDeleteCmd(g),
+		newKeysCmd(g),
+		newLinksCmd(g),
+		newListCmd(g),
+		newRevokeCmd(g),
+		newServeCmd(g),
+		newWebhooksCmd(g),
+	)
 	return root
 }
 

@@ -12,9 +12,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
-func init() { addCommand(newRevokeCmd) }
-
-func newRevokeCmd() *cobra.Command {
+func newRevokeCmd(g *globalFlags) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "revoke NAME",
@@ -29,9 +27,9 @@ Providers without a revocation endpoint (Microsoft): the tokens are removed from
 the grant can be ended in the provider's console.`,
 		Example: `  tokend revoke google-oauth
   tokend revoke ms365-oauth --force`,
-		Args: exactName,
+		Args: oneConnectionName,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			res, err := onConnection(cmd, connection.Revoke, args[0], force)
+			res, err := revokeOrDelete(g, cmd, connection.Revoke, args[0], force)
 			if err != nil {
 				return err
 			}
@@ -44,10 +42,11 @@ the grant can be ended in the provider's console.`,
 	return cmd
 }
 
-// onConnection runs op (connection.Revoke or connection.Delete) on connection name.
-func onConnection(cmd *cobra.Command, op func(context.Context, connection.Store, *oauth.Client, string, connection.Options) (connection.Result, error),
+// revokeOrDelete opens the store and runs op (connection.Revoke or connection.Delete) on
+// connection name, with --force as force.
+func revokeOrDelete(g *globalFlags, cmd *cobra.Command, op func(context.Context, connection.Store, *oauth.Client, string, connection.Options) (connection.Result, error),
 	name string, force bool) (connection.Result, error) {
-	st, vc, err := globals.openStore(cmd.Context())
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return connection.Result{Name: name}, err
 	}

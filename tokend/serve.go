@@ -30,8 +30,6 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
 
-func init() { addCommand(newServeCmd) }
-
 type serveFlags struct {
 	listen           string
 	tlsCert, tlsKey  string
@@ -67,7 +65,8 @@ type serveFlags struct {
 // carry an API key or a cookie, a few hundred bytes.
 const maxHeaderBytes = 64 << 10
 
-func newServeCmd() *cobra.Command {
+// newServeCmd returns `tokend serve`.
+func newServeCmd(g *globalFlags) *cobra.Command {
 	var f serveFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -88,7 +87,7 @@ capped at 64 KiB, connections at --max-connections, and each client address gets
 limit (--rate-limit, --rate-burst) on /v1/connect, /v1/callback, POST /ui/login and API
 keys that fail. --metrics-listen moves /metrics to an address of its own.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), f) },
+		RunE: func(cmd *cobra.Command, _ []string) error { return runServe(cmd.Context(), g, f) },
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.listen, "listen", envOr("TOKEND_LISTEN", "127.0.0.1:8787"), "address to listen on ($TOKEND_LISTEN)")
@@ -133,12 +132,14 @@ func defaultReplicaID() string {
 	return fmt.Sprintf("%s-%d-%s", h, os.Getpid(), hex.EncodeToString(b))
 }
 
-func runServe(ctx context.Context, f serveFlags) error {
+// runServe serves until ctx ends: it opens the store, wires the daemon, starts its
+// background loops and serves its routes.
+func runServe(ctx context.Context, g *globalFlags, f serveFlags) error {
 	log := slog.Default()
 	if err := f.check(log); err != nil {
 		return err
 	}
-	st, vc, err := globals.openStore(ctx)
+	st, vc, err := g.openStore(ctx)
 	if err != nil {
 		return err
 	}
@@ -147,27 +148,17 @@ func runServe(ctx context.Context, f serveFlags) error {
 	if err != nil {
 		return err
 	}
-	b, srv, d, err := f.newServer(ctx, st, vc.Health, lim, log)
+	d, err := f.newDaemon(ctx, st, vc.Health, lim, log)
 	if err != nil {
 		return err
 	}
-	srv.Metrics().Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tokend_rate_limited_total",
-		Help: "Requests answered 429 because their client address was out of pre-authentication requests or failed API keys."},
-		func() float64 { return float64(lim.Refused()) }))
 	ln, mln, err := f.listeners()
 	if err != nil {
 		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	go b.Run(runCtx)
-	go d.Run(runCtx)
-	if f.publicURL != "" {
-		go sweepPending(runCtx, st, log)
-	}
-	if !f.noWarm {
-		go warm(runCtx, b, log)
-	}
+	d.startBackground(runCtx, !f.noWarm, log)
 	if f.insecureNoAuth {
 		log.Warn("API keys are NOT checked (--insecure-no-auth): any local process can fetch tokens")
 	}
@@ -178,12 +169,12 @@ func runServe(ctx context.Context, f serveFlags) error {
 	log.Info("tokend serving", "url", scheme+"://"+ln.Addr().String(), "replica", f.replicaID, "vault", vc.Address(), "vault_auth", vc.Method(), "mount", st.Mount(), "prefix", st.Prefix())
 	if mln != nil {
 		log.Info("serving /metrics on its own listener only", "url", "http://"+mln.Addr().String()+"/metrics")
-		go func() { _ = f.httpServer(metricsOnly(srv.MetricsHandler()), log).Serve(mln) }()
+		go func() { _ = f.httpServer(metricsOnly(d.api.MetricsHandler()), log).Serve(mln) }()
 		defer mln.Close()
 	}
-	err = f.serve(ctx, ln, limitPreAuth(srv, lim), log)
+	err = f.serve(ctx, ln, limitPreAuth(d.api, lim), log)
 	stop()
-	b.Close()
+	d.broker.Close()
 	return err
 }
 
@@ -228,46 +219,95 @@ func (f *serveFlags) checkLimits() error {
 	return nil
 }
 
-// newServer wires the broker, the HTTP API, the webhook deliverer and, with --public-url,
-// the hosted pages on st.
-func (f *serveFlags) newServer(ctx context.Context, st *store.Store, ready func() error, lim *ratelimit.Limiter, log *slog.Logger) (*broker.Broker, *api.Server, *events.Deliverer, error) {
-	var b *broker.Broker
-	var srv *api.Server
-	metrics := api.NewMetrics(func() []broker.Expiry { return b.Expiries() })
+// daemon is what tokend serve runs: the broker (token cache, refresher, change follower),
+// the HTTP API with every route (api.Server.Routes), the webhook deliverer and, with
+// --public-url, the connect service (hosted flows, whose expired pending authorizations it
+// sweeps).
+type daemon struct {
+	broker   *broker.Broker
+	api      *api.Server
+	webhooks *events.Deliverer
+	connect  *connect.Service // nil without --public-url
+}
+
+// newDaemon wires the daemon on st, in dependency order: the API key cache and the metrics,
+// the broker (which observes into the metrics and tells the key cache of key changes), the
+// hosted pages, then the API server and the webhook deliverer.
+func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func() error, lim *ratelimit.Limiter, log *slog.Logger) (*daemon, error) {
+	keys := api.NewKeyCache(st, f.keyCacheTTL, lim)
+	metrics := api.NewMetrics(nil)
+	b, err := broker.New(f.brokerOptions(st, metrics, keys, log))
+	if err != nil {
+		return nil, err
+	}
+	metrics.CollectExpiries(b.Expiries)
+	metrics.Registry.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "tokend_rate_limited_total",
+		Help: "Requests answered 429 because their client address was out of pre-authentication requests or failed API keys."},
+		func() float64 { return float64(lim.Refused()) }))
+	o := f.apiOptions(b, keys, metrics, ready, lim, log)
+	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
+		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
+	d := &daemon{broker: b}
+	if f.publicURL != "" {
+		h, err := newHosted(ctx, st, *f, keys, log)
+		if err != nil {
+			return nil, err
+		}
+		d.connect = h.connect
+		o.Links, o.Connect, o.Console = h.connect, h.connect, h.console
+		do.Links, do.StatusPageURL, do.ReconnectPrefix = h.connect, h.connect.URL(console.Path), h.connect.URL(connect.LandingPath)+"#"
+	}
+	if d.api, err = api.New(o); err != nil {
+		return nil, err
+	}
+	d.webhooks = events.NewDeliverer(do)
+	return d, nil
+}
+
+// brokerOptions configures the broker: it observes into metrics, and each API key change in
+// the change log drops that key from keys.
+func (f *serveFlags) brokerOptions(st *store.Store, metrics *api.Metrics, keys *api.KeyCache, log *slog.Logger) broker.Options {
+	return broker.Options{
+		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
+		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
+		RecheckInterval: f.recheck, BackoffBase: f.backoffBase, BackoffMax: f.backoffMax, Observer: metrics,
+		Events: &events.Emitter{Store: st, Logger: log}, Logger: log,
+		Changes: st, ChangeInterval: f.changeInterval, OnChange: forgetChangedKeys(keys),
+	}
+}
+
+// forgetChangedKeys returns the broker's OnChange: a change of an API key drops it from keys.
+func forgetChangedKeys(keys *api.KeyCache) func(store.Change) {
+	return func(c store.Change) {
+		if c.Kind == store.ChangeAPIKey {
+			keys.Forget(c.Name)
+		}
+	}
+}
+
+// apiOptions configures the API server without the hosted pages.
+func (f *serveFlags) apiOptions(b *broker.Broker, keys *api.KeyCache, metrics *api.Metrics, ready func() error, lim *ratelimit.Limiter, log *slog.Logger) api.Options {
 	_, port, _ := net.SplitHostPort(f.listen)
 	if port == "0" {
 		port = "" // chosen by the system: any port of a loopback name
 	}
-	o := api.Options{Keys: st, KeyCacheTTL: f.keyCacheTTL, NoAuth: f.insecureNoAuth, NoAuthPort: port, Metrics: metrics, RequestTimeout: f.requestTimeout,
-		Ready: ready, FailLimit: lim, MetricsElsewhere: f.metricsListen != "", Logger: log}
-	emitter := &events.Emitter{Store: st, Logger: log}
-	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
-		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
-	if f.publicURL != "" {
-		h, err := newHosted(ctx, st, *f, func() *api.Server { return srv }, log)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		o.Links, o.Register = h.connect, h.register
-		do.Links, do.StatusPageURL, do.ReconnectPrefix = h.connect, h.connect.URL(console.Path), h.connect.URL(connect.LandingPath)+"#"
+	return api.Options{Broker: b, KeyCache: keys, NoAuth: f.insecureNoAuth, NoAuthPort: port, Metrics: metrics,
+		RequestTimeout: f.requestTimeout, Ready: ready, FailLimit: lim, MetricsElsewhere: f.metricsListen != "", Logger: log}
+}
+
+// startBackground starts every loop tokend serve runs beside answering requests, until ctx
+// ends: the broker's refresher, change follower and re-reads (broker.Run), the webhook
+// deliveries, with --public-url the sweep of expired pending authorizations, and unless
+// --no-warm the warm start.
+func (d *daemon) startBackground(ctx context.Context, warmStart bool, log *slog.Logger) {
+	go d.broker.Run(ctx)
+	go d.webhooks.Run(ctx)
+	if d.connect != nil {
+		go d.connect.Run(ctx)
 	}
-	b, err := broker.New(broker.Options{
-		Store: st, OAuth: &oauth.Client{}, FallbackLifetime: f.fallbackLifetime,
-		ReplicaID: f.replicaID, LeaseTTL: f.leaseTTL, LeaseSafety: f.leaseSafety, MinLead: f.minLead, Skew: f.skew,
-		RecheckInterval: f.recheck, BackoffBase: f.backoffBase, BackoffMax: f.backoffMax, Observer: metrics, Events: emitter, Logger: log,
-		Changes: st, ChangeInterval: f.changeInterval, OnChange: func(c store.Change) {
-			if c.Kind == store.ChangeAPIKey && srv != nil {
-				srv.KeyChanged(c.Name)
-			}
-		},
-	})
-	if err != nil {
-		return nil, nil, nil, err
+	if warmStart {
+		go warm(ctx, d.broker, log)
 	}
-	o.Broker = b
-	srv, err = api.New(o)
-	d := events.NewDeliverer(do)
-	return b, srv, d, err
 }
 
 // warm loads every connection at start, so that background refreshes cover them.

@@ -16,9 +16,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-func init() { addCommand(newWebhooksCmd) }
-
-func newWebhooksCmd() *cobra.Command {
+func newWebhooksCmd(g *globalFlags) *cobra.Command {
 	cmd := &cobra.Command{Use: "webhooks", Short: "Add, list and remove webhooks: signed events when connections change",
 		Long: `webhooks tells receivers when connections change, signed per the Standard Webhooks
 specification (webhook-id, webhook-timestamp, webhook-signature with HMAC-SHA256): every
@@ -27,16 +25,18 @@ once across replicas. Events: ` + eventList() + `. See docs/hosted.md.`}
 	var evs, desc string
 	var withLink bool
 	add := &cobra.Command{Use: "add URL --events connection.needs_reauthorization,...", Short: "Add a webhook and print its signing secret once",
-		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error { return runWebhookAdd(cmd, args[0], evs, desc, withLink) }}
+		Args: cobra.ExactArgs(1), RunE: func(cmd *cobra.Command, args []string) error {
+			return runWebhookAdd(g, cmd, args[0], evs, desc, withLink)
+		}}
 	add.Flags().StringVar(&evs, "events", "", "comma-separated event types, or \"all\": "+eventList())
 	add.Flags().StringVar(&desc, "description", "", "what the receiver is")
 	add.Flags().BoolVar(&withLink, "include-reconnect-link", false, "send a live connect link (reconnect_url, valid 7 days, usable once) with needs_reauthorization events: "+
 		"whoever reads this receiver can then authorize the connection (with its current account only); without it, the status page URL is sent")
 	_ = add.MarkFlagRequired("events")
 	list := &cobra.Command{Use: "list", Short: "List webhooks (never their secrets)", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runWebhookList(cmd) }}
+		RunE: func(cmd *cobra.Command, _ []string) error { return runWebhookList(g, cmd) }}
 	remove := &cobra.Command{Use: "remove ID", Short: "Remove a webhook (its pending deliveries are dropped)", Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error { return runWebhookRemove(cmd, args[0]) }}
+		RunE: func(cmd *cobra.Command, args []string) error { return runWebhookRemove(g, cmd, args[0]) }}
 	cmd.AddCommand(add, list, remove)
 	return cmd
 }
@@ -74,7 +74,7 @@ func checkReceiver(raw string) error {
 	return nil
 }
 
-func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string, withLink bool) error {
+func runWebhookAdd(g *globalFlags, cmd *cobra.Command, raw, evs, desc string, withLink bool) error {
 	if err := checkReceiver(raw); err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func runWebhookAdd(cmd *cobra.Command, raw, evs, desc string, withLink bool) err
 	if err != nil {
 		return err
 	}
-	st, vc, err := globals.openStore(cmd.Context())
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -112,8 +112,8 @@ func eventsString(t []authconn.EventType) string {
 	return strings.Join(s, ",")
 }
 
-func runWebhookList(cmd *cobra.Command) error {
-	st, vc, err := globals.openStore(cmd.Context())
+func runWebhookList(g *globalFlags, cmd *cobra.Command) error {
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}
@@ -134,8 +134,8 @@ func runWebhookList(cmd *cobra.Command) error {
 	return tw.Flush()
 }
 
-func runWebhookRemove(cmd *cobra.Command, id string) error {
-	st, vc, err := globals.openStore(cmd.Context())
+func runWebhookRemove(g *globalFlags, cmd *cobra.Command, id string) error {
+	st, vc, err := g.openStore(cmd.Context())
 	if err != nil {
 		return err
 	}

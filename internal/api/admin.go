@@ -22,13 +22,6 @@ type Links interface {
 	Links(ctx context.Context) ([]*authconn.ConnectLink, error)
 }
 
-// registerAdmin adds the admin API, for admin API keys only.
-func (s *Server) registerAdmin() {
-	s.mux.HandleFunc("POST /v1/admin/connections/{name}/links", s.admin(s.createLink))
-	s.mux.HandleFunc("GET /v1/admin/links", s.admin(s.listLinks))
-	s.mux.HandleFunc("DELETE /v1/admin/links/{id}", s.admin(s.revokeLink))
-}
-
 // admin wraps h: the caller must present an admin API key.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -38,7 +31,7 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 		}
 		if !c.admin {
 			s.log.Info("a non-admin API key asked for the admin API", "key_id", c.id, "path", r.URL.Path)
-			s.fail(w, http.StatusForbidden, wire.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
+			s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
 			return
 		}
 		h(w, r)
@@ -163,30 +156,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// VerifyAdmin checks a presented admin API key and returns its id: the status page's
-// sign-in uses it.
-func (s *Server) VerifyAdmin(ctx context.Context, presented string) (string, error) {
-	if s.keys == nil {
-		return "", errors.New("API keys are not checked on this server (--insecure-no-auth): the status page needs them")
-	}
-	c, err := s.keys.authenticate(ctx, presented, nil)
-	if err != nil {
-		return "", err
-	}
-	if !c.admin {
-		return "", errors.New("this API key is not an admin key: create one with `tokend keys create --admin`")
-	}
-	return c.id, nil
-}
-
-// AdminKeyActive reports whether admin key id still exists (a status-page session ends
-// when its key is revoked, within the key cache's TTL).
-func (s *Server) AdminKeyActive(ctx context.Context, id string) bool {
-	if s.keys == nil {
-		return false
-	}
-	rec, err := s.keys.get(ctx, id)
-	return err == nil && rec != nil && rec.Admin
 }

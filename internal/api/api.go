@@ -1,5 +1,6 @@
 // Package api is the HTTP API of `tokend serve`: token requests for functions, connection
-// status, health, readiness and Prometheus metrics, with bearer API keys for callers.
+// status, health, readiness and Prometheus metrics, with bearer API keys for callers; and
+// the route table of every route tokend serve answers (Server.Routes).
 package api
 
 import (
@@ -43,9 +44,13 @@ type Options struct {
 	Ready func() error
 	// Links, when set, serves the admin API of connect links (admin API keys only).
 	Links Links
-	// Register, when set, adds routes to the server's mux (the connect pages, the status
-	// page), before the fallback that answers 404.
-	Register func(mux *http.ServeMux)
+	// Connect and Console, when set, serve the connect pages and the hosted callback
+	// (*connect.Service), and the status page (*console.Console): see Routes.
+	Connect ConnectPages
+	Console StatusPages
+	// KeyCache, when set, checks API keys instead of a cache built from Keys, KeyCacheTTL
+	// and FailLimit: tokend shares one with the status page's sign-in.
+	KeyCache *KeyCache
 	// FailLimit, when set, charges the client of every request whose API key is not a known
 	// one before its record is read from Vault (a failed authentication, or a new key):
 	// when the client's bucket is empty it gets 429 and no Vault read. Known keys are never
@@ -77,7 +82,7 @@ func New(o Options) (*Server, error) {
 	if o.Broker == nil {
 		return nil, errors.New("api: Broker is required")
 	}
-	if o.Keys == nil && !o.NoAuth {
+	if o.Keys == nil && o.KeyCache == nil && !o.NoAuth {
 		return nil, errors.New("api: Keys is required unless NoAuth")
 	}
 	if o.KeyCacheTTL <= 0 {
@@ -92,26 +97,13 @@ func New(o Options) (*Server, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Broker.Expiries)
 	}
-	s := &Server{o: o, metrics: o.Metrics, log: o.Logger, mux: http.NewServeMux()}
-	if o.Keys != nil {
+	s := &Server{o: o, metrics: o.Metrics, log: o.Logger}
+	if o.KeyCache != nil {
+		s.keys = o.KeyCache.c
+	} else if o.Keys != nil {
 		s.keys = newKeyCache(o.Keys, o.KeyCacheTTL, o.FailLimit)
 	}
-	s.mux.HandleFunc("GET /v1/connections/{name}/token", s.token)
-	s.mux.HandleFunc("GET /v1/connections", s.list)
-	s.mux.HandleFunc("GET /healthz", s.healthz)
-	s.mux.HandleFunc("GET /readyz", s.readyz)
-	if !o.MetricsElsewhere {
-		s.mux.Handle("GET /metrics", s.MetricsHandler())
-	}
-	if o.Links != nil {
-		s.registerAdmin()
-	}
-	if o.Register != nil {
-		o.Register(s.mux)
-	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, wire.CodeNotFound, "no such endpoint: use GET /v1/connections/{name}/token, GET /v1/connections, /healthz, /readyz or /metrics")
-	})
+	s.mux = newMux(s.Routes())
 	return s, nil
 }
 
@@ -181,8 +173,9 @@ var outcomes = map[string]string{
 	wire.CodeRateLimited:          "rate_limited",
 }
 
-// fail counts a refused token-endpoint request by the outcome of code and writes the error.
-func (s *Server) fail(w http.ResponseWriter, status int, code, msg string) {
+// writeCountedError counts a refused request by the outcome of code (tokend_token_requests_total)
+// and writes the error with writeError.
+func (s *Server) writeCountedError(w http.ResponseWriter, status int, code, msg string) {
 	s.metrics.requests.WithLabelValues(outcomes[code]).Inc()
 	writeError(w, status, code, msg)
 }
@@ -195,7 +188,7 @@ func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, b
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend"`)
-		s.fail(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
+		s.writeCountedError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
 		return caller{}, false
 	}
 	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key), r)
@@ -214,15 +207,15 @@ func (s *Server) refuseKey(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.As(err, &limited):
 		secs := int((limited.Wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		s.fail(w, http.StatusTooManyRequests, wire.CodeRateLimited, "too many failed API key checks from this address: try again after Retry-After seconds, with a valid key (`tokend keys create`)")
+		s.writeCountedError(w, http.StatusTooManyRequests, wire.CodeRateLimited, "too many failed API key checks from this address: try again after Retry-After seconds, with a valid key (`tokend keys create`)")
 	case errors.Is(err, apikey.ErrMalformed) || errors.Is(err, errUnknownKey):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend", error="invalid_token"`)
 		s.log.Info("refused an unknown or malformed API key", "remote", r.RemoteAddr)
-		s.fail(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
+		s.writeCountedError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
 	default:
 		s.log.Warn("cannot check an API key: Vault error", "error", err)
 		w.Header().Set("Retry-After", "5")
-		s.fail(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
+		s.writeCountedError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
 	}
 }
 
@@ -236,12 +229,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	name := r.PathValue("name")
 	if err := authconn.ValidateName(name); err != nil {
-		s.fail(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
+		s.writeCountedError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
 		return
 	}
 	if !apikey.Allows(c.patterns, name) {
 		s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name)
-		s.fail(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
+		s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
 		return
 	}
 	tok := s.o.Broker.Cached(name)
@@ -281,23 +274,23 @@ func (s *Server) writeTokenError(w http.ResponseWriter, name string, err error) 
 	var un *broker.UnavailableError
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
-		s.fail(w, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
+		s.writeCountedError(w, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
 	case errors.As(err, &na):
 		code := wire.CodeNotAuthorized
 		if na.Status == authconn.StatusNeedsReauthorization {
 			code = wire.CodeNeedsReauthorization
 		}
-		s.fail(w, http.StatusConflict, code, na.Error())
+		s.writeCountedError(w, http.StatusConflict, code, na.Error())
 	case errors.As(err, &un):
 		secs := int((un.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		s.fail(w, http.StatusServiceUnavailable, wire.CodeUnavailable, un.Error()+"; try again later")
+		s.writeCountedError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, un.Error()+"; try again later")
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		w.Header().Set("Retry-After", "1")
-		s.fail(w, http.StatusServiceUnavailable, wire.CodeUnavailable, fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
+		s.writeCountedError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
 	default:
 		s.log.Error("token request failed", "connection", name, "error", err)
-		s.fail(w, http.StatusInternalServerError, wire.CodeInternal, "internal error; see tokend's log")
+		s.writeCountedError(w, http.StatusInternalServerError, wire.CodeInternal, "internal error; see tokend's log")
 	}
 }
 

@@ -62,6 +62,13 @@ func NewMetrics(expiries func() []broker.Expiry) *Metrics {
 	return m
 }
 
+// CollectExpiries adds the per-connection expiry gauge, read from expiries at every scrape
+// (Broker.Expiries), to metrics made by NewMetrics(nil): tokend makes the metrics before
+// the broker that observes into them.
+func (m *Metrics) CollectExpiries(expiries func() []broker.Expiry) {
+	m.Registry.MustRegister(&expiryCollector{f: expiries})
+}
+
 // WebhookDelivery counts a webhook delivery attempt by outcome (events.Options.Observe).
 func (m *Metrics) WebhookDelivery(outcome string) { m.webhooks.WithLabelValues(outcome).Inc() }
 

@@ -69,9 +69,7 @@ func (h *hostedBed) replica(t *testing.T, pendingTTL time.Duration) *connect.Ser
 func (h *hostedBed) front(t *testing.T, ln net.Listener) {
 	t.Helper()
 	backend := func(s *connect.Service) *url.URL {
-		mux := http.NewServeMux()
-		s.Register(mux)
-		srv := httptest.NewServer(mux)
+		srv := httptest.NewServer(serveRoutes(t, s))
 		t.Cleanup(srv.Close)
 		u, _ := url.Parse(srv.URL)
 		return u

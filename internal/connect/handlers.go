@@ -9,14 +9,6 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/web"
 )
 
-// Register adds the routes of the connect pages and the hosted callback to mux.
-func (s *Service) Register(mux *http.ServeMux) {
-	mux.HandleFunc("GET /connect", s.landing)             // LandingPath
-	mux.HandleFunc("POST /v1/connect", s.start)           // StartPath
-	mux.HandleFunc("GET /v1/callback", s.callback)        // authorize.HostedCallbackPath: flows begun before per-connection paths
-	mux.HandleFunc("GET /v1/callback/{name}", s.callback) // authorize.HostedCallbackPath + "/" + name
-}
-
 // landingPage reads the token from the URL's fragment, removes it from the address bar and
 // posts it; without JavaScript the holder pastes the link.
 var landingPage = web.Parse("connect", `{{define "title"}}Connect{{end}}
@@ -32,7 +24,8 @@ provider's sign-in and consent page.</p>
 document.getElementById("link").value=decodeURIComponent(t);document.getElementById("connect").submit();})();
 </script>{{end}}`)
 
-func (s *Service) landing(w http.ResponseWriter, _ *http.Request) {
+// Landing serves GET /connect (LandingPath): the page a connect link opens.
+func (s *Service) Landing(w http.ResponseWriter, _ *http.Request) {
 	nonce := web.Nonce()
 	web.RenderPage(w, http.StatusOK, landingPage, struct {
 		Action template.URL
@@ -40,8 +33,9 @@ func (s *Service) landing(w http.ResponseWriter, _ *http.Request) {
 	}{template.URL(s.URL(StartPath)), nonce}, web.Page{Nonce: nonce, ToProvider: true})
 }
 
-// start opens a presented link and sends the browser to the provider.
-func (s *Service) start(w http.ResponseWriter, r *http.Request) {
+// Start serves POST /v1/connect (StartPath): it opens the posted link and sends the
+// browser to the provider.
+func (s *Service) Start(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	authURL, err := s.Open(r.Context(), r.PostFormValue("link"))
 	if err != nil {
@@ -69,8 +63,10 @@ func (s *Service) linkFailed(w http.ResponseWriter, err error) {
 	}
 }
 
-// callback completes a hosted authorization.
-func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
+// Callback serves GET /v1/callback/{name} (authorize.HostedCallbackPath + "/" + name, and
+// /v1/callback for flows begun before per-connection paths): it completes a hosted
+// authorization.
+func (s *Service) Callback(w http.ResponseWriter, r *http.Request) {
 	res, rec, err := s.hosted.Complete(r.Context(), r.PathValue("name"), r.URL.Query(), s.claimLink)
 	if err != nil {
 		s.callbackFailed(w, rec != nil, err)

@@ -44,9 +44,7 @@ func replica(t *testing.T, st *store.Store, key []byte, revoked *[]string) *http
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	c.Register(mux)
-	srv := httptest.NewServer(mux)
+	srv := httptest.NewServer(serveRoutes(t, c))
 	t.Cleanup(srv.Close)
 	return srv
 }

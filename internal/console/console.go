@@ -81,17 +81,26 @@ func New(o Options) (*Console, error) {
 		origin: u.Scheme + "://" + u.Host, log: o.Logger}, nil
 }
 
-// Register adds the status page's routes to mux.
-func (c *Console) Register(mux *http.ServeMux) {
-	// Literal patterns (Path is /ui), so that tokend's access sweep can enumerate them.
-	mux.HandleFunc("GET /ui", c.status)
-	mux.HandleFunc("GET /ui/login", c.loginForm)
-	mux.HandleFunc("POST /ui/login", c.login)
-	mux.HandleFunc("POST /ui/logout", c.action(c.logout))
-	mux.HandleFunc("POST /ui/connections/{name}/reconnect", c.action(c.reconnect))
-	mux.HandleFunc("POST /ui/connections/{name}/authorize", c.action(c.authorizeNow))
-	mux.HandleFunc("POST /ui/connections/{name}/revoke", c.action(c.revoke))
+// The state-changing routes below take a valid session, its CSRF token and a same-origin
+// request (action).
+
+// Logout serves POST /ui/logout: it ends every session of the signed-in admin key.
+func (c *Console) Logout(w http.ResponseWriter, r *http.Request) { c.action(c.signOut)(w, r) }
+
+// Reconnect serves POST /ui/connections/{name}/reconnect: a new connect link, shown once.
+func (c *Console) Reconnect(w http.ResponseWriter, r *http.Request) {
+	c.action(c.createReconnectLink)(w, r)
 }
+
+// AuthorizeNow serves POST /ui/connections/{name}/authorize: the administrator authorizes
+// the connection at once.
+func (c *Console) AuthorizeNow(w http.ResponseWriter, r *http.Request) {
+	c.action(c.beginAuthorization)(w, r)
+}
+
+// Revoke serves POST /ui/connections/{name}/revoke: the connection's tokens are revoked
+// at the provider and removed from Vault.
+func (c *Console) Revoke(w http.ResponseWriter, r *http.Request) { c.action(c.revokeConnection)(w, r) }
 
 // errUnavailable is a session that cannot be checked now: Vault did not answer the read of
 // its key's session epoch. The page answers 503, not the sign-in form.

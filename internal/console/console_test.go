@@ -63,9 +63,7 @@ func newPageBedAt(t *testing.T, public string) *pageBed {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mux := http.NewServeMux()
-	b.c.Register(mux)
-	b.srv = httptest.NewServer(mux)
+	b.srv = httptest.NewServer(serveRoutes(t, b.c))
 	t.Cleanup(b.srv.Close)
 	return b
 }

@@ -83,14 +83,15 @@ func when(t *time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04:05")
 }
 
-func (c *Console) loginForm(w http.ResponseWriter, r *http.Request) {
+// LoginForm serves GET /ui/login: the sign-in form.
+func (c *Console) LoginForm(w http.ResponseWriter, r *http.Request) {
 	web.Render(w, http.StatusOK, loginPage, struct{ Error string }{}, "")
 }
 
-// login exchanges an admin API key for a session at the key's current session epoch. A
+// Login serves POST /ui/login: it exchanges an admin API key for a session at the key's current session epoch. A
 // sign-in from another site (login CSRF: signing a victim's browser into the attacker's
 // session) is refused like any cross-origin action.
-func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+func (c *Console) Login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
 	if !c.sameOrigin(w, r) {
 		return
@@ -117,10 +118,10 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, Path, http.StatusSeeOther)
 }
 
-// logout ends every session of the admin key on every replica (its session epoch in Vault)
+// signOut ends every session of the admin key on every replica (its session epoch in Vault)
 // and clears the cookie. When Vault cannot record it, the answer says so: the cookie is
 // cleared, but a copy of it would still work until the sign-out is repeated.
-func (c *Console) logout(w http.ResponseWriter, r *http.Request, ss *session) {
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request, ss *session) {
 	http.SetCookie(w, c.sessions.clear())
 	if err := c.o.EndSessions(r.Context(), ss.keyID, ss.epoch); err != nil {
 		c.log.Warn("status page: sign-out could not be recorded in Vault", "key_id", ss.keyID, "error", err)
@@ -133,7 +134,8 @@ func (c *Console) logout(w http.ResponseWriter, r *http.Request, ss *session) {
 	http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
 }
 
-func (c *Console) status(w http.ResponseWriter, r *http.Request) {
+// Status serves GET /ui: the status page of a signed-in administrator, else the sign-in.
+func (c *Console) Status(w http.ResponseWriter, r *http.Request) {
 	ss, err := c.current(r)
 	if err != nil {
 		c.notSignedIn(w, r, err)
@@ -161,7 +163,8 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, ss *session, st
 	}{rows, c.sessions.csrf(ss), notice, ok, time.Now().UTC().Format("2006-01-02 15:04:05")}, "")
 }
 
-func (c *Console) reconnect(w http.ResponseWriter, r *http.Request, ss *session) {
+// createReconnectLink creates a connect link for the connection and shows it once.
+func (c *Console) createReconnectLink(w http.ResponseWriter, r *http.Request, ss *session) {
 	name := r.PathValue("name")
 	newAccount := r.PostFormValue("new_account") == "1"
 	u, l, err := c.o.Connect.CreateLinkWith(r.Context(), connect.LinkOptions{Name: name, Description: "status page, key " + ss.keyID, NewAccount: newAccount})
@@ -177,7 +180,9 @@ func (c *Console) reconnect(w http.ResponseWriter, r *http.Request, ss *session)
 	}{name, u, l.ExpiresAt.UTC().Format("2006-01-02 15:04 UTC"), c.sessions.csrf(ss), newAccount}, web.Page{ToProvider: true})
 }
 
-func (c *Console) authorizeNow(w http.ResponseWriter, r *http.Request, ss *session) {
+// beginAuthorization begins an authorization of the connection and sends the browser to
+// the provider.
+func (c *Console) beginAuthorization(w http.ResponseWriter, r *http.Request, ss *session) {
 	begin := c.o.Connect.Begin
 	if r.PostFormValue("new_account") == "1" {
 		begin = c.o.Connect.BeginNewAccount
@@ -190,7 +195,8 @@ func (c *Console) authorizeNow(w http.ResponseWriter, r *http.Request, ss *sessi
 	http.Redirect(w, r, authURL, http.StatusSeeOther)
 }
 
-func (c *Console) revoke(w http.ResponseWriter, r *http.Request, ss *session) {
+// revokeConnection revokes the connection's tokens at the provider and in Vault.
+func (c *Console) revokeConnection(w http.ResponseWriter, r *http.Request, ss *session) {
 	name := r.PathValue("name")
 	if c.o.Revoke == nil {
 		c.render(w, r, ss, http.StatusNotImplemented, "Revoking is not available here.", false)

@@ -3,6 +3,7 @@ package oauth
 import (
 	"crypto"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -59,6 +60,12 @@ func Thumbprint(pub crypto.PublicKey) (string, error) {
 // "sig": what to register at the provider for a private_key_jwt client.
 func (c Credentials) PublicJWK() jose.JSONWebKey {
 	return jose.JSONWebKey{Key: c.Key.Public(), KeyID: c.KeyID, Algorithm: c.Alg, Use: "sig"}
+}
+
+// PublicJWKSet returns the JSON Web Key Set (RFC 7517 section 5) of c's public key,
+// indented: the document a provider takes as a private_key_jwt client's keys.
+func (c Credentials) PublicJWKSet() ([]byte, error) {
+	return json.MarshalIndent(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{c.PublicJWK()}}, "", "  ")
 }
 
 // assertionType is the client_assertion_type of a JWT client assertion (RFC 7523 2.2).
