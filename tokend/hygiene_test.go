@@ -230,23 +230,23 @@ func (a *artifacts) addFile(t *testing.T, name, path string) {
 // searched, counted).
 func TestSecretHygieneEndToEnd(t *testing.T) {
 	t.Parallel()
-	hb := newHygieneBed(t)
-	hb.applyWithSavedPlan(t)
-	hb.authorize(t)
-	hb.startServe(t)
-	hb.hosted(t)
-	hb.callEveryAnswer(t)
-	hb.serveUntilRefreshed(t, 3)
-	hb.refreshTerraform(t)
-	hb.revokeAndAuthorizeAgain(t)
-	hb.destroy(t)
-	hb.collectFiles(t)
+	bed := newHygieneBed(t)
+	bed.applyWithSavedPlan(t)
+	bed.authorize(t)
+	bed.startServe(t)
+	bed.hosted(t)
+	bed.callEveryAnswer(t)
+	bed.serveUntilRefreshed(t, 3)
+	bed.refreshTerraform(t)
+	bed.revokeAndAuthorizeAgain(t)
+	bed.destroy(t)
+	bed.collectFiles(t)
 
-	secrets := hb.secrets(t)
-	checkServedTokensWereIssued(t, hb)
-	checkNoSecretInAnyArtifact(t, hb, secrets)
-	checkTheSearchFindsWhatIsThere(t, hb, secrets)
-	hb.logFigures(t, secrets)
+	secrets := bed.secrets(t)
+	checkServedTokensWereIssued(t, bed)
+	checkNoSecretInAnyArtifact(t, bed, secrets)
+	checkTheSearchFindsWhatIsThere(t, bed, secrets)
+	bed.logFigures(t, secrets)
 }
 
 // hygieneBed is the hygiene test's servers, processes and the artifacts they leave.
@@ -278,40 +278,40 @@ type hygieneBed struct {
 // recorder, builds tokend and the provider, and writes the Terraform configuration of two
 // connections (one is never authorized).
 func newHygieneBed(t *testing.T) *hygieneBed {
-	hb := &hygieneBed{tofu: testenv.Binary(t, "tofu"), vault: testenv.StartVault(t), tmp: t.TempDir(),
+	bed := &hygieneBed{tofu: testenv.Binary(t, "tofu"), vault: testenv.StartVault(t), tmp: t.TempDir(),
 		served: map[string]bool{}, statuses: map[int]int{}}
-	hb.hydra = testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
-	hb.browser = testenv.StartBrowser(t)
-	hb.rec = newTokenRecorder(t, hb.hydra.TokenURL)
-	hb.watch = newProcWatch(t)
-	hb.bin = buildTokend(t)
-	plugins := filepath.Join(hb.tmp, "plugins")
+	bed.hydra = testenv.StartHydra(t, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second})
+	bed.browser = testenv.StartBrowser(t)
+	bed.rec = newTokenRecorder(t, bed.hydra.TokenURL)
+	bed.watch = newProcWatch(t)
+	bed.bin = buildTokend(t)
+	plugins := filepath.Join(bed.tmp, "plugins")
 	testenv.Build(t, ".", plugins, "terraform-provider-tailor")
-	hb.port = testenv.Port(t)
+	bed.port = testenv.Port(t)
 	var clientID string
-	clientID, hb.clientSecret = hb.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(hb.port)}})
-	hb.work = filepath.Join(hb.tmp, "tf")
-	if err := os.MkdirAll(hb.work, 0o700); err != nil {
+	clientID, bed.clientSecret = bed.hydra.CreateClient(t, testenv.ClientSpec{RedirectURIs: []string{authorize.RedirectURI(bed.port)}})
+	bed.work = filepath.Join(bed.tmp, "tf")
+	if err := os.MkdirAll(bed.work, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	var err error
-	if hb.rc, err = testenv.TofuDevConfig(hb.tmp, plugins); err != nil {
+	if bed.rc, err = testenv.TofuDevConfig(bed.tmp, plugins); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(hb.work, "main.tf"), []byte(hb.config(clientID)), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(bed.work, "main.tf"), []byte(bed.config(clientID)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hb.tokendEnv = minimalEnv(hb.tmp, hb.vault.Addr, "VAULT_TOKEN="+hb.vault.Token)
-	return hb
+	bed.tokendEnv = minimalEnv(bed.tmp, bed.vault.Addr, "VAULT_TOKEN="+bed.vault.Token)
+	return bed
 }
 
-func (hb *hygieneBed) baseEnv() []string {
-	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + hb.tmp}
+func (bed *hygieneBed) baseEnv() []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + bed.tmp}
 }
 
 // config is the Terraform configuration: connections hygiene and hygiene-pending.
-func (hb *hygieneBed) config(clientID string) string {
-	h := hb.hydra
+func (bed *hygieneBed) config(clientID string) string {
+	h := bed.hydra
 	conn := func(label, name string) string {
 		return fmt.Sprintf(`resource "tailor_authconnection" %q {
   name                     = %q
@@ -326,7 +326,7 @@ func (hb *hygieneBed) config(clientID string) string {
   client_secret_wo         = var.client_secret
   client_secret_wo_version = 1
 }
-`, label, name, h.Issuer, h.Issuer, clientID, h.AuthURL, hb.rec.URL, h.RevokeURL)
+`, label, name, h.Issuer, h.Issuer, clientID, h.AuthURL, bed.rec.URL, h.RevokeURL)
 	}
 	return fmt.Sprintf(`terraform {
   required_providers {
@@ -341,36 +341,36 @@ variable "client_secret" {
   sensitive = true
   ephemeral = true
 }
-`, hb.vault.Addr) + conn("h", "hygiene") + conn("pending", "hygiene-pending")
+`, bed.vault.Addr) + conn("h", "hygiene") + conn("pending", "hygiene-pending")
 }
 
 // run runs a program as a numbered step, keeps its output (and extra files) as artifacts,
 // and watches its command line and those of its children.
-func (hb *hygieneBed) run(t *testing.T, label, bin string, env []string, dir string, args ...string) []byte {
+func (bed *hygieneBed) run(t *testing.T, label, bin string, env []string, dir string, args ...string) []byte {
 	t.Helper()
-	hb.step++
-	name := fmt.Sprintf("%s-%02d-%s", label, hb.step, args[0])
+	bed.step++
+	name := fmt.Sprintf("%s-%02d-%s", label, bed.step, args[0])
 	cmd := exec.Command(bin, args...)
 	cmd.Dir, cmd.Env = dir, env
 	if label == "tofu" {
-		cmd.Env = append(cmd.Env, "TF_LOG=trace", "TF_LOG_PATH="+filepath.Join(hb.tmp, name+".trace.log"))
+		cmd.Env = append(cmd.Env, "TF_LOG=trace", "TF_LOG_PATH="+filepath.Join(bed.tmp, name+".trace.log"))
 	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	hb.watch.add(cmd.Process.Pid)
+	bed.watch.add(cmd.Process.Pid)
 	err := cmd.Wait()
-	hb.arts.add(name+".stdout", stdout.Bytes())
-	hb.arts.add(name+".stderr", stderr.Bytes())
+	bed.arts.add(name+".stdout", stdout.Bytes())
+	bed.arts.add(name+".stderr", stderr.Bytes())
 	if label == "tofu" {
-		hb.arts.addFile(t, name+".trace", filepath.Join(hb.tmp, name+".trace.log"))
-		hb.arts.add(name+".argv", []byte(strings.Join(cmd.Args, "\x00")))
+		bed.arts.addFile(t, name+".trace", filepath.Join(bed.tmp, name+".trace.log"))
+		bed.arts.add(name+".argv", []byte(strings.Join(cmd.Args, "\x00")))
 		// Every state file and backup as it is after each command (a later one overwrites them).
-		states, _ := filepath.Glob(filepath.Join(hb.work, "*.tfstate*"))
+		states, _ := filepath.Glob(filepath.Join(bed.work, "*.tfstate*"))
 		for _, p := range states {
-			hb.arts.addFile(t, "file "+filepath.Base(p)+" after "+name, p)
+			bed.arts.addFile(t, "file "+filepath.Base(p)+" after "+name, p)
 		}
 	}
 	if err != nil {
@@ -379,36 +379,36 @@ func (hb *hygieneBed) run(t *testing.T, label, bin string, env []string, dir str
 	return stdout.Bytes()
 }
 
-func (hb *hygieneBed) tofuRun(t *testing.T, args ...string) []byte {
+func (bed *hygieneBed) tofuRun(t *testing.T, args ...string) []byte {
 	t.Helper()
-	env := append(append(hb.baseEnv(), testenv.TofuEnv(hb.rc)...), "VAULT_TOKEN="+hb.vault.Token, "TF_VAR_client_secret="+hb.clientSecret)
-	return hb.run(t, "tofu", hb.tofu, env, hb.work, args...)
+	env := append(append(bed.baseEnv(), testenv.TofuEnv(bed.rc)...), "VAULT_TOKEN="+bed.vault.Token, "TF_VAR_client_secret="+bed.clientSecret)
+	return bed.run(t, "tofu", bed.tofu, env, bed.work, args...)
 }
 
-func (hb *hygieneBed) tokendRun(t *testing.T, args ...string) string {
+func (bed *hygieneBed) tokendRun(t *testing.T, args ...string) string {
 	t.Helper()
-	return string(hb.run(t, "tokend", hb.bin, hb.tokendEnv, "", args...))
+	return string(bed.run(t, "tokend", bed.bin, bed.tokendEnv, "", args...))
 }
 
 // applyWithSavedPlan: plan (saved), show -json of the plan, apply.
-func (hb *hygieneBed) applyWithSavedPlan(t *testing.T) {
-	hb.tofuRun(t, "plan", "-input=false", "-no-color", "-out=plan1.bin")
-	hb.arts.add("tofu show -json plan1.bin", hb.tofuRun(t, "show", "-json", "-no-color", "plan1.bin"))
-	hb.tofuRun(t, "apply", "-input=false", "-no-color", "plan1.bin")
+func (bed *hygieneBed) applyWithSavedPlan(t *testing.T) {
+	bed.tofuRun(t, "plan", "-input=false", "-no-color", "-out=plan1.bin")
+	bed.arts.add("tofu show -json plan1.bin", bed.tofuRun(t, "show", "-json", "-no-color", "plan1.bin"))
+	bed.tofuRun(t, "apply", "-input=false", "-no-color", "plan1.bin")
 }
 
 // authorize runs `tokend authorize hygiene --log-level debug`, completing it in Chromium.
-func (hb *hygieneBed) authorize(t *testing.T) {
+func (bed *hygieneBed) authorize(t *testing.T) {
 	t.Helper()
-	hb.step++
-	name := fmt.Sprintf("tokend-%02d-authorize", hb.step)
-	cmd, rd, stderr := startAuthorizeProc(t, hb.bin, hb.tokendEnv, "hygiene", hb.port, "--log-level", "debug")
-	hb.watch.add(cmd.Process.Pid)
+	bed.step++
+	name := fmt.Sprintf("tokend-%02d-authorize", bed.step)
+	cmd, rd, stderr := startAuthorizeProc(t, bed.bin, bed.tokendEnv, "hygiene", bed.port, "--log-level", "debug")
+	bed.watch.add(cmd.Process.Pid)
 	line, err := rd.ReadString('\n')
 	if err != nil {
 		t.Fatalf("authorize: %v\n%s", err, stderr.String())
 	}
-	op := hb.browser.NewOpener(time.Minute)
+	op := bed.browser.NewOpener(time.Minute)
 	_ = op.Open(strings.TrimSpace(line))
 	rest, _ := io.ReadAll(rd)
 	if err := cmd.Wait(); err != nil {
@@ -418,55 +418,55 @@ func (hb *hygieneBed) authorize(t *testing.T) {
 	if !strings.Contains(vis.Text, "Authorization complete") {
 		t.Fatalf("browser page: %q", vis.Text)
 	}
-	hb.arts.add(name+".stdout", append([]byte(line), rest...))
-	hb.arts.add(name+".stderr", []byte(stderr.String()))
-	hb.arts.add(name+".browser-page", []byte(vis.FinalURL+"\n"+vis.Text))
+	bed.arts.add(name+".stdout", append([]byte(line), rest...))
+	bed.arts.add(name+".stderr", []byte(stderr.String()))
+	bed.arts.add(name+".browser-page", []byte(vis.FinalURL+"\n"+vis.Text))
 }
 
 // startServe creates two API keys and starts `tokend serve --log-level debug`.
-func (hb *hygieneBed) startServe(t *testing.T) {
-	hb.key = strings.TrimSpace(hb.tokendRun(t, "keys", "create", "--connections", "hygiene*", "--description", "hygiene"))
-	hb.otherKey = strings.TrimSpace(hb.tokendRun(t, "keys", "create", "--connections", "someone-else"))
+func (bed *hygieneBed) startServe(t *testing.T) {
+	bed.key = strings.TrimSpace(bed.tokendRun(t, "keys", "create", "--connections", "hygiene*", "--description", "hygiene"))
+	bed.otherKey = strings.TrimSpace(bed.tokendRun(t, "keys", "create", "--connections", "someone-else"))
 	addr := freeAddr(t)
-	hb.serveLog = filepath.Join(hb.tmp, "serve.log")
-	lf, err := os.Create(hb.serveLog)
+	bed.serveLog = filepath.Join(bed.tmp, "serve.log")
+	lf, err := os.Create(bed.serveLog)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb.serve = exec.Command(hb.bin, "serve", "--listen", addr, "--log-level", "debug", "--recheck-interval", "1s", "--key-cache-ttl", "1s",
+	bed.serve = exec.Command(bed.bin, "serve", "--listen", addr, "--log-level", "debug", "--recheck-interval", "1s", "--key-cache-ttl", "1s",
 		"--public-url", "http://"+addr, "--webhook-interval", "200ms")
-	hb.serve.Env = hb.tokendEnv
-	hb.serve.Stdout, hb.serve.Stderr = lf, lf
-	hb.serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := hb.serve.Start(); err != nil {
+	bed.serve.Env = bed.tokendEnv
+	bed.serve.Stdout, bed.serve.Stderr = lf, lf
+	bed.serve.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := bed.serve.Start(); err != nil {
 		t.Fatal(err)
 	}
 	lf.Close() // the child has its own descriptor
-	hb.watch.add(hb.serve.Process.Pid)
-	t.Cleanup(hb.stopServe)
-	hb.base = "http://" + addr
-	waitReady(t, http.DefaultClient, hb.base, "tokend serve", "", 20*time.Second)
+	bed.watch.add(bed.serve.Process.Pid)
+	t.Cleanup(bed.stopServe)
+	bed.base = "http://" + addr
+	waitReady(t, http.DefaultClient, bed.base, "tokend serve", "", 20*time.Second)
 }
 
-func (hb *hygieneBed) stopServe() {
-	if hb.serve.ProcessState == nil {
-		_ = hb.serve.Process.Signal(syscall.SIGTERM)
-		_ = hb.serve.Wait()
+func (bed *hygieneBed) stopServe() {
+	if bed.serve.ProcessState == nil {
+		_ = bed.serve.Process.Signal(syscall.SIGTERM)
+		_ = bed.serve.Wait()
 	}
 }
 
 // call asks serve for path and keeps the answer: a token endpoint's 200 body (which holds
 // an access token by design) apart, every other answer as an artifact.
-func (hb *hygieneBed) call(t *testing.T, path, authz string) (int, []byte) {
+func (bed *hygieneBed) call(t *testing.T, path, authz string) (int, []byte) {
 	t.Helper()
-	resp, body, err := getAuth(hb.base+path, authz)
+	resp, body, err := getAuth(bed.base+path, authz)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hb.statuses[resp.StatusCode]++
+	bed.statuses[resp.StatusCode]++
 	hdr := headerLines(resp.Header)
 	if resp.StatusCode != 200 || !strings.HasSuffix(path, "/token") {
-		hb.arts.add(fmt.Sprintf("GET %s -> %d", path, resp.StatusCode), append([]byte(hdr), body...))
+		bed.arts.add(fmt.Sprintf("GET %s -> %d", path, resp.StatusCode), append([]byte(hdr), body...))
 		return resp.StatusCode, body
 	}
 	var tok struct {
@@ -475,10 +475,10 @@ func (hb *hygieneBed) call(t *testing.T, path, authz string) (int, []byte) {
 	if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
 		t.Fatalf("token answer %s", body)
 	}
-	hb.served[tok.AccessToken] = true
-	hb.okBodies++
-	hb.okArt = append(hb.okArt, body...)
-	hb.arts.add("token 200 headers", []byte(hdr))
+	bed.served[tok.AccessToken] = true
+	bed.okBodies++
+	bed.okArt = append(bed.okArt, body...)
+	bed.arts.add("token 200 headers", []byte(hdr))
 	return resp.StatusCode, body
 }
 
@@ -491,9 +491,9 @@ func headerLines(h http.Header) string {
 	return b.String()
 }
 
-func (hb *hygieneBed) expect(t *testing.T, path, authz string, want int) {
+func (bed *hygieneBed) expect(t *testing.T, path, authz string, want int) {
 	t.Helper()
-	if got, body := hb.call(t, path, authz); got != want {
+	if got, body := bed.call(t, path, authz); got != want {
 		t.Fatalf("GET %s: %d %s, want %d", path, got, body, want)
 	}
 }
@@ -501,47 +501,47 @@ func (hb *hygieneBed) expect(t *testing.T, path, authz string, want int) {
 const hygieneTokenPath = "/v1/connections/hygiene/token"
 
 // callEveryAnswer makes serve give each of its answers at least once.
-func (hb *hygieneBed) callEveryAnswer(t *testing.T) {
-	key := hb.key
-	hb.expect(t, hygieneTokenPath, "Bearer "+key, 200)
-	hb.expect(t, hygieneTokenPath, "", 401)
-	hb.expect(t, hygieneTokenPath, "Bearer tk_nope", 401)
-	hb.expect(t, hygieneTokenPath, "Bearer "+key[:len(key)-4]+"AAAA", 401)
-	hb.expect(t, hygieneTokenPath, "Bearer "+hb.otherKey, 403)
-	hb.expect(t, "/v1/connections/hygiene-missing/token", "Bearer "+key, 404)
-	hb.expect(t, "/v1/connections/hygiene-pending/token", "Bearer "+key, 409)
-	hb.expect(t, "/v1/connections/Hygiene/token", "Bearer "+key, 400)
-	hb.expect(t, "/v1/connections", "Bearer "+key, 200)
-	hb.expect(t, "/v1/connections", "", 401)
-	hb.expect(t, "/nope", "Bearer "+key, 404)
-	hb.expect(t, "/metrics", "", 200)
+func (bed *hygieneBed) callEveryAnswer(t *testing.T) {
+	key := bed.key
+	bed.expect(t, hygieneTokenPath, "Bearer "+key, 200)
+	bed.expect(t, hygieneTokenPath, "", 401)
+	bed.expect(t, hygieneTokenPath, "Bearer tk_nope", 401)
+	bed.expect(t, hygieneTokenPath, "Bearer "+key[:len(key)-4]+"AAAA", 401)
+	bed.expect(t, hygieneTokenPath, "Bearer "+bed.otherKey, 403)
+	bed.expect(t, "/v1/connections/hygiene-missing/token", "Bearer "+key, 404)
+	bed.expect(t, "/v1/connections/hygiene-pending/token", "Bearer "+key, 409)
+	bed.expect(t, "/v1/connections/Hygiene/token", "Bearer "+key, 400)
+	bed.expect(t, "/v1/connections", "Bearer "+key, 200)
+	bed.expect(t, "/v1/connections", "", 401)
+	bed.expect(t, "/nope", "Bearer "+key, 404)
+	bed.expect(t, "/metrics", "", 200)
 }
 
 // serveUntilRefreshed asks for the token until serve has handed out n distinct ones.
-func (hb *hygieneBed) serveUntilRefreshed(t *testing.T, n int) {
-	for deadline := time.Now().Add(40 * time.Second); len(hb.served) < n; {
+func (bed *hygieneBed) serveUntilRefreshed(t *testing.T, n int) {
+	for deadline := time.Now().Add(40 * time.Second); len(bed.served) < n; {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d distinct access tokens served in 40s", len(hb.served))
+			t.Fatalf("only %d distinct access tokens served in 40s", len(bed.served))
 		}
-		hb.expect(t, hygieneTokenPath, "Bearer "+hb.key, 200)
+		bed.expect(t, hygieneTokenPath, "Bearer "+bed.key, 200)
 		time.Sleep(250 * time.Millisecond)
 	}
-	hb.expect(t, "/metrics", "", 200)
+	bed.expect(t, "/metrics", "", 200)
 }
 
 // refreshTerraform: Terraform sees the token status (a refresh-only apply writes state and
 // a backup), and a saved plan of the authorized connection.
-func (hb *hygieneBed) refreshTerraform(t *testing.T) {
-	hb.tofuRun(t, "apply", "-input=false", "-no-color", "-refresh-only", "-auto-approve")
-	hb.tofuRun(t, "plan", "-input=false", "-no-color", "-out=plan2.bin")
-	hb.arts.add("tofu show -json plan2.bin", hb.tofuRun(t, "show", "-json", "-no-color", "plan2.bin"))
-	hb.arts.add("tofu show -json (state)", hb.tofuRun(t, "show", "-json", "-no-color"))
+func (bed *hygieneBed) refreshTerraform(t *testing.T) {
+	bed.tofuRun(t, "apply", "-input=false", "-no-color", "-refresh-only", "-auto-approve")
+	bed.tofuRun(t, "plan", "-input=false", "-no-color", "-out=plan2.bin")
+	bed.arts.add("tofu show -json plan2.bin", bed.tofuRun(t, "show", "-json", "-no-color", "plan2.bin"))
+	bed.arts.add("tofu show -json (state)", bed.tofuRun(t, "show", "-json", "-no-color"))
 }
 
-func (hb *hygieneBed) waitStatus(t *testing.T, want int) {
+func (bed *hygieneBed) waitStatus(t *testing.T, want int) {
 	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		got, _ := hb.call(t, hygieneTokenPath, "Bearer "+hb.key)
+		got, _ := bed.call(t, hygieneTokenPath, "Bearer "+bed.key)
 		if got == want {
 			return
 		}
@@ -553,53 +553,53 @@ func (hb *hygieneBed) waitStatus(t *testing.T, want int) {
 }
 
 // revokeAndAuthorizeAgain: revoke; the API says 409; authorize again; serve picks it up.
-func (hb *hygieneBed) revokeAndAuthorizeAgain(t *testing.T) {
-	hb.tokendRun(t, "revoke", "hygiene")
-	hb.waitStatus(t, 409)
-	hb.tokendRun(t, "list")
-	hb.authorize(t)
-	hb.waitStatus(t, 200)
+func (bed *hygieneBed) revokeAndAuthorizeAgain(t *testing.T) {
+	bed.tokendRun(t, "revoke", "hygiene")
+	bed.waitStatus(t, 409)
+	bed.tokendRun(t, "list")
+	bed.authorize(t)
+	bed.waitStatus(t, 200)
 }
 
 // destroy: tofu destroy revokes at Hydra (token_url and revocation_url are set) and deletes.
-func (hb *hygieneBed) destroy(t *testing.T) {
-	_, refresh := hb.rec.tokens()
-	hb.tofuRun(t, "destroy", "-input=false", "-no-color", "-auto-approve")
-	hb.waitStatus(t, 404)
+func (bed *hygieneBed) destroy(t *testing.T) {
+	_, refresh := bed.rec.tokens()
+	bed.tofuRun(t, "destroy", "-input=false", "-no-color", "-auto-approve")
+	bed.waitStatus(t, 404)
 	// tokend serve tells the webhooks of the deletion it reads in the change log (the
 	// Terraform role may not write the outbox): wait for that delivery before stopping it.
-	hb.hostedSecrets.receiver.waitFor(t, "connection.deleted")
-	hb.stopServe()
-	hb.arts.addFile(t, "tokend serve stdout+stderr", hb.serveLog)
-	if hb.hydra.Introspect(t, refresh[len(refresh)-1]).Active {
+	bed.hostedSecrets.receiver.waitFor(t, "connection.deleted")
+	bed.stopServe()
+	bed.arts.addFile(t, "tokend serve stdout+stderr", bed.serveLog)
+	if bed.hydra.Introspect(t, refresh[len(refresh)-1]).Active {
 		t.Error("the last refresh token is still active after tofu destroy")
 	}
 }
 
 // collectFiles adds every file tofu left in the working directory and every command line.
-func (hb *hygieneBed) collectFiles(t *testing.T) {
-	_ = filepath.WalkDir(hb.work, func(p string, d os.DirEntry, err error) error {
+func (bed *hygieneBed) collectFiles(t *testing.T) {
+	_ = filepath.WalkDir(bed.work, func(p string, d os.DirEntry, err error) error {
 		if err != nil || d.IsDir() || strings.HasSuffix(p, ".bin") {
 			return nil // plan files are zip archives: their JSON (tofu show -json) is searched
 		}
-		rel, _ := filepath.Rel(hb.work, p)
-		hb.arts.addFile(t, "file "+rel, p)
+		rel, _ := filepath.Rel(bed.work, p)
+		bed.arts.addFile(t, "file "+rel, p)
 		return nil
 	})
-	hb.watch.close()
-	hb.cmdlines, hb.npids = hb.watch.result()
-	for i, c := range hb.cmdlines {
-		hb.arts.add(fmt.Sprintf("cmdline #%d", i+1), []byte(c))
+	bed.watch.close()
+	bed.cmdlines, bed.npids = bed.watch.result()
+	for i, c := range bed.cmdlines {
+		bed.arts.add(fmt.Sprintf("cmdline #%d", i+1), []byte(c))
 	}
 }
 
 // secrets are the client secret and every token Hydra issued.
-func (hb *hygieneBed) secrets(t *testing.T) []testenv.Secret {
-	access, refresh := hb.rec.tokens()
+func (bed *hygieneBed) secrets(t *testing.T) []testenv.Secret {
+	access, refresh := bed.rec.tokens()
 	if len(refresh) < 3 || len(access) < 4 {
 		t.Fatalf("recorded only %d access and %d refresh tokens", len(access), len(refresh))
 	}
-	out := append([]testenv.Secret{{Kind: "client secret", Value: hb.clientSecret}}, hb.hostedSecrets.list()...)
+	out := append([]testenv.Secret{{Kind: "client secret", Value: bed.clientSecret}}, bed.hostedSecrets.list()...)
 	for _, a := range access {
 		out = append(out, testenv.Secret{Kind: "access token", Value: a})
 	}
@@ -609,43 +609,43 @@ func (hb *hygieneBed) secrets(t *testing.T) []testenv.Secret {
 	return out
 }
 
-func checkServedTokensWereIssued(t *testing.T, hb *hygieneBed) {
-	access, _ := hb.rec.tokens()
-	for tok := range hb.served {
+func checkServedTokensWereIssued(t *testing.T, bed *hygieneBed) {
+	access, _ := bed.rec.tokens()
+	for tok := range bed.served {
 		if !slices.Contains(access, tok) {
 			t.Errorf("invariant «the recorder saw every token»: tokend served an access token the recorder never saw")
 		}
 	}
 }
 
-func checkNoSecretInAnyArtifact(t *testing.T, hb *hygieneBed, secrets []testenv.Secret) {
-	for _, n := range hb.arts.names() {
-		testenv.CheckNoSecret(t, "no secret in any artifact", n, hb.arts.items[n], secrets)
+func checkNoSecretInAnyArtifact(t *testing.T, bed *hygieneBed, secrets []testenv.Secret) {
+	for _, n := range bed.arts.names() {
+		testenv.CheckNoSecret(t, "no secret in any artifact", n, bed.arts.items[n], secrets)
 	}
 }
 
 // checkTheSearchFindsWhatIsThere is the control: every served access token is in the 200
 // bodies, and no refresh token or client secret is.
-func checkTheSearchFindsWhatIsThere(t *testing.T, hb *hygieneBed, secrets []testenv.Secret) {
-	for tok := range hb.served {
-		if !bytes.Contains(hb.okArt, []byte(tok)) {
+func checkTheSearchFindsWhatIsThere(t *testing.T, bed *hygieneBed, secrets []testenv.Secret) {
+	for tok := range bed.served {
+		if !bytes.Contains(bed.okArt, []byte(tok)) {
 			t.Errorf("invariant «the search finds what is there»: a served access token is not found in the 200 bodies")
 		}
 	}
 	for _, s := range secrets {
-		if s.Kind != "access token" && bytes.Contains(hb.okArt, []byte(s.Value)) {
+		if s.Kind != "access token" && bytes.Contains(bed.okArt, []byte(s.Value)) {
 			t.Errorf("invariant «the token endpoint answers only access tokens»: a 200 body holds a %s", s.Kind)
 		}
 	}
 }
 
 // logFigures logs what was searched (docs/reliability.md quotes it).
-func (hb *hygieneBed) logFigures(t *testing.T, secrets []testenv.Secret) {
-	names := hb.arts.names()
+func (bed *hygieneBed) logFigures(t *testing.T, secrets []testenv.Secret) {
+	names := bed.arts.names()
 	cats := map[string][2]int{}
 	total, tofuTrace := 0, 0
 	for _, n := range names {
-		size := len(hb.arts.items[n])
+		size := len(bed.arts.items[n])
 		total += size
 		if strings.HasSuffix(n, ".trace") {
 			tofuTrace += size
@@ -663,9 +663,9 @@ func (hb *hygieneBed) logFigures(t *testing.T, secrets []testenv.Secret) {
 			t.Logf("hygiene: searched %s (%d bytes)", n, size)
 		}
 	}
-	access, refresh := hb.rec.tokens()
+	access, refresh := bed.rec.tokens()
 	t.Logf("hygiene: artifacts by kind (count, bytes): %v", cats)
 	t.Logf("hygiene: searched %d artifacts, %d bytes (tofu trace logs %d bytes, %d command lines of %d processes) for %d secrets "+
 		"(1 client secret, %d access tokens, %d refresh tokens, and the admin key, webhook secret and connect link each whole and as its secret part); %d token-endpoint 200 bodies (%d distinct access tokens served) not searched; API statuses %v",
-		len(names), total, tofuTrace, len(hb.cmdlines), hb.npids, len(secrets), len(access), len(refresh), hb.okBodies, len(hb.served), hb.statuses)
+		len(names), total, tofuTrace, len(bed.cmdlines), bed.npids, len(secrets), len(access), len(refresh), bed.okBodies, len(bed.served), bed.statuses)
 }
