@@ -44,6 +44,10 @@ type TokenSet struct {
 	// callback, the token response, and the call made after connecting (Salesforce
 	// instance_url, Slack team_id, Xero tenant_id). They fill the entry's templates.
 	Metadata map[string]string `json:"metadata,omitempty"`
+	// APIBaseURL is the connection's API base URL: its entry's template filled in from the
+	// connection's parameters and Metadata when the tokens were stored (empty when the entry
+	// declares none).
+	APIBaseURL string `json:"api_base_url,omitempty"`
 	// CallbackExtras holds extra values from the authorization callback (QuickBooks realmId).
 	CallbackExtras map[string]string `json:"callback_extras,omitempty"`
 
@@ -121,6 +125,10 @@ type TokenStatus struct {
 	LastError          string
 	LastErrorAt        time.Time
 	UpdatedAt          time.Time
+	// Metadata and APIBaseURL are TokenSet's: non-secret, so the summary carries them to
+	// readers without access to the tokens (Terraform).
+	Metadata   map[string]string
+	APIBaseURL string
 }
 
 // Summary returns the non-secret summary of t.
@@ -128,5 +136,6 @@ func (t *TokenSet) Summary() TokenStatus {
 	return TokenStatus{
 		Status: t.Status, Expiry: t.Expiry, RefreshTokenExpiry: t.RefreshTokenExpiry,
 		LastError: t.LastError, LastErrorAt: t.LastErrorAt,
+		Metadata: t.Metadata, APIBaseURL: t.APIBaseURL,
 	}
 }

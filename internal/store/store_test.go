@@ -265,6 +265,8 @@ func TestTokenRecordRoundTripAndStatus(t *testing.T) {
 		RefreshTokenHardExpiry: exp.Add(5 * 365 * 24 * time.Hour),
 		Extra:                  map[string]any{"id_token": "x.y.z", "x_custom": float64(42)},
 		CallbackExtras:         map[string]string{"realmId": "9130350"},
+		Metadata:               map[string]string{"realmId": "9130350"},
+		APIBaseURL:             "https://quickbooks.api.intuit.com",
 		Scopes:                 []string{"openid", "email"},
 	}
 	if st2, err := st.GetTokenStatus(ctx, "qb"); err != nil || st2.Status != authconn.StatusNotAuthorized {
@@ -285,6 +287,10 @@ func TestTokenRecordRoundTripAndStatus(t *testing.T) {
 	sum, err := st.GetTokenStatus(ctx, "qb")
 	if err != nil || sum.Status != authconn.StatusAuthorized || !sum.Expiry.Equal(exp) {
 		t.Fatalf("status summary = %+v, %v", sum, err)
+	}
+	// The metadata and the API base URL reach readers of the summary (Terraform).
+	if sum.Metadata["realmId"] != "9130350" || len(sum.Metadata) != 1 || sum.APIBaseURL != "https://quickbooks.api.intuit.com" {
+		t.Fatalf("status summary metadata = %v, api_base_url %q", sum.Metadata, sum.APIBaseURL)
 	}
 	got.Status = authconn.StatusNeedsReauthorization
 	got.LastError = "refresh failed:\ninvalid_grant\t(Vault's errors span lines)"

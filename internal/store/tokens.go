@@ -2,8 +2,11 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
@@ -67,12 +70,14 @@ func (s *Store) PutTokens(ctx context.Context, name string, t *authconn.TokenSet
 
 func (s *Store) putSummary(ctx context.Context, name string, st authconn.TokenStatus) error {
 	md := map[string]any{
-		"status":     string(st.Status),
-		"expiry":     formatTime(st.Expiry),
-		"rt_expiry":  formatTime(st.RefreshTokenExpiry),
-		"last_error": authconn.Sanitize(st.LastError, maxMetadataValue-len("…")),
-		"error_at":   formatTime(st.LastErrorAt),
-		"updated_at": formatTime(now()),
+		"status":       string(st.Status),
+		"expiry":       formatTime(st.Expiry),
+		"rt_expiry":    formatTime(st.RefreshTokenExpiry),
+		"last_error":   authconn.Sanitize(st.LastError, maxMetadataValue-len("…")),
+		"error_at":     formatTime(st.LastErrorAt),
+		"updated_at":   formatTime(now()),
+		"metadata":     summaryMetadata(st.Metadata),
+		"api_base_url": st.APIBaseURL,
 	}
 	for k, v := range md {
 		if v == "" {
@@ -112,6 +117,8 @@ func (s *Store) GetTokenStatus(ctx context.Context, name string) (authconn.Token
 		LastError:          get("last_error"),
 		LastErrorAt:        parseTime(get("error_at")),
 		UpdatedAt:          parseTime(get("updated_at")),
+		Metadata:           parseSummaryMetadata(get("metadata")),
+		APIBaseURL:         get("api_base_url"),
 	}
 	if st.Status == "" {
 		st.Status = authconn.StatusAuthorized
@@ -143,6 +150,34 @@ func formatTime(t time.Time) string {
 func parseTime(s string) time.Time {
 	t, _ := time.Parse(time.RFC3339, s)
 	return t
+}
+
+// summaryMetadata encodes a connection's metadata for the status summary: a JSON object of
+// as many values, in key order, as fit in one custom-metadata value (Vault: 512 bytes); ""
+// when there are none. The whole set is in the token record; the summary serves readers
+// that may not read tokens (Terraform), and catalog values are short ids and URLs.
+func summaryMetadata(md map[string]string) string {
+	if len(md) == 0 {
+		return ""
+	}
+	kept := map[string]string{}
+	for _, k := range slices.Sorted(maps.Keys(md)) {
+		kept[k] = md[k]
+		if b, _ := json.Marshal(kept); len(b) > maxMetadataValue {
+			delete(kept, k)
+		}
+	}
+	b, _ := json.Marshal(kept)
+	return string(b)
+}
+
+// parseSummaryMetadata decodes summaryMetadata's value; nil when empty or unreadable.
+func parseSummaryMetadata(v string) map[string]string {
+	var md map[string]string
+	if v == "" || json.Unmarshal([]byte(v), &md) != nil || len(md) == 0 {
+		return nil
+	}
+	return md
 }
 
 // maxMetadataValue is the longest value Vault accepts in custom metadata (512 bytes); values
