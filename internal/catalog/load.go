@@ -145,7 +145,7 @@ func (e *Entry) checkTemplates() error {
 	for field, t := range e.templates() {
 		for _, alt := range t {
 			if !strings.HasPrefix(alt, "https://") && !strings.HasPrefix(alt, "{") {
-				errs = append(errs, fmt.Errorf("%s: %q is neither https:// nor {origin}...", field, alt))
+				errs = append(errs, fmt.Errorf("%s: %q is neither an https:// URL nor one starting with an {origin} placeholder", field, alt))
 			}
 			if strings.Contains(alt, "}{") || strings.Contains(alt, "#") {
 				errs = append(errs, fmt.Errorf("%s: %q has adjacent placeholders or a fragment", field, alt))
