@@ -1,0 +1,313 @@
+package imitate
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"io"
+	"net/http"
+	"net/url"
+	"reflect"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// script is how a plain client (net/http and url.Values, written here from the same
+// documentation) drives one imitation; it is this test's own knowledge, not the imitation's.
+type script struct {
+	authURL                 string
+	sep                     string     // scope separator
+	authExtra               url.Values // extra authorization parameters
+	pkce                    bool       // send a code challenge
+	tokenURL                string
+	refreshURL              string // when refreshes go elsewhere
+	basic                   bool   // client_secret_basic, else client_secret_post
+	json                    bool   // JSON body
+	codeExtra, refreshExtra url.Values
+	// tokens reads the access and refresh tokens from a token answer (default: top level).
+	tokens func(t *testing.T, body map[string]any) (access, refresh string)
+	// meta calls the post-connect metadata endpoint and returns what it learnt.
+	meta func(t *testing.T, im *Imitation, access string) map[string]string
+	// api presents the token on the API check URL (default: Bearer).
+	api func(r *http.Request, access string)
+	// refused checks the answer to a refresh after ExpireRefreshTokens.
+	refused func(t *testing.T, status int, body map[string]any)
+}
+
+func scripts() map[string]script {
+	return map[string]script{
+		"quickbooks":         quickbooksScript,
+		"quickbooks-sandbox": quickbooksScript,
+	}
+}
+
+var quickbooksScript = script{
+	authURL: "https://appcenter.intuit.com/connect/oauth2", sep: " ",
+	tokenURL: "https://oauth.platform.intuit.com/oauth2/v1/tokens/bearer", basic: true,
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+func TestImitationsFullFlow(t *testing.T) {
+	for name, newImitation := range Providers() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, ok := scripts()[name]
+			if !ok {
+				t.Fatalf("no script for %s", name)
+			}
+			im := newImitation(t)
+			access, refresh := s.connect(t, im)
+			if s.meta != nil {
+				got := s.meta(t, im, access)
+				for k, v := range im.Want.Metadata {
+					if got[k] != v {
+						t.Errorf("metadata %s = %q, want %q", k, got[k], v)
+					}
+				}
+			}
+			s.callAPI(t, im, access, http.StatusOK)
+			access2, refresh2 := s.refresh(t, im, refresh)
+			if (refresh2 != refresh) != im.Want.RotatesRefresh {
+				t.Errorf("refresh token rotated: %v, want %v", refresh2 != refresh, im.Want.RotatesRefresh)
+			}
+			s.callAPI(t, im, access2, http.StatusOK)
+			old := http.StatusOK
+			if !im.Want.OldAccessValid {
+				old = http.StatusUnauthorized
+			}
+			s.callAPI(t, im, access, old)
+			im.ExpireRefreshTokens()
+			status, body := s.post(t, im, s.refreshEndpoint(), s.refreshParams(refresh2))
+			if status == http.StatusOK && body["ok"] != false {
+				t.Fatalf("refresh with an expired refresh token succeeded: %v", body)
+			}
+			s.refused(t, status, body)
+		})
+	}
+}
+
+// connect consents and exchanges the code; it checks the code is single use.
+func (s script) connect(t *testing.T, im *Imitation) (access, refresh string) {
+	t.Helper()
+	verifier := strings.Repeat("v", 50)
+	q := url.Values{"client_id": {im.Want.ClientID}, "redirect_uri": {im.Want.RedirectURI}, "response_type": {"code"},
+		"state": {"st4te"}, "scope": {strings.Join(im.Want.Scopes, s.sep)}}
+	for k, v := range s.authExtra {
+		q[k] = v
+	}
+	if s.pkce {
+		sum := sha256.Sum256([]byte(verifier))
+		q.Set("code_challenge", base64.RawURLEncoding.EncodeToString(sum[:]))
+		q.Set("code_challenge_method", "S256")
+	}
+	cb, err := im.Consent(s.authURL + "?" + q.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cb.Get("state") != "st4te" {
+		t.Errorf("callback state = %q", cb.Get("state"))
+	}
+	for k, v := range im.Want.Metadata {
+		if cb.Has(k) && cb.Get(k) != v {
+			t.Errorf("callback %s = %q, want %q", k, cb.Get(k), v)
+		}
+	}
+	params := url.Values{"grant_type": {"authorization_code"}, "code": {cb.Get("code")}, "redirect_uri": {im.Want.RedirectURI}}
+	if s.pkce {
+		params.Set("code_verifier", verifier)
+	}
+	for k, v := range s.codeExtra {
+		params[k] = v
+	}
+	status, body := s.post(t, im, s.tokenURL, params)
+	if status != http.StatusOK {
+		t.Fatalf("code exchange: %d %v", status, body)
+	}
+	access, refresh = s.read(t, body)
+	if status, body := s.post(t, im, s.tokenURL, params); status == http.StatusOK && body["ok"] != false {
+		t.Errorf("the code was accepted twice: %v", body)
+	}
+	return access, refresh
+}
+
+func (s script) refreshEndpoint() string {
+	if s.refreshURL != "" {
+		return s.refreshURL
+	}
+	return s.tokenURL
+}
+
+func (s script) refreshParams(refresh string) url.Values {
+	params := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}}
+	for k, v := range s.refreshExtra {
+		params[k] = v
+	}
+	return params
+}
+
+func (s script) refresh(t *testing.T, im *Imitation, refresh string) (string, string) {
+	t.Helper()
+	status, body := s.post(t, im, s.refreshEndpoint(), s.refreshParams(refresh))
+	if status != http.StatusOK {
+		t.Fatalf("refresh: %d %v", status, body)
+	}
+	access, refresh2 := s.read(t, body)
+	if refresh2 == "" {
+		refresh2 = refresh
+	}
+	return access, refresh2
+}
+
+func (s script) read(t *testing.T, body map[string]any) (string, string) {
+	t.Helper()
+	if s.tokens != nil {
+		return s.tokens(t, body)
+	}
+	access, _ := body["access_token"].(string)
+	refresh, _ := body["refresh_token"].(string)
+	if access == "" {
+		t.Fatalf("no access_token in %v", body)
+	}
+	return access, refresh
+}
+
+// post sends params to u with the script's client authentication and encoding.
+func (s script) post(t *testing.T, im *Imitation, u string, params url.Values) (int, map[string]any) {
+	t.Helper()
+	p := url.Values{}
+	for k, v := range params {
+		p[k] = v
+	}
+	if !s.basic {
+		p.Set("client_id", im.Want.ClientID)
+		p.Set("client_secret", im.Want.ClientSecret)
+	}
+	var body io.Reader = strings.NewReader(p.Encode())
+	ct := "application/x-www-form-urlencoded"
+	if s.json {
+		m := map[string]string{}
+		for k := range p {
+			m[k] = p.Get(k)
+		}
+		b, _ := json.Marshal(m)
+		body, ct = bytes.NewReader(b), "application/json"
+	}
+	req, _ := http.NewRequest(http.MethodPost, u, body)
+	req.Header.Set("Content-Type", ct)
+	req.Header.Set("Accept", "application/json")
+	if s.basic {
+		req.SetBasicAuth(url.QueryEscape(im.Want.ClientID), url.QueryEscape(im.Want.ClientSecret))
+	}
+	return do(t, im, req)
+}
+
+func (s script) callAPI(t *testing.T, im *Imitation, access string, want int) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, im.Want.APICheck, nil)
+	if s.api != nil {
+		s.api(req, access)
+	} else {
+		req.Header.Set("Authorization", "Bearer "+access)
+	}
+	if status, body := do(t, im, req); status != want {
+		t.Errorf("GET %s: %d %v, want %d", im.Want.APICheck, status, body, want)
+	}
+}
+
+// do sends req through the imitation's client and decodes a JSON object answer.
+func do(t *testing.T, im *Imitation, req *http.Request) (int, map[string]any) {
+	t.Helper()
+	resp, err := im.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var out map[string]any
+	if len(b) > 0 && json.Unmarshal(b, &out) != nil {
+		var list []any
+		if json.Unmarshal(b, &list) != nil {
+			t.Fatalf("%s %s answered %d with non-JSON %q", req.Method, req.URL, resp.StatusCode, b)
+		}
+		out = map[string]any{"list": list}
+	}
+	return resp.StatusCode, out
+}
+
+// getJSON GETs u with a Bearer token.
+func getJSON(t *testing.T, im *Imitation, u, access string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, u, nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	return do(t, im, req)
+}
+
+// rfcRefused expects an RFC 6749 error answer.
+func rfcRefused(status int, code string) func(*testing.T, int, map[string]any) {
+	return func(t *testing.T, got int, body map[string]any) {
+		t.Helper()
+		if got != status || body["error"] != code {
+			t.Errorf("refused refresh: %d %v, want %d with error %s", got, body, status, code)
+		}
+	}
+}
+
+func TestConsentChecksTheRequest(t *testing.T) {
+	for name, newImitation := range Providers() {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s := scripts()[name]
+			im := newImitation(t)
+			q := url.Values{"client_id": {im.Want.ClientID}, "redirect_uri": {"https://evil.example/cb"}, "response_type": {"code"},
+				"state": {"x"}, "scope": {strings.Join(im.Want.Scopes, s.sep)}}
+			for k, v := range s.authExtra {
+				q[k] = v
+			}
+			_, err := im.Consent(s.authURL + "?" + q.Encode())
+			if ce, ok := err.(*ConsentError); !ok || ce.Redirected {
+				t.Errorf("an unregistered redirect_uri: %v, want the provider's error page", err)
+			}
+			q.Set("redirect_uri", im.Want.RedirectURI)
+			im.Deny(true)
+			_, err = im.Consent(s.authURL + "?" + q.Encode())
+			if ce, ok := err.(*ConsentError); !ok || !ce.Redirected || ce.Query.Get("error") != "access_denied" {
+				t.Errorf("the user refused: %v, want access_denied", err)
+			}
+		})
+	}
+}
+
+// TestImitationsCiteTheirDocumentation checks that the doc comment of every constructor of
+// an imitation cites at least one https URL it was written from.
+func TestImitationsCiteTheirDocumentation(t *testing.T) {
+	fset := token.NewFileSet()
+	docs := map[string]string{}
+	pkgs, err := parser.ParseDir(fset, ".", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range pkgs["imitate"].Files {
+		for _, d := range f.Decls {
+			if fn, ok := d.(*ast.FuncDecl); ok && fn.Recv == nil && fn.Doc != nil {
+				docs[fn.Name.Name] = fn.Doc.Text()
+			}
+		}
+	}
+	for name, ctor := range Providers() {
+		fname := funcName(ctor)
+		if !strings.Contains(docs[fname], "https://") {
+			t.Errorf("%s (%s): its doc comment cites no https URL", name, fname)
+		}
+	}
+}
+
+// funcName is the bare name of a package-level function.
+func funcName(f any) string {
+	full := runtime.FuncForPC(reflect.ValueOf(f).Pointer()).Name()
+	return full[strings.LastIndex(full, ".")+1:]
+}

@@ -1,0 +1,11 @@
+package imitate
+
+import "testing"
+
+// Providers returns the constructor of every imitation, by provider name.
+func Providers() map[string]func(testing.TB) *Imitation {
+	return map[string]func(testing.TB) *Imitation{
+		"quickbooks":         QuickBooks,
+		"quickbooks-sandbox": QuickBooksSandbox,
+	}
+}
