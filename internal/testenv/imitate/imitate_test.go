@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -31,8 +32,9 @@ type script struct {
 	codeExtra, refreshExtra url.Values
 	// tokens reads the access and refresh tokens from a token answer (default: top level).
 	tokens func(t *testing.T, body map[string]any) (access, refresh string)
-	// meta calls the post-connect metadata endpoint and returns what it learnt.
-	meta func(t *testing.T, im *Imitation, access string) map[string]string
+	// meta returns what a client learns from the callback, the token answer and the
+	// post-connect metadata call.
+	meta func(t *testing.T, im *Imitation, cb url.Values, token map[string]any, access string) map[string]string
 	// api presents the token on the API check URL (default: Bearer).
 	api func(r *http.Request, access string)
 	// refused checks the answer to a refresh after ExpireRefreshTokens.
@@ -43,7 +45,34 @@ func scripts() map[string]script {
 	return map[string]script{
 		"quickbooks":         quickbooksScript,
 		"quickbooks-sandbox": quickbooksScript,
+		"salesforce":         salesforceScript,
+		"slack":              slackScript,
 	}
+}
+
+var salesforceScript = script{
+	authURL: "https://login.salesforce.com/services/oauth2/authorize", sep: " ", pkce: true,
+	tokenURL: "https://login.salesforce.com/services/oauth2/token",
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		instance, _ := tok["instance_url"].(string)
+		return map[string]string{"instance_url": instance}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var slackScript = script{
+	authURL: "https://slack.com/oauth/v2/authorize", sep: ",", pkce: true,
+	tokenURL: "https://slack.com/api/oauth.v2.access", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		team, _ := tok["team"].(map[string]any)
+		return map[string]string{"team.id": fmt.Sprint(team["id"]), "bot_user_id": fmt.Sprint(tok["bot_user_id"]),
+			"app_id": fmt.Sprint(tok["app_id"])}
+	},
+	refused: func(t *testing.T, status int, body map[string]any) {
+		if status != http.StatusOK || body["ok"] != false || body["error"] != "invalid_refresh_token" {
+			t.Errorf("refused refresh: %d %v, want 200 with ok false and invalid_refresh_token", status, body)
+		}
+	},
 }
 
 var quickbooksScript = script{
@@ -61,9 +90,9 @@ func TestImitationsFullFlow(t *testing.T) {
 				t.Fatalf("no script for %s", name)
 			}
 			im := newImitation(t)
-			access, refresh := s.connect(t, im)
+			cb, tok, access, refresh := s.connect(t, im)
 			if s.meta != nil {
-				got := s.meta(t, im, access)
+				got := s.meta(t, im, cb, tok, access)
 				for k, v := range im.Want.Metadata {
 					if got[k] != v {
 						t.Errorf("metadata %s = %q, want %q", k, got[k], v)
@@ -92,7 +121,7 @@ func TestImitationsFullFlow(t *testing.T) {
 }
 
 // connect consents and exchanges the code; it checks the code is single use.
-func (s script) connect(t *testing.T, im *Imitation) (access, refresh string) {
+func (s script) connect(t *testing.T, im *Imitation) (cb url.Values, tok map[string]any, access, refresh string) {
 	t.Helper()
 	verifier := strings.Repeat("v", 50)
 	q := url.Values{"client_id": {im.Want.ClientID}, "redirect_uri": {im.Want.RedirectURI}, "response_type": {"code"},
@@ -129,10 +158,10 @@ func (s script) connect(t *testing.T, im *Imitation) (access, refresh string) {
 		t.Fatalf("code exchange: %d %v", status, body)
 	}
 	access, refresh = s.read(t, body)
-	if status, body := s.post(t, im, s.tokenURL, params); status == http.StatusOK && body["ok"] != false {
-		t.Errorf("the code was accepted twice: %v", body)
+	if status, again := s.post(t, im, s.tokenURL, params); status == http.StatusOK && again["ok"] != false {
+		t.Errorf("the code was accepted twice: %v", again)
 	}
-	return access, refresh
+	return cb, body, access, refresh
 }
 
 func (s script) refreshEndpoint() string {
@@ -214,7 +243,11 @@ func (s script) callAPI(t *testing.T, im *Imitation, access string, want int) {
 	} else {
 		req.Header.Set("Authorization", "Bearer "+access)
 	}
-	if status, body := do(t, im, req); status != want {
+	status, body := do(t, im, req)
+	if status == http.StatusOK && body["ok"] == false { // Slack's way of failing
+		status = http.StatusUnauthorized
+	}
+	if status != want {
 		t.Errorf("GET %s: %d %v, want %d", im.Want.APICheck, status, body, want)
 	}
 }

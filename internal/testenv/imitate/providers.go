@@ -7,5 +7,7 @@ func Providers() map[string]func(testing.TB) *Imitation {
 	return map[string]func(testing.TB) *Imitation{
 		"quickbooks":         QuickBooks,
 		"quickbooks-sandbox": QuickBooksSandbox,
+		"salesforce":         Salesforce,
+		"slack":              Slack,
 	}
 }

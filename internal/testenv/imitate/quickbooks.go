@@ -90,7 +90,7 @@ func (im *Imitation) quickbooksRevoke(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 		return
 	}
-	params, ferr := readParams(r, true)
+	params, ferr := readParams(r, bodyJSON)
 	if ferr != nil || params.Get("token") == "" {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
 		return

@@ -16,8 +16,8 @@ type tokenRules struct {
 	// auth is the documented client authentication; strictAuth refuses the other one.
 	auth       clientAuth
 	strictAuth bool
-	// json: the body is a JSON object, not a form.
-	json bool
+	// body is the request body's documented encoding.
+	body bodyKind
 	// codeExtra and refreshExtra are parameters the code exchange and the refresh must
 	// carry, with these values.
 	codeExtra, refreshExtra map[string]string
@@ -31,6 +31,15 @@ type tokenRules struct {
 	// prefix starts every token, as the provider's tokens look ("xoxe.xoxp-1-", ...).
 	accessPrefix, refreshPrefix string
 }
+
+// bodyKind is the encoding of a token request's body.
+type bodyKind int
+
+const (
+	bodyForm bodyKind = iota
+	bodyJSON
+	bodyFormOrJSON
+)
 
 // clientAuth is how a client authenticates to the token endpoint.
 type clientAuth int
@@ -130,7 +139,7 @@ type issued struct {
 // grant type and its parameters) and mints the tokens.
 func (im *Imitation) exchange(r *http.Request) (*issued, *flowError) {
 	tr := im.p.token
-	params, ferr := readParams(r, tr.json)
+	params, ferr := readParams(r, tr.body)
 	if ferr != nil {
 		return nil, ferr
 	}
@@ -156,12 +165,12 @@ func (im *Imitation) exchange(r *http.Request) (*issued, *flowError) {
 }
 
 // readParams reads the body as a form, or as a JSON object of strings and numbers.
-func readParams(r *http.Request, asJSON bool) (url.Values, *flowError) {
+func readParams(r *http.Request, kind bodyKind) (url.Values, *flowError) {
 	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if r.Method != http.MethodPost {
 		return nil, &flowError{reasonEncoding, "the token endpoint takes POST"}
 	}
-	if !asJSON {
+	if kind == bodyForm || kind == bodyFormOrJSON && ct != "application/json" {
 		if ct != "application/x-www-form-urlencoded" {
 			return nil, &flowError{reasonEncoding, "the body must be application/x-www-form-urlencoded"}
 		}
@@ -371,3 +380,11 @@ func writeRFC6749(w http.ResponseWriter, e *flowError) {
 
 // scopeString joins a grant's scopes with sep.
 func (g *grant) scopeString(sep string) string { return strings.Join(g.scopes, sep) }
+
+// cutPrefixFold is strings.CutPrefix, ignoring case in the prefix.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
+}
