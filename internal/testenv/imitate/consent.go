@@ -24,6 +24,8 @@ type authRules struct {
 	// when also in required.
 	fixed map[string]string
 	pkce  pkceMode
+	// anyResponseType: the provider documents no response_type and ignores it.
+	anyResponseType bool
 }
 
 // pkceMode is what a provider documents about PKCE (RFC 7636).
@@ -99,7 +101,7 @@ func (im *Imitation) checkAuthorization(q url.Values) (*grant, *ConsentError) {
 	if q.Get("redirect_uri") != im.Want.RedirectURI {
 		return nil, &ConsentError{Reason: "redirect_uri is not the registered one"}
 	}
-	if rt := q.Get("response_type"); rt != "code" {
+	if rt := q.Get("response_type"); rt != "code" && !a.anyResponseType {
 		return nil, redirectError(q, "unsupported_response_type", "response_type must be code, not "+rt)
 	}
 	for _, k := range a.required {

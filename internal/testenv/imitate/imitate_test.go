@@ -47,7 +47,60 @@ func scripts() map[string]script {
 		"quickbooks-sandbox": quickbooksScript,
 		"salesforce":         salesforceScript,
 		"slack":              slackScript,
+		"xero":               xeroScript,
+		"jira":               jiraScript,
+		"hubspot":            hubspotScript,
 	}
+}
+
+var xeroScript = script{
+	authURL: "https://login.xero.com/identity/connect/authorize", sep: " ", pkce: true,
+	tokenURL: "https://identity.xero.com/connect/token", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"tenantId": firstOf(t, im, "https://api.xero.com/connections", access, "tenantId")}
+	},
+	api: func(r *http.Request, access string) {
+		r.Header.Set("Authorization", "Bearer "+access)
+		r.Header.Set("Xero-Tenant-Id", "fe79f7dd-b6d4-4a92-ba7b-538af6289c58")
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var jiraScript = script{
+	authURL: "https://auth.atlassian.com/authorize", sep: " ",
+	authExtra: url.Values{"audience": {"api.atlassian.com"}, "prompt": {"consent"}},
+	tokenURL:  "https://auth.atlassian.com/oauth/token", json: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		u := "https://api.atlassian.com/oauth/token/accessible-resources"
+		return map[string]string{"cloudId": firstOf(t, im, u, access, "id"), "url": firstOf(t, im, u, access, "url")}
+	},
+	refused: rfcRefused(http.StatusForbidden, "invalid_grant"),
+}
+
+var hubspotScript = script{
+	authURL: "https://app.hubspot.com/oauth/authorize", sep: " ", pkce: true,
+	tokenURL: "https://api.hubapi.com/oauth/v1/token",
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		_, info := getJSON(t, im, "https://api.hubapi.com/oauth/v1/access-tokens/"+access, "")
+		return map[string]string{"hub_id": fmt.Sprint(info["hub_id"])}
+	},
+	refused: func(t *testing.T, status int, body map[string]any) {
+		if status != http.StatusBadRequest || body["status"] != "BAD_REFRESH_TOKEN" {
+			t.Errorf("refused refresh: %d %v, want 400 BAD_REFRESH_TOKEN", status, body)
+		}
+	},
+}
+
+// firstOf GETs a JSON array with a Bearer token and returns key of its first element.
+func firstOf(t *testing.T, im *Imitation, u, access, key string) string {
+	t.Helper()
+	status, body := getJSON(t, im, u, access)
+	list, _ := body["list"].([]any)
+	if status != http.StatusOK || len(list) == 0 {
+		t.Fatalf("GET %s: %d %v", u, status, body)
+	}
+	first, _ := list[0].(map[string]any)
+	return fmt.Sprint(first[key])
 }
 
 var salesforceScript = script{

@@ -42,7 +42,7 @@ func quickbooks(sandbox bool) *provider {
 		auth: authRules{host: "appcenter.intuit.com", path: "/connect/oauth2", scopeSeps: " ",
 			scopes:   []string{"com.intuit.quickbooks.accounting", "com.intuit.quickbooks.payment", "openid", "profile", "email", "phone", "address"},
 			required: []string{"scope", "state"}, pkce: pkceIgnored},
-		token: tokenRules{auth: authBasic, strictAuth: true, oldAccessValid: true},
+		token: tokenRules{auth: authBasic, oldAccessValid: true},
 		tenant: func(i int) Tenant {
 			return Tenant{ID: fmt.Sprintf("9130%012d", 357+i), Name: fmt.Sprintf("Sandbox Company_US_%d", i+1)}
 		},
