@@ -89,6 +89,9 @@ func (im *Imitation) Consent(authURL string) (url.Values, error) {
 	for k, v := range extra {
 		out[k] = v
 	}
+	if im.p.sign != nil {
+		out.Set(im.p.sign(im, out))
+	}
 	return out, nil
 }
 

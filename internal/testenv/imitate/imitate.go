@@ -102,6 +102,8 @@ type provider struct {
 	token tokenRules
 	// consent adds the provider's callback extras (or refuses) after the standard checks.
 	consent func(im *Imitation, g *grant, q url.Values) (url.Values, *ConsentError)
+	// sign returns a parameter that signs the callback query (Shopify's hmac).
+	sign func(im *Imitation, q url.Values) (name, value string)
 	// routes registers the provider's token, revocation, metadata and API handlers.
 	routes func(im *Imitation, mux *http.ServeMux)
 	// tenant names the i-th tenant the user may grant.

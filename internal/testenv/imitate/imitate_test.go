@@ -50,7 +50,48 @@ func scripts() map[string]script {
 		"xero":               xeroScript,
 		"jira":               jiraScript,
 		"hubspot":            hubspotScript,
+		"shopify":            shopifyScript,
+		"zendesk":            zendeskScript,
+		"notion":             notionScript,
 	}
+}
+
+var shopifyScript = script{
+	authURL: "https://acme-store.myshopify.com/admin/oauth/authorize", sep: ",",
+	tokenURL: "https://acme-store.myshopify.com/admin/oauth/access_token", codeExtra: url.Values{"expiring": {"1"}},
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		if ShopifyHMAC(im.Want.ClientSecret, cb) != cb.Get("hmac") {
+			t.Errorf("the callback's hmac does not verify: %v", cb)
+		}
+		return map[string]string{"shop": cb.Get("shop")}
+	},
+	api:     func(r *http.Request, access string) { r.Header.Set("X-Shopify-Access-Token", access) },
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var zendeskScript = script{
+	authURL: "https://acme.zendesk.com/oauth/authorizations/new", sep: " ", pkce: true,
+	tokenURL: "https://acme.zendesk.com/oauth/tokens", json: true,
+	codeExtra:    url.Values{"expires_in": {"1800"}, "refresh_token_expires_in": {"2592000"}},
+	refreshExtra: url.Values{"expires_in": {"1800"}},
+	refused:      rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var notionScript = script{
+	authURL: "https://api.notion.com/v1/oauth/authorize", authExtra: url.Values{"owner": {"user"}},
+	tokenURL: "https://api.notion.com/v1/oauth/token", basic: true, json: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"workspace_id": fmt.Sprint(tok["workspace_id"]), "bot_id": fmt.Sprint(tok["bot_id"])}
+	},
+	api: func(r *http.Request, access string) {
+		r.Header.Set("Authorization", "Bearer "+access)
+		r.Header.Set("Notion-Version", "2025-09-03")
+	},
+	refused: func(t *testing.T, status int, body map[string]any) {
+		if status != http.StatusBadRequest || body["object"] != "error" || body["code"] != "invalid_grant" {
+			t.Errorf("refused refresh: %d %v, want 400 with a Notion error invalid_grant", status, body)
+		}
+	},
 }
 
 var xeroScript = script{

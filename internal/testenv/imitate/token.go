@@ -21,6 +21,10 @@ type tokenRules struct {
 	// codeExtra and refreshExtra are parameters the code exchange and the refresh must
 	// carry, with these values.
 	codeExtra, refreshExtra map[string]string
+	// impliedGrant is the grant type of a request without grant_type ("" when required).
+	impliedGrant string
+	// noRedirect: the code exchange carries no redirect_uri.
+	noRedirect bool
 	// rotates: a refresh retires the refresh token and answers with a new one.
 	rotates bool
 	// oldAccessValid: the previous access token keeps working after a refresh.
@@ -146,7 +150,11 @@ func (im *Imitation) exchange(r *http.Request) (*issued, *flowError) {
 	if ferr := im.authenticate(r, params); ferr != nil {
 		return nil, ferr
 	}
-	switch gt := params.Get("grant_type"); gt {
+	gt := params.Get("grant_type")
+	if gt == "" {
+		gt = tr.impliedGrant
+	}
+	switch gt {
 	case "authorization_code":
 		if ferr := requireParams(params, tr.codeExtra, "code"); ferr != nil {
 			return nil, ferr
@@ -246,7 +254,7 @@ func (im *Imitation) redeem(params url.Values) (*issued, *flowError) {
 			im.endGrant(c.g, endRevoked)
 		}
 		return nil, &flowError{reasonCodeUsed, "the authorization code was already used"}
-	case params.Get("redirect_uri") != c.g.redirectURI:
+	case !im.p.token.noRedirect && params.Get("redirect_uri") != c.g.redirectURI:
 		return nil, &flowError{reasonRedirect, "redirect_uri does not match the authorization request"}
 	case im.p.auth.pkce != pkceIgnored && !c.g.verifies(params.Get("code_verifier")):
 		return nil, &flowError{reasonVerifier, "code_verifier does not match the code_challenge"}
