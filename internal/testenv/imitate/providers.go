@@ -9,5 +9,11 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"quickbooks-sandbox": QuickBooksSandbox,
 		"salesforce":         Salesforce,
 		"slack":              Slack,
+		"xero":               Xero,
+		"jira":               Jira,
+		"hubspot":            HubSpot,
+		"shopify":            Shopify,
+		"zendesk":            Zendesk,
+		"notion":             Notion,
 	}
 }

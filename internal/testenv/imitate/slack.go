@@ -32,7 +32,8 @@ func slack() *provider {
 			RedirectURI: "https://app.example.test/callback", Scopes: []string{"chat:write", "channels:read"},
 			APIBase: "https://slack.com/api", APICheck: "https://slack.com/api/auth.test"},
 		auth: authRules{host: "slack.com", path: "/oauth/v2/authorize", scopeSeps: ",", required: []string{"scope"},
-			scopes: []string{"chat:write", "channels:read", "commands", "incoming-webhook", "users:read"}, pkce: pkceOptional},
+			scopes:          []string{"chat:write", "channels:read", "commands", "incoming-webhook", "users:read"},
+			anyResponseType: true, pkce: pkceOptional},
 		token: tokenRules{auth: authBasic, body: bodyFormOrJSON, rotates: true, oldAccessValid: true,
 			accessPrefix: "xoxe.xoxb-1-", refreshPrefix: "xoxe-1-"},
 		tenant: func(i int) Tenant {

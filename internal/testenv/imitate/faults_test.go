@@ -1,0 +1,91 @@
+package imitate
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+func TestMetadataCallModes(t *testing.T) {
+	for name, u := range map[string]string{"xero": "https://api.xero.com/connections",
+		"jira": "https://api.atlassian.com/oauth/token/accessible-resources"} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			im := Providers()[name](t)
+			_, _, access, _ := scripts()[name].connect(t, im)
+			for _, n := range []int{3, 0} {
+				im.SetTenants(n)
+				status, body := getJSON(t, im, u, access)
+				if list, _ := body["list"].([]any); status != http.StatusOK || len(list) != n {
+					t.Errorf("with %d tenants: %d %v", n, status, body)
+				}
+			}
+			im.FailMetadata(http.StatusServiceUnavailable)
+			if status, _ := getJSON(t, im, u, access); status != http.StatusServiceUnavailable {
+				t.Errorf("a failing metadata call answered %d", status)
+			}
+		})
+	}
+}
+
+func TestRevokeAuthorizationEndsEveryToken(t *testing.T) {
+	im := Xero(t)
+	s := xeroScript
+	_, _, access, refresh := s.connect(t, im)
+	im.RevokeAuthorization()
+	s.callAPI(t, im, access, http.StatusUnauthorized)
+	status, body := s.post(t, im, s.tokenURL, s.refreshParams(refresh))
+	s.refused(t, status, body)
+}
+
+func TestTokenEndpointChecks(t *testing.T) {
+	t.Run("notion refuses client credentials in the body", func(t *testing.T) {
+		im := Notion(t)
+		s := notionScript
+		s.basic = false
+		status, body := s.post(t, im, s.tokenURL, url.Values{"grant_type": {"authorization_code"}, "code": {"x"}})
+		if status != http.StatusUnauthorized || body["code"] != "invalid_client" {
+			t.Errorf("%d %v, want 401 invalid_client", status, body)
+		}
+	})
+	t.Run("salesforce checks the PKCE verifier", func(t *testing.T) {
+		im := Salesforce(t)
+		q := url.Values{"client_id": {im.Want.ClientID}, "redirect_uri": {im.Want.RedirectURI}, "response_type": {"code"},
+			"scope": {"api refresh_token"}, "code_challenge": {strings.Repeat("c", 43)}, "code_challenge_method": {"S256"}}
+		cb, err := im.Consent(salesforceScript.authURL + "?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		status, body := salesforceScript.post(t, im, salesforceScript.tokenURL, url.Values{"grant_type": {"authorization_code"},
+			"code": {cb.Get("code")}, "redirect_uri": {im.Want.RedirectURI}, "code_verifier": {strings.Repeat("v", 43)}})
+		if status != http.StatusBadRequest || body["error"] != "invalid_grant" {
+			t.Errorf("%d %v, want 400 invalid_grant", status, body)
+		}
+	})
+	t.Run("slack refuses a space-separated scope", func(t *testing.T) {
+		im := Slack(t)
+		q := url.Values{"client_id": {im.Want.ClientID}, "redirect_uri": {im.Want.RedirectURI}, "scope": {"chat:write channels:read"}}
+		_, err := im.Consent(slackScript.authURL + "?" + q.Encode())
+		if ce, ok := err.(*ConsentError); !ok || ce.Query.Get("error") != "invalid_scope" {
+			t.Errorf("%v, want invalid_scope", err)
+		}
+	})
+	t.Run("shopify refuses a Bearer token", func(t *testing.T) {
+		im := Shopify(t)
+		_, _, access, _ := shopifyScript.connect(t, im)
+		shopifyScript.callAPI(t, im, access, http.StatusOK)
+		script{}.callAPI(t, im, access, http.StatusUnauthorized)
+	})
+	t.Run("notion wants Notion-Version", func(t *testing.T) {
+		im := Notion(t)
+		_, _, access, _ := notionScript.connect(t, im)
+		script{}.callAPI(t, im, access, http.StatusBadRequest)
+	})
+	t.Run("the client refuses other hosts", func(t *testing.T) {
+		im := Slack(t)
+		if _, err := im.Client.Get("https://example.com/"); err == nil {
+			t.Error("the imitation's client reached example.com")
+		}
+	})
+}
