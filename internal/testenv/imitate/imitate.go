@@ -68,8 +68,9 @@ type Want struct {
 	Metadata map[string]string
 	// APIBase is the API base URL a correct client uses.
 	APIBase string
-	// APICheck is one API URL that answers 200 to a GET with a correctly presented token.
-	APICheck string
+	// APICheck is one API URL that answers 200 to a request with a correctly presented
+	// token; APIMethod is its method (GET when empty).
+	APICheck, APIMethod string
 	// RotatesRefresh says whether a refresh answers with a new refresh token and retires
 	// the old one.
 	RotatesRefresh bool

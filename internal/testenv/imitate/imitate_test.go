@@ -53,7 +53,25 @@ func scripts() map[string]script {
 		"shopify":            shopifyScript,
 		"zendesk":            zendeskScript,
 		"notion":             notionScript,
+		"dropbox":            dropboxScript,
+		"box":                boxScript,
 	}
+}
+
+var dropboxScript = script{
+	authURL: "https://www.dropbox.com/oauth2/authorize", sep: " ", pkce: true,
+	authExtra: url.Values{"token_access_type": {"offline"}},
+	tokenURL:  "https://api.dropboxapi.com/oauth2/token", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"account_id": fmt.Sprint(tok["account_id"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var boxScript = script{
+	authURL: "https://account.box.com/api/oauth2/authorize", sep: " ",
+	tokenURL: "https://api.box.com/oauth2/token",
+	refused:  rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var shopifyScript = script{
@@ -331,7 +349,11 @@ func (s script) post(t *testing.T, im *Imitation, u string, params url.Values) (
 
 func (s script) callAPI(t *testing.T, im *Imitation, access string, want int) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, im.Want.APICheck, nil)
+	method := im.Want.APIMethod
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, _ := http.NewRequest(method, im.Want.APICheck, nil)
 	if s.api != nil {
 		s.api(req, access)
 	} else {

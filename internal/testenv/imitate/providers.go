@@ -15,5 +15,7 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"shopify":            Shopify,
 		"zendesk":            Zendesk,
 		"notion":             Notion,
+		"dropbox":            Dropbox,
+		"box":                Box,
 	}
 }
