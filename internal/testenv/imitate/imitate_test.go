@@ -55,7 +55,41 @@ func scripts() map[string]script {
 		"notion":             notionScript,
 		"dropbox":            dropboxScript,
 		"box":                boxScript,
+		"docusign":           docusignScript,
+		"linear":             linearScript,
 	}
+}
+
+var docusignScript = script{
+	authURL: "https://account-d.docusign.com/oauth/auth", sep: " ", pkce: true,
+	tokenURL: "https://account-d.docusign.com/oauth/token", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		_, info := getJSON(t, im, "https://account-d.docusign.com/oauth/userinfo", access)
+		accounts, _ := info["accounts"].([]any)
+		for _, a := range accounts {
+			if a := a.(map[string]any); a["is_default"] == true {
+				return map[string]string{"account_id": fmt.Sprint(a["account_id"]), "base_uri": fmt.Sprint(a["base_uri"])}
+			}
+		}
+		t.Fatalf("no default account in %v", info)
+		return nil
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var linearScript = script{
+	authURL: "https://linear.app/oauth/authorize", sep: ",", pkce: true,
+	tokenURL: "https://api.linear.app/oauth/token",
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		req, _ := http.NewRequest(http.MethodPost, "https://api.linear.app/graphql", strings.NewReader(`{"query":"{ organization { id } }"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+access)
+		_, body := do(t, im, req)
+		data, _ := body["data"].(map[string]any)
+		org, _ := data["organization"].(map[string]any)
+		return map[string]string{"organizationId": fmt.Sprint(org["id"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var dropboxScript = script{

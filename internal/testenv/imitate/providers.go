@@ -17,5 +17,7 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"notion":             Notion,
 		"dropbox":            Dropbox,
 		"box":                Box,
+		"docusign":           DocuSign,
+		"linear":             Linear,
 	}
 }
