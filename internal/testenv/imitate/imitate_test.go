@@ -57,7 +57,39 @@ func scripts() map[string]script {
 		"box":                boxScript,
 		"docusign":           docusignScript,
 		"linear":             linearScript,
+		"asana":              asanaScript,
+		"zoom":               zoomScript,
+		"pipedrive":          pipedriveScript,
 	}
+}
+
+var asanaScript = script{
+	authURL: "https://app.asana.com/-/oauth_authorize", sep: " ", pkce: true,
+	tokenURL: "https://app.asana.com/-/oauth_token",
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		data, _ := tok["data"].(map[string]any)
+		return map[string]string{"data.gid": fmt.Sprint(data["gid"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var zoomScript = script{
+	authURL: "https://zoom.us/oauth/authorize", pkce: true,
+	tokenURL: "https://zoom.us/oauth/token", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		_, me := getJSON(t, im, "https://api.zoom.us/v2/users/me", access)
+		return map[string]string{"account_id": fmt.Sprint(me["account_id"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var pipedriveScript = script{
+	authURL:  "https://oauth.pipedrive.com/oauth/authorize",
+	tokenURL: "https://oauth.pipedrive.com/oauth/token", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"api_domain": fmt.Sprint(tok["api_domain"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var docusignScript = script{

@@ -19,5 +19,8 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"box":                Box,
 		"docusign":           DocuSign,
 		"linear":             Linear,
+		"asana":              Asana,
+		"zoom":               Zoom,
+		"pipedrive":          Pipedrive,
 	}
 }
