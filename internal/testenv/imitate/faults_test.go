@@ -89,3 +89,23 @@ func TestTokenEndpointChecks(t *testing.T) {
 		}
 	})
 }
+
+func TestMicrosoftClientCredentials(t *testing.T) {
+	im := Microsoft(t)
+	s := microsoftScript
+	status, body := s.post(t, im, s.tokenURL, url.Values{"grant_type": {"client_credentials"}, "scope": {"User.Read"}})
+	if status != http.StatusBadRequest || body["error"] != "invalid_scope" {
+		t.Errorf("client credentials without /.default: %d %v, want invalid_scope", status, body)
+	}
+	status, body = s.post(t, im, s.tokenURL, url.Values{"grant_type": {"client_credentials"}, "scope": {"https://graph.microsoft.com/.default"}})
+	access, _ := body["access_token"].(string)
+	if status != http.StatusOK || access == "" || body["refresh_token"] != nil {
+		t.Fatalf("client credentials: %d %v", status, body)
+	}
+	if status, body := getJSON(t, im, "https://graph.microsoft.com/v1.0/users", access); status != http.StatusOK {
+		t.Errorf("GET /users with an app-only token: %d %v", status, body)
+	}
+	if status, _ := getJSON(t, im, "https://graph.microsoft.com/v1.0/me", access); status != http.StatusBadRequest {
+		t.Errorf("GET /me with an app-only token: %d, want 400", status)
+	}
+}

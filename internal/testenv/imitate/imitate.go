@@ -74,6 +74,8 @@ type Want struct {
 	// RotatesRefresh says whether a refresh answers with a new refresh token and retires
 	// the old one.
 	RotatesRefresh bool
+	// OldRefreshValid says whether a rotated refresh token still works.
+	OldRefreshValid bool
 	// OldAccessValid says whether the previous access token still works after a refresh.
 	OldAccessValid bool
 	// DefaultLifetime is the access token lifetime to assume when the token answer has
@@ -117,6 +119,7 @@ func start(t testing.TB, p *provider) *Imitation {
 	im := &Imitation{Name: p.name, Want: p.want, p: p, codes: map[string]*codeEntry{},
 		refresh: map[string]*tokenEntry{}, access: map[string]*tokenEntry{}}
 	im.Want.RotatesRefresh, im.Want.OldAccessValid = p.token.rotates, p.token.oldAccessValid
+	im.Want.OldRefreshValid = !p.token.rotates || p.token.oldRefreshValid
 	im.Want.ClientAuth = p.token.auth.String()
 	im.SetTenants(1)
 	mux := http.NewServeMux()

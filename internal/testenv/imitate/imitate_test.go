@@ -60,7 +60,17 @@ func scripts() map[string]script {
 		"asana":              asanaScript,
 		"zoom":               zoomScript,
 		"pipedrive":          pipedriveScript,
+		"microsoft":          microsoftScript,
 	}
+}
+
+const msTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+var microsoftScript = script{
+	authURL: "https://login.microsoftonline.com/" + msTenant + "/oauth2/v2.0/authorize", sep: " ", pkce: true,
+	authExtra: url.Values{"response_mode": {"query"}},
+	tokenURL:  "https://login.microsoftonline.com/" + msTenant + "/oauth2/v2.0/token",
+	refused:   rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var asanaScript = script{
@@ -283,6 +293,12 @@ func TestImitationsFullFlow(t *testing.T) {
 				t.Errorf("refresh token rotated: %v, want %v", refresh2 != refresh, im.Want.RotatesRefresh)
 			}
 			s.callAPI(t, im, access2, http.StatusOK)
+			if refresh2 != refresh {
+				status, body := s.post(t, im, s.refreshEndpoint(), s.refreshParams(refresh))
+				if ok := status == http.StatusOK && body["ok"] != false; ok != im.Want.OldRefreshValid {
+					t.Errorf("the rotated refresh token worked: %v, want %v (%d %v)", ok, im.Want.OldRefreshValid, status, body)
+				}
+			}
 			old := http.StatusOK
 			if !im.Want.OldAccessValid {
 				old = http.StatusUnauthorized

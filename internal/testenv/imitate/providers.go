@@ -22,5 +22,6 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"asana":              Asana,
 		"zoom":               Zoom,
 		"pipedrive":          Pipedrive,
+		"microsoft":          Microsoft,
 	}
 }

@@ -25,8 +25,11 @@ type tokenRules struct {
 	impliedGrant string
 	// noRedirect: the code exchange carries no redirect_uri.
 	noRedirect bool
-	// rotates: a refresh retires the refresh token and answers with a new one.
-	rotates bool
+	// rotates: a refresh answers with a new refresh token, and retires the old one unless
+	// oldRefreshValid.
+	rotates, oldRefreshValid bool
+	// clientCredentials: the client credentials grant is served (app-only tokens).
+	clientCredentials bool
 	// oldAccessValid: the previous access token keeps working after a refresh.
 	oldAccessValid bool
 	// reuseRevokes: a second use of a code revokes the tokens minted from it (RFC 6749
@@ -165,6 +168,11 @@ func (im *Imitation) exchange(r *http.Request) (*issued, *flowError) {
 			return nil, ferr
 		}
 		return im.renew(params)
+	case "client_credentials":
+		if !tr.clientCredentials {
+			return nil, &flowError{reasonGrantType, "unsupported grant_type " + gt}
+		}
+		return im.appOnly(params), nil
 	case "":
 		return nil, &flowError{reasonMissing, "missing parameter grant_type"}
 	default:
@@ -286,10 +294,21 @@ func (im *Imitation) renew(params url.Values) (*issued, *flowError) {
 	}
 	out := &issued{g: e.g, access: im.mint(e.g, false), refresh: rt, refreshed: true, params: params}
 	if tr.rotates {
-		e.ended = endRotated
+		if !tr.oldRefreshValid {
+			e.ended = endRotated
+		}
 		out.refresh, out.rotated = im.mint(e.g, true), true
 	}
 	return out, nil
+}
+
+// appOnly mints an access token for the client itself (no user, no refresh token); the
+// scopes are the requested ones, for the provider's handler to check.
+func (im *Imitation) appOnly(params url.Values) *issued {
+	im.mu.Lock()
+	defer im.mu.Unlock()
+	g := &grant{clientID: im.Want.ClientID, scopes: strings.Fields(params.Get("scope")), extra: map[string]string{"app": "true"}}
+	return &issued{g: g, access: im.mint(g, false), params: params}
 }
 
 // issueCode keeps g under a new single-use code.
