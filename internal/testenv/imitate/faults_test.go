@@ -109,3 +109,32 @@ func TestMicrosoftClientCredentials(t *testing.T) {
 		t.Errorf("GET /me with an app-only token: %d, want 400", status)
 	}
 }
+
+func TestGitHubAnswersAFormByDefault(t *testing.T) {
+	im := GitHub(t)
+	req, _ := http.NewRequest(http.MethodPost, githubScript.tokenURL, strings.NewReader(url.Values{"code": {"nope"},
+		"client_id": {im.Want.ClientID}, "client_secret": {im.Want.ClientSecret}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	resp, err := im.Client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b := make([]byte, 512)
+	n, _ := resp.Body.Read(b)
+	q, err := url.ParseQuery(string(b[:n]))
+	if resp.StatusCode != http.StatusOK || err != nil || q.Get("error") != "bad_verification_code" {
+		t.Errorf("%d %q, want 200 and a form with error=bad_verification_code", resp.StatusCode, b[:n])
+	}
+}
+
+func TestGoogleGivesARefreshTokenOnlyOnConsent(t *testing.T) {
+	im := Google(t)
+	s := googleScript
+	s.connect(t, im)
+	s.authExtra = url.Values{"access_type": {"offline"}}
+	_, tok, _, refresh := s.connect(t, im)
+	if refresh != "" || tok["refresh_token"] != nil {
+		t.Errorf("a second consent without prompt=consent gave a refresh token: %v", tok)
+	}
+}

@@ -61,7 +61,26 @@ func scripts() map[string]script {
 		"zoom":               zoomScript,
 		"pipedrive":          pipedriveScript,
 		"microsoft":          microsoftScript,
+		"github":             githubScript,
+		"google":             googleScript,
 	}
+}
+
+var githubScript = script{
+	authURL: "https://github.com/login/oauth/authorize", pkce: true,
+	tokenURL: "https://github.com/login/oauth/access_token",
+	refused: func(t *testing.T, status int, body map[string]any) {
+		if status != http.StatusOK || body["error"] != "bad_refresh_token" {
+			t.Errorf("refused refresh: %d %v, want 200 with bad_refresh_token", status, body)
+		}
+	},
+}
+
+var googleScript = script{
+	authURL: "https://accounts.google.com/o/oauth2/v2/auth", sep: " ", pkce: true,
+	authExtra: url.Values{"access_type": {"offline"}, "prompt": {"consent"}},
+	tokenURL:  "https://oauth2.googleapis.com/token",
+	refused:   rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 const msTenant = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -295,7 +314,7 @@ func TestImitationsFullFlow(t *testing.T) {
 			s.callAPI(t, im, access2, http.StatusOK)
 			if refresh2 != refresh {
 				status, body := s.post(t, im, s.refreshEndpoint(), s.refreshParams(refresh))
-				if ok := status == http.StatusOK && body["ok"] != false; ok != im.Want.OldRefreshValid {
+				if ok := succeeded(status, body); ok != im.Want.OldRefreshValid {
 					t.Errorf("the rotated refresh token worked: %v, want %v (%d %v)", ok, im.Want.OldRefreshValid, status, body)
 				}
 			}
@@ -306,7 +325,7 @@ func TestImitationsFullFlow(t *testing.T) {
 			s.callAPI(t, im, access, old)
 			im.ExpireRefreshTokens()
 			status, body := s.post(t, im, s.refreshEndpoint(), s.refreshParams(refresh2))
-			if status == http.StatusOK && body["ok"] != false {
+			if succeeded(status, body) {
 				t.Fatalf("refresh with an expired refresh token succeeded: %v", body)
 			}
 			s.refused(t, status, body)
@@ -348,11 +367,11 @@ func (s script) connect(t *testing.T, im *Imitation) (cb url.Values, tok map[str
 		params[k] = v
 	}
 	status, body := s.post(t, im, s.tokenURL, params)
-	if status != http.StatusOK {
+	if !succeeded(status, body) {
 		t.Fatalf("code exchange: %d %v", status, body)
 	}
 	access, refresh = s.read(t, body)
-	if status, again := s.post(t, im, s.tokenURL, params); status == http.StatusOK && again["ok"] != false {
+	if status, again := s.post(t, im, s.tokenURL, params); succeeded(status, again) {
 		t.Errorf("the code was accepted twice: %v", again)
 	}
 	return cb, body, access, refresh
@@ -376,7 +395,7 @@ func (s script) refreshParams(refresh string) url.Values {
 func (s script) refresh(t *testing.T, im *Imitation, refresh string) (string, string) {
 	t.Helper()
 	status, body := s.post(t, im, s.refreshEndpoint(), s.refreshParams(refresh))
-	if status != http.StatusOK {
+	if !succeeded(status, body) {
 		t.Fatalf("refresh: %d %v", status, body)
 	}
 	access, refresh2 := s.read(t, body)
@@ -476,6 +495,12 @@ func getJSON(t *testing.T, im *Imitation, u, access string) (int, map[string]any
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
 	req.Header.Set("Authorization", "Bearer "+access)
 	return do(t, im, req)
+}
+
+// succeeded says whether a token endpoint's answer is a success (Slack and GitHub answer
+// errors with 200).
+func succeeded(status int, body map[string]any) bool {
+	return status == http.StatusOK && body["ok"] != false && body["error"] == nil
 }
 
 // rfcRefused expects an RFC 6749 error answer.

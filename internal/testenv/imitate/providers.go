@@ -23,5 +23,7 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"zoom":               Zoom,
 		"pipedrive":          Pipedrive,
 		"microsoft":          Microsoft,
+		"github":             GitHub,
+		"google":             Google,
 	}
 }
