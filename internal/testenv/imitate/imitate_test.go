@@ -63,7 +63,24 @@ func scripts() map[string]script {
 		"microsoft":          microsoftScript,
 		"github":             githubScript,
 		"google":             googleScript,
+		"okta":               oktaScript,
+		"figma":              figmaScript,
 	}
+}
+
+var oktaScript = script{
+	authURL: "https://acme.okta.com/oauth2/default/v1/authorize", sep: " ", pkce: true,
+	tokenURL: "https://acme.okta.com/oauth2/default/v1/token", basic: true,
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var figmaScript = script{
+	authURL: "https://www.figma.com/oauth", sep: ",",
+	tokenURL: "https://www.figma.com/api/v1/oauth/token", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"user_id_string": fmt.Sprint(tok["user_id_string"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var githubScript = script{

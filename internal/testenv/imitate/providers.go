@@ -25,5 +25,7 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"microsoft":          Microsoft,
 		"github":             GitHub,
 		"google":             Google,
+		"okta":               Okta,
+		"figma":              Figma,
 	}
 }
