@@ -138,3 +138,18 @@ func TestGoogleGivesARefreshTokenOnlyOnConsent(t *testing.T) {
 		t.Errorf("a second consent without prompt=consent gave a refresh token: %v", tok)
 	}
 }
+
+func TestZohoDataCenters(t *testing.T) {
+	im := Zoho(t)
+	s := zohoScript
+	_, _, _, refresh := s.connect(t, im)
+	params := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {refresh}, "client_id": {im.Want.ClientID},
+		"client_secret": {im.Want.ClientSecret}}
+	if status, body := s.post(t, im, "https://accounts.zoho.com/oauth/v2/token", params); body["error"] != "invalid_client" {
+		t.Errorf("a refresh at the wrong data center: %d %v, want invalid_client", status, body)
+	}
+	req, _ := http.NewRequest(http.MethodPost, "https://accounts.zoho.eu/oauth/v2/token?"+params.Encode(), nil)
+	if status, body := do(t, im, req); !succeeded(status, body) || body["api_domain"] != "https://www.zohoapis.eu" {
+		t.Errorf("a refresh with the parameters in the query: %d %v", status, body)
+	}
+}

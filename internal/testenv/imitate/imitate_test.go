@@ -65,7 +65,30 @@ func scripts() map[string]script {
 		"google":             googleScript,
 		"okta":               oktaScript,
 		"figma":              figmaScript,
+		"zoho":               zohoScript,
+		"linkedin":           linkedinScript,
 	}
+}
+
+var zohoScript = script{
+	authURL: "https://accounts.zoho.com/oauth/v2/auth", sep: ",",
+	authExtra: url.Values{"access_type": {"offline"}, "prompt": {"consent"}},
+	tokenURL:  "https://accounts.zoho.eu/oauth/v2/token",
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"location": cb.Get("location"), "accounts-server": cb.Get("accounts-server"),
+			"api_domain": fmt.Sprint(tok["api_domain"])}
+	},
+	refused: func(t *testing.T, status int, body map[string]any) {
+		if status != http.StatusOK || body["error"] != "invalid_code" {
+			t.Errorf("refused refresh: %d %v, want 200 with invalid_code", status, body)
+		}
+	},
+}
+
+var linkedinScript = script{
+	authURL: "https://www.linkedin.com/oauth/v2/authorization", sep: " ",
+	tokenURL: "https://www.linkedin.com/oauth/v2/accessToken",
+	refused:  rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var oktaScript = script{

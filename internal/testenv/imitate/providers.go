@@ -27,5 +27,7 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"google":             Google,
 		"okta":               Okta,
 		"figma":              Figma,
+		"zoho":               Zoho,
+		"linkedin":           LinkedIn,
 	}
 }

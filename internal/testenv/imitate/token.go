@@ -16,8 +16,10 @@ type tokenRules struct {
 	// auth is the documented client authentication; strictAuth refuses the other one.
 	auth       clientAuth
 	strictAuth bool
-	// body is the request body's documented encoding.
-	body bodyKind
+	// body is the request body's documented encoding; queryParams: the parameters may come
+	// in the URL's query instead.
+	body        bodyKind
+	queryParams bool
 	// codeExtra and refreshExtra are parameters the code exchange and the refresh must
 	// carry, with these values.
 	codeExtra, refreshExtra map[string]string
@@ -147,6 +149,9 @@ type issued struct {
 func (im *Imitation) exchange(r *http.Request) (*issued, *flowError) {
 	tr := im.p.token
 	params, ferr := readParams(r, tr.body)
+	if ferr != nil && tr.queryParams && r.URL.RawQuery != "" && r.ContentLength <= 0 {
+		params, ferr = r.URL.Query(), nil
+	}
 	if ferr != nil {
 		return nil, ferr
 	}
