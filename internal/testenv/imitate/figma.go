@@ -17,7 +17,8 @@ import (
 //     API at api.figma.com)
 //
 // Scopes are comma-separated; PKCE is not documented in the pages read, so a challenge is
-// ignored. The refresh token never changes.
+// ignored. The refresh token never changes. The pages read do not give the API's answer to
+// a dead token; this imitation answers 403 {"status": 403, "err": "Invalid token"}.
 func Figma(t testing.TB) *Imitation { return start(t, figma()) }
 
 func figma() *provider {

@@ -37,6 +37,8 @@ type script struct {
 	meta func(t *testing.T, im *Imitation, cb url.Values, token map[string]any, access string) map[string]string
 	// api presents the token on the API check URL (default: Bearer).
 	api func(r *http.Request, access string)
+	// denied is the API's status for a dead token when it is not 401.
+	denied int
 	// refused checks the answer to a refresh after ExpireRefreshTokens.
 	refused func(t *testing.T, status int, body map[string]any)
 }
@@ -99,7 +101,7 @@ var oktaScript = script{
 
 var figmaScript = script{
 	authURL: "https://www.figma.com/oauth", sep: ",",
-	tokenURL: "https://www.figma.com/api/v1/oauth/token", basic: true,
+	tokenURL: "https://www.figma.com/api/v1/oauth/token", basic: true, denied: http.StatusForbidden,
 	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
 		return map[string]string{"user_id_string": fmt.Sprint(tok["user_id_string"])}
 	},
@@ -180,7 +182,7 @@ var docusignScript = script{
 
 var linearScript = script{
 	authURL: "https://linear.app/oauth/authorize", sep: ",", pkce: true,
-	tokenURL: "https://api.linear.app/oauth/token",
+	tokenURL: "https://api.linear.app/oauth/token", denied: http.StatusBadRequest,
 	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
 		req, _ := http.NewRequest(http.MethodPost, "https://api.linear.app/graphql", strings.NewReader(`{"query":"{ organization { id } }"}`))
 		req.Header.Set("Content-Type", "application/json")
@@ -490,6 +492,9 @@ func (s script) post(t *testing.T, im *Imitation, u string, params url.Values) (
 
 func (s script) callAPI(t *testing.T, im *Imitation, access string, want int) {
 	t.Helper()
+	if want == http.StatusUnauthorized && s.denied != 0 {
+		want = s.denied
+	}
 	method := im.Want.APIMethod
 	if method == "" {
 		method = http.MethodGet

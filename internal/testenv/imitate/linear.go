@@ -19,7 +19,8 @@ import (
 //   - https://docs.unified.to/skills/linear-oauth-app/SKILL.md (rotating refresh tokens)
 //
 // The API is GraphQL at https://api.linear.app/graphql; the metadata call is the query
-// { organization { id name urlKey } }.
+// { organization { id name urlKey } }. The pages read do not give the status of an
+// unauthenticated call; this imitation answers 400 with an AUTHENTICATION_ERROR.
 func Linear(t testing.TB) *Imitation { return start(t, linear()) }
 
 func linear() *provider {
