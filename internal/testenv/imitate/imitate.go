@@ -78,6 +78,8 @@ type Want struct {
 	OldRefreshValid bool
 	// OldAccessValid says whether the previous access token still works after a refresh.
 	OldAccessValid bool
+	// NoExpiry says the access token never expires and there is no refresh token.
+	NoExpiry bool
 	// DefaultLifetime is the access token lifetime to assume when the token answer has
 	// no expires_in (zero when the provider always sends one, or documents none).
 	DefaultLifetime time.Duration

@@ -69,7 +69,19 @@ func scripts() map[string]script {
 		"figma":              figmaScript,
 		"zoho":               zohoScript,
 		"linkedin":           linkedinScript,
+		"mailchimp":          mailchimpScript,
 	}
+}
+
+var mailchimpScript = script{
+	authURL:  "https://login.mailchimp.com/oauth2/authorize",
+	tokenURL: "https://login.mailchimp.com/oauth2/token",
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		req, _ := http.NewRequest(http.MethodGet, "https://login.mailchimp.com/oauth2/metadata", nil)
+		req.Header.Set("Authorization", "OAuth "+access)
+		_, md := do(t, im, req)
+		return map[string]string{"dc": fmt.Sprint(md["dc"]), "api_endpoint": fmt.Sprint(md["api_endpoint"])}
+	},
 }
 
 var zohoScript = script{
@@ -349,6 +361,12 @@ func TestImitationsFullFlow(t *testing.T) {
 				}
 			}
 			s.callAPI(t, im, access, http.StatusOK)
+			if im.Want.NoExpiry {
+				if refresh != "" {
+					t.Errorf("a refresh token from a provider whose tokens never expire: %q", refresh)
+				}
+				return
+			}
 			access2, refresh2 := s.refresh(t, im, refresh)
 			if (refresh2 != refresh) != im.Want.RotatesRefresh {
 				t.Errorf("refresh token rotated: %v, want %v", refresh2 != refresh, im.Want.RotatesRefresh)

@@ -29,5 +29,6 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"figma":              Figma,
 		"zoho":               Zoho,
 		"linkedin":           LinkedIn,
+		"mailchimp":          Mailchimp,
 	}
 }
