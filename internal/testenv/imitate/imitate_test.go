@@ -70,7 +70,21 @@ func scripts() map[string]script {
 		"zoho":               zohoScript,
 		"linkedin":           linkedinScript,
 		"mailchimp":          mailchimpScript,
+		"gitlab":             gitlabScript,
+		"bitbucket":          bitbucketScript,
 	}
+}
+
+var gitlabScript = script{
+	authURL: "https://gitlab.com/oauth/authorize", sep: " ", pkce: true,
+	tokenURL: "https://gitlab.com/oauth/token",
+	refused:  rfcRefused(http.StatusBadRequest, "invalid_grant"),
+}
+
+var bitbucketScript = script{
+	authURL:  "https://bitbucket.org/site/oauth2/authorize",
+	tokenURL: "https://bitbucket.org/site/oauth2/access_token", basic: true,
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var mailchimpScript = script{

@@ -30,5 +30,7 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"zoho":               Zoho,
 		"linkedin":           LinkedIn,
 		"mailchimp":          Mailchimp,
+		"gitlab":             GitLab,
+		"bitbucket":          Bitbucket,
 	}
 }
