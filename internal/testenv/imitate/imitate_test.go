@@ -72,7 +72,17 @@ func scripts() map[string]script {
 		"mailchimp":          mailchimpScript,
 		"gitlab":             gitlabScript,
 		"bitbucket":          bitbucketScript,
+		"calendly":           calendlyScript,
 	}
+}
+
+var calendlyScript = script{
+	authURL: "https://auth.calendly.com/oauth/authorize", pkce: true,
+	tokenURL: "https://auth.calendly.com/oauth/token", basic: true,
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"owner": fmt.Sprint(tok["owner"]), "organization": fmt.Sprint(tok["organization"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var gitlabScript = script{

@@ -32,5 +32,6 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"mailchimp":          Mailchimp,
 		"gitlab":             GitLab,
 		"bitbucket":          Bitbucket,
+		"calendly":           Calendly,
 	}
 }
