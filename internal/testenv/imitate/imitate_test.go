@@ -28,6 +28,7 @@ type script struct {
 	tokenURL                string
 	refreshURL              string // when refreshes go elsewhere
 	basic                   bool   // client_secret_basic, else client_secret_post
+	query                   bool   // parameters in the URL's query, no body
 	json                    bool   // JSON body
 	codeExtra, refreshExtra url.Values
 	// tokens reads the access and refresh tokens from a token answer (default: top level).
@@ -73,7 +74,14 @@ func scripts() map[string]script {
 		"gitlab":             gitlabScript,
 		"bitbucket":          bitbucketScript,
 		"calendly":           calendlyScript,
+		"clickup":            clickupScript,
 	}
+}
+
+var clickupScript = script{
+	authURL:  "https://app.clickup.com/api",
+	tokenURL: "https://api.clickup.com/api/v2/oauth/token", query: true,
+	api: func(r *http.Request, access string) { r.Header.Set("Authorization", access) },
 }
 
 var calendlyScript = script{
@@ -515,6 +523,9 @@ func (s script) post(t *testing.T, im *Imitation, u string, params url.Values) (
 	}
 	var body io.Reader = strings.NewReader(p.Encode())
 	ct := "application/x-www-form-urlencoded"
+	if s.query {
+		u, body, ct = u+"?"+p.Encode(), nil, ""
+	}
 	if s.json {
 		m := map[string]string{}
 		for k := range p {
@@ -524,7 +535,9 @@ func (s script) post(t *testing.T, im *Imitation, u string, params url.Values) (
 		body, ct = bytes.NewReader(b), "application/json"
 	}
 	req, _ := http.NewRequest(http.MethodPost, u, body)
-	req.Header.Set("Content-Type", ct)
+	if ct != "" {
+		req.Header.Set("Content-Type", ct)
+	}
 	req.Header.Set("Accept", "application/json")
 	if s.basic {
 		req.SetBasicAuth(url.QueryEscape(im.Want.ClientID), url.QueryEscape(im.Want.ClientSecret))

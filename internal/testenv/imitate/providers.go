@@ -33,5 +33,6 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"gitlab":             GitLab,
 		"bitbucket":          Bitbucket,
 		"calendly":           Calendly,
+		"clickup":            ClickUp,
 	}
 }
