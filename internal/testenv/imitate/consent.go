@@ -119,7 +119,7 @@ func (im *Imitation) checkAuthorization(q url.Values) (*grant, *ConsentError) {
 	}
 	scopes, bad := a.splitScopes(q.Get("scope"))
 	if bad != "" {
-		return nil, redirectError(q, "invalid_scope", "unknown scope "+strconvQuote(bad))
+		return nil, redirectError(q, "invalid_scope", fmt.Sprintf("unknown scope %q", bad))
 	}
 	g := &grant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"), scopes: scopes, extra: map[string]string{}}
 	if cerr := a.checkPKCE(q, g); cerr != nil {
@@ -187,5 +187,3 @@ func redirectError(q url.Values, code, desc string) *ConsentError {
 	}
 	return &ConsentError{Redirected: true, Query: out, Reason: desc}
 }
-
-func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }

@@ -39,7 +39,6 @@ type Imitation struct {
 	pool *x509.CertPool
 
 	mu      sync.Mutex
-	seq     int
 	log     []Request
 	codes   map[string]*codeEntry
 	refresh map[string]*tokenEntry
@@ -90,7 +89,8 @@ type Tenant struct {
 	ID, Name, URL string
 }
 
-// Request is one request the imitation received, body included.
+// Request is one request the imitation received, body included: it holds the test's
+// client secret and tokens, which exist only for the test.
 type Request struct {
 	Method, Host, Path string
 	Query              url.Values
