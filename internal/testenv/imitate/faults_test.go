@@ -1,6 +1,7 @@
 package imitate
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -152,4 +153,22 @@ func TestZohoDataCenters(t *testing.T) {
 	if status, body := do(t, im, req); !succeeded(status, body) || body["api_domain"] != "https://www.zohoapis.eu" {
 		t.Errorf("a refresh with the parameters in the query: %d %v", status, body)
 	}
+}
+
+func TestStripeConnectedAccount(t *testing.T) {
+	im := Stripe(t)
+	s := stripeScript
+	_, tok, access, _ := s.connect(t, im)
+	req, _ := http.NewRequest(http.MethodGet, im.Want.APICheck, nil)
+	req.Header.Set("Authorization", "Bearer "+im.Want.ClientSecret)
+	req.Header.Set("Stripe-Account", fmt.Sprint(tok["stripe_user_id"]))
+	if status, body := do(t, im, req); status != http.StatusOK {
+		t.Errorf("the platform key with Stripe-Account: %d %v", status, body)
+	}
+	status, body := s.post(t, im, "https://connect.stripe.com/oauth/deauthorize",
+		url.Values{"stripe_user_id": {fmt.Sprint(tok["stripe_user_id"])}})
+	if status != http.StatusOK {
+		t.Fatalf("deauthorize: %d %v", status, body)
+	}
+	s.callAPI(t, im, access, http.StatusUnauthorized)
 }

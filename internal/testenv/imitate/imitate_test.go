@@ -75,7 +75,17 @@ func scripts() map[string]script {
 		"bitbucket":          bitbucketScript,
 		"calendly":           calendlyScript,
 		"clickup":            clickupScript,
+		"stripe":             stripeScript,
 	}
+}
+
+var stripeScript = script{
+	authURL: "https://connect.stripe.com/oauth/authorize", sep: " ",
+	tokenURL: "https://connect.stripe.com/oauth/token",
+	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
+		return map[string]string{"stripe_user_id": fmt.Sprint(tok["stripe_user_id"])}
+	},
+	refused: rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var clickupScript = script{

@@ -34,5 +34,6 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"bitbucket":          Bitbucket,
 		"calendly":           Calendly,
 		"clickup":            ClickUp,
+		"stripe":             Stripe,
 	}
 }
