@@ -172,3 +172,12 @@ func TestStripeConnectedAccount(t *testing.T) {
 	}
 	s.callAPI(t, im, access, http.StatusUnauthorized)
 }
+
+func TestMondayRequiresPKCE(t *testing.T) {
+	im := Monday(t)
+	q := url.Values{"client_id": {im.Want.ClientID}, "redirect_uri": {im.Want.RedirectURI}, "scope": {"boards:read"}}
+	_, err := im.Consent(mondayScript.authURL + "?" + q.Encode())
+	if ce, ok := err.(*ConsentError); !ok || ce.Query.Get("error") != "invalid_request" {
+		t.Errorf("an authorization request without code_challenge: %v, want invalid_request", err)
+	}
+}

@@ -76,7 +76,14 @@ func scripts() map[string]script {
 		"calendly":           calendlyScript,
 		"clickup":            clickupScript,
 		"stripe":             stripeScript,
+		"monday":             mondayScript,
 	}
+}
+
+var mondayScript = script{
+	authURL: "https://auth.monday.com/oauth2/authorize", sep: " ", pkce: true,
+	tokenURL: "https://auth.monday.com/oauth_ms/oauth/token",
+	refused:  rfcRefused(http.StatusBadRequest, "invalid_grant"),
 }
 
 var stripeScript = script{

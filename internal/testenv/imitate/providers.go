@@ -35,5 +35,6 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"calendly":           Calendly,
 		"clickup":            ClickUp,
 		"stripe":             Stripe,
+		"monday":             Monday,
 	}
 }
