@@ -641,6 +641,10 @@ func TestConsentChecksTheRequest(t *testing.T) {
 			for k, v := range s.authExtra {
 				q[k] = v
 			}
+			if s.pkce {
+				q.Set("code_challenge", strings.Repeat("c", 43))
+				q.Set("code_challenge_method", "S256")
+			}
 			_, err := im.Consent(s.authURL + "?" + q.Encode())
 			if ce, ok := err.(*ConsentError); !ok || ce.Redirected {
 				t.Errorf("an unregistered redirect_uri: %v, want the provider's error page", err)
