@@ -1,6 +1,8 @@
 package imitate
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -179,5 +181,24 @@ func TestMondayRequiresPKCE(t *testing.T) {
 	_, err := im.Consent(mondayScript.authURL + "?" + q.Encode())
 	if ce, ok := err.(*ConsentError); !ok || ce.Query.Get("error") != "invalid_request" {
 		t.Errorf("an authorization request without code_challenge: %v, want invalid_request", err)
+	}
+}
+
+func TestXeroAccessTokenNamesItsAuthenticationEvent(t *testing.T) {
+	im := Xero(t)
+	_, _, access, _ := xeroScript.connect(t, im)
+	parts := strings.Split(access, ".")
+	if len(parts) != 3 {
+		t.Fatalf("the access token is not a JWT: %q", access)
+	}
+	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
+	var claims map[string]any
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		t.Fatal(err)
+	}
+	im.SetTenants(2)
+	want := firstOf(t, im, "https://api.xero.com/connections", access, "authEventId")
+	if claims["authentication_event_id"] != want {
+		t.Errorf("authentication_event_id = %v, want the connections' authEventId %s", claims["authentication_event_id"], want)
 	}
 }

@@ -39,6 +39,8 @@ type tokenRules struct {
 	reuseRevokes bool
 	// prefix starts every token, as the provider's tokens look ("xoxe.xoxp-1-", ...).
 	accessPrefix, refreshPrefix string
+	// accessFormat, when set, makes the access token itself (a JWT with the grant's claims).
+	accessFormat func(g *grant) string
 }
 
 // bodyKind is the encoding of a token request's body.
@@ -333,6 +335,9 @@ func (im *Imitation) mint(g *grant, refresh bool) string {
 		return t
 	}
 	t := randomToken(im.p.token.accessPrefix)
+	if f := im.p.token.accessFormat; f != nil {
+		t = f(g)
+	}
 	im.access[t] = &tokenEntry{g: g}
 	return t
 }

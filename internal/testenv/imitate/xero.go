@@ -1,6 +1,8 @@
 package imitate
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -22,7 +24,11 @@ import (
 //     Xero-Tenant-Id header every API call needs)
 //
 // The metadata call lists every tenant the user connected (SetTenants); API calls need the
-// Xero-Tenant-Id header of one of them.
+// Xero-Tenant-Id header of one of them. The access token is a JWT (as in skillmd.ai's token
+// answer) whose authentication_event_id claim matches the authEventId of the connections made
+// by that authorization, which is how a client picks them out of several (the claim is the
+// one Nango's post-connection hook reads, per /work/shared/notes/catalog.md; the pages above
+// do not show the claims). Its signature is not a real one.
 func Xero(t testing.TB) *Imitation { return start(t, xero()) }
 
 func xero() *provider {
@@ -36,7 +42,7 @@ func xero() *provider {
 		auth: authRules{host: "login.xero.com", path: "/identity/connect/authorize", scopeSeps: " ", required: []string{"scope"},
 			scopes: []string{"openid", "profile", "email", "offline_access", "accounting.transactions",
 				"accounting.contacts", "accounting.settings", "accounting.reports.read"}, pkce: pkceOptional},
-		token: tokenRules{auth: authBasic, rotates: true, oldAccessValid: true},
+		token: tokenRules{auth: authBasic, rotates: true, oldAccessValid: true, accessFormat: xeroAccessToken},
 		tenant: func(i int) Tenant {
 			return Tenant{ID: fmt.Sprintf("fe79f7dd-b6d4-4a92-ba7b-538af6289c%02d", 58+i), Name: fmt.Sprintf("Demo Company (NZ %d)", i+1)}
 		},
@@ -54,6 +60,14 @@ func xero() *provider {
 		mux.HandleFunc("GET api.xero.com/api.xro/2.0/Organisation", im.xeroOrganisation)
 	}
 	return p
+}
+
+// xeroAccessToken makes a JWT-shaped access token carrying the grant's authentication event.
+func xeroAccessToken(g *grant) string {
+	enc := base64.RawURLEncoding
+	claims, _ := json.Marshal(map[string]any{"authentication_event_id": g.extra["authEventId"], "xero_userid": "8f7e3d5a-1b2c-4d6e-9f80-a1b2c3d4e5f6",
+		"client_id": g.clientID, "jti": randomToken(""), "scope": g.scopes})
+	return enc.EncodeToString([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc.EncodeToString(claims) + "." + enc.EncodeToString([]byte(randomToken("")))
 }
 
 func (im *Imitation) xeroToken(w http.ResponseWriter, r *http.Request) {
