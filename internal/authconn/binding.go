@@ -12,6 +12,11 @@ import (
 // revocation_url. auth_url is left out: the browser, not tokend, goes there, and nothing
 // secret is sent with it. A URL that is not an absolute http(s) URL is skipped (Validate
 // refuses it anyway).
+//
+// A connection of a catalog entry also lists "provider:NAME" and, for each parameter,
+// "param:NAME=VALUE": an entry's endpoints are templates, and a parameter (a subdomain, a
+// shop) picks the host a secret goes to, so changing the entry or a parameter moves the
+// secret's destination as much as changing a URL does.
 func EndpointOrigins(c *Connection) []string {
 	var out []string
 	for _, raw := range []string{c.ProviderURL, c.IssuerURL, c.TokenURL, c.RevocationURL} {
@@ -21,6 +26,12 @@ func EndpointOrigins(c *Connection) []string {
 		if o, err := Origin(raw); err == nil && !slices.Contains(out, o) {
 			out = append(out, o)
 		}
+	}
+	if c.Provider != "" {
+		out = append(out, "provider:"+c.Provider)
+	}
+	for k, v := range c.Params {
+		out = append(out, "param:"+k+"="+v)
 	}
 	slices.Sort(out)
 	return out

@@ -45,3 +45,19 @@ func TestIssuanceChecks(t *testing.T) {
 		t.Fatalf("revocation at another origin: %v", err)
 	}
 }
+
+// TestEndpointOriginsBindTheEntryAndItsParameters: a parameter picks the host of an entry's
+// templated endpoints (Zendesk's {subdomain}), so a secret written for one subdomain is not
+// bound to another, nor to another entry.
+func TestEndpointOriginsBindTheEntryAndItsParameters(t *testing.T) {
+	a := &Connection{Provider: "zendesk", Params: map[string]string{"subdomain": "acme"}}
+	b := &Connection{Provider: "zendesk", Params: map[string]string{"subdomain": "evil"}}
+	c := &Connection{Provider: "shopify", Params: map[string]string{"subdomain": "acme"}}
+	got := EndpointOrigins(a)
+	if want := []string{"param:subdomain=acme", "provider:zendesk"}; !SameOrigins(got, want) {
+		t.Fatalf("EndpointOrigins = %v, want %v", got, want)
+	}
+	if SameOrigins(got, EndpointOrigins(b)) || SameOrigins(got, EndpointOrigins(c)) {
+		t.Fatal("another parameter value or another entry must not share the binding")
+	}
+}
