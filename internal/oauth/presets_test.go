@@ -42,6 +42,12 @@ func TestPresetTable(t *testing.T) {
 			}
 			seenHost[h] = p.Name
 		}
+		if needsParams(p) { // per-connection hosts (Okta): without the values, filling must fail
+			if _, err := p.fill(p.params(nil, &url.URL{Scheme: "https", Host: p.Hosts[0]})); err == nil {
+				t.Errorf("preset %q: endpoints filled without the connection's parameters", p.Name)
+			}
+			continue
+		}
 		e, _ := p.endpoints(&url.URL{Scheme: "https", Host: p.Hosts[0], Path: "/tenant-x"})
 		for field, v := range map[string]string{"issuer": e.Issuer, "auth": e.AuthURL, "token": e.TokenURL, "revocation": e.RevocationURL} {
 			if v == "" && (field == "issuer" || field == "revocation") {
@@ -52,6 +58,17 @@ func TestPresetTable(t *testing.T) {
 			}
 		}
 	}
+}
+
+// needsParams reports whether p's authorization endpoint needs a parameter that has no
+// default, which only a connection can give.
+func needsParams(p *Preset) bool {
+	for _, prm := range p.Params {
+		if prm.Default == "" && len(p.URLs.Authorize) == 1 && strings.Contains(p.URLs.Authorize[0], "{"+prm.Name+"}") {
+			return true
+		}
+	}
+	return false
 }
 
 // TestNoProviderNameChecksOutsideThePresets keeps provider knowledge in the Presets table:
