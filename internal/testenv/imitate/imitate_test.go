@@ -162,7 +162,7 @@ var oktaScript = script{
 
 var figmaScript = script{
 	authURL: "https://www.figma.com/oauth", sep: ",",
-	tokenURL: "https://www.figma.com/api/v1/oauth/token", basic: true, denied: http.StatusForbidden,
+	tokenURL: "https://api.figma.com/v1/oauth/token", refreshURL: "https://api.figma.com/v1/oauth/refresh", basic: true, denied: http.StatusForbidden,
 	meta: func(t *testing.T, im *Imitation, cb url.Values, tok map[string]any, access string) map[string]string {
 		return map[string]string{"user_id_string": fmt.Sprint(tok["user_id_string"])}
 	},
