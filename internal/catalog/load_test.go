@@ -15,7 +15,7 @@ func TestEmbeddedEntriesLoad(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name)
 	}
-	if got := strings.Join(names, " "); got != "bitbucket calendly clickup figma github gitlab google linkedin mailchimp microsoft monday oidc okta pipedrive quickbooks salesforce slack stripe xero zoho" {
+	if got := strings.Join(names, " "); got != "bitbucket calendly clickup figma github gitlab google linkedin mailchimp microsoft microsoft-graph-app monday oidc okta pipedrive quickbooks salesforce slack stripe xero zoho" {
 		t.Fatalf("entries %s", got)
 	}
 }

@@ -60,12 +60,14 @@ func TestPresetTable(t *testing.T) {
 	}
 }
 
-// needsParams reports whether p's authorization endpoint needs a parameter that has no
-// default, which only a connection can give.
+// needsParams reports whether p's authorization or token endpoint needs a parameter that
+// has no default, which only a connection can give.
 func needsParams(p *Preset) bool {
 	for _, prm := range p.Params {
-		if prm.Default == "" && len(p.URLs.Authorize) == 1 && strings.Contains(p.URLs.Authorize[0], "{"+prm.Name+"}") {
-			return true
+		for _, t := range [][]string{p.URLs.Authorize, p.URLs.Token} {
+			if prm.Default == "" && len(t) == 1 && strings.Contains(t[0], "{"+prm.Name+"}") {
+				return true
+			}
 		}
 	}
 	return false

@@ -33,6 +33,18 @@ func Microsoft(t testing.TB) *Imitation { return start(t, microsoft()) }
 
 const graphScope = "https://graph.microsoft.com/"
 
+// MicrosoftGraphApp is the same identity platform seen by a daemon with Microsoft Graph
+// application permissions (the client credentials flow of the pages above): it asks for
+// https://graph.microsoft.com/.default and checks its token at /users, since /me needs a
+// signed-in user.
+func MicrosoftGraphApp(t testing.TB) *Imitation {
+	p := microsoft()
+	p.name = "microsoft-graph-app"
+	p.want.Scopes = []string{graphScope + ".default"}
+	p.want.APICheck = "https://graph.microsoft.com/v1.0/users"
+	return start(t, p)
+}
+
 func microsoft() *provider {
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := &provider{
