@@ -34,12 +34,13 @@ func Microsoft(t testing.TB) *Imitation { return start(t, microsoft()) }
 const graphScope = "https://graph.microsoft.com/"
 
 // MicrosoftGraphApp is the same identity platform seen by a daemon with Microsoft Graph
-// application permissions (the client credentials flow of the pages above): it asks for
-// https://graph.microsoft.com/.default and checks its token at /users, since /me needs a
-// signed-in user.
+// application permissions, as https://learn.microsoft.com/en-us/graph/auth-v2-service and the
+// client credentials pages above describe it: it asks for https://graph.microsoft.com/.default
+// and checks its token at /users, since /me needs a signed-in user.
 func MicrosoftGraphApp(t testing.TB) *Imitation {
 	p := microsoft()
 	p.name = "microsoft-graph-app"
+	p.want.AppOnly = true
 	p.want.Scopes = []string{graphScope + ".default"}
 	p.want.APICheck = "https://graph.microsoft.com/v1.0/users"
 	return start(t, p)
