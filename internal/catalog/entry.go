@@ -253,6 +253,8 @@ type MetadataCall struct {
 	Method string `json:"method,omitempty"`
 	// Headers are sent with the call.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Body is a JSON body sent with the call (a GraphQL query); no placeholders.
+	Body string `json:"body,omitempty"`
 	// Items is the dotted path to the list of items in the answer; empty: the answer itself
 	// (a list, or one object).
 	Items string `json:"items,omitempty"`

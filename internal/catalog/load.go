@@ -233,6 +233,9 @@ func (e *Entry) checkMetadata() error {
 		if len(c.URL) == 0 || len(c.Values) == 0 {
 			errs = append(errs, errors.New("metadata.call: url and values are required"))
 		}
+		if c.Body != "" && !json.Valid([]byte(c.Body)) {
+			errs = append(errs, errors.New("metadata.call.body: not JSON"))
+		}
 		if !slices.Contains([]string{PickFirst, PickOnly, PickMatch}, c.Pick) {
 			errs = append(errs, fmt.Errorf("metadata.call.pick %q: first, only or match", c.Pick))
 		}
