@@ -200,7 +200,10 @@ func issuerMatches(p *Provider, iss string) bool {
 // Exchange trades the callback's code for tokens at the token endpoint, with the PKCE
 // verifier, and checks the ID token when one comes back (nonce, audience, issuer).
 func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*Token, error) {
-	p := a.provider
+	p, cfg, err := a.withCallback(cb)
+	if err != nil {
+		return nil, err
+	}
 	ctx = p.allow(ctx)
 	tc, err := c.tokenCall(p, "authorization_code", a.Scopes, a.creds)
 	if err != nil {
@@ -210,7 +213,7 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 	if a.verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(a.verifier))
 	}
-	tok, err := a.config.Exchange(c.withTokenCall(ctx, tc), cb.Code, opts...)
+	tok, err := cfg.Exchange(c.withTokenCall(ctx, tc), cb.Code, opts...)
 	if err != nil {
 		return nil, classify("exchange", err, p.preset())
 	}
@@ -224,6 +227,23 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 		}
 	}
 	return t, nil
+}
+
+// withCallback returns the provider and configuration of the code exchange: the request's,
+// with the endpoints filled again when the callback carries metadata they use (Zoho's
+// accounts-server names the data center whose token endpoint takes the code).
+func (a *AuthRequest) withCallback(cb *Callback) (*Provider, *oauth2.Config, error) {
+	md := a.provider.Metadata(cb, nil)
+	if len(md) == 0 {
+		return a.provider, a.config, nil
+	}
+	p, err := a.provider.WithMetadata(md)
+	if err != nil || p.TokenURL == a.provider.TokenURL {
+		return a.provider, a.config, err
+	}
+	cfg := *a.config
+	cfg.Endpoint.TokenURL = p.TokenURL
+	return p, &cfg, nil
 }
 
 // withParams adds the values v (audience, resource indicators: possibly several) to the
