@@ -74,8 +74,12 @@ func (p *Provider) WithMetadata(metadata map[string]string) (*Provider, error) {
 	if err != nil {
 		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
 	}
+	extra, err := pre.fillSteps(p.values(metadata))
+	if err != nil {
+		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
+	}
 	q := *p
-	q.Endpoints = e
+	q.Endpoints, q.extra = e, extra
 	q.Endpoints.AuthStyle = p.AuthStyle // the connection's client_auth stays
 	q.PKCE = p.PKCE
 	return &q, nil
