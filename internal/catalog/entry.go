@@ -255,6 +255,9 @@ type MetadataCall struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Body is a JSON body sent with the call (a GraphQL query); no placeholders.
 	Body string `json:"body,omitempty"`
+	// TokenPrefix, when set, goes before the token in place of the API's prefix: the call
+	// takes the token differently from the API (Mailchimp's metadata endpoint: "OAuth ").
+	TokenPrefix string `json:"token_prefix,omitempty"`
 	// Items is the dotted path to the list of items in the answer; empty: the answer itself
 	// (a list, or one object).
 	Items string `json:"items,omitempty"`

@@ -95,3 +95,28 @@ func TestExtraParamsWaitForTheirMetadata(t *testing.T) {
 		t.Error("resolved without the region, which only the connection gives")
 	}
 }
+
+// prefixEntry's metadata call takes the token after "OAuth ", its API after "Bearer ".
+const prefixEntry = `{"name": "pfx", "hosts": ["login.pfx.test"],
+ "endpoints": {"authorize": "https://login.pfx.test/authorize", "token": "https://login.pfx.test/token"},
+ "metadata": {"call": {"url": "https://login.pfx.test/metadata", "token_prefix": "OAuth ", "pick": "only",
+   "values": [{"name": "dc", "from": "dc"}]}},
+ "no_refresh_token_advice": "a", "redirect_notes": "r"}`
+
+// TestMetadataCallTokenPrefix: the call presents the token after its own prefix; the API
+// keeps Bearer.
+func TestMetadataCallTokenPrefix(t *testing.T) {
+	c, rs := routed(t, func(seen) (int, any) { return 200, map[string]any{"dc": "us6"} })
+	p := entryProvider(t, c, prefixEntry, nil)
+	m, err := c.FetchMetadata(context.Background(), p, "at-1", nil)
+	if err != nil || m["dc"] != "us6" {
+		t.Fatalf("metadata: %v %v", m, err)
+	}
+	if got := rs.last(t).Auth; got != "OAuth at-1" {
+		t.Errorf("the call's Authorization is %q, want OAuth at-1", got)
+	}
+	h, err := p.APIHeaders("at-1", m)
+	if err != nil || h.Get("Authorization") != "Bearer at-1" {
+		t.Errorf("the API's Authorization is %q (%v), want Bearer at-1", h.Get("Authorization"), err)
+	}
+}
