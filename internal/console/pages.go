@@ -30,7 +30,7 @@ var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 <table id="connections"><tr><th>Connection</th><th>Provider</th><th>Grant</th><th>Status</th><th>Token expires</th><th>Last refresh</th><th>Client secret</th><th>Metadata</th><th>Last error</th><th></th></tr>
 {{range .Rows}}<tr id="conn-{{.Name}}"><td class="mono">{{.Name}}</td><td>{{.Provider}}</td><td>{{.Grant}}</td>
 <td class="status {{.Class}}">{{.Status}}</td><td class="nowrap">{{.Expires}}</td><td class="nowrap">{{.Updated}}</td>
-<td class="secret-expiry {{.SecretClass}}">{{if .SecretExpiry}}{{.SecretExpiry}}<br><small>{{.SecretExpiresAt}}</small>{{else}}-{{end}}</td>
+<td class="secret-expiry{{with .SecretClass}} {{.}}{{end}}">{{if .SecretExpiry}}{{.SecretExpiry}}<br><small>{{.SecretExpiresAt}}</small>{{else}}-{{end}}</td>
 <td class="metadata">{{range .Metadata}}<span class="mono">{{.Key}}</span>: <span class="mono">{{.Value}}</span><br>{{end}}{{if .APIBaseURL}}<small>API: <span class="mono">{{.APIBaseURL}}</span></small>{{end}}{{if not (or .Metadata .APIBaseURL)}}-{{end}}</td>
 <td>{{if .Error}}<span title="{{.Error}}">{{.ShortError}}</span><br><small>{{.ErrorAt}}</small>{{end}}</td>
 <td>{{if .CanConnect}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/reconnect"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="reconnect">Reconnect</button>
