@@ -145,7 +145,7 @@ func secretExpiryMessage(name string, days int, exp time.Time) string {
 	if days > 0 {
 		when = fmt.Sprintf("expires in %d %s (%s)", days, plural(days, "day"), exp.Format(time.RFC3339))
 	}
-	return fmt.Sprintf("the client secret of %s %s: create a new one at the provider and write it with Terraform (client_secret and client_secret_expires_at); refreshes fail once it has expired", name, when)
+	return fmt.Sprintf("the client secret of %s %s: create a new one at the provider and write it to the connection with its new expiry date (Terraform); refreshes fail once it has expired", name, when)
 }
 
 func plural(n int, word string) string {
