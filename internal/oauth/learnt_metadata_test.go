@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"testing"
 
@@ -120,3 +121,41 @@ func TestMetadataCallTokenPrefix(t *testing.T) {
 		t.Errorf("the API's Authorization is %q (%v), want Bearer at-1", h.Get("Authorization"), err)
 	}
 }
+
+// queryEntry's token endpoint also wants client_id in its query (ClickUp).
+const queryEntry = `{"name": "qry", "hosts": ["app.qry.test"],
+ "endpoints": {"authorize": "https://app.qry.test/api", "token": "https://api.qry.test/oauth/token"},
+ "client_auth": "client_secret_post", "token_query": ["client_id"],
+ "no_refresh_token_advice": "a", "redirect_notes": "r"}`
+
+// TestTokenQuery: the parameters token_query names go in the URL's query too; the secret and
+// the code stay in the body only.
+func TestTokenQuery(t *testing.T) {
+	var rawQuery string
+	c, rs := routed(t, func(seen) (int, any) { return 200, map[string]any{"access_token": "at", "token_type": "Bearer"} })
+	inner := c.HTTP.Transport
+	c.HTTP = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		rawQuery = r.URL.RawQuery
+		return inner.RoundTrip(r)
+	})}
+	p := entryProvider(t, c, queryEntry, nil)
+	a := p.NewAuthRequest(secretCreds, "https://app.test/cb", nil)
+	cb, err := a.ParseCallback(url.Values{"code": {"the-code"}, "state": {a.State}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exchange(context.Background(), a, cb); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := url.ParseQuery(rawQuery)
+	if q.Get("client_id") != "cid" || len(q) != 1 {
+		t.Errorf("token URL query %q, want client_id=cid only", rawQuery)
+	}
+	if f := rs.last(t).Form; f.Get("client_secret") != "csecret" || f.Get("code") != "the-code" {
+		t.Errorf("token body %v, want the secret and the code", f)
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
