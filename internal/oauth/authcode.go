@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 )
 
 // AuthRequest is one authorization-code attempt: the URL to open and the values the
@@ -230,11 +231,14 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 }
 
 // withCallback returns the provider and configuration of the code exchange: the request's,
-// with the endpoints filled again when the callback carries metadata they use (Zoho's
-// accounts-server names the data center whose token endpoint takes the code).
+// with the endpoints filled again when the callback carries metadata the token endpoint's
+// template uses (Zoho's accounts-server names the data center whose token endpoint takes the
+// code). Otherwise the request's endpoints, connection overrides included, stay.
 func (a *AuthRequest) withCallback(cb *Callback) (*Provider, *oauth2.Config, error) {
 	md := a.provider.Metadata(cb, nil)
-	if len(md) == 0 {
+	if !slices.ContainsFunc(a.provider.preset().URLs.Token, func(alt string) bool {
+		return slices.ContainsFunc(catalog.Placeholders(alt), func(n string) bool { return md[n] != "" })
+	}) {
 		return a.provider, a.config, nil
 	}
 	p, err := a.provider.WithMetadata(md)

@@ -159,3 +159,27 @@ func TestTokenQuery(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestExchangeKeepsOverridesWithoutCallbackTemplates: callback metadata the token template
+// does not use (QuickBooks' realmId) leaves the connection's token_url override in place.
+func TestExchangeKeepsOverridesWithoutCallbackTemplates(t *testing.T) {
+	c, rs := routed(t, func(seen) (int, any) {
+		return 200, map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 3600}
+	})
+	p, err := c.Resolve(context.Background(), &authconn.Connection{Provider: "quickbooks",
+		TokenURL: "https://tokens.override.test/bearer"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.NewAuthRequest(secretCreds, "https://app.test/cb", nil)
+	cb, err := a.ParseCallback(url.Values{"code": {"c"}, "state": {a.State}, "realmId": {"9130"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exchange(context.Background(), a, cb); err != nil {
+		t.Fatal(err)
+	}
+	if s := rs.last(t); s.Host != "tokens.override.test" {
+		t.Errorf("the code went to %s, want the override tokens.override.test", s.Host)
+	}
+}
