@@ -255,16 +255,21 @@ func entryReadsLifetime(name string) bool {
 // for a provider that reports errors in 200 answers (token_response.ok_field, Slack).
 func (r *rig) callAPI(t *testing.T, s *session, token string) (int, bool) {
 	t.Helper()
-	w := r.im.Want
+	return r.call(t, s, token, r.im.Want.APIMethod, r.im.Want.APICheck)
+}
+
+// call calls url with method (GET when empty) and token presented as the entry says; see
+// callAPI.
+func (r *rig) call(t *testing.T, s *session, token, method, url string) (int, bool) {
+	t.Helper()
 	h, err := s.prov.APIHeaders(token, s.metadata)
 	if err != nil {
 		t.Fatalf("%s: the API headers: %v", r.entry.Name, err)
 	}
-	method := w.APIMethod
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequest(method, w.APICheck, nil)
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +450,11 @@ func checkClientCredentials(t *testing.T, r *rig) {
 	if base, err := prov.APIBaseURL(md); err != nil || base != w.APIBase {
 		t.Errorf("%s: the API base URL is %q (%v), the provider's is %q", name, base, err, w.APIBase)
 	}
-	if status, ok := r.callAPI(t, s, tok.AccessToken); !ok {
-		t.Errorf("%s: the API check %s answered HTTP %d (or a failure) to an application token", name, w.APICheck, status)
+	check := w.AppAPICheck
+	if check == "" {
+		check = w.APICheck
+	}
+	if status, ok := r.call(t, s, tok.AccessToken, http.MethodGet, check); !ok {
+		t.Errorf("%s: the API check %s answered HTTP %d (or a failure) to an application token", name, check, status)
 	}
 }
