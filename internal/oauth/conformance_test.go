@@ -57,6 +57,7 @@ func conformance(t *testing.T, p *oauth.Preset, start func(testing.TB) *imitate.
 	}
 	t.Run("connect", func(t *testing.T) { newRig(t, p, start).connect(t) })
 	t.Run("default_scopes", func(t *testing.T) { checkDefaultScopes(t, newRig(t, p, start)) })
+	t.Run("consent_denied", func(t *testing.T) { checkDenied(t, newRig(t, p, start)) })
 	t.Run("refresh", func(t *testing.T) { checkRefresh(t, newRig(t, p, start)) })
 	t.Run("revoke", func(t *testing.T) { checkRevoke(t, newRig(t, p, start)) })
 	t.Run("expired_refresh_token", func(t *testing.T) {
@@ -296,6 +297,27 @@ func checkDefaultScopes(t *testing.T, r *rig) {
 		t.Skipf("%s: the entry names no default scopes", r.entry.Name)
 	}
 	r.authorize(t, nil)
+}
+
+// checkDenied makes the user refuse consent: the provider's error on the callback must read
+// as access_denied.
+func checkDenied(t *testing.T, r *rig) {
+	name := r.entry.Name
+	r.im.Deny(true)
+	a := r.resolve(t).NewAuthRequest(r.creds, r.im.Want.RedirectURI, r.im.Want.Scopes)
+	_, err := r.im.Consent(a.URL)
+	var ce *imitate.ConsentError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%s: a refused consent gave %v, want the provider's refusal", name, err)
+	}
+	if !ce.Redirected {
+		t.Skipf("%s: the provider shows its refusal on its own page", name)
+	}
+	_, err = a.ParseCallback(ce.Query)
+	var cbe *oauth.CallbackError
+	if !errors.As(err, &cbe) || cbe.Code != "access_denied" {
+		t.Errorf("%s: the callback of a refused consent gave %v, want access_denied", name, err)
+	}
 }
 
 // checkRefresh refreshes and compares rotation and the previous tokens' validity with the
