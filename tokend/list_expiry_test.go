@@ -59,6 +59,9 @@ func TestListShowsSecretExpiryAndMetadata(t *testing.T) {
 		t.Errorf("invariant «no terminal escape from a provider reaches the terminal»: %q", out)
 	}
 	out, _, err = bed.run("list", "--json")
+	if err != nil {
+		t.Fatalf("tokend list --json: %v", err)
+	}
 	var entries []connection.Summary
 	if err := json.Unmarshal([]byte(out), &entries); err != nil || len(entries) != 2 {
 		t.Fatalf("%v %s", err, out)

@@ -57,6 +57,7 @@ func conformance(t *testing.T, p *oauth.Preset, start func(testing.TB) *imitate.
 	}
 	t.Run("connect", func(t *testing.T) { newRig(t, p, start).connect(t) })
 	t.Run("default_scopes", func(t *testing.T) { checkDefaultScopes(t, newRig(t, p, start)) })
+	t.Run("consent_denied", func(t *testing.T) { checkDenied(t, newRig(t, p, start)) })
 	t.Run("refresh", func(t *testing.T) { checkRefresh(t, newRig(t, p, start)) })
 	t.Run("revoke", func(t *testing.T) { checkRevoke(t, newRig(t, p, start)) })
 	t.Run("expired_refresh_token", func(t *testing.T) {
@@ -255,16 +256,21 @@ func entryReadsLifetime(name string) bool {
 // for a provider that reports errors in 200 answers (token_response.ok_field, Slack).
 func (r *rig) callAPI(t *testing.T, s *session, token string) (int, bool) {
 	t.Helper()
-	w := r.im.Want
+	return r.call(t, s, token, r.im.Want.APIMethod, r.im.Want.APICheck)
+}
+
+// call calls url with method (GET when empty) and token presented as the entry says; see
+// callAPI.
+func (r *rig) call(t *testing.T, s *session, token, method, url string) (int, bool) {
+	t.Helper()
 	h, err := s.prov.APIHeaders(token, s.metadata)
 	if err != nil {
 		t.Fatalf("%s: the API headers: %v", r.entry.Name, err)
 	}
-	method := w.APIMethod
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequest(method, w.APICheck, nil)
+	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,6 +297,27 @@ func checkDefaultScopes(t *testing.T, r *rig) {
 		t.Skipf("%s: the entry names no default scopes", r.entry.Name)
 	}
 	r.authorize(t, nil)
+}
+
+// checkDenied makes the user refuse consent: the provider's error on the callback must read
+// as access_denied.
+func checkDenied(t *testing.T, r *rig) {
+	name := r.entry.Name
+	r.im.Deny(true)
+	a := r.resolve(t).NewAuthRequest(r.creds, r.im.Want.RedirectURI, r.im.Want.Scopes)
+	_, err := r.im.Consent(a.URL)
+	var ce *imitate.ConsentError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%s: a refused consent gave %v, want the provider's refusal", name, err)
+	}
+	if !ce.Redirected {
+		t.Skipf("%s: the provider shows its refusal on its own page", name)
+	}
+	_, err = a.ParseCallback(ce.Query)
+	var cbe *oauth.CallbackError
+	if !errors.As(err, &cbe) || cbe.Code != "access_denied" {
+		t.Errorf("%s: the callback of a refused consent gave %v, want access_denied", name, err)
+	}
 }
 
 // checkRefresh refreshes and compares rotation and the previous tokens' validity with the
@@ -445,7 +472,11 @@ func checkClientCredentials(t *testing.T, r *rig) {
 	if base, err := prov.APIBaseURL(md); err != nil || base != w.APIBase {
 		t.Errorf("%s: the API base URL is %q (%v), the provider's is %q", name, base, err, w.APIBase)
 	}
-	if status, ok := r.callAPI(t, s, tok.AccessToken); !ok {
-		t.Errorf("%s: the API check %s answered HTTP %d (or a failure) to an application token", name, w.APICheck, status)
+	check := w.AppAPICheck
+	if check == "" {
+		check = w.APICheck
+	}
+	if status, ok := r.call(t, s, tok.AccessToken, http.MethodGet, check); !ok {
+		t.Errorf("%s: the API check %s answered HTTP %d (or a failure) to an application token", name, check, status)
 	}
 }
