@@ -21,8 +21,12 @@ func TestMicrosoftGraphAppClientCredentials(t *testing.T) {
 	if status != http.StatusOK || access == "" || body["refresh_token"] != nil {
 		t.Fatalf("client credentials: %d %v", status, body)
 	}
-	s.callAPI(t, im, access, http.StatusOK)
-	req, _ := http.NewRequest(http.MethodGet, "https://graph.microsoft.com/v1.0/me", nil)
+	req, _ := http.NewRequest(http.MethodGet, im.Want.AppAPICheck, nil)
+	req.Header.Set("Authorization", "Bearer "+access)
+	if status, _ := do(t, im, req); status != http.StatusOK {
+		t.Errorf("%s with an application token: %d, want 200", im.Want.AppAPICheck, status)
+	}
+	req, _ = http.NewRequest(http.MethodGet, "https://graph.microsoft.com/v1.0/me", nil)
 	req.Header.Set("Authorization", "Bearer "+access)
 	if status, _ := do(t, im, req); status != http.StatusBadRequest {
 		t.Errorf("/me with an application token: %d, want 400", status)

@@ -36,13 +36,12 @@ const graphScope = "https://graph.microsoft.com/"
 // MicrosoftGraphApp is the same identity platform seen by a daemon with Microsoft Graph
 // application permissions, as https://learn.microsoft.com/en-us/graph/auth-v2-service and the
 // client credentials pages above describe it: it asks for https://graph.microsoft.com/.default
-// and checks its token at /users, since /me needs a signed-in user.
+// and checks its token at AppAPICheck (/users), since /me needs a signed-in user.
 func MicrosoftGraphApp(t testing.TB) *Imitation {
 	p := microsoft()
 	p.name = "microsoft-graph-app"
 	p.want.AppOnly = true
 	p.want.Scopes = []string{graphScope + ".default"}
-	p.want.APICheck = "https://graph.microsoft.com/v1.0/users"
 	return start(t, p)
 }
 
