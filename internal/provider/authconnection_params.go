@@ -79,16 +79,13 @@ func metadataValues(st authconn.TokenStatus) (types.Map, types.String, diag.Diag
 	return m, optionalString(st.APIBaseURL), diags
 }
 
-// ValidateConfig checks provider and params together at plan time, as connection.Create
-// does (connection.CheckProvider), and warns about a client secret expiry in the past.
+// ValidateConfig checks provider_name and params together at plan time, as connection.Create
+// does (connection.CheckProvider).
 func (r *authConnectionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
 	var cfg authConnectionResourceModel
 	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
 	if resp.Diagnostics.HasError() {
 		return
-	}
-	if warn := secretExpiryWarning(&cfg.connectionConfigModel); warn != "" {
-		resp.Diagnostics.AddAttributeWarning(path.Root("client_secret_expires_at"), "Client secret expired", warn)
 	}
 	if !knownParams(cfg.connectionConfigModel) {
 		return // known at apply only: Create checks them then
@@ -133,14 +130,20 @@ func knownParams(m connectionConfigModel) bool {
 	return true
 }
 
-// secretExpiryWarning is connection.SecretExpiryWarning for a known, valid expiry.
-func secretExpiryWarning(m *connectionConfigModel) string {
-	if m.SecretExpires.IsNull() || m.SecretExpires.IsUnknown() {
-		return ""
+// warnExpiredSecret warns in the plan when client_secret_expires_at is in the past
+// (connection.SecretExpiryWarning).
+func warnExpiredSecret(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var name, expires types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("client_secret_expires_at"), &expires)...)
+	if expires.IsNull() || expires.IsUnknown() {
+		return
 	}
-	at, err := connection.ParseSecretExpiry(m.SecretExpires.ValueString())
+	at, err := connection.ParseSecretExpiry(expires.ValueString())
 	if err != nil {
-		return ""
+		return // the attribute's validator reports it
 	}
-	return connection.SecretExpiryWarning(m.Name.ValueString(), at, time.Now())
+	if warn := connection.SecretExpiryWarning(name.ValueString(), at, time.Now()); warn != "" {
+		resp.Diagnostics.AddAttributeWarning(path.Root("client_secret_expires_at"), "Client secret expired", warn)
+	}
 }

@@ -273,13 +273,14 @@ func (r *authConnectionResource) Configure(_ context.Context, req resource.Confi
 	}
 }
 
-// ModifyPlan requires the client's credential when a connection is created: a client
+// ModifyPlan warns about a client secret past its expiry, and requires the client's credential when a connection is created: a client
 // secret, or a client assertion key for private_key_jwt. After create, the attributes may be
 // removed from the configuration: the credential stays in Vault.
 func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
+	warnExpiredSecret(ctx, req, resp)
 	if !req.State.Raw.IsNull() {
 		warnMovedCredential(ctx, req, resp)
 		return

@@ -59,7 +59,9 @@ func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection)
 }
 
 // secretExpiresValue is the client_secret_expires_at of t: the value Terraform had when it
-// names the same instant (so that a time zone offset is kept), else t in UTC; null when zero.
+// names the same instant (the same spelling), else t in RFC 3339 with the offset it was
+// stored with (a stored time keeps its offset, so an import reads what was configured);
+// null when zero.
 func secretExpiresValue(had types.String, t time.Time) types.String {
 	if t.IsZero() {
 		return types.StringNull()
@@ -67,7 +69,7 @@ func secretExpiresValue(had types.String, t time.Time) types.String {
 	if prev, err := time.Parse(time.RFC3339, had.ValueString()); err == nil && prev.Equal(t) {
 		return had
 	}
-	return types.StringValue(t.UTC().Format(time.RFC3339))
+	return types.StringValue(t.Format(time.RFC3339))
 }
 
 // stringMapValue is m as a Terraform map of strings; null when empty.

@@ -1,0 +1,70 @@
+package provider
+
+import (
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+)
+
+// TestProvidersCatalogModel: the data source lists every entry of the catalog, the generic
+// one last, with its parameters and metadata names.
+func TestProvidersCatalogModel(t *testing.T) {
+	m := catalogModel()
+	if len(m.Names) < 8 || m.Names[len(m.Names)-1] != "oidc" {
+		t.Fatalf("names %v: want at least 8, oidc last", m.Names)
+	}
+	byName := map[string]catalogEntryModel{}
+	for _, p := range m.Providers {
+		byName[p.Name] = p
+	}
+	for _, want := range []string{"google", "microsoft", "quickbooks", "github", "salesforce", "slack", "xero", "oidc"} {
+		if _, ok := byName[want]; !ok {
+			t.Errorf("%s is not listed", want)
+		}
+	}
+	qb := byName["quickbooks"]
+	if len(qb.Params) != 1 || qb.Params[0].Name != "realmId" || qb.Params[0].Pattern == "" || len(qb.Metadata) != 1 || qb.Metadata[0] != "realmId" {
+		t.Errorf("quickbooks: params %+v, metadata %v", qb.Params, qb.Metadata)
+	}
+	if got := byName["xero"].Metadata; len(got) != 3 || got[0] != "tenant_id" {
+		t.Errorf("xero metadata %v: want the post-connect call's values", got)
+	}
+	if ms := byName["microsoft"]; len(ms.Params) != 1 || ms.Params[0].Default.ValueString() != "common" {
+		t.Errorf("microsoft params %+v", ms.Params)
+	}
+}
+
+func TestAccProvidersDataSource(t *testing.T) {
+	e := newAccEnv(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: testAccProtoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: e.providerConfig() + `
+data "tailor_providers" "all" {}
+
+output "lists_the_seed_entries" {
+  value = length(data.tailor_providers.all.names) >= 8 && alltrue([for n in ["google", "microsoft", "quickbooks", "github", "salesforce", "slack", "xero", "oidc"] :
+    contains(data.tailor_providers.all.names, n)])
+}
+
+output "salesforce_params" {
+  value = [for p in data.tailor_providers.all.providers : p.params if p.name == "salesforce"][0]
+}
+`,
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownOutputValue("lists_the_seed_entries", knownvalue.Bool(true)),
+				statecheck.ExpectKnownOutputValue("salesforce_params", knownvalue.ListExact([]knownvalue.Check{
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{
+						"name":    knownvalue.StringExact("hostname"),
+						"pattern": knownvalue.StringExact(`^[a-z0-9][a-z0-9-]*(\.[a-z0-9][a-z0-9-]*)*\.(salesforce|force)\.com$`),
+						"default": knownvalue.Null(),
+					}),
+					knownvalue.ObjectPartial(map[string]knownvalue.Check{"name": knownvalue.StringExact("instance_url")}),
+				})),
+			},
+		}},
+	})
+}
