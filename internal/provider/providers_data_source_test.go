@@ -1,6 +1,7 @@
 package provider
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -24,11 +25,13 @@ func TestProvidersCatalogModel(t *testing.T) {
 			t.Errorf("%s is not listed", want)
 		}
 	}
-	qb := byName["quickbooks"]
-	if len(qb.Params) != 1 || qb.Params[0].Name != "realmId" || qb.Params[0].Pattern == "" || len(qb.Metadata) != 1 || qb.Metadata[0] != "realmId" {
-		t.Errorf("quickbooks: params %+v, metadata %v", qb.Params, qb.Metadata)
+	if qb := byName["quickbooks"]; !slices.Contains(qb.Metadata, "realmId") {
+		t.Errorf("quickbooks metadata %v: want realmId", qb.Metadata)
 	}
-	if got := byName["xero"].Metadata; len(got) != 3 || got[0] != "tenant_id" {
+	if sf := byName["salesforce"]; len(sf.Params) == 0 || sf.Params[0].Name != "hostname" || sf.Params[0].Pattern == "" || sf.Params[0].Description == "" {
+		t.Errorf("salesforce params %+v", sf.Params)
+	}
+	if got := byName["xero"].Metadata; !slices.Contains(got, "tenant_id") {
 		t.Errorf("xero metadata %v: want the post-connect call's values", got)
 	}
 	if ms := byName["microsoft"]; len(ms.Params) != 1 || ms.Params[0].Default.ValueString() != "common" {
