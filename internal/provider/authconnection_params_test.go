@@ -134,10 +134,10 @@ data "tailor_authconnection" "sf" {
 	})
 }
 
-// TestAccAuthConnectionResource_paramsDetected: without provider_name the entry is the one
+// TestAccAuthConnectionResource_detectedParams: without provider_name the entry is the one
 // provider_url selects, and its parameters are checked all the same; a required parameter
 // is named with its description and pattern, and a past client secret expiry warns.
-func TestAccAuthConnectionResource_paramsDetected(t *testing.T) {
+func TestAccAuthConnectionResource_detectedParams(t *testing.T) {
 	e := newAccEnv(t)
 	ms := func(params, extra string) string {
 		a := connArgs{Name: "ms365-oauth", ProviderURL: "https://login.microsoftonline.com/contoso.onmicrosoft.com", ClientID: "app",

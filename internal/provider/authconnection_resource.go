@@ -463,6 +463,10 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 		if resp.Diagnostics.HasError() {
 			return
 		}
+		if err := connection.CheckProvider(c); err != nil { // values known only at apply
+			resp.Diagnostics.AddAttributeError(path.Root("params"), "Invalid connection parameters", err.Error()+".")
+			return
+		}
 		c.CreatedAt = cur.CreatedAt
 		r.repin(ctx, c, &cur.Connection, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
