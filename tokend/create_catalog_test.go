@@ -35,6 +35,8 @@ func TestCreateCatalogFlags(t *testing.T) {
 		{[]string{"--param", "hostname"}, `--param "hostname": give NAME=VALUE`},
 		{[]string{"--param", "hostname=a.my.salesforce.com", "--param", "hostname=b.my.salesforce.com"}, "--param hostname is given twice"},
 		{[]string{"--client-secret-expires-at", "2027-06-30"}, "--client-secret-expires-at: invalid client_secret_expires_at"},
+		{[]string{"--provider", "zendesk"}, "zendesk: parameter subdomain: required (The Zendesk account's subdomain (acme for acme.zendesk.com)), a value matching ^[a-z0-9][a-z0-9-]{0,62}$"},
+		{[]string{"--provider", "zendesk", "--param", "subdomain=evil.com/x"}, "zendesk: parameter subdomain: does not match ^[a-z0-9][a-z0-9-]{0,62}$"},
 	} {
 		r := create("never-read-secret\n", tc.flags...)
 		if r.err == nil || !strings.Contains(r.err.Error(), tc.want) {
