@@ -39,6 +39,7 @@ type catalogEntryModel struct {
 	Metadata    []string            `tfsdk:"metadata"`
 	APIBaseURL  types.String        `tfsdk:"api_base_url"`
 	Docs        []string            `tfsdk:"docs"`
+	Checked     types.String        `tfsdk:"checked"`
 }
 
 // catalogParamModel is one declared parameter of an entry.
@@ -83,10 +84,11 @@ func (d *providersDataSource) Schema(_ context.Context, _ datasource.SchemaReque
 							"default":     str("The value when the connection gives none, or null."),
 						}},
 					},
-					"grant_types":  list("The grant types the entry's endpoints support."),
+					"grant_types":  list("The grant types the entry is for (`authorization_code`, `refresh_token`, `client_credentials`, the device grant)."),
 					"metadata":     list("The names of the metadata values kept with the tokens (the connection's `metadata` keys)."),
 					"api_base_url": str("The template of the API base URL (`{param}` placeholders), or null."),
 					"docs":         list("The provider documentation pages the entry was written from."),
+					"checked":      str("The date (YYYY-MM-DD) the entry was last compared with those pages, or null."),
 				}},
 			},
 		},
@@ -109,14 +111,14 @@ func catalogModel() *providersDataSourceModel {
 
 // entryModel maps one entry.
 func entryModel(e *catalog.Entry) catalogEntryModel {
-	m := catalogEntryModel{Name: e.Name, DisplayName: e.DisplayName, Hosts: nonNil(e.Hosts), Docs: nonNil(e.Docs),
+	m := catalogEntryModel{Name: e.Name, DisplayName: e.DisplayName, Hosts: nonNil(e.Hosts), Docs: nonNil(e.Docs), Checked: optionalString(e.Checked),
 		Params: []catalogParamModel{}, APIBaseURL: optionalString(e.API.BaseURL.First()), Metadata: metadataNames(e)}
 	for _, p := range e.Params {
 		m.Params = append(m.Params, catalogParamModel{Name: p.Name, Description: p.Description, Pattern: p.Pattern, Default: optionalString(p.Default)})
 	}
-	m.GrantTypes = []string{"authorization_code", "refresh_token"}
-	if len(e.URLs.DeviceAuthorization) > 0 {
-		m.GrantTypes = append(m.GrantTypes, "urn:ietf:params:oauth:grant-type:device_code")
+	m.GrantTypes = slices.Clone(e.Grants())
+	if len(e.URLs.DeviceAuthorization) > 0 && !slices.Contains(m.GrantTypes, catalog.GrantDeviceCode) {
+		m.GrantTypes = append(m.GrantTypes, catalog.GrantDeviceCode)
 	}
 	return m
 }

@@ -34,6 +34,12 @@ func TestProvidersCatalogModel(t *testing.T) {
 	if got := byName["xero"].Metadata; !slices.Contains(got, "tenant_id") {
 		t.Errorf("xero metadata %v: want the post-connect call's values", got)
 	}
+	if got := byName["google"].GrantTypes; !slices.Contains(got, "authorization_code") || !slices.Contains(got, "refresh_token") {
+		t.Errorf("google grant types %v", got)
+	}
+	if zd := byName["zendesk"]; len(zd.Params) != 1 || zd.Params[0].Name != "subdomain" || zd.APIBaseURL.ValueString() != "https://{subdomain}.zendesk.com/api/v2" {
+		t.Errorf("zendesk: params %+v, api_base_url %s", zd.Params, zd.APIBaseURL)
+	}
 	if ms := byName["microsoft"]; len(ms.Params) != 1 || ms.Params[0].Default.ValueString() != "common" {
 		t.Errorf("microsoft params %+v", ms.Params)
 	}
