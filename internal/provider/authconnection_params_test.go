@@ -150,6 +150,12 @@ func TestAccAuthConnectionResource_detectedParams(t *testing.T) {
 		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
 		CheckDestroy:             e.checkDestroyed("ms365-oauth"),
 		Steps: []resource.TestStep{
+			{ // an empty map is no parameter: applied, and no diff afterwards
+				Config: ms(`{}`, ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue("tailor_authconnection.ms", tfjsonpath.New("params"), knownvalue.MapSizeExact(0)),
+				},
+			},
 			{
 				Config:      ms(`{ tenant = "../evil" }`, ""),
 				ExpectError: quoteRE(`microsoft: parameter tenant: does not match ^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$`),

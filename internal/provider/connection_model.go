@@ -54,7 +54,10 @@ func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection)
 	var diags, d2, d3 diag.Diagnostics
 	m.Scopes, diags = scopesValue(ctx, c.Scopes)
 	m.Resources, d2 = scopesValue(ctx, c.Resources)
-	m.Params, d3 = stringMapValue(ctx, c.Params)
+	emptyMap := !m.Params.IsNull() && !m.Params.IsUnknown() && len(m.Params.Elements()) == 0
+	if len(c.Params) > 0 || !emptyMap { // none stored and Terraform had {}: keep its spelling
+		m.Params, d3 = stringMapValue(ctx, c.Params)
+	}
 	return append(append(diags, d2...), d3...)
 }
 
