@@ -41,6 +41,11 @@ type Event struct {
 	// (tokend authorize --new-account, a new-account link, the status page's checkbox).
 	AccountChanged      bool `json:"account_changed,omitempty"`
 	NewAccountRequested bool `json:"new_account_requested,omitempty"`
+	// Metadata (connection.authorized): the connection's non-secret values kept from the
+	// authorization (its catalog entry's: realmId, instance_url, tenant id); APIBaseURL its
+	// API base URL. Other events leave them out.
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	APIBaseURL string            `json:"api_base_url,omitempty"`
 }
 
 // String is a short description for logs.

@@ -18,6 +18,7 @@ package tokens
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -95,6 +96,9 @@ func Refreshed(old *authconn.TokenSet, t *oauth.Token, fallback time.Duration) *
 	ts.Scopes = slices.Clone(old.Scopes)
 	ts.CallbackExtras = maps.Clone(old.CallbackExtras)
 	ts.Metadata, ts.APIBaseURL = maps.Clone(old.Metadata), old.APIBaseURL
+	if strings.HasPrefix(old.LastError, MetadataNote) {
+		ts.LastError, ts.LastErrorAt = old.LastError, old.LastErrorAt
+	}
 	ts.AuthorizedAt = old.AuthorizedAt
 	ts.IssuedBy = cloneIssuance(old.IssuedBy)
 	if old.Account != nil {
@@ -155,6 +159,19 @@ func Issued(prev *authconn.TokenSet, t *oauth.Token, scopes []string, fallback t
 		ts.Metadata, ts.APIBaseURL = maps.Clone(prev.Metadata), prev.APIBaseURL
 	}
 	return ts
+}
+
+// MetadataNote begins the LastError of a record whose tokens were stored although the
+// entry's metadata could not be had (the post-connect call failed, timed out, or found
+// several tenants or none): the status stays authorized, and the note stays across refreshes
+// until an authorization gets the metadata.
+const MetadataNote = "connected, but the connection's metadata is incomplete: "
+
+// NoteMetadataFailure records err, a failed metadata call or API base URL, on ts (status
+// unchanged) with MetadataNote, at at.
+func NoteMetadataFailure(ts *authconn.TokenSet, err error, at time.Time) {
+	ts.LastError = authconn.Sanitize(MetadataNote+err.Error()+"; authorize again to retry", 480)
+	ts.LastErrorAt = at.UTC()
 }
 
 // MergeMetadata applies the metadata rule of a refresh (or a new client-credentials token)
