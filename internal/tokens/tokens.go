@@ -168,9 +168,14 @@ func Issued(prev *authconn.TokenSet, t *oauth.Token, scopes []string, fallback t
 const MetadataNote = "connected, but the connection's metadata is incomplete: "
 
 // NoteMetadataFailure records err, a failed metadata call or API base URL, on ts (status
-// unchanged) with MetadataNote, at at.
+// unchanged) with MetadataNote, at at, and how it is retried: by the next token of a
+// client-credentials connection, by an authorization otherwise.
 func NoteMetadataFailure(ts *authconn.TokenSet, err error, at time.Time) {
-	ts.LastError = authconn.Sanitize(MetadataNote+err.Error()+"; authorize again to retry", 480)
+	retry := "; authorize again to retry"
+	if ts.Grant == authconn.GrantClientCredentials {
+		retry = "; tokend retries with the next token"
+	}
+	ts.LastError = authconn.Sanitize(MetadataNote+err.Error()+retry, 480)
 	ts.LastErrorAt = at.UTC()
 }
 
