@@ -230,3 +230,21 @@ func TestXeroMetadataCallPicksTheTenant(t *testing.T) {
 		t.Fatalf("invariant «the tenant the connection names is picked»: %v %q %q", rec.Metadata, rec.LastError, rec.APIBaseURL)
 	}
 }
+
+// TestTextUIShowsTheMetadata: the terminal says what was kept, and why the metadata is
+// incomplete when it is.
+func TestTextUIShowsTheMetadata(t *testing.T) {
+	var out, errs strings.Builder
+	ui := &authorize.TextUI{Out: &out, Err: &errs}
+	ui.Done(&authorize.Result{Name: "qb", Metadata: map[string]string{"realmId": "9130357", "b": "x"},
+		APIBaseURL: "https://quickbooks.api.intuit.com/v3/company/9130357", Warnings: []string{tokens.MetadataNote + "the metadata call timed out"}})
+	got := errs.String()
+	for _, want := range []string{"Connection metadata: b=x, realmId=9130357\n", "API base URL: https://quickbooks.api.intuit.com/v3/company/9130357\n", "Warning: connected, but"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("stderr %q lacks %q", got, want)
+		}
+	}
+	if out.Len() != 0 {
+		t.Errorf("stdout %q: only the URL goes there", out.String())
+	}
+}
