@@ -187,3 +187,27 @@ func TestTokenHotPathWithMetadata(t *testing.T) {
 		t.Errorf("a cached token request with metadata makes %.0f allocations, want at most 1", allocs)
 	}
 }
+
+// TestListShowsTheMetadata: GET /v1/connections shows a connection's metadata and API base
+// URL, and never its tokens.
+func TestListShowsTheMetadata(t *testing.T) {
+	s, key := hotServerWith(t, qbMetadata, qbBase)
+	req, _ := http.NewRequest(http.MethodGet, "/v1/connections", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	rec := httptest.NewRecorder()
+	s.ServeHTTP(rec, req)
+	var got struct {
+		Connections []struct {
+			Name       string            `json:"name"`
+			Metadata   map[string]string `json:"metadata"`
+			APIBaseURL string            `json:"api_base_url"`
+		} `json:"connections"`
+	}
+	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK || len(got.Connections) != 1 ||
+		!maps.Equal(got.Connections[0].Metadata, qbMetadata) || got.Connections[0].APIBaseURL != qbBase {
+		t.Fatalf("list %d %s: %v", rec.Code, rec.Body, err)
+	}
+	if strings.Contains(rec.Body.String(), `"at"`) || strings.Contains(rec.Body.String(), `"rt"`) {
+		t.Fatalf("a token in the list: %s", rec.Body)
+	}
+}
