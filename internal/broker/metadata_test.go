@@ -158,3 +158,26 @@ func TestClientCredentialsMetadata(t *testing.T) {
 		t.Fatalf("stored %v, last error %q", rec.Metadata, rec.LastError)
 	}
 }
+
+// TestRefreshKeepsAnOperatorsTokenURL: a connection of a catalog entry whose token_url the
+// operator set refreshes there even with metadata (the entry's templates are not filled
+// again over it).
+func TestRefreshKeepsAnOperatorsTokenURL(t *testing.T) {
+	conn := authconn.Connection{Name: "sf", Type: authconn.TypeOAuth2, ClientID: "cid", Provider: "salesforce", TokenURL: "https://proxy.example/services/oauth2/token"}
+	p, err := (&oauth.Client{}).Resolve(context.Background(), &conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := tailortest.NewMemStore()
+	st.Conns["sf"] = true
+	st.Configs["sf"] = conn
+	st.Tokens["sf"] = store.TokenRecord{TokenSet: authconn.TokenSet{AccessToken: "old", RefreshToken: "rt", Expiry: time.Now().Add(-time.Minute),
+		Status: authconn.StatusAuthorized, IssuedBy: p.Issuance(), Metadata: map[string]string{"instance_url": "https://a.my.salesforce.com"}}, Version: 1}
+	oa := &entryOAuth{fakeOAuth: fakeOAuth{life: time.Hour}, p: p}
+	if _, err := newTestBroker(t, st, oa).Token(context.Background(), "sf"); err != nil {
+		t.Fatal(err)
+	}
+	if len(oa.refreshedAt) != 1 || oa.refreshedAt[0] != conn.TokenURL {
+		t.Fatalf("invariant «an operator's token_url stays where refreshes go»: %v", oa.refreshedAt)
+	}
+}
