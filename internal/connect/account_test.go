@@ -28,15 +28,7 @@ func (h *hostedBed) consentAs(t *testing.T, ctx context.Context, subject string,
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, body := h.post(t, token(t, link))
-	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("opening the link: %d %s", resp.StatusCode, body)
-	}
-	q, err := tailortest.FollowToRedirect(ctx, resp.Header.Get("Location"), h.public+"/v1/callback/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return q
+	return h.openLink(t, ctx, link)
 }
 
 // addWebhook registers a receiver, so that events are kept in the outbox (nothing delivers

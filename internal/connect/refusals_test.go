@@ -98,6 +98,13 @@ func (h *hostedBed) consent(t *testing.T, ctx context.Context) url.Values {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return h.openLink(t, ctx, link)
+}
+
+// openLink opens link as its holder's browser would, follows Hydra's login and consent, and
+// returns the callback's query without calling it.
+func (h *hostedBed) openLink(t *testing.T, ctx context.Context, link string) url.Values {
+	t.Helper()
 	resp, body := h.post(t, token(t, link))
 	if resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("opening the link: %d %s", resp.StatusCode, body)

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -89,7 +91,7 @@ func TestRefreshSendsTheRefreshTokenAndReturnsTheAnswer(t *testing.T) {
 		t.Fatalf("answer: %s rt-rotated=%v received %v", got, got.RefreshToken == "new-rt", got.ReceivedAt)
 	}
 	if got.Extra["x_custom"] != "kept" || got.Extra["access_token"] != nil || got.Extra["refresh_token"] != nil {
-		t.Fatalf("extra fields: keys %v", keys(got.Extra))
+		t.Fatalf("extra fields: keys %v", slices.Collect(maps.Keys(got.Extra)))
 	}
 }
 
@@ -106,14 +108,6 @@ func TestRefreshAnswerWithoutRefreshTokenOrExpiryIsReportedAsIs(t *testing.T) {
 	if got.RefreshToken != "" || got.ExpiresIn != 0 {
 		t.Fatalf("the answer was changed: rt %v, expires_in %v", got.RefreshToken != "", got.ExpiresIn)
 	}
-}
-
-func keys(m map[string]any) []string {
-	var out []string
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
 }
 
 func TestRefreshErrorsAreClassified(t *testing.T) {

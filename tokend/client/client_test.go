@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 )
@@ -37,7 +38,7 @@ func TestTokenAndErrors(t *testing.T) {
 	if err != nil || tok.AccessToken != "at" || !tok.ExpiresAt.Equal(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)) {
 		t.Fatalf("Token = %+v, %v", tok, err)
 	}
-	if tok.String() == "" || contains(tok.String(), "at\"") {
+	if tok.String() == "" || strings.Contains(tok.String(), "at\"") {
 		t.Errorf("String %q", tok.String())
 	}
 	if _, err := c.Token(ctx, "pending"); !IsNotAuthorized(err) {
@@ -56,13 +57,4 @@ func TestTokenAndErrors(t *testing.T) {
 	if _, err := New("http://127.0.0.1:9", "k").Token(ctx, "ok"); !IsUnavailable(err) {
 		t.Errorf("unreachable: %v", err)
 	}
-}
-
-func contains(s, sub string) bool {
-	for i := 0; i+len(sub) <= len(s); i++ {
-		if s[i:i+len(sub)] == sub {
-			return true
-		}
-	}
-	return false
 }

@@ -70,6 +70,9 @@ type Want struct {
 	// APICheck is one API URL that answers 200 to a request with a correctly presented
 	// token; APIMethod is its method (GET when empty).
 	APICheck, APIMethod string
+	// AppAPICheck is one API URL (GET) that answers 200 to an application's own token (the
+	// client credentials grant), where the provider serves that grant.
+	AppAPICheck string
 	// RotatesRefresh says whether a refresh answers with a new refresh token and retires
 	// the old one.
 	RotatesRefresh bool
@@ -79,6 +82,9 @@ type Want struct {
 	OldAccessValid bool
 	// NoExpiry says the access token never expires and there is no refresh token.
 	NoExpiry bool
+	// AppOnly says the imitation stands for an application without a user: the client
+	// credentials grant with Scopes, and APICheck answering an application token.
+	AppOnly bool
 	// DefaultLifetime is the access token lifetime to assume when the token answer has
 	// no expires_in (zero when the provider always sends one, or documents none).
 	DefaultLifetime time.Duration
