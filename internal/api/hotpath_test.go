@@ -80,7 +80,7 @@ func BenchmarkTokenHotPathMetadata(b *testing.B) {
 
 var (
 	qbMetadata = map[string]string{"realmId": "9130357766164567"}
-	qbBase     = "https://quickbooks.api.intuit.com/v3/company/9130357766164567"
+	qbBase     = "https://quickbooks.api.intuit.com"
 )
 
 func benchmarkHotPath(b *testing.B, server func(testing.TB) (*Server, string)) {

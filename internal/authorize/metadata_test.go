@@ -63,13 +63,18 @@ func TestQuickBooksMetadataReachesTheAPI(t *testing.T) {
 	}
 	realm := im.Want.Metadata["realmId"]
 	rec, err := st.GetTokens(ctx, "quickbooks-oauth")
-	if err != nil || rec.Metadata["realmId"] != realm || rec.APIBaseURL != im.Want.APIBase+"/v3/company/"+realm || rec.LastError != "" {
+	if err != nil || rec.Metadata["realmId"] != realm || rec.APIBaseURL != im.Want.APIBase || rec.LastError != "" {
 		t.Fatalf("invariant «the callback's realmId is kept with the tokens»: %v %q %q %v", rec.Metadata, rec.APIBaseURL, rec.LastError, err)
 	}
 	if res.Metadata["realmId"] != realm || res.APIBaseURL != rec.APIBaseURL || res.MetadataError != "" {
 		t.Errorf("the result does not say what was kept: %+v", res)
 	}
-	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, rec.APIBaseURL+"/companyinfo/"+rec.Metadata["realmId"], nil)
+	// What a function does with the token answer: nothing hard-coded but the API's paths.
+	u := rec.APIBaseURL + "/v3/company/" + rec.Metadata["realmId"] + "/companyinfo/" + rec.Metadata["realmId"]
+	if u != im.Want.APICheck {
+		t.Fatalf("the API URL built from the answer, %s, is not the imitation's %s", u, im.Want.APICheck)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	req.Header.Set("Authorization", "Bearer "+rec.AccessToken)
 	req.Header.Set("Accept", "application/json")
 	resp, err := im.Client.Do(req)
@@ -237,9 +242,9 @@ func TestTextUIShowsTheMetadata(t *testing.T) {
 	var out, errs strings.Builder
 	ui := &authorize.TextUI{Out: &out, Err: &errs}
 	ui.Done(&authorize.Result{Name: "qb", Metadata: map[string]string{"realmId": "9130357", "b": "x"},
-		APIBaseURL: "https://quickbooks.api.intuit.com/v3/company/9130357", Warnings: []string{tokens.MetadataNote + "the metadata call timed out"}})
+		APIBaseURL: "https://quickbooks.api.intuit.com", Warnings: []string{tokens.MetadataNote + "the metadata call timed out"}})
 	got := errs.String()
-	for _, want := range []string{"Connection metadata: b=x, realmId=9130357\n", "API base URL: https://quickbooks.api.intuit.com/v3/company/9130357\n", "Warning: connected, but"} {
+	for _, want := range []string{"Connection metadata: b=x, realmId=9130357\n", "API base URL: https://quickbooks.api.intuit.com\n", "Warning: connected, but"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("stderr %q lacks %q", got, want)
 		}

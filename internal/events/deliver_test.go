@@ -195,7 +195,7 @@ func TestOnlyAuthorizedDeliveriesCarryMetadata(t *testing.T) {
 	srv := httptest.NewServer(rcv)
 	defer srv.Close()
 	md := map[string]string{"realmId": "9130357"}
-	base := "https://quickbooks.api.intuit.com/v3/company/9130357"
+	base := "https://quickbooks.api.intuit.com"
 	for _, typ := range []authconn.EventType{authconn.EventAuthorized, authconn.EventNeedsReauthorization} {
 		ev := &authconn.Event{ID: "msg_5", Type: typ, Connection: "qb", At: time.Now(), Metadata: md, APIBaseURL: base}
 		if _, err := testDeliverer().send(context.Background(), ev, &store.Webhook{ID: "wh", URL: srv.URL, Secret: NewSecret()}, links{}); err != nil {
