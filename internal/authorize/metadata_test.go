@@ -1,11 +1,8 @@
 package authorize_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -117,35 +114,12 @@ func TestQuickBooksAnotherRealmIsRefused(t *testing.T) {
 	}
 }
 
-// noIDToken is a transport that drops the id_token of Xero's token answers: the imitation
-// sends one even when openid was not requested (Xero's documentation sends it only for
-// openid), and its claims name no audience, so the engine refuses the exchange. These tests
-// are about the metadata call, not the ID token.
-type noIDToken struct{ next http.RoundTripper }
-
-func (n noIDToken) RoundTrip(r *http.Request) (*http.Response, error) {
-	resp, err := n.next.RoundTrip(r)
-	if err != nil || r.URL.Path != "/connect/token" || resp.StatusCode != http.StatusOK {
-		return resp, err
-	}
-	defer resp.Body.Close()
-	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return nil, err
-	}
-	delete(body, "id_token")
-	b, _ := json.Marshal(body)
-	resp.Body, resp.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	resp.Header.Del("Content-Length")
-	return resp, nil
-}
-
-// xeroClient reaches im through next (im's transport when nil), without Xero's id_token.
+// xeroClient reaches im through next (im's transport when nil).
 func xeroClient(im *imitate.Imitation, next http.RoundTripper) *oauth.Client {
 	if next == nil {
 		next = im.Client.Transport
 	}
-	return &oauth.Client{HTTP: &http.Client{Transport: noIDToken{next: next}}}
+	return &oauth.Client{HTTP: &http.Client{Transport: next}}
 }
 
 // hangingMetadata is a transport that answers the API host's requests only when their
@@ -169,7 +143,6 @@ func (h hangingMetadata) RoundTrip(r *http.Request) (*http.Response, error) {
 // metadata, and says why in last_error and in the result's warnings.
 func TestMetadataCallFailuresKeepTheTokens(t *testing.T) {
 	t.Parallel()
-	scopes := []string{"offline_access", "accounting.transactions"}
 	cases := []struct {
 		name  string
 		setup func(im *imitate.Imitation) *oauth.Client
@@ -189,7 +162,7 @@ func TestMetadataCallFailuresKeepTheTokens(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			im := imitate.Xero(t)
-			st := imitatedStore(im, "xero", "xero", scopes)
+			st := imitatedStore(im, "xero", "xero", im.Want.Scopes)
 			oc := tc.setup(im)
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 			defer cancel()
@@ -223,7 +196,7 @@ func TestXeroMetadataCallPicksTheTenant(t *testing.T) {
 	im := imitate.Xero(t)
 	im.SetTenants(3)
 	second := im.Tenants()[1].ID
-	st := imitatedStore(im, "xero", "xero", []string{"offline_access", "accounting.transactions"})
+	st := imitatedStore(im, "xero", "xero", im.Want.Scopes)
 	c := st.Configs["xero"]
 	c.Params = map[string]string{"tenant_id": second}
 	st.Configs["xero"] = c
