@@ -44,7 +44,7 @@ const header = `# Providers
      Run 'make generate' (or 'go run ./scripts/providersdoc') after changing an entry. -->
 
 The provider catalog: one entry per provider (internal/catalog/providers/NAME.json, format in
-[catalog.md](catalog.md)). A connection names its entry with ` + "`provider`" + ` (or the entry is
+[catalog.md](catalog.md)). A connection names its entry with ` + "`provider_name`" + ` in Terraform or ` + "`tokend create --provider`" + ` (or the entry is
 found from the host of ` + "`provider_url`" + `) and sets the entry's parameters with
 ` + "`params`" + `; every value is checked against the parameter's pattern. Any other OpenID
 Connect or RFC 8414 provider uses the generic entry (` + "`oidc`" + `), with its endpoints from
