@@ -42,6 +42,6 @@
 // Adding a provider is one file: a constructor (func Name(t testing.TB) *Imitation) whose doc
 // comment cites the documentation pages it was written from, a *provider with its hosts,
 // Want, authRules, tokenRules and tenants, its handlers (token, metadata, API, revocation)
-// in the provider's own shapes, an entry in Providers and in Start's builders, and a script in imitate_test.go that
-// drives it with plain net/http.
+// in the provider's own shapes, an entry in Providers and in Start's builders, and a script
+// in imitate_test.go that drives it with plain net/http.
 package imitate
