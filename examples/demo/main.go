@@ -1,4 +1,5 @@
-// Command demo shows tailor's whole job on loopback; `make demo` runs it (through
+// Command demo shows tailor's whole job on loopback, ending with catalog connections
+// (QuickBooks, Xero) against imitations of those providers; `make demo` runs it (through
 // scripts/demo.sh, which builds tokend and the provider into bin/ first). It is built on the
 // test bed of internal/testenv, so the demo runs the same Vault, Hydra, Chromium and OpenTofu
 // as the tests, found the same way.
