@@ -37,6 +37,22 @@ func (p *Provider) entryURL(t catalog.Template, vals map[string]string) (string,
 	return rehost(s, p.hostOverrides), nil
 }
 
+// entryEndpoints returns the entry's endpoints with vals in their templates, each sent to the
+// connection's override origin for its host as entryURL does; the issuer is a name, not a
+// place, and stays.
+func (p *Provider) entryEndpoints(vals map[string]string) (Endpoints, error) {
+	e, err := p.preset().fill(vals)
+	if err != nil || len(p.hostOverrides) == 0 {
+		return e, err
+	}
+	for _, u := range []*string{&e.AuthURL, &e.TokenURL, &e.RefreshURL, &e.RevocationURL, &e.UserinfoURL, &e.DeviceAuthURL} {
+		if *u != "" {
+			*u = rehost(*u, p.hostOverrides)
+		}
+	}
+	return e, nil
+}
+
 // rehost returns raw with its scheme and host (and port) those of the override origin for
 // its host; raw itself when its host has none. Path, query and fragment are kept.
 func rehost(raw string, overrides map[string]string) string {

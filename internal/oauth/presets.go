@@ -130,29 +130,25 @@ func (p *Preset) params(own map[string]string, u *url.URL) map[string]string {
 // in, and the tenant; fields whose template cannot be filled stay empty.
 func (p *Preset) endpoints(u *url.URL) (Endpoints, string) {
 	vals := p.params(nil, u)
-	e, _ := (&Provider{Preset: p}).entryEndpoints(vals)
+	e, _ := p.fill(vals)
 	return e, vals[p.TenantParam()]
 }
 
-// entryEndpoints returns the entry's endpoints with vals in their templates, each through
-// entryURL (the connection's host overrides); the issuer is a name, not a place, and stays.
-func (p *Provider) entryEndpoints(vals map[string]string) (Endpoints, error) {
-	pre := p.preset()
-	e := Endpoints{AuthStyle: authStyleOf(pre.ClientAuth), IssParameter: pre.IssParameter, PKCE: pre.PKCEOn()}
-	var err error
-	if e.Issuer, err = pre.Fill(pre.URLs.Issuer, vals); err != nil {
-		return e, err
-	}
+// fill returns the preset's endpoints with vals in their templates.
+func (p *Preset) fill(vals map[string]string) (Endpoints, error) {
+	e := Endpoints{AuthStyle: authStyleOf(p.ClientAuth), IssParameter: p.IssParameter, PKCE: p.PKCEOn()}
 	for _, f := range []struct {
 		dst *string
 		t   catalog.Template
-	}{{&e.AuthURL, pre.URLs.Authorize}, {&e.TokenURL, pre.URLs.Token}, {&e.RefreshURL, pre.URLs.Refresh},
-		{&e.RevocationURL, pre.URLs.Revocation}, {&e.UserinfoURL, pre.URLs.Userinfo}, {&e.DeviceAuthURL, pre.URLs.DeviceAuthorization}} {
-		if *f.dst, err = p.entryURL(f.t, vals); err != nil {
+	}{{&e.Issuer, p.URLs.Issuer}, {&e.AuthURL, p.URLs.Authorize}, {&e.TokenURL, p.URLs.Token}, {&e.RefreshURL, p.URLs.Refresh},
+		{&e.RevocationURL, p.URLs.Revocation}, {&e.UserinfoURL, p.URLs.Userinfo}, {&e.DeviceAuthURL, p.URLs.DeviceAuthorization}} {
+		v, err := p.Fill(f.t, vals)
+		if err != nil {
 			return e, err
 		}
+		*f.dst = v
 	}
-	if pre.RevocationKind() == catalog.RevokeNone {
+	if p.RevocationKind() == catalog.RevokeNone {
 		e.RevocationURL = ""
 	}
 	return e, nil
