@@ -22,6 +22,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -228,6 +229,7 @@ type daemon struct {
 	api      *api.Server
 	webhooks *events.Deliverer
 	connect  *connect.Service // nil without --public-url
+	expiry   *connection.ExpiryWatcher
 }
 
 // newDaemon wires the daemon on st, in dependency order: the API key cache and the metrics,
@@ -247,7 +249,7 @@ func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func(
 	o := f.apiOptions(b, keys, metrics, ready, lim, log)
 	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
 		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
-	d := &daemon{broker: b}
+	d := &daemon{broker: b, expiry: connection.NewExpiryWatcher(connection.ExpiryOptions{Store: st, Logger: log})}
 	if f.publicURL != "" {
 		h, err := newHosted(ctx, st, *f, keys, log)
 		if err != nil {
@@ -297,11 +299,12 @@ func (f *serveFlags) apiOptions(b *broker.Broker, keys *api.KeyCache, metrics *a
 
 // startBackground starts every loop tokend serve runs beside answering requests, until ctx
 // ends: the broker's refresher, change follower and re-reads (broker.Run), the webhook
-// deliveries, with --public-url the sweep of expired pending authorizations, and unless
-// --no-warm the warm start.
+// deliveries, the client secrets' expiry notices, with --public-url the sweep of expired
+// pending authorizations, and unless --no-warm the warm start.
 func (d *daemon) startBackground(ctx context.Context, warmStart bool, log *slog.Logger) {
 	go d.broker.Run(ctx)
 	go d.webhooks.Run(ctx)
+	go d.expiry.Run(ctx)
 	if d.connect != nil {
 		go d.connect.Run(ctx)
 	}

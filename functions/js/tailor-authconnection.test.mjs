@@ -52,7 +52,11 @@ test("offline: unreachable tokend and missing configuration", async () => {
 
 test("live: getConnectionToken returns access_token, token_type and an RFC 3339 expires_at", live, async () => {
   const t = await globalThis.tailor.authconnection.getConnectionToken(env.TAILOR_TEST_CONNECTION);
-  assert.deepEqual(Object.keys(t).sort(), ["access_token", "expires_at", "token_type"]);
+  // The seed's three fields, plus metadata and api_base_url ({} and null for a connection
+  // whose catalog entry declares none, as the generic OpenID Connect one here).
+  assert.deepEqual(Object.keys(t).sort(), ["access_token", "api_base_url", "expires_at", "metadata", "token_type"]);
+  assert.deepEqual(t.metadata, {});
+  assert.equal(t.api_base_url, null);
   assert.ok(t.access_token.length > 10);
   assert.equal(t.token_type.toLowerCase(), "bearer");
   assert.match(t.expires_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);

@@ -18,10 +18,15 @@ const (
 	EventRecovered            EventType = "connection.recovered"
 	EventRevoked              EventType = "connection.revoked"
 	EventDeleted              EventType = "connection.deleted"
+	// EventClientSecretExpiring: the client secret expires in 30, 7 or 1 days;
+	// EventClientSecretExpired: it has expired.
+	EventClientSecretExpiring EventType = "connection.client_secret_expiring"
+	EventClientSecretExpired  EventType = "connection.client_secret_expired"
 )
 
 // EventTypes lists every event type.
-var EventTypes = []EventType{EventAuthorized, EventRefreshFailed, EventNeedsReauthorization, EventRecovered, EventRevoked, EventDeleted}
+var EventTypes = []EventType{EventAuthorized, EventRefreshFailed, EventNeedsReauthorization, EventRecovered, EventRevoked, EventDeleted,
+	EventClientSecretExpiring, EventClientSecretExpired}
 
 // Event is one state transition of a connection, as kept in the outbox. It carries no token
 // or secret, and no link: a connect link for a webhook that opted in is minted at send time
@@ -41,6 +46,15 @@ type Event struct {
 	// (tokend authorize --new-account, a new-account link, the status page's checkbox).
 	AccountChanged      bool `json:"account_changed,omitempty"`
 	NewAccountRequested bool `json:"new_account_requested,omitempty"`
+	// ClientSecretExpiresAt and DaysLeft (client_secret_expiring and client_secret_expired):
+	// when the client secret expires, and the notice's threshold in days (30, 7, 1; 0 once
+	// expired).
+	ClientSecretExpiresAt time.Time `json:"client_secret_expires_at,omitzero"`
+	DaysLeft              int       `json:"days_left,omitempty"`
+	// KeepUntil is the earliest time the outbox may remove the record once delivered: an
+	// emitter that may store the same id again until then finds it there (zero: the
+	// deliverer's usual hour).
+	KeepUntil time.Time `json:"keep_until,omitzero"`
 }
 
 // String is a short description for logs.
@@ -60,6 +74,14 @@ func EventID(typ EventType, name string, version int) string {
 // event may still be in the outbox, which would drop the new event as a duplicate.
 func AuthorizedEventID(name string, version int, at time.Time) string {
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d|%d", EventAuthorized, name, version, at.UnixNano())))
+	return "msg_" + hex.EncodeToString(sum[:12])
+}
+
+// SecretExpiryEventID is the id of the notice of type typ that connection name's client
+// secret, expiring at expiresAt, is days from expiry: every replica computes the same id,
+// and a new expiry date gives new ids.
+func SecretExpiryEventID(typ EventType, name string, days int, expiresAt time.Time) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s|%s|%d|%d", typ, name, days, expiresAt.UnixNano())))
 	return "msg_" + hex.EncodeToString(sum[:12])
 }
 

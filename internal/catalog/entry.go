@@ -14,6 +14,11 @@ type Entry struct {
 	DisplayName string `json:"display_name,omitempty"`
 	// Docs are the provider documentation pages the entry was written from.
 	Docs []string `json:"docs,omitempty"`
+	// Checked is the date (YYYY-MM-DD) the entry was last compared with the docs.
+	Checked string `json:"checked,omitempty"`
+	// GrantTypes are the grants the entry is for; GrantAuthorizationCode and
+	// GrantRefreshToken when empty.
+	GrantTypes []string `json:"grant_types,omitempty"`
 	// Hosts are the provider_url / issuer_url hosts that select the entry.
 	Hosts []string `json:"hosts,omitempty"`
 	// Params are the per-connection parameters (and metadata values) its templates use.
@@ -68,6 +73,23 @@ type Entry struct {
 	RedirectNotes string `json:"redirect_notes"`
 	// ConsentNotes says what the user sees or must choose at consent, when worth saying.
 	ConsentNotes string `json:"consent_notes,omitempty"`
+}
+
+// Grant types (Entry.GrantTypes).
+const (
+	GrantAuthorizationCode = "authorization_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantClientCredentials = "client_credentials"
+	GrantDeviceCode        = "urn:ietf:params:oauth:grant-type:device_code"
+)
+
+// Grants returns the entry's grant types: its own, else the authorization code grant with
+// refresh.
+func (e *Entry) Grants() []string {
+	if len(e.GrantTypes) == 0 {
+		return []string{GrantAuthorizationCode, GrantRefreshToken}
+	}
+	return e.GrantTypes
 }
 
 // Client authentication methods (Entry.ClientAuth).
@@ -231,6 +253,8 @@ type MetadataCall struct {
 	Method string `json:"method,omitempty"`
 	// Headers are sent with the call.
 	Headers map[string]string `json:"headers,omitempty"`
+	// Body is a JSON body sent with the call (a GraphQL query); no placeholders.
+	Body string `json:"body,omitempty"`
 	// Items is the dotted path to the list of items in the answer; empty: the answer itself
 	// (a list, or one object).
 	Items string `json:"items,omitempty"`

@@ -80,6 +80,7 @@ func checkHosts(entries []*Entry) error {
 
 var (
 	nameRE  = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+	dateRE  = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}$`)
 	fieldRE = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
 )
 
@@ -93,8 +94,19 @@ func (e *Entry) Validate() error {
 	if e.NoRefreshTokenAdvice == "" || e.RedirectNotes == "" {
 		bad("no_refresh_token_advice and redirect_notes are required")
 	}
-	if e.Name != GenericName && (len(e.Hosts) == 0 || len(e.URLs.Authorize) == 0 || len(e.URLs.Token) == 0) {
-		bad("hosts, endpoints.authorize and endpoints.token are required")
+	if e.Name != GenericName && (len(e.Hosts) == 0 || len(e.URLs.Token) == 0) {
+		bad("hosts and endpoints.token are required")
+	}
+	if e.Name != GenericName && slices.Contains(e.Grants(), GrantAuthorizationCode) && len(e.URLs.Authorize) == 0 {
+		bad("endpoints.authorize is required for the authorization_code grant")
+	}
+	if e.Checked != "" && !dateRE.MatchString(e.Checked) {
+		bad("checked %q: a date, YYYY-MM-DD", e.Checked)
+	}
+	for _, g := range e.GrantTypes {
+		if !slices.Contains([]string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantDeviceCode}, g) {
+			bad("grant_types: %q is not a known grant type", g)
+		}
 	}
 	errs = append(errs, e.checkParams(), e.checkTemplates(), e.checkChoices(), e.checkMetadata())
 	return errors.Join(errs...)
@@ -220,6 +232,9 @@ func (e *Entry) checkMetadata() error {
 		vals = append(vals, c.Values...)
 		if len(c.URL) == 0 || len(c.Values) == 0 {
 			errs = append(errs, errors.New("metadata.call: url and values are required"))
+		}
+		if c.Body != "" && !json.Valid([]byte(c.Body)) {
+			errs = append(errs, errors.New("metadata.call.body: not JSON"))
 		}
 		if !slices.Contains([]string{PickFirst, PickOnly, PickMatch}, c.Pick) {
 			errs = append(errs, fmt.Errorf("metadata.call.pick %q: first, only or match", c.Pick))

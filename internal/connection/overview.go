@@ -3,6 +3,7 @@ package connection
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -26,6 +27,16 @@ type Summary struct {
 	UpdatedAt          *time.Time `json:"updated_at,omitempty"`
 	LastError          string     `json:"last_error,omitempty"`
 	LastErrorAt        *time.Time `json:"last_error_at,omitempty"`
+	// ClientSecretExpiresAt is when the client secret expires, when the connection records
+	// it; ClientSecretExpiry says it in words at the time of the overview ("expires in 12
+	// days", "expired").
+	ClientSecretExpiresAt *time.Time `json:"client_secret_expires_at,omitempty"`
+	ClientSecretExpiry    string     `json:"client_secret_expiry,omitempty"`
+	// Metadata and APIBaseURL are the connection's non-secret values its provider's catalog
+	// entry names (realmId, instance_url, a tenant id) and its API base URL, from the token
+	// status summary.
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	APIBaseURL string            `json:"api_base_url,omitempty"`
 }
 
 // Lister is what Overview reads: *store.Store, or tailortest.MemStore in unit tests.
@@ -58,14 +69,35 @@ func Overview(ctx context.Context, st Lister) ([]Summary, error) {
 			Grant: c.Grant(), Status: string(ts.Status), Authorized: ts.Status == authconn.StatusAuthorized, LastError: ts.LastError}
 		s.ExpiresAt, s.RefreshTokenExpiry, s.LastErrorAt = timePtr(ts.Expiry), timePtr(ts.RefreshTokenExpiry), timePtr(ts.LastErrorAt)
 		s.UpdatedAt = timePtr(ts.UpdatedAt)
+		s.ClientSecretExpiresAt = timePtr(c.ClientSecretExpiresAt)
+		s.ClientSecretExpiry = SecretExpiryText(c.ClientSecretExpiresAt, time.Now())
+		s.Metadata, s.APIBaseURL = ts.Metadata, ts.APIBaseURL
 		out = append(out, s)
 	}
 	return out, nil
 }
 
-// ProviderName names the provider without network access: the preset, "custom" when both
-// endpoints are set explicitly, else "oidc" (found by discovery).
+// SecretExpiryText says when a client secret expiring at expiresAt expires, seen at now:
+// "expires in N days" (N rounded up), "expired", or "" when no date is recorded.
+func SecretExpiryText(expiresAt, now time.Time) string {
+	if expiresAt.IsZero() {
+		return ""
+	}
+	left := expiresAt.Sub(now)
+	if left <= 0 {
+		return "expired"
+	}
+	days := int((left + 24*time.Hour - 1) / (24 * time.Hour))
+	return fmt.Sprintf("expires in %d %s", days, plural(days, "day"))
+}
+
+// ProviderName names the provider without network access: the connection's catalog entry
+// when it names one, else the entry its URLs belong to, "custom" when both endpoints are set
+// explicitly, else "oidc" (found by discovery).
 func ProviderName(c *authconn.Connection) string {
+	if c.Provider != "" {
+		return c.Provider
+	}
 	if p, _ := oauth.PresetFor(c.ProviderURL, c.IssuerURL); p != oauth.Generic {
 		return p.Name
 	}

@@ -1,6 +1,6 @@
 // Package console is tokend's status page for administrators, at {public-url}/ui: every
-// connection with its provider, grant, status, token expiry, last refresh and last error,
-// and the actions "Reconnect" (a new connect link, or authorize now) and "Revoke".
+// connection with its provider, grant, status, token expiry, last refresh, client secret
+// expiry, metadata and API base URL, and last error, and the actions "Reconnect" (a new connect link, or authorize now) and "Revoke".
 //
 // Sign-in: an administrator presents an admin API key (`tokend keys create --admin`),
 // which is exchanged for a session of eight hours. The key is 256 random bits, stored

@@ -27,6 +27,8 @@ type pageBed struct {
 	// fails their reads and writes.
 	epochs   map[string]int
 	epochErr error
+	// sums, when set, is what the page lists.
+	sums []connection.Summary
 }
 
 func newPageBed(t *testing.T) *pageBed { return newPageBedAt(t, "https://tokend.example.com") }
@@ -50,6 +52,9 @@ func newPageBedAt(t *testing.T, public string) *pageBed {
 			return nil
 		},
 		Overview: func(context.Context) ([]connection.Summary, error) {
+			if b.sums != nil {
+				return b.sums, nil
+			}
 			return []connection.Summary{{Name: "google-oauth", Status: "authorized", Grant: "authorization_code"}}, nil
 		},
 		Revoke: func(_ context.Context, name string) error { b.revoked = append(b.revoked, name); return nil },

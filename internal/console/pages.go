@@ -1,7 +1,9 @@
 package console
 
 import (
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,13 +27,16 @@ var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 {{define "content"}}<nav><h1>Connections</h1>
 <form class="inline" method="post" action="/ui/logout"><input type="hidden" name="csrf" value="{{.CSRF}}"><button id="signout">Sign out</button></form></nav>
 {{if .Notice}}<p id="notice" class="{{if .NoticeOK}}ok{{else}}fail{{end}}">{{.Notice}}</p>{{end}}
-<table id="connections"><tr><th>Connection</th><th>Provider</th><th>Grant</th><th>Status</th><th>Token expires</th><th>Last refresh</th><th>Last error</th><th></th></tr>
+<table id="connections"><tr><th>Connection</th><th>Provider</th><th>Grant</th><th>Status</th><th>Token expires</th><th>Last refresh</th><th>Client secret</th><th>Metadata</th><th>Last error</th><th></th></tr>
 {{range .Rows}}<tr id="conn-{{.Name}}"><td class="mono">{{.Name}}</td><td>{{.Provider}}</td><td>{{.Grant}}</td>
-<td class="status {{.Class}}">{{.Status}}</td><td class="nowrap">{{.Expires}}</td><td class="nowrap">{{.Updated}}</td><td>{{if .Error}}<span title="{{.Error}}">{{.ShortError}}</span><br><small>{{.ErrorAt}}</small>{{end}}</td>
+<td class="status {{.Class}}">{{.Status}}</td><td class="nowrap">{{.Expires}}</td><td class="nowrap">{{.Updated}}</td>
+<td class="secret-expiry{{with .SecretClass}} {{.}}{{end}}">{{if .SecretExpiry}}{{.SecretExpiry}}<br><small>{{.SecretExpiresAt}}</small>{{else}}-{{end}}</td>
+<td class="metadata">{{range .Metadata}}<span class="mono">{{.Key}}</span>: <span class="mono">{{.Value}}</span><br>{{end}}{{if .APIBaseURL}}<small>API: <span class="mono">{{.APIBaseURL}}</span></small>{{end}}{{if not (or .Metadata .APIBaseURL)}}-{{end}}</td>
+<td>{{if .Error}}<span title="{{.Error}}">{{.ShortError}}</span><br><small>{{.ErrorAt}}</small>{{end}}</td>
 <td>{{if .CanConnect}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/reconnect"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="reconnect">Reconnect</button>
 <label><input type="checkbox" class="new-account" name="new_account" value="1"> a different account</label></form>{{end}}
 {{if .CanRevoke}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="revoke">Revoke</button></form>{{end}}</td></tr>
-{{else}}<tr><td colspan="8">No connections yet: create one with Terraform or <code>tokend create</code>.</td></tr>{{end}}
+{{else}}<tr><td colspan="10">No connections yet: create one with Terraform or <code>tokend create</code>.</td></tr>{{end}}
 </table>
 <p><small>Times are UTC. Updated {{.Now}}.</small></p>{{end}}`)
 
@@ -48,12 +53,35 @@ var linkPage = web.Parse("link", `{{define "title"}}Connect link{{end}}
 // row is one connection on the status page.
 type row struct {
 	Name, Provider, Grant, Status, Class, Expires, Updated, Error, ShortError, ErrorAt string
-	CanConnect, CanRevoke                                                              bool
+	// SecretExpiry ("expires in 12 days", "expired") and SecretExpiresAt say when the client
+	// secret expires, SecretClass how urgent it is.
+	SecretExpiry, SecretExpiresAt, SecretClass string
+	Metadata                                   []pair
+	APIBaseURL                                 string
+	CanConnect, CanRevoke                      bool
 }
+
+// pair is one value of a connection's metadata.
+type pair struct{ Key, Value string }
+
+// secretWarnBefore is how long before its expiry a client secret is shown as a warning.
+const secretWarnBefore = 30 * 24 * time.Hour
 
 func rowOf(s connection.Summary) row {
 	r := row{Name: s.Name, Provider: s.Provider, Grant: strings.ReplaceAll(s.Grant, "_", " "), Status: strings.ReplaceAll(s.Status, "_", " "),
-		Expires: when(s.ExpiresAt), Updated: when(s.UpdatedAt), Error: s.LastError, ShortError: short(s.LastError, 120), ErrorAt: when(s.LastErrorAt)}
+		Expires: when(s.ExpiresAt), Updated: when(s.UpdatedAt), Error: s.LastError, ShortError: short(s.LastError, 120), ErrorAt: when(s.LastErrorAt),
+		SecretExpiry: s.ClientSecretExpiry, SecretExpiresAt: when(s.ClientSecretExpiresAt), APIBaseURL: s.APIBaseURL}
+	for _, k := range slices.Sorted(maps.Keys(s.Metadata)) {
+		r.Metadata = append(r.Metadata, pair{k, s.Metadata[k]})
+	}
+	if s.ClientSecretExpiresAt != nil {
+		switch left := time.Until(*s.ClientSecretExpiresAt); {
+		case left <= 0:
+			r.SecretClass = "fail"
+		case left <= secretWarnBefore:
+			r.SecretClass = "warn"
+		}
+	}
 	switch authconn.Status(s.Status) {
 	case authconn.StatusAuthorized:
 		r.Class = "ok"

@@ -151,7 +151,7 @@ func (d *Deliverer) event(ctx context.Context, id string, hooks map[string]*stor
 		return
 	}
 	if d.finished(rec) {
-		if now.Sub(rec.Event.At) > d.o.Keep && d.o.Store.DeleteEvent(ctx, id) == nil {
+		if now.Sub(rec.Event.At) > d.o.Keep && now.After(rec.Event.KeepUntil) && d.o.Store.DeleteEvent(ctx, id) == nil {
 			d.log.Debug("webhooks: removed a delivered event", "event", id)
 		}
 		return
@@ -296,6 +296,10 @@ type payloadData struct {
 	// authorization replaced the connection's account, and whether an operator asked for it.
 	AccountChanged      *bool `json:"account_changed,omitempty"`
 	NewAccountRequested *bool `json:"new_account_requested,omitempty"`
+	// ClientSecretExpiresAt and DaysLeft (client_secret_expiring and client_secret_expired):
+	// when the client secret expires, and the notice's threshold (30, 7, 1; 0 once expired).
+	ClientSecretExpiresAt *time.Time `json:"client_secret_expires_at,omitempty"`
+	DaysLeft              *int       `json:"days_left,omitempty"`
 }
 
 // send POSTs ev to h, signed, with the URLs l; a 2xx answer is success. The message and
@@ -306,6 +310,10 @@ func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webho
 	if ev.Type == authconn.EventAuthorized {
 		changed, asked := ev.AccountChanged, ev.NewAccountRequested
 		data.AccountChanged, data.NewAccountRequested = &changed, &asked
+	}
+	if ev.Type == authconn.EventClientSecretExpiring || ev.Type == authconn.EventClientSecretExpired {
+		exp, days := ev.ClientSecretExpiresAt.UTC(), ev.DaysLeft
+		data.ClientSecretExpiresAt, data.DaysLeft = &exp, &days
 	}
 	body, err := json.Marshal(payload{Type: ev.Type, Timestamp: ev.At, Data: data})
 	if err != nil {

@@ -1,6 +1,6 @@
 // Package events tells webhooks when connections change: connection.authorized,
 // refresh_failed, needs_reauthorization (with a fresh connect link when tokend has a public
-// URL), recovered, revoked and deleted.
+// URL), recovered, revoked, deleted, client_secret_expiring and client_secret_expired.
 //
 // Events go through an outbox in Vault. The process that makes a transition (its
 // check-and-set write of the token record succeeded) stores the event under an id derived

@@ -212,7 +212,7 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 	}
 	tok, err := a.config.Exchange(c.withTokenCall(ctx, tc), cb.Code, opts...)
 	if err != nil {
-		return nil, classify("exchange", err, p.preset().ErrorCodes)
+		return nil, classify("exchange", err, p.preset())
 	}
 	t, err := c.token(p, tok, tc.body)
 	if err != nil {

@@ -289,7 +289,7 @@ func TestFallbackLifetimeAndTokenMetadata(t *testing.T) {
 	if m["instance_url"] != "https://acme.my.salesforce.com" || m["identity_url"] == "" {
 		t.Fatalf("metadata %v", m)
 	}
-	if base, err := p.APIBaseURL(m); err != nil || base != "https://acme.my.salesforce.com/services/data" {
+	if base, err := p.APIBaseURL(m); err != nil || base != "https://acme.my.salesforce.com/services/data/v62.0" {
 		t.Errorf("API base %q %v", base, err)
 	}
 	for _, evil := range []string{"https://evil.com", "https://acme.my.salesforce.com.evil.com", "https://acme.my.salesforce.com/x", "https://a@acme.my.salesforce.com"} {
@@ -306,11 +306,12 @@ func TestMetadataFromTheCallback(t *testing.T) {
 	if len(m) != 1 || m["realmId"] != "9130" {
 		t.Fatalf("callback metadata %v", m)
 	}
-	if base, err := p.APIBaseURL(m); err != nil || base != "https://quickbooks.api.intuit.com/v3/company/9130" {
+	if base, err := p.APIBaseURL(m); err != nil || base != "https://quickbooks.api.intuit.com" {
 		t.Errorf("API base %q %v", base, err)
 	}
-	if _, err := p.APIBaseURL(map[string]string{"realmId": "../../evil"}); err == nil {
-		t.Error("a hostile realmId filled the API base URL")
+	company := entryProvider(t, c, acme(`, "api": {"base_url": "https://api.acme.test/v3/company/{sub}"}`), map[string]string{"sub": "a"})
+	if _, err := company.APIBaseURL(map[string]string{"sub": "../../evil"}); err == nil {
+		t.Error("a hostile company id filled the API base URL")
 	}
 }
 
@@ -412,5 +413,25 @@ func TestFallbackToMetadataEndpoints(t *testing.T) {
 	}
 	if _, err := p.WithMetadata(map[string]string{"instance_url": "https://evil.test"}); err == nil {
 		t.Error("a metadata value off its pattern was used")
+	}
+}
+
+// TestErrorFieldOfAnErrorAnswer: a provider that keeps its error code in another field of a
+// non-2xx answer (HubSpot's "status", Notion's "code") is classified by the entry's
+// error_field and error_codes.
+func TestErrorFieldOfAnErrorAnswer(t *testing.T) {
+	c, _ := routed(t, func(seen) (int, any) {
+		return 400, map[string]any{"status": "BAD_REFRESH_TOKEN", "message": "missing or invalid refresh token"}
+	})
+	p := entryProvider(t, c, acme(`, "token_response": {"error_field": "status"}, "error_codes": {"BAD_REFRESH_TOKEN": "invalid_grant"}`), map[string]string{"sub": "a"})
+	if _, err := c.Refresh(context.Background(), p, secretCreds, "rt", nil); !IsInvalidGrant(err) {
+		t.Errorf("got %v, want invalid_grant", err)
+	}
+	c, _ = routed(t, func(seen) (int, any) {
+		return 400, map[string]any{"object": "error", "status": 400, "code": "invalid_grant", "message": "bad"}
+	})
+	p = entryProvider(t, c, acme(`, "token_response": {"error_field": "code"}`), map[string]string{"sub": "a"})
+	if _, err := c.Refresh(context.Background(), p, secretCreds, "rt", nil); !IsInvalidGrant(err) {
+		t.Errorf("got %v, want invalid_grant", err)
 	}
 }

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 )
 
@@ -107,9 +109,10 @@ func KindOf(err error) ErrorKind {
 	return KindTransient
 }
 
-// classify turns an error from x/oauth2 or net/http into an *Error. codes maps a provider's
-// own error codes to RFC 6749 codes (from its preset).
-func classify(op string, err error, codes map[string]string) *Error {
+// classify turns an error from x/oauth2 or net/http into an *Error. The preset names where
+// the provider's error answers keep their code (token_response.error_field: HubSpot's
+// "status", Notion's "code") and maps its own codes to RFC 6749 codes (error_codes).
+func classify(op string, err error, p *Preset) *Error {
 	if err == nil {
 		return nil
 	}
@@ -120,7 +123,10 @@ func classify(op string, err error, codes map[string]string) *Error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		code := re.ErrorCode
-		if std, ok := codes[code]; ok {
+		if code == "" {
+			code = answerCode(re.Body, p.TokenResponse.ErrorField)
+		}
+		if std, ok := p.ErrorCodes[code]; ok {
 			code = std
 		}
 		e := &Error{Op: op, Code: code, Description: truncate(re.ErrorDescription, 300)}
@@ -131,6 +137,20 @@ func classify(op string, err error, codes map[string]string) *Error {
 		return e
 	}
 	return transportError(op, err)
+}
+
+// answerCode returns the error code at field (a dotted path) of a JSON error answer, or "".
+func answerCode(body []byte, field string) string {
+	if field == "" || field == "error" {
+		return ""
+	}
+	var doc any
+	if json.Unmarshal(body, &doc) != nil {
+		return ""
+	}
+	v, _ := catalog.Lookup(doc, field)
+	s, _ := catalog.Scalar(v)
+	return truncate(s, 64)
 }
 
 // transportError is the *Error of a request that got no usable answer: the egress policy's

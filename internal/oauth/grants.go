@@ -28,7 +28,7 @@ func (c *Client) ClientCredentials(ctx context.Context, p *Provider, creds Crede
 		Scopes: cfg.Scopes, AuthStyle: cfg.Endpoint.AuthStyle}
 	tok, err := cc.Token(c.withTokenCall(ctx, tc))
 	if err != nil {
-		return nil, classify("client credentials", err, p.preset().ErrorCodes)
+		return nil, classify("client credentials", err, p.preset())
 	}
 	t, err := c.token(p, tok, tc.body)
 	if err != nil {
@@ -78,7 +78,7 @@ func (c *Client) DeviceAuth(ctx context.Context, p *Provider, creds Credentials,
 	}
 	da, err := cfg.DeviceAuth(c.withTransport(ctx, dc), opts...)
 	if err != nil {
-		return nil, classify("device authorization", err, p.preset().ErrorCodes)
+		return nil, classify("device authorization", err, p.preset())
 	}
 	d := &DeviceAuthorization{UserCode: da.UserCode, VerificationURI: da.VerificationURI,
 		VerificationURIComplete: da.VerificationURIComplete, Expiry: da.Expiry, Interval: time.Duration(da.Interval) * time.Second,
@@ -104,7 +104,7 @@ func (c *Client) DeviceToken(ctx context.Context, d *DeviceAuthorization) (*Toke
 		if errors.Is(err, context.DeadlineExceeded) && !d.Expiry.IsZero() && !time.Now().Before(d.Expiry) {
 			return nil, &Error{Op: "device token", Kind: KindRejected, Code: "expired_token", Description: "the device code expired before the user approved"}
 		}
-		return nil, classify("device token", err, p.preset().ErrorCodes)
+		return nil, classify("device token", err, p.preset())
 	}
 	t, err := c.token(p, tok, dc.body)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -149,11 +150,18 @@ func (p *Provider) metadataRequest(ctx context.Context, call *catalog.MetadataCa
 	if method == "" {
 		method = http.MethodGet
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	var body io.Reader
+	if call.Body != "" {
+		body = strings.NewReader(call.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, &MetadataError{Kind: MetadataCallFailed, Err: errors.New("the call's URL is not valid")}
 	}
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range headers {
 		req.Header.Set(k, v)
 	}

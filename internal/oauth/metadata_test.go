@@ -89,3 +89,20 @@ func TestFetchMetadataWithoutACall(t *testing.T) {
 		t.Errorf("%v %v, %d requests", m, err, len(rs.reqs))
 	}
 }
+
+// TestFetchMetadataSendsTheBody: a call with a body (a GraphQL query) posts it as JSON.
+func TestFetchMetadataSendsTheBody(t *testing.T) {
+	c, rs := routed(t, func(s seen) (int, any) {
+		if s.Method != "POST" || s.ContentType != "application/json" || s.JSON["query"] != "{ organization { id } }" {
+			return 400, map[string]any{"errors": []any{map[string]any{"message": "bad query"}}}
+		}
+		return 200, map[string]any{"data": map[string]any{"organization": map[string]any{"id": "org-1"}}}
+	})
+	p := entryProvider(t, c, acme(`, "metadata": {"call": {"url": "https://api.acme.test/graphql", "method": "POST",
+	  "body": "{\"query\": \"{ organization { id } }\"}", "items": "data.organization", "pick": "only",
+	  "values": [{"name": "organization_id", "from": "id"}]}}`), map[string]string{"sub": "a"})
+	m, err := c.FetchMetadata(context.Background(), p, "at-1", nil)
+	if err != nil || m["organization_id"] != "org-1" {
+		t.Fatalf("got %v %v (request %+v)", m, err, rs.last(t))
+	}
+}

@@ -126,14 +126,6 @@ func (p *Preset) params(own map[string]string, u *url.URL) map[string]string {
 	return out
 }
 
-// endpoints returns the preset's endpoints for the connection URL u, with the tenant filled
-// in, and the tenant; fields whose template cannot be filled stay empty.
-func (p *Preset) endpoints(u *url.URL) (Endpoints, string) {
-	vals := p.params(nil, u)
-	e, _ := p.fill(vals)
-	return e, vals[p.TenantParam()]
-}
-
 // fill returns the preset's endpoints with vals in their templates.
 func (p *Preset) fill(vals map[string]string) (Endpoints, error) {
 	e := Endpoints{AuthStyle: authStyleOf(p.ClientAuth), IssParameter: p.IssParameter, PKCE: p.PKCEOn()}

@@ -42,7 +42,7 @@ func TestPresetTable(t *testing.T) {
 			}
 			seenHost[h] = p.Name
 		}
-		e, _ := p.endpoints(&url.URL{Scheme: "https", Host: p.Hosts[0], Path: "/tenant-x"})
+		e, _ := p.fill(p.params(sampleParams(p), &url.URL{Scheme: "https", Host: p.Hosts[0], Path: "/tenant-x"}))
 		for field, v := range map[string]string{"issuer": e.Issuer, "auth": e.AuthURL, "token": e.TokenURL, "revocation": e.RevocationURL} {
 			if v == "" && (field == "issuer" || field == "revocation") {
 				continue // not every provider is OpenID Connect or has RFC 7009
@@ -52,6 +52,18 @@ func TestPresetTable(t *testing.T) {
 			}
 		}
 	}
+}
+
+// sampleParams gives "tenant-x" to each parameter of p without a default that a connection
+// must set (its pattern takes such a name: a shop, a subdomain).
+func sampleParams(p *Preset) map[string]string {
+	out := map[string]string{}
+	for _, d := range p.Params {
+		if d.Default == "" && regexp.MustCompile(d.Pattern).MatchString("tenant-x") {
+			out[d.Name] = "tenant-x"
+		}
+	}
+	return out
 }
 
 // TestNoProviderNameChecksOutsideThePresets keeps provider knowledge in the Presets table:

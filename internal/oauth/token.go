@@ -173,7 +173,7 @@ func (c *Client) Refresh(ctx context.Context, p *Provider, creds Credentials, re
 	src := cfg.TokenSource(c.withTokenCall(ctx, tc), &oauth2.Token{RefreshToken: refreshToken, Expiry: time.Unix(1, 0)})
 	tok, err := src.Token()
 	if err != nil {
-		return nil, classify("refresh", err, p.preset().ErrorCodes)
+		return nil, classify("refresh", err, p.preset())
 	}
 	t, err := c.token(p, tok, tc.body)
 	if err != nil {

@@ -121,7 +121,8 @@ func (im *Imitation) checkAuthorization(q url.Values) (*grant, *ConsentError) {
 	if bad != "" {
 		return nil, redirectError(q, "invalid_scope", fmt.Sprintf("unknown scope %q", bad))
 	}
-	g := &grant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"), scopes: scopes, extra: map[string]string{}}
+	g := &grant{clientID: q.Get("client_id"), redirectURI: q.Get("redirect_uri"), scopes: scopes, nonce: q.Get("nonce"),
+		extra: map[string]string{}}
 	if cerr := a.checkPKCE(q, g); cerr != nil {
 		return nil, cerr
 	}

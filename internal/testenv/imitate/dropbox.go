@@ -7,15 +7,23 @@ import (
 )
 
 // Dropbox imitates Dropbox's OAuth 2.0 code flow with short-lived access tokens. Written from:
+//
 //   - https://dropbox.tech/developers/using-oauth-2-0-with-offline-access (short-lived access
 //     tokens; token_access_type=offline on the authorization URL for a refresh token; the
 //     refresh answer has a new access token and expires_in but no new refresh token; without
 //     offline, no refresh token at all)
+//
 //   - https://github.com/Shopify/react-native-app-auth/blob/main/docs/config-examples/dropbox.md
 //     (https://www.dropbox.com/oauth2/authorize and /oauth2/token; a client secret is needed;
 //     account_id in the token answer)
+//
 //   - https://dropbox.github.io/dropbox-sdk-dotnet/gh-pages/obj/api/Dropbox.Api.TokenAccessType.html
 //     (online: a short-lived token; offline: a short-lived token and a refresh token)
+//
+//   - https://www.dropbox.com/developers/documentation/http/documentation#auth-token-revoke
+//     (POST https://api.dropboxapi.com/2/auth/token/revoke, no body: disables the access token
+//     that authenticates the call, its refresh token and the refresh token's other access
+//     tokens)
 //
 // The API's RPC endpoints take POST; POST https://api.dropboxapi.com/2/users/get_current_account
 // is the check.
@@ -47,6 +55,7 @@ func dropbox() *provider {
 		mux.HandleFunc("POST www.dropbox.com/oauth2/token", im.dropboxToken)
 		mux.HandleFunc("POST api.dropboxapi.com/oauth2/token", im.dropboxToken)
 		mux.HandleFunc("POST api.dropboxapi.com/2/users/get_current_account", im.dropboxAccount)
+		mux.HandleFunc("POST api.dropboxapi.com/2/auth/token/revoke", im.dropboxRevoke)
 	}
 	return p
 }
@@ -82,4 +91,15 @@ func (im *Imitation) dropboxAccount(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"account_id": im.p.tenant(0).ID, "email": "franz@example.com",
 		"name": map[string]string{"display_name": "Franz Ferdinand (Personal)"}})
+}
+
+// dropboxRevoke disables the access token that authenticates the call and its grant.
+func (im *Imitation) dropboxRevoke(w http.ResponseWriter, r *http.Request) {
+	token, ok := cutPrefixFold(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || im.granted(token) == nil {
+		writeJSON(w, http.StatusUnauthorized, map[string]any{"error_summary": "invalid_access_token/", "error": map[string]string{".tag": "invalid_access_token"}})
+		return
+	}
+	im.revoke(token, true)
+	writeJSON(w, http.StatusOK, nil)
 }

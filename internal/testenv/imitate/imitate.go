@@ -73,6 +73,9 @@ type Want struct {
 	// APICheck is one API URL that answers 200 to a request with a correctly presented
 	// token; APIMethod is its method (GET when empty).
 	APICheck, APIMethod string
+	// AppAPICheck is one API URL (GET) that answers 200 to an application's own token (the
+	// client credentials grant), where the provider serves that grant.
+	AppAPICheck string
 	// RotatesRefresh says whether a refresh answers with a new refresh token and retires
 	// the old one.
 	RotatesRefresh bool

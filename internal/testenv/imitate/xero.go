@@ -28,7 +28,10 @@ import (
 // answer) whose authentication_event_id claim matches the authEventId of the connections made
 // by that authorization, which is how a client picks them out of several (the claim is the
 // one Nango's post-connection hook reads, per /work/shared/notes/catalog.md; the pages above
-// do not show the claims). Its signature is not a real one.
+// do not show the claims). Its signature is not a real one. With the openid scope the answer
+// carries an ID token (skillmd.ai's answer above) whose claims are OpenID Connect's (Xero's
+// identity server is an OpenID Connect provider, https://identity.xero.com/.well-known/openid-configuration):
+// iss https://identity.xero.com, aud the client, and the request's nonce.
 func Xero(t testing.TB) *Imitation { return start(t, xero()) }
 
 func xero() *provider {
@@ -79,7 +82,7 @@ func (im *Imitation) xeroToken(w http.ResponseWriter, r *http.Request) {
 	body := map[string]any{"access_token": is.access, "expires_in": 1800, "token_type": "Bearer",
 		"refresh_token": is.refresh, "scope": is.g.scopeString(" ")}
 	if !is.refreshed {
-		body["id_token"] = "eyJhbGciOiJSUzI1NiJ9.e30.c2ln"
+		body["id_token"] = idToken("https://identity.xero.com", "8f7e3d5a-1b2c-4d6e-9f80-a1b2c3d4e5f6", is.g)
 	}
 	writeJSON(w, http.StatusOK, body)
 }

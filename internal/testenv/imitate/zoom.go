@@ -13,6 +13,10 @@ import (
 //     becomes invalid; an authorization code lives five minutes and is single use)
 //   - https://raw.githubusercontent.com/anthropics/knowledge-work-plugins/main/partner-built/zoom-plugin/skills/rest-api/references/authentication.md
 //     (the token answer: access_token, token_type, expires_in, scope; API calls with Bearer)
+//   - https://developers.zoom.us/docs/integrations/oauth/#revoking-an-access-token (as quoted in
+//     https://developers.qodex.ai/zoom-public/get-started-fast-with-zoom-apis/api-authorization-authentication-legacy-applications-oauth-app-oauth-2-0/revoke-an-access-token-1:
+//     POST https://zoom.us/oauth/revoke with Basic client authentication and token=... as a
+//     form; the answer {"status": "success"})
 //
 // Scopes are set on the app, so the authorization URL carries none; errors follow RFC 6749,
 // as the pages read do not show Zoom's error body.
@@ -32,6 +36,7 @@ func zoom() *provider {
 	p.routes = func(im *Imitation, mux *http.ServeMux) {
 		mux.HandleFunc("POST zoom.us/oauth/token", im.zoomToken)
 		mux.HandleFunc("GET api.zoom.us/v2/users/me", im.zoomMe)
+		mux.HandleFunc("POST zoom.us/oauth/revoke", im.zoomRevoke)
 	}
 	return p
 }
@@ -53,4 +58,21 @@ func (im *Imitation) zoomMe(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": "KDcuGIm1QgePTO8WbOqwIQ", "first_name": "Jill", "last_name": "Chill",
 		"email": "jchill@example.com", "account_id": im.p.tenant(0).ID})
+}
+
+// zoomRevoke revokes a token given as a form, with Basic client authentication, and its grant.
+func (im *Imitation) zoomRevoke(w http.ResponseWriter, r *http.Request) {
+	params, ferr := readParams(r, bodyForm)
+	if ferr == nil {
+		ferr = im.authenticate(r, params)
+	}
+	if ferr != nil {
+		writeRFC6749(w, ferr)
+		return
+	}
+	if !im.revoke(params.Get("token"), true) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "reason": "Invalid Token!"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "success"})
 }

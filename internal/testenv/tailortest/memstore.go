@@ -44,6 +44,9 @@ type MemStore struct {
 	Leases map[string]store.Lease
 	// ClientSecret is what GetClientSecret returns for every connection ("s" when empty).
 	ClientSecret string
+	// Statuses holds what GetTokenStatus reports, by connection (the token status summary
+	// Vault keeps in custom metadata); the zero status when missing.
+	Statuses map[string]authconn.TokenStatus
 	// Now is the clock of the leases (when they are held, until when); time.Now when nil. A
 	// test that gives the broker a clock (broker.Options.Now) gives the store the same one.
 	Now func() time.Time
@@ -212,9 +215,12 @@ func (m *MemStore) ListConnections(context.Context) ([]string, error) {
 	return out, nil
 }
 
-// GetTokenStatus implements broker.Store.
-func (m *MemStore) GetTokenStatus(context.Context, string) (authconn.TokenStatus, error) {
-	return authconn.TokenStatus{}, nil
+// GetTokenStatus implements broker.Store: the status a test seeded in Statuses, else the
+// zero status.
+func (m *MemStore) GetTokenStatus(_ context.Context, name string) (authconn.TokenStatus, error) {
+	m.Mu.Lock()
+	defer m.Mu.Unlock()
+	return m.Statuses[name], nil
 }
 
 // Ping implements broker.Store.
