@@ -52,6 +52,9 @@ type Entry struct {
 	TokenHeaders map[string]string `json:"token_headers,omitempty"`
 	// TokenBody is how token requests are encoded: BodyForm (when empty) or BodyJSON.
 	TokenBody string `json:"token_body,omitempty"`
+	// TokenQuery names token-request parameters also sent in the token URL's query (ClickUp
+	// wants client_id there). Never a secret: the loader refuses secret-looking names.
+	TokenQuery []string `json:"token_query,omitempty"`
 	// TokenResponse says where tokens, lifetimes and errors are in the token answer.
 	TokenResponse TokenResponse `json:"token_response,omitzero"`
 	// ErrorCodes maps the provider's own token-endpoint error codes to RFC 6749 codes.
@@ -255,6 +258,9 @@ type MetadataCall struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Body is a JSON body sent with the call (a GraphQL query); no placeholders.
 	Body string `json:"body,omitempty"`
+	// TokenPrefix, when set, goes before the token in place of the API's prefix: the call
+	// takes the token differently from the API (Mailchimp's metadata endpoint: "OAuth ").
+	TokenPrefix string `json:"token_prefix,omitempty"`
 	// Items is the dotted path to the list of items in the answer; empty: the answer itself
 	// (a list, or one object).
 	Items string `json:"items,omitempty"`

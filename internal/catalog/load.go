@@ -108,6 +108,11 @@ func (e *Entry) Validate() error {
 			bad("grant_types: %q is not a known grant type", g)
 		}
 	}
+	for _, n := range e.TokenQuery {
+		if IsSecretName(n) {
+			bad("token_query %q: a secret never goes in a URL", n)
+		}
+	}
 	errs = append(errs, e.checkParams(), e.checkTemplates(), e.checkChoices(), e.checkMetadata())
 	return errors.Join(errs...)
 }

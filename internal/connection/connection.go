@@ -274,6 +274,9 @@ func revokeAtProvider(ctx context.Context, st Store, oc *oauth.Client, conn *sto
 	if err != nil {
 		return fmt.Errorf("reading the client's credentials (the revocation request must authenticate the client): %w", err)
 	}
+	if prov.RevokesWithAccessToken() {
+		return revokeGrantWithAccessToken(ctx, oc, prov, creds, ts, res)
+	}
 	if ts.RefreshToken != "" {
 		if err := oc.Revoke(ctx, prov, creds, ts.RefreshToken, "refresh_token"); err != nil {
 			return fmt.Errorf("revoking the refresh token: %w", err)
@@ -289,6 +292,23 @@ func revokeAtProvider(ctx context.Context, st Store, oc *oauth.Client, conn *sto
 		} else {
 			res.Revoked = append(res.Revoked, "access_token")
 		}
+	}
+	return nil
+}
+
+// revokeGrantWithAccessToken ends the grant with the provider's API call, which takes the
+// access token (never the refresh token, which would go to the API as a bearer token).
+func revokeGrantWithAccessToken(ctx context.Context, oc *oauth.Client, prov *oauth.Provider, creds oauth.Credentials, ts *store.TokenRecord, res *Result) error {
+	if ts.AccessToken == "" {
+		res.RevokeSkipped = "the provider revokes a grant with its access token, and the token record holds none; remove the app's access in the provider's console to end the grant there"
+		return nil
+	}
+	if err := oc.Revoke(ctx, prov, creds, ts.AccessToken, "access_token"); err != nil {
+		return fmt.Errorf("revoking the grant with the access token: %w", err)
+	}
+	res.Revoked = append(res.Revoked, "access_token")
+	if ts.RefreshToken != "" {
+		res.Revoked = append(res.Revoked, "refresh_token")
 	}
 	return nil
 }

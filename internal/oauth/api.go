@@ -49,10 +49,17 @@ func (p *Provider) APIHeaders(token string, metadata map[string]string) (http.He
 // X-Shopify-Access-Token with no prefix).
 func (p *Provider) PresentToken(h http.Header, token string) {
 	api := p.preset().API
-	name, prefix := api.TokenHeader, api.TokenPrefix
-	if name == "" && prefix == "" {
-		name, prefix = "Authorization", "Bearer "
+	prefix := api.TokenPrefix
+	if api.TokenHeader == "" && prefix == "" {
+		prefix = "Bearer "
 	}
+	p.presentWith(h, prefix, token)
+}
+
+// presentWith puts prefix and token into the API's token header (Authorization when the
+// entry names none).
+func (p *Provider) presentWith(h http.Header, prefix, token string) {
+	name := p.preset().API.TokenHeader
 	if name == "" {
 		name = "Authorization"
 	}
@@ -74,8 +81,12 @@ func (p *Provider) WithMetadata(metadata map[string]string) (*Provider, error) {
 	if err != nil {
 		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
 	}
+	extra, err := pre.fillSteps(p.values(metadata))
+	if err != nil {
+		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
+	}
 	q := *p
-	q.Endpoints = e
+	q.Endpoints, q.extra = e, extra
 	q.Endpoints.AuthStyle = p.AuthStyle // the connection's client_auth stays
 	q.PKCE = p.PKCE
 	return &q, nil

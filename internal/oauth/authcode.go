@@ -13,6 +13,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 )
 
 // AuthRequest is one authorization-code attempt: the URL to open and the values the
@@ -200,7 +201,10 @@ func issuerMatches(p *Provider, iss string) bool {
 // Exchange trades the callback's code for tokens at the token endpoint, with the PKCE
 // verifier, and checks the ID token when one comes back (nonce, audience, issuer).
 func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*Token, error) {
-	p := a.provider
+	p, cfg, err := a.withCallback(cb)
+	if err != nil {
+		return nil, err
+	}
 	ctx = p.allow(ctx)
 	tc, err := c.tokenCall(p, "authorization_code", a.Scopes, a.creds)
 	if err != nil {
@@ -210,7 +214,7 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 	if a.verifier != "" {
 		opts = append(opts, oauth2.VerifierOption(a.verifier))
 	}
-	tok, err := a.config.Exchange(c.withTokenCall(ctx, tc), cb.Code, opts...)
+	tok, err := cfg.Exchange(c.withTokenCall(ctx, tc), cb.Code, opts...)
 	if err != nil {
 		return nil, classify("exchange", err, p.preset())
 	}
@@ -224,6 +228,26 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 		}
 	}
 	return t, nil
+}
+
+// withCallback returns the provider and configuration of the code exchange: the request's,
+// with the endpoints filled again when the callback carries metadata the token endpoint's
+// template uses (Zoho's accounts-server names the data center whose token endpoint takes the
+// code). Otherwise the request's endpoints, connection overrides included, stay.
+func (a *AuthRequest) withCallback(cb *Callback) (*Provider, *oauth2.Config, error) {
+	md := a.provider.Metadata(cb, nil)
+	if !slices.ContainsFunc(a.provider.preset().URLs.Token, func(alt string) bool {
+		return slices.ContainsFunc(catalog.Placeholders(alt), func(n string) bool { return md[n] != "" })
+	}) {
+		return a.provider, a.config, nil
+	}
+	p, err := a.provider.WithMetadata(md)
+	if err != nil || p.TokenURL == a.provider.TokenURL {
+		return a.provider, a.config, err
+	}
+	cfg := *a.config
+	cfg.Endpoint.TokenURL = p.TokenURL
+	return p, &cfg, nil
 }
 
 // withParams adds the values v (audience, resource indicators: possibly several) to the

@@ -166,6 +166,9 @@ func (p *Provider) metadataRequest(ctx context.Context, call *catalog.MetadataCa
 		req.Header.Set(k, v)
 	}
 	p.PresentToken(req.Header, token)
+	if call.TokenPrefix != "" {
+		p.presentWith(req.Header, call.TokenPrefix, token)
+	}
 	return req, nil
 }
 

@@ -176,17 +176,49 @@ func (p *Preset) issuerMatches(issuer, tenant, iss string) bool {
 	return t != "" && !strings.Contains(t, "/")
 }
 
-// fillSteps returns the preset's extra parameters per step with vals in their values.
+// fillSteps returns the preset's extra parameters per step with vals in their values. A
+// parameter whose value is metadata not learnt yet (Stripe's stripe_user_id on revocation)
+// is left out until Provider.WithMetadata fills the steps again.
 func (p *Preset) fillSteps(vals map[string]string) (catalog.StepParams, error) {
 	var out catalog.StepParams
-	var err error
 	for _, f := range []struct{ dst, src *map[string]string }{{&out.Authorize, &p.ExtraParams.Authorize},
 		{&out.Token, &p.ExtraParams.Token}, {&out.Refresh, &p.ExtraParams.Refresh}, {&out.Revoke, &p.ExtraParams.Revoke}} {
-		if *f.dst, err = p.FillValues(*f.src, vals); err != nil {
-			return out, err
+		for k, v := range *f.src {
+			fv, err := p.FillValue(v, vals)
+			if err != nil && p.unlearnt(v, vals) {
+				continue
+			}
+			if err != nil {
+				return out, err
+			}
+			if *f.dst == nil {
+				*f.dst = map[string]string{}
+			}
+			(*f.dst)[k] = fv
 		}
 	}
 	return out, nil
+}
+
+// unlearnt reports whether a placeholder of s names a metadata value that vals lack.
+func (p *Preset) unlearnt(s string, vals map[string]string) bool {
+	for _, name := range catalog.Placeholders(s) {
+		if p.Value(name, vals) == "" && p.learns(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// learns reports whether name is a metadata value of the preset (callback, token answer or
+// the post-connect call).
+func (p *Preset) learns(name string) bool {
+	m := p.Metadata
+	all := slices.Concat(m.Callback, m.Token)
+	if m.Call != nil {
+		all = append(all, m.Call.Values...)
+	}
+	return slices.ContainsFunc(all, func(v catalog.Value) bool { return v.Name == name })
 }
 
 // literalURLs returns the preset's endpoint alternatives whose scheme and host hold no

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 )
 
 // TestPresetTable checks what every preset must declare: a unique name and hosts, https
@@ -47,6 +48,9 @@ func TestPresetTable(t *testing.T) {
 			if v == "" && (field == "issuer" || field == "revocation") {
 				continue // not every provider is OpenID Connect or has RFC 7009
 			}
+			if v == "" && field == "auth" && !slices.Contains(p.Grants(), catalog.GrantAuthorizationCode) {
+				continue // application permissions: no user, no authorization endpoint
+			}
 			if err := authconn.ValidateURL(field, v); err != nil || strings.Contains(v, "{") {
 				t.Errorf("preset %q: %s endpoint %q: %v", p.Name, field, v, err)
 			}
@@ -55,12 +59,16 @@ func TestPresetTable(t *testing.T) {
 }
 
 // sampleParams gives "tenant-x" to each parameter of p without a default that a connection
-// must set (its pattern takes such a name: a shop, a subdomain).
+// must set (its pattern takes such a name: a shop, a subdomain), or else "tenant-x" in place
+// of the first label of p's first host (a whole host: tenant-x.okta.com).
 func sampleParams(p *Preset) map[string]string {
 	out := map[string]string{}
+	_, domain, _ := strings.Cut(p.Hosts[0], ".")
 	for _, d := range p.Params {
-		if d.Default == "" && regexp.MustCompile(d.Pattern).MatchString("tenant-x") {
-			out[d.Name] = "tenant-x"
+		for _, v := range []string{"tenant-x", "tenant-x." + domain} {
+			if d.Default == "" && out[d.Name] == "" && regexp.MustCompile(d.Pattern).MatchString(v) {
+				out[d.Name] = v
+			}
 		}
 	}
 	return out

@@ -314,7 +314,8 @@ func (p *Provider) requestParams() url.Values {
 // resources, and the client assertion of a private_key_jwt client.
 func (c *Client) tokenCall(p *Provider, grant string, scopes []string, creds Credentials) (*tokenCall, error) {
 	pre := p.preset()
-	tc := &tokenCall{headers: pre.TokenHeaders, form: p.requestParams(), json: pre.TokenBody == catalog.BodyJSON, answer: pre.TokenResponse}
+	tc := &tokenCall{headers: pre.TokenHeaders, form: p.requestParams(), json: pre.TokenBody == catalog.BodyJSON,
+		query: pre.TokenQuery, answer: pre.TokenResponse}
 	if grant == "refresh_token" && pre.RefreshWithScopes && len(scopes) > 0 {
 		tc.form.Set("scope", strings.Join(scopes, pre.Separator()))
 	}

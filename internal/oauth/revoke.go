@@ -135,6 +135,14 @@ func (c *Client) sendRevoke(req *http.Request, p *Provider) error {
 	return &Error{Op: "revoke", Kind: kindOf(status, e.Error), StatusCode: resp.StatusCode, Code: e.Error, Description: truncate(e.Description, 300)}
 }
 
+// RevokesWithAccessToken reports whether the provider's revocation is a call of its API
+// (catalog.RevokeCall: Slack's auth.revoke, Dropbox's /2/auth/token/revoke) that takes the
+// access token as the API does and ends the whole grant; such a call must never be given
+// the refresh token.
+func (p *Provider) RevokesWithAccessToken() bool {
+	return p.RevocationURL != "" && p.preset().RevocationKind() == catalog.RevokeCall
+}
+
 // revokeCall revokes token with the entry's provider-specific call (RevokeCall): its method
 // to the revocation URL, the token presented as the API takes it, the extra revoke
 // parameters in the query (GET, DELETE) or as a form.

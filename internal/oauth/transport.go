@@ -30,6 +30,7 @@ type tokenCall struct {
 	headers map[string]string
 	form    url.Values // added to the request body (values the request has are kept)
 	json    bool       // send the body as a JSON object instead of a form
+	query   []string   // parameters also sent in the URL's query (never secrets)
 	answer  catalog.TokenResponse
 	body    []byte
 
@@ -121,7 +122,7 @@ func (t *tokenCall) normalize(resp *http.Response, body []byte) (*http.Response,
 // addForm adds the extra form values to the body of the request, and encodes the body as a
 // JSON object when the entry asks for it.
 func (t *tokenCall) addForm(req *http.Request) error {
-	if (len(t.form) == 0 && !t.json) || req.Body == nil {
+	if (len(t.form) == 0 && !t.json && len(t.query) == 0) || req.Body == nil {
 		return nil
 	}
 	raw, err := io.ReadAll(req.Body)
@@ -137,6 +138,7 @@ func (t *tokenCall) addForm(req *http.Request) error {
 			}
 		}
 		raw = []byte(vals.Encode())
+		t.setQuery(req, vals)
 		if t.json {
 			raw = jsonBody(vals)
 			req.Header.Set("Content-Type", "application/json")
@@ -146,6 +148,20 @@ func (t *tokenCall) addForm(req *http.Request) error {
 	req.ContentLength = int64(len(raw))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(raw)), nil }
 	return nil
+}
+
+// setQuery copies the values of the entry's token_query parameters into the URL's query.
+func (t *tokenCall) setQuery(req *http.Request, vals url.Values) {
+	if len(t.query) == 0 {
+		return
+	}
+	q := req.URL.Query()
+	for _, k := range t.query {
+		if v := vals.Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	req.URL.RawQuery = q.Encode()
 }
 
 // jsonBody encodes form values as a JSON object of strings (the first value of each).

@@ -107,6 +107,8 @@ func quirks(e *catalog.Entry) []string {
 	add(len(e.DefaultScopes) > 0, "default scopes "+strings.Join(e.DefaultScopes, " "))
 	add(len(e.RequiredScopes) > 0, "always requests "+strings.Join(e.RequiredScopes, " "))
 	add(e.TokenBody == catalog.BodyJSON, "JSON token body")
+	add(len(e.TokenQuery) > 0, "token URL query "+strings.Join(e.TokenQuery, " "))
+	add(e.Metadata.Call != nil && e.Metadata.Call.TokenPrefix != "", "metadata call takes the token another way")
 	add(len(e.URLs.Refresh) > 0, "own refresh URL")
 	add(len(e.TokenHeaders) > 0, "token headers "+sortedKeys(e.TokenHeaders))
 	for step, m := range map[string]map[string]string{"authorize": e.ExtraParams.Authorize, "token": e.ExtraParams.Token,

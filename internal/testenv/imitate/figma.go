@@ -15,6 +15,10 @@ import (
 //   - https://pipedream.com/apps/figma (API calls to https://api.figma.com/v1/me with Bearer)
 //   - https://developers.figma.com/docs/rest-api/personal-access-tokens/ (scoped tokens; the
 //     API at api.figma.com)
+//   - https://developers.figma.com/docs/rest-api/oauth-apps/ and
+//     https://community.auth0.com/t/figma-tokenurl-migration/182728 (since February 2025 the
+//     code exchange is POST https://api.figma.com/v1/oauth/token and a refresh POST
+//     https://api.figma.com/v1/oauth/refresh; the old www.figma.com/api/oauth/token is gone)
 //
 // Scopes are comma-separated; PKCE is not documented in the pages read, so a challenge is
 // ignored. The refresh token never changes. The pages read do not give the API's answer to
@@ -34,7 +38,8 @@ func figma() *provider {
 		token:  tokenRules{auth: authBasic, oldAccessValid: true, accessPrefix: "figu_", refreshPrefix: "figur_"},
 		tenant: func(int) Tenant { return Tenant{ID: "1234567890"} },
 		routes: func(im *Imitation, mux *http.ServeMux) {
-			mux.HandleFunc("POST www.figma.com/api/v1/oauth/token", im.figmaToken)
+			mux.HandleFunc("POST api.figma.com/v1/oauth/token", im.figmaToken)
+			mux.HandleFunc("POST api.figma.com/v1/oauth/refresh", im.figmaToken)
 			mux.HandleFunc("GET api.figma.com/v1/me", im.figmaMe)
 		},
 	}

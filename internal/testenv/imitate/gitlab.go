@@ -19,6 +19,8 @@ import (
 //     https://docs.gitlab.com/ee/api/oauth2.html#authorization-code-with-proof-key-for-code-exchange-pkce)
 //   - https://www.ocaml.org/p/gitlab-unix/0.1.7/doc/Gitlab/Token/index.html (the authorization
 //     code flow's URL with client_id, redirect_uri, state and scopes)
+//   - https://docs.gitlab.com/ee/api/oauth2.html (revocation: POST /oauth/revoke with client_id,
+//     client_secret and token, as RFC 7009)
 //
 // The pages read do not say whether a refresh rotates the refresh token; this imitation
 // answers with a new one and retires the old.
@@ -39,6 +41,7 @@ func gitlab() *provider {
 		routes: func(im *Imitation, mux *http.ServeMux) {
 			mux.HandleFunc("POST gitlab.com/oauth/token", im.gitlabToken)
 			mux.HandleFunc("GET gitlab.com/api/v4/user", im.gitlabUser)
+			mux.HandleFunc("POST gitlab.com/oauth/revoke", im.gitlabRevoke)
 		},
 	}
 }
@@ -62,4 +65,18 @@ func (im *Imitation) gitlabUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"id": 1, "username": "ada", "name": "Ada Lovelace"})
+}
+
+// gitlabRevoke revokes a token as RFC 7009 says: 200 whether or not the token was known.
+func (im *Imitation) gitlabRevoke(w http.ResponseWriter, r *http.Request) {
+	params, ferr := readParams(r, bodyForm)
+	if ferr == nil {
+		ferr = im.authenticate(r, params)
+	}
+	if ferr != nil {
+		writeRFC6749(w, ferr)
+		return
+	}
+	im.revoke(params.Get("token"), params.Get("token_type_hint") != "access_token")
+	writeJSON(w, http.StatusOK, map[string]any{})
 }

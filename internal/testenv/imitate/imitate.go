@@ -85,6 +85,9 @@ type Want struct {
 	OldAccessValid bool
 	// NoExpiry says the access token never expires and there is no refresh token.
 	NoExpiry bool
+	// AppOnly says the imitation stands for an application without a user: the client
+	// credentials grant with Scopes, and APICheck answering an application token.
+	AppOnly bool
 	// DefaultLifetime is the access token lifetime to assume when the token answer has
 	// no expires_in (zero when the provider always sends one, or documents none).
 	DefaultLifetime time.Duration

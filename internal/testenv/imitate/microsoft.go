@@ -33,6 +33,18 @@ func Microsoft(t testing.TB) *Imitation { return start(t, microsoft()) }
 
 const graphScope = "https://graph.microsoft.com/"
 
+// MicrosoftGraphApp is the same identity platform seen by a daemon with Microsoft Graph
+// application permissions, as https://learn.microsoft.com/en-us/graph/auth-v2-service and the
+// client credentials pages above describe it: it asks for https://graph.microsoft.com/.default
+// and checks its token at AppAPICheck (/users), since /me needs a signed-in user.
+func MicrosoftGraphApp(t testing.TB) *Imitation {
+	p := microsoft()
+	p.name = "microsoft-graph-app"
+	p.want.AppOnly = true
+	p.want.Scopes = []string{graphScope + ".default"}
+	return start(t, p)
+}
+
 func microsoft() *provider {
 	tenant := "72f988bf-86f1-41af-91ab-2d7cd011db47"
 	p := &provider{

@@ -1,9 +1,13 @@
 package imitate
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"testing"
+	"time"
 )
 
 // Okta imitates an Okta org, acme.okta.com (the per-connection parameter "domain"), through
@@ -18,6 +22,9 @@ import (
 //     expired refresh token is an HTTP 400 from /token)
 //   - https://raw.githubusercontent.com/api-evangelist/okta/refs/heads/main/json-schema/okta-openidconnectapplicationsettingsrefreshtoken-schema.json
 //     (an app's refresh token rotation_type and leeway)
+//   - https://developer.okta.com/docs/reference/api/oidc/#id-token (the ID token's claims: iss,
+//     the authorization server; aud, the client id; sub; iat and exp; nonce when the
+//     authorization request had one)
 //
 // This imitation's app rotates refresh tokens (no leeway), issues them only with
 // offline_access, and requires state on the authorization request.
@@ -26,7 +33,7 @@ func Okta(t testing.TB) *Imitation { return start(t, okta()) }
 func okta() *provider {
 	host := "acme.okta.com"
 	base := "https://" + host + "/oauth2/default/v1"
-	return &provider{
+	p := &provider{
 		name:  "okta",
 		hosts: []string{host},
 		want: Want{ClientID: "0oa1a2b3c4d5e6f7g8h9", ClientSecret: "okta-client-secret", RedirectURI: "https://app.example.test/callback",
@@ -42,6 +49,27 @@ func okta() *provider {
 			mux.HandleFunc("GET "+host+"/oauth2/default/v1/userinfo", im.oktaUserinfo)
 		},
 	}
+	p.consent = func(_ *Imitation, g *grant, q url.Values) (url.Values, *ConsentError) {
+		if n := q.Get("nonce"); n != "" {
+			g.extra["nonce"] = n
+		}
+		return nil, nil
+	}
+	return p
+}
+
+// oktaIDToken returns an ID token with the claims Okta documents. Its signature is a
+// placeholder: a client that got it straight from the token endpoint over TLS may skip the
+// signature check (OpenID Connect Core 3.1.3.7), and tailor does.
+func (im *Imitation) oktaIDToken(g *grant) string {
+	now := time.Now().Unix()
+	claims := map[string]any{"iss": "https://acme.okta.com/oauth2/default", "aud": g.clientID, "sub": im.p.tenant(0).ID,
+		"iat": now, "exp": now + 3600}
+	if n := g.extra["nonce"]; n != "" {
+		claims["nonce"] = n
+	}
+	payload, _ := json.Marshal(claims)
+	return "eyJraWQiOiJpS3FXIiwiYWxnIjoiUlMyNTYifQ." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln"
 }
 
 func (im *Imitation) oktaToken(w http.ResponseWriter, r *http.Request) {
@@ -66,7 +94,7 @@ func (im *Imitation) oktaToken(w http.ResponseWriter, r *http.Request) {
 		im.revoke(is.refresh, false)
 	}
 	if slices.Contains(is.g.scopes, "openid") {
-		body["id_token"] = "eyJraWQiOiJpS3FXIiwiYWxnIjoiUlMyNTYifQ.e30.c2ln"
+		body["id_token"] = im.oktaIDToken(is.g)
 	}
 	writeJSON(w, http.StatusOK, body)
 }

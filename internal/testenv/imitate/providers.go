@@ -4,7 +4,7 @@ import "testing"
 
 // Providers returns the constructor of every imitation, by provider name.
 func Providers() map[string]func(testing.TB) *Imitation {
-	return map[string]func(testing.TB) *Imitation{
+	m := map[string]func(testing.TB) *Imitation{
 		"quickbooks":         QuickBooks,
 		"quickbooks-sandbox": QuickBooksSandbox,
 		"salesforce":         Salesforce,
@@ -37,4 +37,6 @@ func Providers() map[string]func(testing.TB) *Imitation {
 		"stripe":             Stripe,
 		"monday":             Monday,
 	}
+	m["microsoft-graph-app"] = MicrosoftGraphApp
+	return m
 }
