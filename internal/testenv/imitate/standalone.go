@@ -44,7 +44,7 @@ func builders() map[string]func() *provider {
 		"zendesk": zendesk, "notion": notion, "dropbox": dropbox, "box": box, "docusign": docusign, "linear": linear,
 		"asana": asana, "zoom": zoom, "pipedrive": pipedrive, "microsoft": microsoft, "github": github, "google": google,
 		"okta": okta, "figma": figma, "zoho": zoho, "linkedin": linkedin, "mailchimp": mailchimp, "gitlab": gitlab,
-		"bitbucket": bitbucket, "calendly": calendly, "clickup": clickup, "stripe": stripe, "monday": monday,
+		"bitbucket": bitbucket, "calendly": calendly, "clickup": clickup, "stripe": stripe, "monday": monday, "microsoft-graph-app": microsoftGraphApp,
 	}
 }
 
