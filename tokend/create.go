@@ -35,10 +35,13 @@ The client secret is never a command-line argument (other users can read process
 arguments, and shells keep them in history): give it in a file with --client-secret-file
 (readable only by you) or on standard input with --client-secret-stdin.
 
-Endpoints: built-in presets cover Google (https://accounts.google.com), Microsoft
-(https://login.microsoftonline.com/TENANT) and QuickBooks (https://appcenter.intuit.com/...);
-any other provider is found by OIDC discovery / RFC 8414 metadata from --issuer-url or
---provider-url, and --auth-url, --token-url and --revocation-url override what is found.
+Endpoints: the provider catalog (docs/providers.md) knows many providers, selected by
+--provider NAME or by the host of --provider-url; an entry's per-connection parameters
+(a subdomain, a shop, a tenant) are given with --param NAME=VALUE and checked against the
+entry's patterns before anything is stored. Any other provider is found by OIDC discovery /
+RFC 8414 metadata from --issuer-url or --provider-url, and --auth-url, --token-url and
+--revocation-url override what is found. --client-secret-expires-at records when the client
+secret expires (Microsoft Entra secrets last at most two years): tokend serve warns before.
 
 Grants: --grant-type authorization_code (the default; authorize once, browser or --device)
 or client_credentials (the application's own access: no authorize, tokend serve obtains
@@ -64,6 +67,11 @@ changed there, not here.`,
   tokend create --name quickbooks-oauth --provider-url https://appcenter.intuit.com/connect/oauth2 \
     --issuer-url https://oauth.platform.intuit.com/op/v1 --client-id ID \
     --client-secret-file qb.secret --scopes com.intuit.quickbooks.accounting
+
+  # Zendesk: a catalog entry with a per-connection subdomain
+  tokend create --name zendesk-oauth --provider zendesk --param subdomain=acme \
+    --provider-url https://acme.zendesk.com --client-id tailor --client-secret-file zd.secret \
+    --client-secret-expires-at 2027-06-30T00:00:00Z
 
   # Microsoft Graph with application permissions: client credentials
   tokend create --name ms365-graph-app --grant-type client_credentials \
@@ -95,6 +103,8 @@ type createFlags struct {
 	secretStdin bool
 	secretArg   string
 	keyFile     string
+	params      []string
+	expiresAt   string
 }
 
 func (f *createFlags) register(cmd *cobra.Command) {
@@ -120,6 +130,40 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringArrayVar(&c.Resources, "resource", nil, "RFC 8707 resource indicator of token requests (repeat for several)")
 	fl.StringVar(&f.keyFile, "client-assertion-key-file", "", "PEM private key (RSA 2048+ or P-256) for --client-auth private_key_jwt, instead of a client secret")
 	fl.StringVar(&c.AssertionKeyID, "client-assertion-key-id", "", "kid of the client assertion key (default: its RFC 7638 thumbprint)")
+	fl.StringVar(&c.Provider, "provider", "", "the provider's catalog entry (docs/providers.md), e.g. salesforce; default: detected from --provider-url / --issuer-url")
+	fl.StringArrayVar(&f.params, "param", nil, "a parameter of the catalog entry as NAME=VALUE, e.g. subdomain=acme (repeat for several)")
+	fl.StringVar(&f.expiresAt, "client-secret-expires-at", "", "when the client secret expires (RFC 3339, e.g. 2027-06-30T00:00:00Z): tokend serve warns 30, 7 and 1 days before")
+}
+
+// catalogFields sets the connection's parameters and client secret expiry from their flags
+// and checks them against the catalog entry (connection.CheckProvider), before anything is
+// read or stored.
+func (f *createFlags) catalogFields(w io.Writer) error {
+	for _, kv := range f.params {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("--param %q: give NAME=VALUE, e.g. --param subdomain=acme", authconn.Sanitize(kv, 80))
+		}
+		if _, dup := f.c.Params[k]; dup {
+			return fmt.Errorf("--param %s is given twice", authconn.Sanitize(k, 64))
+		}
+		if f.c.Params == nil {
+			f.c.Params = map[string]string{}
+		}
+		f.c.Params[k] = v
+	}
+	at, err := connection.ParseSecretExpiry(f.expiresAt)
+	if err != nil {
+		return errors.New("--client-secret-expires-at: " + err.Error())
+	}
+	f.c.ClientSecretExpiresAt = at
+	if warn := connection.SecretExpiryWarning(f.c.Name, at, time.Now()); warn != "" {
+		fmt.Fprintln(w, "Warning: "+warn)
+	}
+	if err := connection.CheckProvider(&f.c); err != nil {
+		return fmt.Errorf("%w (`tokend create --help` and docs/providers.md list the providers and their parameters)", err)
+	}
+	return nil
 }
 
 // errSecretArgument refuses --client-secret.
@@ -200,6 +244,9 @@ func checkSecretText(secret, file string) error {
 
 func runCreate(g *globalFlags, cmd *cobra.Command, f *createFlags) error {
 	if err := f.check(cmd); err != nil {
+		return err
+	}
+	if err := f.catalogFields(cmd.ErrOrStderr()); err != nil {
 		return err
 	}
 	c := &f.c

@@ -133,7 +133,7 @@ func Create(ctx context.Context, st Store, c *authconn.Connection, sec Secret) e
 	if c.Type == "" {
 		c.Type = authconn.TypeOAuth2
 	}
-	if err := errors.Join(c.Validate(), sec.check(c)); err != nil {
+	if err := errors.Join(c.Validate(), CheckProvider(c), sec.check(c)); err != nil {
 		return err
 	}
 	if _, err := st.CreateConnection(ctx, c); err != nil {

@@ -43,6 +43,8 @@ type connectionStatusModel struct {
 	Authorized     types.Bool   `tfsdk:"authorized"`
 	TokenExpiresAt types.String `tfsdk:"token_expires_at"`
 	LastError      types.String `tfsdk:"last_error"`
+	Metadata       types.Map    `tfsdk:"metadata"`
+	APIBaseURL     types.String `tfsdk:"api_base_url"`
 }
 
 func (d *authConnectionDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -106,6 +108,10 @@ func readConnectionStatus(ctx context.Context, st *store.Store, name string) (*c
 	m.Authorized, m.TokenExpiresAt = statusValues(ts)
 	m.Status = types.StringValue(string(ts.Status))
 	m.LastError = optionalString(ts.LastError)
+	var diags diag.Diagnostics
+	if m.Metadata, m.APIBaseURL, diags = metadataValues(ts); diags.HasError() {
+		return nil, diagsError(diags)
+	}
 	return m, nil
 }
 
@@ -154,5 +160,18 @@ func connectionStatusAttributes() map[string]schema.Attribute {
 		},
 		"token_expires_at": str("When the current access token expires (RFC 3339), or null."),
 		"last_error":       str("The last refresh error `tokend` recorded, or null."),
+		"provider_name":    str("The provider's catalog entry the connection names, or null (detected from `provider_url`)."),
+		"params": schema.MapAttribute{
+			MarkdownDescription: "The connection's values of its entry's parameters, or null.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
+		"client_secret_expires_at": str("When the client secret expires (RFC 3339), or null when not recorded."),
+		"metadata": schema.MapAttribute{
+			MarkdownDescription: "The non-secret values kept with the connection's tokens (QuickBooks `realmId`, Salesforce `instance_url`, ...), or null until authorized.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
+		"api_base_url": str("The base URL of the provider's API for this connection, or null."),
 	}
 }

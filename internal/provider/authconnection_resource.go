@@ -29,11 +29,12 @@ import (
 )
 
 var (
-	_ resource.Resource                = &authConnectionResource{}
-	_ resource.ResourceWithConfigure   = &authConnectionResource{}
-	_ resource.ResourceWithImportState = &authConnectionResource{}
-	_ resource.ResourceWithModifyPlan  = &authConnectionResource{}
-	_ resource.ResourceWithIdentity    = &authConnectionResource{}
+	_ resource.Resource                   = &authConnectionResource{}
+	_ resource.ResourceWithConfigure      = &authConnectionResource{}
+	_ resource.ResourceWithImportState    = &authConnectionResource{}
+	_ resource.ResourceWithModifyPlan     = &authConnectionResource{}
+	_ resource.ResourceWithIdentity       = &authConnectionResource{}
+	_ resource.ResourceWithValidateConfig = &authConnectionResource{}
 )
 
 // NewAuthConnectionResource returns the tailor_authconnection resource.
@@ -60,6 +61,8 @@ type authConnectionResourceModel struct {
 	AssertionKeyWOVersion types.Int64  `tfsdk:"client_assertion_key_wo_version"`
 	Authorized            types.Bool   `tfsdk:"authorized"`
 	TokenExpiresAt        types.String `tfsdk:"token_expires_at"`
+	Metadata              types.Map    `tfsdk:"metadata"`
+	APIBaseURL            types.String `tfsdk:"api_base_url"`
 }
 
 // authConnectionIdentityModel maps the resource identity schema.
@@ -235,6 +238,11 @@ func authConnectionResourceSchema() schema.Schema {
 					clientSecret(),
 				},
 			},
+			"provider_name":            providerAttribute(),
+			"params":                   paramsAttribute(),
+			"client_secret_expires_at": secretExpiresAttribute(),
+			"metadata":                 metadataAttribute(),
+			"api_base_url":             apiBaseURLAttribute(),
 			"authorized": schema.BoolAttribute{
 				MarkdownDescription: "Whether `tokend` holds usable tokens for the connection (read from the token record's metadata, " +
 					"never the tokens). `false` until `tokend authorize NAME` runs, and after the provider refused the refresh token.",
@@ -265,13 +273,14 @@ func (r *authConnectionResource) Configure(_ context.Context, req resource.Confi
 	}
 }
 
-// ModifyPlan requires the client's credential when a connection is created: a client
+// ModifyPlan warns about a client secret past its expiry, and requires the client's credential when a connection is created: a client
 // secret, or a client assertion key for private_key_jwt. After create, the attributes may be
 // removed from the configuration: the credential stays in Vault.
 func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
 		return // destroy
 	}
+	warnExpiredSecret(ctx, req, resp)
 	if !req.State.Raw.IsNull() {
 		warnMovedCredential(ctx, req, resp)
 		return
@@ -300,7 +309,8 @@ func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.Mo
 }
 
 // warnMovedCredential warns when an update moves the connection's endpoints to other origins
-// (authconn.EndpointOrigins: provider_url, issuer_url, token_url, revocation_url) without
+// (authconn.EndpointOrigins: provider_url, issuer_url, token_url, revocation_url, and the
+// catalog entry and its params, which pick the hosts of its endpoint templates) without
 // writing the client secret or assertion key again in the same apply: the stored credential
 // was written for the old origins, and tokend sends it nowhere else (connection.Credentials),
 // so the connection stops working until it is written again. Tokens issued by the old token
@@ -312,10 +322,13 @@ func warnMovedCredential(ctx context.Context, req resource.ModifyPlanRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	for _, v := range []types.String{plan.ProviderURL, plan.IssuerURL, plan.TokenURL, plan.RevocationURL, plan.ClientAuth} {
+	for _, v := range []types.String{plan.ProviderURL, plan.IssuerURL, plan.TokenURL, plan.RevocationURL, plan.ClientAuth, plan.Provider} {
 		if v.IsUnknown() {
 			return // known at apply only
 		}
+	}
+	if plan.Params.IsUnknown() {
+		return
 	}
 	var d diag.Diagnostics
 	from := authconn.EndpointOrigins(state.connection(ctx, &d))
@@ -448,6 +461,10 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 		}
 		c := plan.connection(ctx, &resp.Diagnostics)
 		if resp.Diagnostics.HasError() {
+			return
+		}
+		if err := connection.CheckProvider(c); err != nil { // values known only at apply
+			resp.Diagnostics.AddAttributeError(path.Root("params"), "Invalid connection parameters", err.Error()+".")
 			return
 		}
 		c.CreatedAt = cur.CreatedAt
@@ -665,6 +682,7 @@ func setStatus(m *authConnectionResourceModel, st authconn.TokenStatus, err erro
 		return diags
 	}
 	m.Authorized, m.TokenExpiresAt = statusValues(st)
+	m.Metadata, m.APIBaseURL, diags = metadataValues(st)
 	return diags
 }
 

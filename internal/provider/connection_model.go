@@ -2,11 +2,14 @@ package provider
 
 import (
 	"context"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 )
 
 // connectionConfigModel is a connection's stored configuration as Terraform sees it. The
@@ -27,6 +30,9 @@ type connectionConfigModel struct {
 	Audience       types.String `tfsdk:"audience"`
 	Resources      types.List   `tfsdk:"resources"`
 	AssertionKeyID types.String `tfsdk:"client_assertion_key_id"`
+	Provider       types.String `tfsdk:"provider_name"`
+	Params         types.Map    `tfsdk:"params"`
+	SecretExpires  types.String `tfsdk:"client_secret_expires_at"`
 }
 
 // set copies the configuration of c into m; empty optional fields become null.
@@ -43,10 +49,38 @@ func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection)
 	m.ClientAuth = optionalString(c.ClientAuth)
 	m.Audience = optionalString(c.Audience)
 	m.AssertionKeyID = optionalString(c.AssertionKeyID)
-	var diags, d2 diag.Diagnostics
+	m.Provider = optionalString(c.Provider)
+	m.SecretExpires = secretExpiresValue(m.SecretExpires, c.ClientSecretExpiresAt)
+	var diags, d2, d3 diag.Diagnostics
 	m.Scopes, diags = scopesValue(ctx, c.Scopes)
 	m.Resources, d2 = scopesValue(ctx, c.Resources)
-	return append(diags, d2...)
+	emptyMap := !m.Params.IsNull() && !m.Params.IsUnknown() && len(m.Params.Elements()) == 0
+	if len(c.Params) > 0 || !emptyMap { // none stored and Terraform had {}: keep its spelling
+		m.Params, d3 = stringMapValue(ctx, c.Params)
+	}
+	return append(append(diags, d2...), d3...)
+}
+
+// secretExpiresValue is the client_secret_expires_at of t: the value Terraform had when it
+// names the same instant (the same spelling), else t in RFC 3339 with the offset it was
+// stored with (a stored time keeps its offset, so an import reads what was configured);
+// null when zero.
+func secretExpiresValue(had types.String, t time.Time) types.String {
+	if t.IsZero() {
+		return types.StringNull()
+	}
+	if prev, err := time.Parse(time.RFC3339, had.ValueString()); err == nil && prev.Equal(t) {
+		return had
+	}
+	return types.StringValue(t.Format(time.RFC3339))
+}
+
+// stringMapValue is m as a Terraform map of strings; null when empty.
+func stringMapValue(ctx context.Context, m map[string]string) (types.Map, diag.Diagnostics) {
+	if len(m) == 0 {
+		return types.MapNull(types.StringType), nil
+	}
+	return types.MapValueFrom(ctx, types.StringType, m)
 }
 
 // connection returns the connection m describes (without timestamps).
@@ -57,6 +91,14 @@ func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diag
 	}
 	if !m.Resources.IsNull() && !m.Resources.IsUnknown() {
 		diags.Append(m.Resources.ElementsAs(ctx, &resources, false)...)
+	}
+	var params map[string]string
+	if !m.Params.IsNull() && !m.Params.IsUnknown() {
+		diags.Append(m.Params.ElementsAs(ctx, &params, false)...)
+	}
+	expires, err := connection.ParseSecretExpiry(m.SecretExpires.ValueString())
+	if err != nil {
+		diags.AddAttributeError(path.Root("client_secret_expires_at"), "Invalid client_secret_expires_at", err.Error())
 	}
 	grant := m.GrantType.ValueString()
 	if grant == authconn.GrantAuthorizationCode {
@@ -77,6 +119,10 @@ func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diag
 		TokenURL:       m.TokenURL.ValueString(),
 		RevocationURL:  m.RevocationURL.ValueString(),
 		Scopes:         scopes,
+		Provider:       m.Provider.ValueString(),
+		Params:         params,
+
+		ClientSecretExpiresAt: expires,
 	}
 }
 
@@ -85,7 +131,8 @@ func (m *connectionConfigModel) equal(o *connectionConfigModel) bool {
 	return m.Name.Equal(o.Name) && m.Type.Equal(o.Type) && m.ProviderURL.Equal(o.ProviderURL) &&
 		m.IssuerURL.Equal(o.IssuerURL) && m.ClientID.Equal(o.ClientID) && m.AuthURL.Equal(o.AuthURL) &&
 		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes) &&
-		m.GrantType.Equal(o.GrantType) && m.ClientAuth.Equal(o.ClientAuth) && m.Audience.Equal(o.Audience) && m.Resources.Equal(o.Resources) && m.AssertionKeyID.Equal(o.AssertionKeyID)
+		m.GrantType.Equal(o.GrantType) && m.ClientAuth.Equal(o.ClientAuth) && m.Audience.Equal(o.Audience) && m.Resources.Equal(o.Resources) && m.AssertionKeyID.Equal(o.AssertionKeyID) &&
+		m.Provider.Equal(o.Provider) && m.Params.Equal(o.Params) && m.SecretExpires.Equal(o.SecretExpires)
 }
 
 func optionalString(s string) types.String {

@@ -310,6 +310,7 @@ func (p *tailorProvider) DataSources(_ context.Context) []func() datasource.Data
 	return []func() datasource.DataSource{
 		NewAuthConnectionDataSource,
 		NewAuthConnectionsDataSource,
+		NewProvidersDataSource,
 	}
 }
 

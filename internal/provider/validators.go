@@ -8,6 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 )
 
 // The validators below call the domain model's own checks, so that Terraform rejects at plan time
@@ -144,6 +145,31 @@ func assertionKey() validator.String {
 		description: "value must be an RSA (2048 bits or more) or P-256 private key in PEM",
 		check: func(_, v string) error {
 			_, _, err := authconn.ParseAssertionKey(v)
+			return err
+		},
+	}
+}
+
+// catalogProvider accepts the names of the catalog's entries (connection.EntryOf); the error
+// lists them.
+func catalogProvider() validator.String {
+	return storeStringValidator{
+		summary:     "Unknown provider",
+		description: "value must name a catalog entry: " + strings.Join(connection.ProviderNames(), ", "),
+		check: func(_, v string) error {
+			_, err := connection.EntryOf(&authconn.Connection{Provider: v})
+			return err
+		},
+	}
+}
+
+// secretExpiry accepts an RFC 3339 timestamp (connection.ParseSecretExpiry).
+func secretExpiry() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid client_secret_expires_at",
+		description: "value must be an RFC 3339 timestamp, e.g. 2027-06-30T00:00:00Z",
+		check: func(_, v string) error {
+			_, err := connection.ParseSecretExpiry(v)
 			return err
 		},
 	}

@@ -87,3 +87,12 @@ output "authorized" {
     quickbooks = tailor_authconnection.quickbooks.authorized
   }
 }
+
+# What the provider returned with the tokens is readable once the connection is authorized:
+# QuickBooks' company (realmId) goes into every API path. Null until then.
+output "quickbooks_company" {
+  value = {
+    realm_id     = try(tailor_authconnection.quickbooks.metadata["realmId"], null)
+    api_base_url = tailor_authconnection.quickbooks.api_base_url
+  }
+}

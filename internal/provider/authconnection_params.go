@@ -1,0 +1,149 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
+)
+
+// providerAttribute is tailor_authconnection's provider_name: a catalog entry's name (Terraform
+// reserves the attribute name provider for its own meta-argument).
+func providerAttribute() schema.StringAttribute {
+	return schema.StringAttribute{
+		MarkdownDescription: "The provider's catalog entry (the `tailor_providers` data source lists them, docs/providers.md describes them), " +
+			"e.g. `salesforce` or `zendesk`. When unset, the entry is the one whose hosts hold `provider_url`'s or `issuer_url`'s host, " +
+			"else the generic OpenID Connect / RFC 8414 one. (Named `provider_name` because Terraform reserves `provider`.) Changing it moves where the client secret is sent: " +
+			"write the secret again in the same apply (bump `client_secret_wo_version`).",
+		Optional:   true,
+		Validators: []validator.String{catalogProvider()},
+	}
+}
+
+// paramsAttribute is tailor_authconnection's params: the entry's per-connection parameters.
+func paramsAttribute() schema.MapAttribute {
+	return schema.MapAttribute{
+		MarkdownDescription: "Values of the entry's per-connection parameters, e.g. `{ subdomain = \"acme\" }` for Zendesk or " +
+			"`{ shop = \"acme\" }` for Shopify. Each must be declared by the entry and match its pattern (checked at plan time), " +
+			"so that no value can change a host or path beyond its placeholder; a parameter the entry's endpoints need is required. " +
+			"Changing one moves where the client secret is sent: write the secret again in the same apply (bump `client_secret_wo_version`).",
+		Optional:    true,
+		ElementType: types.StringType,
+	}
+}
+
+// secretExpiresAttribute is tailor_authconnection's client_secret_expires_at.
+func secretExpiresAttribute() schema.StringAttribute {
+	return schema.StringAttribute{
+		MarkdownDescription: "When the client secret expires (RFC 3339, e.g. `2027-06-30T00:00:00Z`), as the provider's console shows it; " +
+			"Microsoft Entra client secrets last at most two years. `tokend serve` emits `connection.client_secret_expiring` " +
+			"30, 7 and 1 days before, and `tokend list` and the status page show it. A value in the past is a warning.",
+		Optional:   true,
+		Validators: []validator.String{secretExpiry()},
+	}
+}
+
+// metadataAttribute is the computed metadata of a connection's tokens.
+func metadataAttribute() schema.MapAttribute {
+	return schema.MapAttribute{
+		MarkdownDescription: "The non-secret values the provider's catalog entry keeps with the connection's tokens " +
+			"(QuickBooks `realmId`, Salesforce `instance_url`, Xero `tenant_id`, ...), read from the token record's summary, never the tokens; " +
+			"null until the connection is authorized.",
+		Computed:    true,
+		ElementType: types.StringType,
+	}
+}
+
+// apiBaseURLAttribute is the computed API base URL of a connection.
+func apiBaseURLAttribute() schema.StringAttribute {
+	return schema.StringAttribute{
+		MarkdownDescription: "The base URL of the provider's API for this connection (the entry's template filled with its params and metadata), " +
+			"or null until the connection is authorized or when the entry names none.",
+		Computed: true,
+	}
+}
+
+// metadataValues maps a token status to the `metadata` and `api_base_url` attributes.
+func metadataValues(st authconn.TokenStatus) (types.Map, types.String, diag.Diagnostics) {
+	m, diags := stringMapValue(context.Background(), st.Metadata)
+	return m, optionalString(st.APIBaseURL), diags
+}
+
+// ValidateConfig checks provider_name and params together at plan time, as connection.Create
+// does (connection.CheckProvider).
+func (r *authConnectionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var cfg authConnectionResourceModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if !knownParams(cfg.connectionConfigModel) {
+		return // known at apply only: Create checks them then
+	}
+	var d diag.Diagnostics
+	c := cfg.connection(ctx, &d)
+	if d.HasError() {
+		return // the attributes' own validators report it
+	}
+	err := connection.CheckProvider(c)
+	var unknown *connection.UnknownProviderError
+	var pe *catalog.ParamError
+	switch {
+	case err == nil, errors.As(err, &unknown):
+		// an unknown name is the provider attribute's validator's to report
+	case errors.As(err, &pe):
+		at := path.Root("params")
+		if _, ok := c.Params[pe.Param]; ok {
+			at = at.AtMapKey(pe.Param)
+		}
+		resp.Diagnostics.AddAttributeError(at, "Invalid connection parameter", err.Error()+".")
+	default:
+		resp.Diagnostics.AddAttributeError(path.Root("params"), "Invalid connection parameters", err.Error()+".")
+	}
+}
+
+// knownParams reports whether everything CheckProvider reads is known.
+func knownParams(m connectionConfigModel) bool {
+	for _, v := range []types.String{m.Provider, m.ProviderURL, m.IssuerURL} {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	if m.Params.IsUnknown() {
+		return false
+	}
+	for _, v := range m.Params.Elements() {
+		if v.IsUnknown() {
+			return false
+		}
+	}
+	return true
+}
+
+// warnExpiredSecret warns in the plan when client_secret_expires_at is in the past
+// (connection.SecretExpiryWarning).
+func warnExpiredSecret(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
+	var name, expires types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("name"), &name)...)
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("client_secret_expires_at"), &expires)...)
+	if expires.IsNull() || expires.IsUnknown() {
+		return
+	}
+	at, err := connection.ParseSecretExpiry(expires.ValueString())
+	if err != nil {
+		return // the attribute's validator reports it
+	}
+	if warn := connection.SecretExpiryWarning(name.ValueString(), at, time.Now()); warn != "" {
+		resp.Diagnostics.AddAttributeWarning(path.Root("client_secret_expires_at"), "Client secret expired", warn)
+	}
+}
