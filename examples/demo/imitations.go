@@ -141,7 +141,7 @@ func (d *demo) xeroConnect(ctx context.Context) error {
 // authorize for c, the consent given by following the authorization URL with an HTTP client
 // (the imitation's user consents and redirects to the loopback callback), and shows tokend list.
 func (d *demo) createAndAuthorize(ctx context.Context, c *catalogConn) error {
-	args := []string{"create", "--name", c.name, "--provider-url", c.providerURL, "--client-id", c.im.Want.ClientID,
+	args := []string{"create", "--name", c.name, "--provider", c.provider, "--provider-url", c.providerURL, "--client-id", c.im.Want.ClientID,
 		"--client-secret-stdin", "--scopes", c.scopes}
 	for _, h := range c.hosts {
 		args = append(args, "--host-override", h+"="+c.im.HostURL(h))
@@ -153,7 +153,7 @@ func (d *demo) createAndAuthorize(ctx context.Context, c *catalogConn) error {
 	if err != nil {
 		return fmt.Errorf("tokend create: %v\n%s", err, out)
 	}
-	info("tokend create --name %s --provider-url %s --host-override HOST=ORIGIN ... --client-secret-stdin:\n%s", c.name, c.providerURL, indent(string(out), "      "))
+	info("tokend create --name %s --provider %s --provider-url %s --host-override HOST=ORIGIN ... --client-secret-stdin:\n%s", c.name, c.provider, c.providerURL, indent(string(out), "      "))
 	if err := d.authorizeImitated(ctx, c); err != nil {
 		return err
 	}
