@@ -254,11 +254,9 @@ func runCreate(g *globalFlags, cmd *cobra.Command, f *createFlags) error {
 	if c.GrantType == authconn.GrantAuthorizationCode {
 		c.GrantType = "" // the default is not stored
 	}
-	hosts, err := parseHostOverrides(f.hosts)
-	if err != nil {
+	if err := f.setHostOverrides(); err != nil {
 		return err
 	}
-	c.HostOverrides = hosts
 	secret, err := f.secret(cmd)
 	if err != nil {
 		return err

@@ -5,7 +5,23 @@ import (
 	"strings"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
+
+// setHostOverrides sets the connection's host overrides from --host-override and checks them
+// against its catalog entry (oauth.CheckHostOverrides), before the secret is read or anything
+// is stored.
+func (f *createFlags) setHostOverrides() error {
+	hosts, err := parseHostOverrides(f.hosts)
+	if err != nil {
+		return err
+	}
+	f.c.HostOverrides = hosts
+	if err := oauth.CheckHostOverrides(&f.c); err != nil {
+		return fmt.Errorf("--host-override: %w", err)
+	}
+	return nil
+}
 
 // parseHostOverrides turns the values of --host-override (HOST=ORIGIN) into a connection's
 // host overrides; nil for none. Each is checked by authconn.ValidateHostOverride when the

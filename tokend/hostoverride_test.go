@@ -43,7 +43,14 @@ func TestCreateWithHostOverrides(t *testing.T) {
 	if r.err == nil || !strings.Contains(r.err.Error(), "host_overrides[oauth.platform.intuit.com]") {
 		t.Fatalf("a path in the origin: %v", r.err)
 	}
-	if _, err := st.GetConnection(context.Background(), "qb2"); err == nil {
-		t.Error("the refused connection was stored")
+	r = cliRun(t, "s\n", "create", "--name", "qb3", "--provider-url", "https://appcenter.intuit.com/connect/oauth2",
+		"--client-id", "cid", "--client-secret-stdin", "--host-override", "evil.example=https://127.0.0.1:8443")
+	if r.err == nil || !strings.Contains(r.err.Error(), "evil.example is not a host of the catalog entry \"quickbooks\"") {
+		t.Fatalf("a host the entry does not name: %v", r.err)
+	}
+	for _, name := range []string{"qb2", "qb3"} {
+		if _, err := st.GetConnection(context.Background(), name); err == nil {
+			t.Errorf("the refused connection %s was stored", name)
+		}
 	}
 }

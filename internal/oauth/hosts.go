@@ -26,6 +26,20 @@ func (e *HostOverrideError) Error() string {
 	return fmt.Sprintf("host_overrides: %s is not a host of the catalog entry %q; its hosts are %s", e.Host, e.Entry, strings.Join(e.Hosts, ", "))
 }
 
+// CheckHostOverrides reports, without any request, a host override of conn that Resolve
+// would refuse: an origin that is not one, or a host its catalog entry does not name
+// (*HostOverrideError). For tokend create, before anything is stored.
+func CheckHostOverrides(conn *authconn.Connection) error {
+	if len(conn.HostOverrides) == 0 {
+		return nil
+	}
+	preset, _, err := presetOf(conn)
+	if err != nil {
+		return err
+	}
+	return preset.checkHostOverrides(conn.HostOverrides)
+}
+
 // entryURL fills the entry's template t with vals and sends the result to the connection's
 // override origin for its host (authconn.Connection.HostOverrides): the one way a URL of the
 // entry becomes a URL tailor calls or hands out (endpoints, the metadata call, the API base).

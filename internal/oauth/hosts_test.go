@@ -105,3 +105,20 @@ func TestHostOverridesRefused(t *testing.T) {
 		t.Errorf("a connection without an entry: %v", err)
 	}
 }
+
+// TestCheckHostOverrides: the check tokend create runs before storing refuses what Resolve
+// would refuse, without a request.
+func TestCheckHostOverrides(t *testing.T) {
+	conn := &authconn.Connection{Provider: "quickbooks", HostOverrides: map[string]string{"oauth.platform.intuit.com": "https://127.0.0.1:8443"}}
+	if err := CheckHostOverrides(conn); err != nil {
+		t.Fatal(err)
+	}
+	conn.HostOverrides["api.evil.example"] = "https://127.0.0.1:8443"
+	var he *HostOverrideError
+	if err := CheckHostOverrides(conn); !errors.As(err, &he) || he.Host != "api.evil.example" {
+		t.Errorf("unknown host: %v", err)
+	}
+	if err := CheckHostOverrides(&authconn.Connection{Provider: "nope", HostOverrides: conn.HostOverrides}); err == nil {
+		t.Error("an unknown entry was accepted")
+	}
+}
