@@ -470,11 +470,16 @@ func (bed *hygieneBed) call(t *testing.T, path, authz string) (int, []byte) {
 		return resp.StatusCode, body
 	}
 	var tok struct {
-		AccessToken string `json:"access_token"`
+		AccessToken string            `json:"access_token"`
+		Metadata    map[string]string `json:"metadata"`
+		APIBaseURL  string            `json:"api_base_url"`
 	}
 	if json.Unmarshal(body, &tok) != nil || tok.AccessToken == "" {
 		t.Fatalf("token answer %s", body)
 	}
+	// The answer's metadata and API base URL are not secrets: searched like every artifact.
+	md, _ := json.Marshal(tok.Metadata)
+	bed.arts.add("token 200 metadata", append(md, tok.APIBaseURL...))
 	bed.served[tok.AccessToken] = true
 	bed.okBodies++
 	bed.okArt = append(bed.okArt, body...)

@@ -46,6 +46,11 @@ type Event struct {
 	// (tokend authorize --new-account, a new-account link, the status page's checkbox).
 	AccountChanged      bool `json:"account_changed,omitempty"`
 	NewAccountRequested bool `json:"new_account_requested,omitempty"`
+	// Metadata (connection.authorized): the connection's non-secret values kept from the
+	// authorization (its catalog entry's: realmId, instance_url, tenant id); APIBaseURL its
+	// API base URL. Other events leave them out.
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	APIBaseURL string            `json:"api_base_url,omitempty"`
 	// ClientSecretExpiresAt and DaysLeft (client_secret_expiring and client_secret_expired):
 	// when the client secret expires, and the notice's threshold in days (30, 7, 1; 0 once
 	// expired).

@@ -61,6 +61,9 @@ type Attempt struct {
 	oc         *oauth.Client
 	fallback   time.Duration
 	newAccount bool
+	// fill: the connection's endpoints may be filled with its metadata
+	// (connection.FillsWithMetadata).
+	fill bool
 }
 
 // Begin reads connection r.Name and its client secret from st, resolves the provider's
@@ -75,7 +78,7 @@ func Begin(ctx context.Context, st Store, r Request) (*Attempt, error) {
 		return nil, fmt.Errorf("connection %q has no authorization endpoint: set auth_url on the connection", r.Name)
 	}
 	return &Attempt{Name: r.Name, ClientID: c.conn.ClientID, Provider: c.prov, Request: c.prov.NewAuthRequest(c.creds, r.RedirectURI, c.scopes),
-		st: st, oc: r.OAuth, fallback: r.FallbackLifetime, newAccount: r.NewAccount}, nil
+		st: st, oc: r.OAuth, fallback: r.FallbackLifetime, newAccount: r.NewAccount, fill: connection.FillsWithMetadata(&c.conn.Connection)}, nil
 }
 
 // prepared is what both flows need: the connection, its credentials, its provider and the
@@ -163,14 +166,24 @@ func (a *Attempt) Complete(ctx context.Context, q url.Values) (*Result, error) {
 	}
 	ts := tokens.Authorized(tok, a.Request.Scopes, cb.Extras, a.fallback)
 	ts.IssuedBy = a.Provider.Issuance() // refreshes and revocations go only there
-	ts.Account = a.Provider.Account(tok, cb.Extras)
 	res := &Result{Name: a.Name, Provider: a.Provider.Name(), RedirectURI: a.Request.RedirectURL, Scopes: a.Request.Scopes,
 		GrantedScope: ts.Scope, CallbackExtras: ts.CallbackExtras}
+	res.noteMetadata(ts, captureMetadata(ctx, a.oc, a.Provider, a.fill, cb, tok, ts))
+	ts.Account = a.Provider.Account(tok, accountValues(cb.Extras, ts.Metadata))
 	if err := storeAuthorization(ctx, a.st, a.Name, ts, res, a.newAccount); err != nil {
 		return nil, err
 	}
 	res.finish(ts, a.Provider.Preset.NoRefreshTokenAdvice)
 	return res, nil
+}
+
+// noteMetadata records the metadata of ts in res, and warning (captureMetadata's) among
+// the warnings.
+func (res *Result) noteMetadata(ts *authconn.TokenSet, warning string) {
+	res.Metadata, res.APIBaseURL, res.MetadataError = ts.Metadata, ts.APIBaseURL, warning
+	if warning != "" {
+		res.Warnings = append(res.Warnings, warning)
+	}
 }
 
 // finish fills in what was stored, and warns when no refresh token came.
@@ -222,7 +235,8 @@ func storeAuthorization(ctx context.Context, st Store, name string, ts *authconn
 				res.Warnings = append(res.Warnings, w)
 			}
 			ev := authconn.Event{ID: authconn.AuthorizedEventID(name, v, ts.AuthorizedAt), Type: authconn.EventAuthorized, Connection: name, Status: authconn.StatusAuthorized,
-				Message: res.accountMessage(), AccountChanged: res.AccountChanged, NewAccountRequested: newAccount}
+				Message: res.accountMessage(), AccountChanged: res.AccountChanged, NewAccountRequested: newAccount,
+				Metadata: ts.Metadata, APIBaseURL: ts.APIBaseURL}
 			if err := events.Enqueue(ctx, st, ev); err != nil {
 				res.Warnings = append(res.Warnings, "the webhooks could not be told of the authorization: "+err.Error())
 			}
@@ -262,6 +276,14 @@ type Result struct {
 	Replaced bool
 	// Version is the KV v2 version of the stored token record.
 	Version int
+	// Metadata are the connection's non-secret values kept from this authorization (the
+	// catalog entry's: realmId, instance_url, tenant id), and APIBaseURL its API base URL.
+	Metadata   map[string]string
+	APIBaseURL string
+	// MetadataError says why the metadata is incomplete (the post-connect call failed, timed
+	// out, found several tenants or none); the tokens were stored all the same. Empty when
+	// nothing failed.
+	MetadataError string
 	// Warnings are things the operator should act on (no refresh token, ...).
 	Warnings []string
 	// Device: authorized with the device flow.

@@ -3,7 +3,9 @@ package authorize
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 )
@@ -109,6 +111,16 @@ func (u *TextUI) Exchanging() {
 
 // Done implements UI: it prints the warnings.
 func (u *TextUI) Done(res *Result) {
+	if len(res.Metadata) > 0 {
+		kv := make([]string, 0, len(res.Metadata))
+		for _, k := range slices.Sorted(maps.Keys(res.Metadata)) {
+			kv = append(kv, k+"="+res.Metadata[k])
+		}
+		fmt.Fprintf(u.Err, "Connection metadata: %s\n", strings.Join(kv, ", "))
+	}
+	if res.APIBaseURL != "" {
+		fmt.Fprintf(u.Err, "API base URL: %s\n", res.APIBaseURL)
+	}
 	for _, w := range res.Warnings {
 		fmt.Fprintf(u.Err, "Warning: %s\n", w)
 	}

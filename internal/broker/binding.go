@@ -10,8 +10,9 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-// checkBinding reports whether the refresh token of ts may be sent to p's token endpoint,
-// resolved from conn now: only to the origin that issued it (ts.IssuedBy). It returns an
+// checkBinding reports whether the refresh token of ts may be sent to p's refresh endpoint
+// (its entry's refresh URL, else its token endpoint), resolved from conn now: only to the
+// origin recorded when the chain was issued (ts.IssuedBy.CheckRefresh). It returns an
 // *authconn.EndpointMovedError otherwise, which marks the connection needs_reauthorization.
 // A client-credentials record has no refresh token to protect; its client secret is bound
 // by connection.Credentials.
@@ -26,7 +27,7 @@ func (b *Broker) checkBinding(ctx context.Context, conn *store.ConnectionRecord,
 		return nil
 	}
 	if ts.IssuedBy != nil {
-		return ts.IssuedBy.CheckToken(p.TokenURL)
+		return ts.IssuedBy.CheckRefresh(p.RefreshEndpoint())
 	}
 	return connection.CheckUnbound(ctx, b.o.Store, conn, &ts.TokenSet, "token endpoint", p.Issuance().TokenOrigin, "refresh token")
 }

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"maps"
 	"math/rand/v2"
 	"strconv"
 	"time"
@@ -17,7 +18,12 @@ type Token struct {
 	AccessToken string
 	TokenType   string
 	ExpiresAt   time.Time
-	// JSON is the response body, a wire.Token {"access_token","token_type","expires_at"}, encoded once;
+	// Metadata and APIBaseURL are the connection's non-secret values and API base URL (the
+	// catalog entry's), empty when it declares none.
+	Metadata   map[string]string
+	APIBaseURL string
+	// JSON is the response body, a wire.Token {"access_token","token_type","expires_at",
+	// "metadata","api_base_url"} (the last two only when set), encoded once per token version;
 	// Length is its length as a Content-Length header value, a slice shared by every
 	// response (never modify it).
 	JSON   []byte
@@ -266,7 +272,8 @@ func newToken(ts *store.TokenRecord) *Token {
 	if tt == "" {
 		tt = "Bearer"
 	}
-	t := &Token{AccessToken: ts.AccessToken, TokenType: tt, ExpiresAt: ts.Expiry.UTC().Truncate(time.Second)}
+	t := &Token{AccessToken: ts.AccessToken, TokenType: tt, ExpiresAt: ts.Expiry.UTC().Truncate(time.Second),
+		Metadata: maps.Clone(ts.Metadata), APIBaseURL: ts.APIBaseURL}
 	t.JSON = encodeToken(t)
 	t.Length = []string{strconv.Itoa(len(t.JSON))}
 	return t
@@ -275,6 +282,7 @@ func newToken(ts *store.TokenRecord) *Token {
 // encodeToken returns the body of the token answer, a wire.Token. newToken truncates
 // ExpiresAt to whole seconds, so it is encoded as RFC 3339 without fraction.
 func encodeToken(t *Token) []byte {
-	b, _ := json.Marshal(wire.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, ExpiresAt: t.ExpiresAt.UTC()})
+	b, _ := json.Marshal(wire.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, ExpiresAt: t.ExpiresAt.UTC(),
+		Metadata: t.Metadata, APIBaseURL: t.APIBaseURL})
 	return b
 }

@@ -313,6 +313,11 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenR
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	p, err := b.provider(rctx, conn)
+	if err == nil && connection.FillsWithMetadata(&conn.Connection) {
+		// Endpoints whose templates use metadata (Salesforce's instance_url) are filled
+		// with the connection's; before it is known their fallbacks apply.
+		p, err = p.WithMetadata(ts.Metadata)
+	}
 	if err != nil {
 		b.o.Observer.Refresh(name, outcomeOf(err))
 		return nil, err
@@ -364,6 +369,7 @@ func (b *Broker) tokenRequest(ctx context.Context, p *oauth.Provider, creds oaut
 		}
 		issued := tokens.Issued(&ts.TokenSet, tok, conn.Scopes, b.o.FallbackLifetime)
 		issued.IssuedBy = p.Issuance()
+		b.updateMetadata(ctx, p, tok, issued)
 		return issued, nil
 	}
 	tok, err := b.o.OAuth.Refresh(ctx, p, creds, ts.RefreshToken, ts.Scopes)
@@ -375,6 +381,7 @@ func (b *Broker) tokenRequest(ctx context.Context, p *oauth.Provider, creds oaut
 		// A record of an older version that checkBinding let through: bind it now.
 		refreshed.IssuedBy = p.Issuance()
 	}
+	b.updateMetadata(ctx, p, tok, refreshed)
 	return refreshed, nil
 }
 

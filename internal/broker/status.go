@@ -24,6 +24,10 @@ type Status struct {
 	RefreshFailures int        `json:"refresh_failures,omitempty"`
 	NextAttemptAt   *time.Time `json:"next_attempt_at,omitempty"`
 	LocalError      string     `json:"local_error,omitempty"`
+	// Metadata and APIBaseURL are the connection's non-secret values and API base URL, as
+	// the token answer has them (empty when its entry declares none).
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	APIBaseURL string            `json:"api_base_url,omitempty"`
 }
 
 // Statuses lists every connection in Vault for which keep returns true, with its status
@@ -84,6 +88,7 @@ func (b *Broker) readStatus(ctx context.Context, o *Status) error {
 	o.ExpiresAt = timePtr(ts.Expiry) // in whole seconds, as the token endpoint reports it
 	o.LastError = ts.LastError
 	o.LastErrorAt = timePtr(ts.LastErrorAt)
+	o.Metadata, o.APIBaseURL = ts.Metadata, ts.APIBaseURL
 	return nil
 }
 

@@ -16,7 +16,7 @@ import (
 // TestAttackF12_WebhookMessageIsSanitized (security review, finding 12): an event whose
 // message is a provider's error with terminal escapes (stored by an older tokend, or by any
 // writer of the outbox) is delivered without control characters; the receiver prints it on
-// a terminal or a chat. On the old code the webhook message carried \u001b[2J.
+// a terminal or a chat. No \u001b (such as \u001b[2J) reaches the receiver.
 func TestAttackF12_WebhookMessageIsSanitized(t *testing.T) {
 	rcv := &receiver{status: http.StatusNoContent}
 	srv := httptest.NewServer(rcv)

@@ -296,6 +296,10 @@ type payloadData struct {
 	// authorization replaced the connection's account, and whether an operator asked for it.
 	AccountChanged      *bool `json:"account_changed,omitempty"`
 	NewAccountRequested *bool `json:"new_account_requested,omitempty"`
+	// Metadata and APIBaseURL (connection.authorized only): the connection's non-secret
+	// values kept from the authorization and its API base URL, as the token answer has them.
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	APIBaseURL string            `json:"api_base_url,omitempty"`
 	// ClientSecretExpiresAt and DaysLeft (client_secret_expiring and client_secret_expired):
 	// when the client secret expires, and the notice's threshold (30, 7, 1; 0 once expired).
 	ClientSecretExpiresAt *time.Time `json:"client_secret_expires_at,omitempty"`
@@ -310,6 +314,7 @@ func (d *Deliverer) send(ctx context.Context, ev *authconn.Event, h *store.Webho
 	if ev.Type == authconn.EventAuthorized {
 		changed, asked := ev.AccountChanged, ev.NewAccountRequested
 		data.AccountChanged, data.NewAccountRequested = &changed, &asked
+		data.Metadata, data.APIBaseURL = sanitizedMetadata(ev.Metadata), authconn.Sanitize(ev.APIBaseURL, 512)
 	}
 	if ev.Type == authconn.EventClientSecretExpiring || ev.Type == authconn.EventClientSecretExpired {
 		exp, days := ev.ClientSecretExpiresAt.UTC(), ev.DaysLeft
@@ -381,4 +386,17 @@ func redactURL(err error, u string) string {
 		msg = msg[:i] + "<webhook URL>" + msg[i+len(u):]
 	}
 	return msg
+}
+
+// sanitizedMetadata is md with its keys and values sanitized again (an outbox record is
+// read back from Vault); nil when empty.
+func sanitizedMetadata(md map[string]string) map[string]string {
+	if len(md) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		out[authconn.Sanitize(k, 64)] = authconn.Sanitize(v, 512)
+	}
+	return out
 }

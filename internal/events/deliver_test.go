@@ -187,3 +187,27 @@ func TestAuthorizedDeliveriesSayWhetherTheAccountChanged(t *testing.T) {
 		t.Fatalf("body %s", rcv.body)
 	}
 }
+
+// TestOnlyAuthorizedDeliveriesCarryMetadata: connection.authorized carries the connection's
+// metadata and API base URL; other events do not, even when the record holds them.
+func TestOnlyAuthorizedDeliveriesCarryMetadata(t *testing.T) {
+	rcv := &receiver{status: http.StatusNoContent}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	md := map[string]string{"realmId": "9130357"}
+	base := "https://quickbooks.api.intuit.com"
+	for _, typ := range []authconn.EventType{authconn.EventAuthorized, authconn.EventNeedsReauthorization} {
+		ev := &authconn.Event{ID: "msg_5", Type: typ, Connection: "qb", At: time.Now(), Metadata: md, APIBaseURL: base}
+		if _, err := testDeliverer().send(context.Background(), ev, &store.Webhook{ID: "wh", URL: srv.URL, Secret: NewSecret()}, links{}); err != nil {
+			t.Fatal(err)
+		}
+		var p payload
+		if err := json.Unmarshal(rcv.body, &p); err != nil {
+			t.Fatal(err)
+		}
+		carried := p.Data.Metadata["realmId"] == "9130357" && p.Data.APIBaseURL == base
+		if carried != (typ == authconn.EventAuthorized) {
+			t.Errorf("%s: metadata carried=%v: %s", typ, carried, rcv.body)
+		}
+	}
+}

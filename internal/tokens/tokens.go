@@ -7,7 +7,10 @@
 //   - a refresh keeps the authorization's data: requested scopes, callback extras (QuickBooks'
 //     realmId), authorized-at, the account that authorized, the ID token, and the granted scope and token type when the
 //     answer leaves them out;
-//   - an answer without expires_in gets a fallback lifetime, marked as guessed;
+//   - a refresh keeps the connection's metadata (realmId, instance_url, tenant id) and its API
+//     base URL; a value the new answer carries replaces the kept one (MergeMetadata);
+//   - an answer without expires_in gets a fallback lifetime (the entry's, or the default),
+//     marked as guessed;
 //   - a new authorization without a refresh token keeps the refresh token of the record it
 //     replaces, while that record is still authorized (Google on re-consent).
 package tokens
@@ -15,6 +18,7 @@ package tokens
 import (
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -38,6 +42,8 @@ func fromToken(t *oauth.Token, fallback time.Duration) *authconn.TokenSet {
 	}
 	if t.ExpiresIn <= 0 {
 		ts.Expiry, ts.ExpiryGuessed = at.Add(fallback), true
+	} else if t.ExpiresInAssumed {
+		ts.ExpiryGuessed = true // the entry's fallback lifetime, not the provider's word
 	}
 	if t.RefreshExpiresIn > 0 {
 		ts.RefreshTokenExpiry = at.Add(t.RefreshExpiresIn)
@@ -89,6 +95,10 @@ func Refreshed(old *authconn.TokenSet, t *oauth.Token, fallback time.Duration) *
 	}
 	ts.Scopes = slices.Clone(old.Scopes)
 	ts.CallbackExtras = maps.Clone(old.CallbackExtras)
+	ts.Metadata, ts.APIBaseURL = maps.Clone(old.Metadata), old.APIBaseURL
+	if strings.HasPrefix(old.LastError, MetadataNote) {
+		ts.LastError, ts.LastErrorAt = old.LastError, old.LastErrorAt
+	}
 	ts.AuthorizedAt = old.AuthorizedAt
 	ts.IssuedBy = cloneIssuance(old.IssuedBy)
 	if old.Account != nil {
@@ -145,5 +155,44 @@ func Issued(prev *authconn.TokenSet, t *oauth.Token, scopes []string, fallback t
 		ts.AuthorizedAt = prev.AuthorizedAt
 		ts.RefreshedAt = t.ReceivedAt.UTC()
 	}
+	if prev != nil {
+		ts.Metadata, ts.APIBaseURL = maps.Clone(prev.Metadata), prev.APIBaseURL
+	}
 	return ts
+}
+
+// MetadataNote begins the LastError of a record whose tokens were stored although the
+// entry's metadata could not be had (the post-connect call failed, timed out, or found
+// several tenants or none): the status stays authorized, and the note stays across refreshes
+// until an authorization gets the metadata.
+const MetadataNote = "connected, but the connection's metadata is incomplete: "
+
+// NoteMetadataFailure records err, a failed metadata call or API base URL, on ts (status
+// unchanged) with MetadataNote, at at, and how it is retried: by the next token of a
+// client-credentials connection, by an authorization otherwise.
+func NoteMetadataFailure(ts *authconn.TokenSet, err error, at time.Time) {
+	retry := "; authorize again to retry"
+	if ts.Grant == authconn.GrantClientCredentials {
+		retry = "; tokend retries with the next token"
+	}
+	ts.LastError = authconn.Sanitize(MetadataNote+err.Error()+retry, 480)
+	ts.LastErrorAt = at.UTC()
+}
+
+// MergeMetadata applies the metadata rule of a refresh (or a new client-credentials token)
+// to ts, whose Metadata holds the values kept so far: each non-empty value of fresh (what
+// the new token answer carries) replaces or adds its key; the other kept values stay. It
+// reports whether Metadata changed, so the caller fills the API base URL again.
+func MergeMetadata(ts *authconn.TokenSet, fresh map[string]string) bool {
+	changed := false
+	for k, v := range fresh {
+		if v == "" || ts.Metadata[k] == v {
+			continue
+		}
+		if ts.Metadata == nil {
+			ts.Metadata = map[string]string{}
+		}
+		ts.Metadata[k], changed = v, true
+	}
+	return changed
 }

@@ -141,3 +141,38 @@ func TestRefreshedKeepsTheAccount(t *testing.T) {
 		t.Fatalf("account not kept (or shared with the old record): %+v", got.Account)
 	}
 }
+
+func TestAnEntrysFallbackLifetimeIsMarkedGuessed(t *testing.T) {
+	got := Refreshed(oldRecord(), &oauth.Token{AccessToken: "a", ReceivedAt: now, ExpiresIn: 2 * time.Hour, ExpiresInAssumed: true}, 30*time.Minute)
+	if !got.ExpiryGuessed || !got.Expiry.Equal(now.Add(2*time.Hour)) {
+		t.Fatalf("expiry %v guessed %v, want the entry's 2h, guessed", got.Expiry, got.ExpiryGuessed)
+	}
+}
+
+// TestRefreshKeepsAndUpdatesMetadata: a refresh keeps the connection's metadata and API
+// base URL; a value the new answer carries replaces its key, the others stay.
+func TestRefreshKeepsAndUpdatesMetadata(t *testing.T) {
+	old := oldRecord()
+	old.Metadata = map[string]string{"instance_url": "https://a.my.salesforce.com", "identity_url": "https://login.salesforce.com/id/1"}
+	old.APIBaseURL = "https://a.my.salesforce.com/services/data"
+	got := Refreshed(old, &oauth.Token{AccessToken: "new-at", ExpiresIn: time.Hour, ReceivedAt: now}, 0)
+	if got.Metadata["instance_url"] != "https://a.my.salesforce.com" || got.APIBaseURL != old.APIBaseURL {
+		t.Fatalf("metadata or API base URL lost on refresh: %v %q", got.Metadata, got.APIBaseURL)
+	}
+	if MergeMetadata(got, map[string]string{"identity_url": "https://login.salesforce.com/id/1", "other": ""}) {
+		t.Fatal("MergeMetadata reported a change for equal and empty values")
+	}
+	if !MergeMetadata(got, map[string]string{"instance_url": "https://b.my.salesforce.com"}) {
+		t.Fatal("MergeMetadata reported no change for a new value")
+	}
+	if got.Metadata["instance_url"] != "https://b.my.salesforce.com" || got.Metadata["identity_url"] == "" {
+		t.Fatalf("merge: %v", got.Metadata)
+	}
+	if old.Metadata["instance_url"] != "https://a.my.salesforce.com" {
+		t.Fatal("the merge modified the old record's metadata")
+	}
+	issued := Issued(old, &oauth.Token{AccessToken: "cc", ExpiresIn: time.Hour, ReceivedAt: now}, nil, 0)
+	if issued.Metadata["identity_url"] == "" || issued.APIBaseURL != old.APIBaseURL {
+		t.Fatalf("a new client-credentials token lost the metadata: %v", issued.Metadata)
+	}
+}
