@@ -357,3 +357,46 @@ func receiverType(e ast.Expr) string {
 		}
 	}
 }
+
+// TestNoProviderNameInCode holds the catalog's bar: a provider is data. No production Go file
+// outside internal/catalog compares or builds on a provider's name: a string literal equal to
+// the name of a catalog entry (internal/catalog/providers/NAME.json) fails the test, comments
+// aside. The generic entry is named by catalog.GenericName. Test support (internal/testenv,
+// whose imitations are named after their providers) and the demo are exempt.
+func TestNoProviderNameInCode(t *testing.T) {
+	entries, err := filepath.Glob("internal/catalog/providers/*.json")
+	if err != nil || len(entries) < 30 {
+		t.Fatalf("the catalog has %d entries (%v); want at least 30", len(entries), err)
+	}
+	names := map[string]bool{}
+	for _, e := range entries {
+		names[strings.TrimSuffix(filepath.Base(e), ".json")] = true
+	}
+	delete(names, "oidc") // catalog.GenericName; also a tool's name in internal/testenv
+	exempt := []string{"internal/catalog/", "internal/testenv/", "examples/", ".git/", "tools/"}
+	fset := token.NewFileSet()
+	err = filepath.WalkDir(".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return err
+		}
+		for _, e := range exempt {
+			if strings.HasPrefix(path, e) {
+				return nil
+			}
+		}
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if lit, ok := n.(*ast.BasicLit); ok && lit.Kind == token.STRING && names[strings.Trim(lit.Value, "`\"")] {
+				t.Errorf("%s: the provider name %s in code; express the quirk in its catalog entry instead", fset.Position(lit.Pos()), lit.Value)
+			}
+			return true
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
