@@ -3,7 +3,10 @@
 # OAuth2 provider, `tofu apply` creating the connection google-oauth with the tailor
 # provider, `tokend authorize` through headless Chromium, `tokend serve`, and the seed's
 # function example (functions/js/examples/basic-usage.mjs, unchanged) fetching a token and
-# calling Hydra's userinfo endpoint with it. See examples/demo/.
+# calling Hydra's userinfo endpoint with it; then the QuickBooks connection of the catalog
+# against an imitation on loopback (host overrides), whose function calls companyinfo with
+# the realmId and api_base_url of the token answer, and Xero's tenant learnt after
+# connecting. See examples/demo/.
 #
 #   scripts/demo.sh                    # headless Chromium does the consent
 #   DEMO_BROWSER=user scripts/demo.sh  # your own browser opens the consent page

@@ -98,6 +98,7 @@ changed there, not here.`,
 type createFlags struct {
 	c           authconn.Connection
 	scopes      string
+	hosts       []string
 	secretFile  string
 	secretStdin bool
 	secretArg   string
@@ -117,6 +118,7 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&c.AuthURL, "auth-url", "", "authorization endpoint, overriding presets and discovery")
 	fl.StringVar(&c.TokenURL, "token-url", "", "token endpoint, overriding presets and discovery")
 	fl.StringVar(&c.RevocationURL, "revocation-url", "", "RFC 7009 revocation endpoint, overriding presets and discovery")
+	fl.StringArrayVar(&f.hosts, "host-override", nil, "HOST=ORIGIN: send every URL of the catalog entry on HOST to ORIGIN instead, e.g. api.example.com=https://gateway.internal:8443 (repeat for several)")
 	fl.StringVar(&f.scopes, "scopes", "", "comma-separated default scopes for authorize (default openid,profile,email)")
 	fl.StringVar(&f.secretFile, "client-secret-file", "", "file holding the client secret (surrounding white space is ignored)")
 	fl.BoolVar(&f.secretStdin, "client-secret-stdin", false, "read the client secret from standard input")
@@ -251,6 +253,9 @@ func runCreate(g *globalFlags, cmd *cobra.Command, f *createFlags) error {
 	c.Scopes = splitScopes(f.scopes)
 	if c.GrantType == authconn.GrantAuthorizationCode {
 		c.GrantType = "" // the default is not stored
+	}
+	if err := f.setHostOverrides(); err != nil {
+		return err
 	}
 	secret, err := f.secret(cmd)
 	if err != nil {

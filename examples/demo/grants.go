@@ -83,13 +83,21 @@ func (d *demo) ephemeralToken(ctx context.Context) error {
 // searchWorkDir checks that no token appears in the tofu output or any file of dir (the
 // state, the lock file, .terraform).
 func (d *demo) searchWorkDir(dir string, output []byte, secrets ...string) error {
+	files, err := searchDir(dir, output, secrets...)
+	if err != nil {
+		return err
+	}
+	info("the access token is in none of the %d files of the working directory (terraform.tfstate included) and not in the output", files)
+	return nil
+}
+
+// searchDir checks that none of secrets appears in output or in any regular file under dir,
+// and returns how many files it read.
+func searchDir(dir string, output []byte, secrets ...string) (int, error) {
 	files := 0
 	err := filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
-		if err != nil || e.IsDir() {
-			return err
-		}
-		if e.Type()&fs.ModeSymlink != 0 {
-			return nil // the provider binary
+		if err != nil || !e.Type().IsRegular() {
+			return err // directories; symlinks (the provider binary), sockets
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -97,22 +105,21 @@ func (d *demo) searchWorkDir(dir string, output []byte, secrets ...string) error
 		}
 		files++
 		for _, s := range secrets {
-			if bytes.Contains(b, []byte(s)) {
-				return fmt.Errorf("the access token is in %s", p)
+			if s != "" && bytes.Contains(b, []byte(s)) {
+				return fmt.Errorf("a secret (an access token or client secret) is in %s", p)
 			}
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return files, err
 	}
 	for _, s := range secrets {
-		if bytes.Contains(output, []byte(s)) {
-			return fmt.Errorf("the access token is in the output of tofu apply")
+		if s != "" && bytes.Contains(output, []byte(s)) {
+			return files, fmt.Errorf("a secret (an access token or client secret) is in the output")
 		}
 	}
-	info("the access token is in none of the %d files of the working directory (terraform.tfstate included) and not in the output", files)
-	return nil
+	return files, nil
 }
 
 // servedToken is the token API's answer.

@@ -83,17 +83,17 @@ func (d *demo) webhooks(ctx context.Context) error {
 	return nil
 }
 
-// connectLink has "the company's admin" authorize quickbooks-oauth through a connect link
+// connectLink has "the company's admin" authorize partner-oauth through a connect link
 // in headless Chromium (the operator never sees the consent), and shows the signed
 // connection.authorized event.
 func (d *demo) connectLink(ctx context.Context) error {
-	out, err := d.tokendCmd(ctx, "authorize", "quickbooks-oauth", "--link", "--expires", "1h", "--public-url", d.tokendURL)
+	out, err := d.tokendCmd(ctx, "authorize", "partner-oauth", "--link", "--expires", "1h", "--public-url", d.tokendURL)
 	if err != nil {
 		return fmt.Errorf("authorize --link: %v %s", err, out)
 	}
 	link := strings.TrimSpace(firstLine(string(out)))
 	id := strings.SplitN(link[strings.Index(link, "#tl_")+4:], "_", 2)[0]
-	info("tokend authorize quickbooks-oauth --link -> %s/connect#tl_%s_… (single-use, 1 h; the token is in the fragment, so no server ever sees it in a URL)", d.tokendURL, id)
+	info("tokend authorize partner-oauth --link -> %s/connect#tl_%s_… (single-use, 1 h; the token is in the fragment, so no server ever sees it in a URL)", d.tokendURL, id)
 	b, err := testenv.NewBrowser(testenv.BrowserOptions{Dir: filepath.Join(d.tmp, "chromium-link")})
 	if err != nil {
 		return err
@@ -101,12 +101,12 @@ func (d *demo) connectLink(ctx context.Context) error {
 	defer b.Close()
 	vctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	_, text, err := b.VisitUntil(vctx, link, func(u *url.URL) bool { return u.Path == "/v1/callback/quickbooks-oauth" })
+	_, text, err := b.VisitUntil(vctx, link, func(u *url.URL) bool { return u.Path == "/v1/callback/partner-oauth" })
 	if err != nil || !strings.Contains(text, "Connected") {
 		return fmt.Errorf("the connect link: %q %v", text, err)
 	}
 	info("Chromium opened it, signed in and consented at Hydra; tokend's page says: %q", firstLine(text))
-	got, err := d.receiver.wait("connection.authorized quickbooks-oauth", 20*time.Second)
+	got, err := d.receiver.wait("connection.authorized partner-oauth", 20*time.Second)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,5 @@
-// Command demo shows tailor's whole job on loopback; `make demo` runs it (through
+// Command demo shows tailor's whole job on loopback, ending with catalog connections
+// (QuickBooks, Xero) against imitations of those providers; `make demo` runs it (through
 // scripts/demo.sh, which builds tokend and the provider into bin/ first). It is built on the
 // test bed of internal/testenv, so the demo runs the same Vault, Hydra, Chromium and OpenTofu
 // as the tests, found the same way.
@@ -48,17 +49,21 @@ type step struct {
 var steps = []step{
 	{"Vault dev server (KV v2 at secret/)", (*demo).startVault},
 	{"Ory Hydra: the OAuth2 provider, with a login and consent app", (*demo).startHydra},
-	{"tofu apply: the tailor provider creates the connections google-oauth, service-api and quickbooks-oauth in Vault", (*demo).apply},
+	{"tofu apply: the tailor provider creates the connections google-oauth, service-api and partner-oauth in Vault", (*demo).apply},
 	{"tokend authorize google-oauth", (*demo).authorize},
 	{"tokend webhooks add: signed events to a local receiver", (*demo).webhooks},
+	{"Imitations of QuickBooks and Xero (internal/testenv/imitate), each host on a loopback listener", (*demo).imitations},
 	{"tokend keys create, then tokend serve --public-url", (*demo).serve},
 	{"The seed's function example (functions/js/examples/basic-usage.mjs), unchanged", (*demo).function},
 	{"A client-credentials connection (service-api): tokend requests its tokens, nobody authorizes", (*demo).clientCredentials},
 	{"tofu apply with the ephemeral tailor_authconnection_token: a token at apply time, in no state", (*demo).ephemeralToken},
-	{"A connect link: someone else authorizes quickbooks-oauth, from anywhere", (*demo).connectLink},
+	{"A connect link: someone else authorizes partner-oauth, from anywhere", (*demo).connectLink},
 	{"The status page", (*demo).statusPage},
 	{"Waiting for tokend to refresh the access token before it expires", (*demo).waitForRefresh},
 	{"GET /v1/connections and /metrics", (*demo).status},
+	{"quickbooks-oauth: the catalog entry quickbooks, its hosts overridden to the imitation; tokend authorize keeps the realmId", (*demo).quickbooksConnect},
+	{"The QuickBooks function (functions/js/examples/quickbooks-companyinfo.mjs): only getConnectionToken's answer", (*demo).quickbooksFunction},
+	{"xero-oauth: the tenant learnt after connecting by the entry's call GET https://api.xero.com/connections", (*demo).xeroConnect},
 }
 
 func main() {

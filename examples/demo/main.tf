@@ -79,8 +79,8 @@ variable "hosted_client_secret" {
 }
 
 # Authorized by whoever opens a connect link (the company's admin), not by the operator.
-resource "tailor_authconnection" "quickbooks" {
-  name         = "quickbooks-oauth"
+resource "tailor_authconnection" "partner" {
+  name         = "partner-oauth"
   type         = "TYPE_OAUTH2"
   provider_url = var.provider_url
   issuer_url   = var.provider_url

@@ -35,7 +35,7 @@ type demo struct {
 	clientID, clientSecret string
 	// serviceID and serviceSecret are the Hydra client of the client-credentials connection.
 	serviceID, serviceSecret string
-	// hostedID and hostedSecret are the Hydra client of quickbooks-oauth, whose redirect URI
+	// hostedID and hostedSecret are the Hydra client of partner-oauth, whose redirect URI
 	// is tokend's public URL (hosted authorize).
 	hostedID, hostedSecret string
 	tokendPort             int
@@ -44,6 +44,16 @@ type demo struct {
 	apiKey, tokendURL      string
 	firstExpiry            string
 	closers                []func()
+
+	// quickbooks and xero are the connections of catalog entries whose providers are
+	// imitations on loopback (imitations.go); caBundle holds the imitations' certificates.
+	quickbooks, xero *catalogConn
+	caBundle         string
+	// catalogKey is the API key of their function; catalogTokens the access tokens served,
+	// and outputs what the commands printed, searched for secrets at the end.
+	catalogKey    string
+	catalogTokens []string
+	outputs       []byte
 }
 
 // newDemo finds the binaries and makes the working directory.
@@ -117,7 +127,7 @@ func (d *demo) startHydra(context.Context) error {
 		return err
 	}
 	d.tokendURL = fmt.Sprintf("http://127.0.0.1:%d", d.tokendPort)
-	hosted := d.tokendURL + "/v1/callback/quickbooks-oauth" // the connection's own redirect URI
+	hosted := d.tokendURL + "/v1/callback/partner-oauth" // the connection's own redirect URI
 	if d.hostedID, d.hostedSecret, err = h.NewClient(testenv.ClientSpec{Name: "tailor demo hosted", RedirectURIs: []string{hosted}}); err != nil {
 		return err
 	}
@@ -235,7 +245,7 @@ func (d *demo) serve(ctx context.Context) error {
 	}
 	d.apiKey = strings.TrimSpace(firstLine(string(out)))
 	info("API key %s… created (shown once; only its SHA-256 is in Vault)", d.apiKey[:16])
-	p, err := testenv.StartProcess(testenv.ProcessSpec{Name: "tokend-serve", Bin: d.tokend, Dir: d.tmp, Env: d.env,
+	p, err := testenv.StartProcess(testenv.ProcessSpec{Name: "tokend-serve", Bin: d.tokend, Dir: d.tmp, Env: d.catalogEnv(),
 		Args: []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", d.tokendPort), "--public-url", d.tokendURL, "--webhook-interval", "200ms"}})
 	if err != nil {
 		return err

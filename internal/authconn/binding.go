@@ -16,7 +16,8 @@ import (
 // A connection of a catalog entry also lists "provider:NAME" and, for each parameter,
 // "param:NAME=VALUE": an entry's endpoints are templates, and a parameter (a subdomain, a
 // shop) picks the host a secret goes to, so changing the entry or a parameter moves the
-// secret's destination as much as changing a URL does.
+// secret's destination as much as changing a URL does. For the same reason each host
+// override adds "host:HOST=ORIGIN".
 func EndpointOrigins(c *Connection) []string {
 	var out []string
 	for _, raw := range []string{c.ProviderURL, c.IssuerURL, c.TokenURL, c.RevocationURL} {
@@ -32,6 +33,9 @@ func EndpointOrigins(c *Connection) []string {
 	}
 	for k, v := range c.Params {
 		out = append(out, "param:"+k+"="+v)
+	}
+	for h, o := range c.HostOverrides {
+		out = append(out, "host:"+h+"="+o)
 	}
 	slices.Sort(out)
 	return out

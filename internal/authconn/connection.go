@@ -85,6 +85,12 @@ type Connection struct {
 	// ClientSecretExpiresAt is when the client secret expires, when known (zero: never or
 	// unknown).
 	ClientSecretExpiresAt time.Time `json:"client_secret_expires_at,omitzero"`
+	// HostOverrides maps a host of the connection's catalog entry to the origin to use
+	// instead (https://127.0.0.1:8443, a private gateway, a test double): every URL derived
+	// from the entry on that host (authorize, token, refresh, revocation, device, the
+	// post-connect metadata call, the API base URL) goes to that origin. See
+	// ValidateHostOverride.
+	HostOverrides map[string]string `json:"host_overrides,omitempty"`
 	// Discovered is the discovery result pinned when the connection was created or last
 	// updated; nil when the connection needs no discovery (or was stored before pinning).
 	Discovered *Discovered `json:"discovered,omitempty"`
@@ -130,6 +136,9 @@ func (c *Connection) Validate() error {
 	}
 	for k, v := range c.Params {
 		errs = append(errs, ValidateParam(k, v))
+	}
+	for h, o := range c.HostOverrides {
+		errs = append(errs, ValidateHostOverride(h, o))
 	}
 	return errors.Join(errs...)
 }

@@ -23,9 +23,9 @@ func (p *Provider) values(metadata map[string]string) map[string]string {
 // APIBaseURL returns the base URL of the provider's API, its template filled from the
 // connection's parameters and metadata (Salesforce: the instance_url kept from the token
 // response); "" when the entry names none. A value that does not match its parameter's
-// pattern is an error (*catalog.ParamError).
+// pattern is an error (*catalog.ParamError). A host override of the connection applies.
 func (p *Provider) APIBaseURL(metadata map[string]string) (string, error) {
-	return p.preset().Fill(p.preset().API.BaseURL, p.values(metadata))
+	return p.entryURL(p.preset().API.BaseURL, p.values(metadata))
 }
 
 // APIHeaders returns the headers of a call to the provider's API with token: the entry's
@@ -77,7 +77,7 @@ func (p *Provider) WithMetadata(metadata map[string]string) (*Provider, error) {
 	if pre == Generic || len(metadata) == 0 || p.Source != "preset:"+pre.Name {
 		return p, nil
 	}
-	e, err := pre.fill(p.values(metadata))
+	e, err := p.entryEndpoints(p.values(metadata))
 	if err != nil {
 		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
 	}

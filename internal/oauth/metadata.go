@@ -106,7 +106,8 @@ const MetadataTimeoutDefault = 15 * time.Second
 
 // FetchMetadata makes the entry's post-connect call with the new access token (its URL
 // template filled from the connection's parameters and the metadata known so far, its
-// method and headers, the token presented as the API takes it), picks one item of the
+// method and headers, the token presented as the API takes it; a host override of the
+// connection applies, and its origin is allowed by the egress policy), picks one item of the
 // answer by the entry's rule, and returns the item's values. Nil, nil when the entry has no
 // call. Errors are *MetadataError (call failed, timed out, several items, none) or a
 // *catalog.ParamError for a value that does not fit a template.
@@ -116,7 +117,7 @@ func (c *Client) FetchMetadata(ctx context.Context, p *Provider, token string, k
 		return nil, nil
 	}
 	vals := p.values(known)
-	req, err := p.metadataRequest(ctx, call, token, vals)
+	req, err := p.metadataRequest(p.allow(ctx), call, token, vals)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +138,7 @@ func (c *Client) FetchMetadata(ctx context.Context, p *Provider, token string, k
 
 // metadataRequest builds the metadata call's request.
 func (p *Provider) metadataRequest(ctx context.Context, call *catalog.MetadataCall, token string, vals map[string]string) (*http.Request, error) {
-	u, err := p.preset().Fill(call.URL, vals)
+	u, err := p.entryURL(call.URL, vals)
 	if err != nil {
 		return nil, err
 	}

@@ -37,8 +37,11 @@ type Provider struct {
 	extra catalog.StepParams
 	// tenant is the tenant of a preset with a TenantRule ("common", a tenant id).
 	tenant string
+	// hostOverrides are the connection's: an entry host → the origin its URLs go to instead
+	// (Provider.entryURL).
+	hostOverrides map[string]string
 	// typed are the URLs an operator typed for the connection (provider_url, issuer_url, the
-	// endpoint overrides) and the preset's built-in endpoints whose host is not templated:
+	// endpoint and host overrides) and the preset's built-in endpoints whose host is not templated:
 	// requests to their origins may reach internal addresses (egress.AllowOrigins); any other
 	// destination (a host filled from a parameter or metadata, an API) must be public.
 	typed []string
@@ -81,11 +84,15 @@ func (c *Client) Resolve(ctx context.Context, conn *authconn.Connection) (*Provi
 // resolveWith is Resolve with the preset (and the connection URL that selected it) known.
 func (c *Client) resolveWith(ctx context.Context, conn *authconn.Connection, preset *Preset, u *url.URL) (*Provider, error) {
 	var err error
-	p := &Provider{Preset: preset, typed: dedupe(conn.ProviderURL, conn.IssuerURL, conn.AuthURL, conn.TokenURL, conn.RevocationURL)}
+	p := &Provider{Preset: preset, hostOverrides: conn.HostOverrides,
+		typed: dedupe(append([]string{conn.ProviderURL, conn.IssuerURL, conn.AuthURL, conn.TokenURL, conn.RevocationURL}, overrideOrigins(conn.HostOverrides)...)...)}
 	p.Params = preset.params(conn.Params, u)
+	if err := preset.checkHostOverrides(conn.HostOverrides); err != nil {
+		return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
+	}
 	switch {
 	case preset != Generic:
-		if p.Endpoints, err = preset.fill(p.Params); err != nil {
+		if p.Endpoints, err = p.entryEndpoints(p.Params); err != nil {
 			return nil, &Error{Op: "resolve", Kind: KindRejected, Err: err}
 		}
 		p.tenant = p.Params[preset.TenantParam()]

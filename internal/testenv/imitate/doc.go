@@ -30,9 +30,18 @@
 //   - Fault switches: ExpireRefreshTokens, RevokeAuthorization, ExpireAccessTokens,
 //     SetTenants (several tenants, or none), FailMetadata, Deny.
 //
+// Outside a test, Start runs an imitation by name until Close (a test constructor is Start's
+// core plus t.Cleanup). Each hostname then also has a loopback listener of its own
+// (Imitation.HostURL: https://127.0.0.1:PORT, answering as that host whatever the Host
+// header), with a certificate valid for 127.0.0.1 (Imitation.CAPEM), so that programs which
+// cannot dial through DialContext, such as tokend (SSL_CERT_FILE), node (NODE_EXTRA_CA_CERTS)
+// or a browser, reach it through a connection's host overrides. The authorization endpoint
+// answers a plain GET too: the imitation's user consents (Consent, with its checks) and is
+// redirected to the registered redirect URI (Options.RedirectURI replaces it).
+//
 // Adding a provider is one file: a constructor (func Name(t testing.TB) *Imitation) whose doc
 // comment cites the documentation pages it was written from, a *provider with its hosts,
 // Want, authRules, tokenRules and tenants, its handlers (token, metadata, API, revocation)
-// in the provider's own shapes, an entry in Providers, and a script in imitate_test.go that
-// drives it with plain net/http.
+// in the provider's own shapes, an entry in Providers and in Start's builders, and a script
+// in imitate_test.go that drives it with plain net/http.
 package imitate

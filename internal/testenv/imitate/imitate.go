@@ -37,6 +37,9 @@ type Imitation struct {
 	p    *provider
 	srv  *httptest.Server
 	pool *x509.CertPool
+	cert tls.Certificate
+	// hostSrvs are the loopback listeners of HostURL, by host.
+	hostSrvs map[string]*httptest.Server
 
 	mu      sync.Mutex
 	log     []Request
@@ -124,6 +127,17 @@ type provider struct {
 // start runs the imitation of p until t ends.
 func start(t testing.TB, p *provider) *Imitation {
 	t.Helper()
+	im, err := run(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(im.Close)
+	return im
+}
+
+// run runs the imitation of p, on its server for all hosts and on one loopback listener per
+// host (Imitation.HostURL), until Close.
+func run(p *provider) (*Imitation, error) {
 	im := &Imitation{Name: p.name, Want: p.want, p: p, codes: map[string]*codeEntry{},
 		refresh: map[string]*tokenEntry{}, access: map[string]*tokenEntry{}}
 	im.Want.RotatesRefresh, im.Want.OldAccessValid = p.token.rotates, p.token.oldAccessValid
@@ -134,16 +148,17 @@ func start(t testing.TB, p *provider) *Imitation {
 	p.routes(im, mux)
 	cert, pool, err := certificate(p.hosts)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	im.pool = pool
-	im.srv = httptest.NewUnstartedServer(im.record(mux))
+	im.pool, im.cert = pool, cert
+	handler := im.record(im.authorizeEndpoint(mux))
+	im.srv = httptest.NewUnstartedServer(handler)
 	im.srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	im.srv.StartTLS()
-	t.Cleanup(im.srv.Close)
+	im.listenHosts(handler)
 	im.Client = &http.Client{Transport: im.Transport(), Timeout: 10 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	return im
+	return im, nil
 }
 
 // Transport returns a transport that reaches the imitation for the provider's hostnames.
@@ -193,7 +208,7 @@ func (im *Imitation) record(next http.Handler) http.Handler {
 	})
 }
 
-// certificate makes a self-signed certificate for hosts and a pool that trusts it.
+// certificate makes a self-signed certificate for hosts and 127.0.0.1, and a pool that trusts it.
 func certificate(hosts []string) (tls.Certificate, *x509.CertPool, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -202,6 +217,7 @@ func certificate(hosts []string) (tls.Certificate, *x509.CertPool, error) {
 	now := time.Now()
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(now.UnixNano()), Subject: pkix.Name{CommonName: hosts[0]},
 		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour), DNSNames: hosts, IsCA: true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)}, // the listeners of HostURL
 		BasicConstraintsValid: true, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

@@ -37,12 +37,14 @@ const graphScope = "https://graph.microsoft.com/"
 // application permissions, as https://learn.microsoft.com/en-us/graph/auth-v2-service and the
 // client credentials pages above describe it: it asks for https://graph.microsoft.com/.default
 // and checks its token at AppAPICheck (/users), since /me needs a signed-in user.
-func MicrosoftGraphApp(t testing.TB) *Imitation {
+func MicrosoftGraphApp(t testing.TB) *Imitation { return start(t, microsoftGraphApp()) }
+
+func microsoftGraphApp() *provider {
 	p := microsoft()
 	p.name = "microsoft-graph-app"
 	p.want.AppOnly = true
 	p.want.Scopes = []string{graphScope + ".default"}
-	return start(t, p)
+	return p
 }
 
 func microsoft() *provider {
