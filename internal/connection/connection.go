@@ -250,6 +250,11 @@ func revokeAtProvider(ctx context.Context, st Store, oc *oauth.Client, conn *sto
 		return nil
 	}
 	prov, err := oc.Resolve(ctx, &conn.Connection)
+	if err == nil {
+		// The metadata learnt at authorization fills the entry's templates (Zoho's data
+		// center, Stripe's connected account); endpoints the connection names stay.
+		prov, err = prov.WithMetadata(ts.Metadata)
+	}
 	if err != nil {
 		return fmt.Errorf("finding the provider's revocation endpoint: %w", err)
 	}

@@ -45,14 +45,18 @@ func EntryOf(c *authconn.Connection) (*oauth.Preset, error) {
 
 // CheckProvider reports whether c's provider is in the catalog and c's parameters fit its
 // entry (catalog.Entry.CheckValues: each declared, matching its pattern, the required ones
-// present). The error names the parameter and the pattern, never the value. Create runs it;
+// present), and that its host overrides name hosts of the entry (oauth.CheckHostOverrides).
+// The error names the parameter and the pattern, never the value. Create runs it;
 // the Terraform provider runs it at plan time and `tokend create` before reading the secret.
 func CheckProvider(c *authconn.Connection) error {
 	p, err := EntryOf(c)
 	if err != nil {
 		return err
 	}
-	return p.CheckValues(c.Params)
+	if err := p.CheckValues(c.Params); err != nil {
+		return err
+	}
+	return oauth.CheckHostOverrides(c)
 }
 
 // ParseSecretExpiry parses a client secret's expiry: an RFC 3339 timestamp (empty: none).

@@ -183,3 +183,37 @@ func TestExchangeKeepsOverridesWithoutCallbackTemplates(t *testing.T) {
 		t.Errorf("the code went to %s, want the override tokens.override.test", s.Host)
 	}
 }
+
+// TestOperatorTokenURLNeverMovesWithMetadata: a connection that names its token_url keeps
+// it when a callback (or a token answer) carries metadata the entry's token template uses:
+// neither the code exchange nor a later WithMetadata sends the code, the refresh token or
+// the client secret anywhere else (security: the person authorizing edits the callback).
+func TestOperatorTokenURLNeverMovesWithMetadata(t *testing.T) {
+	c, rs := routed(t, func(seen) (int, any) {
+		return 200, map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 3600}
+	})
+	e, err := catalog.Parse([]byte(dcEntry))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &authconn.Connection{ProviderURL: "https://accounts.dc0.test", TokenURL: "https://gateway.operator.test/token"}
+	p, err := c.resolveWith(context.Background(), conn, &Preset{e}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := p.NewAuthRequest(secretCreds, "https://app.test/cb", nil)
+	cb, err := a.ParseCallback(url.Values{"code": {"c"}, "state": {a.State}, "accounts-server": {"https://accounts.dc2.test"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Exchange(context.Background(), a, cb); err != nil {
+		t.Fatal(err)
+	}
+	if s := rs.last(t); s.Host != "gateway.operator.test" {
+		t.Errorf("the code went to %s, want the operator's gateway.operator.test", s.Host)
+	}
+	q, err := p.WithMetadata(map[string]string{"accounts_server": "https://accounts.dc2.test"})
+	if err != nil || q.TokenURL != "https://gateway.operator.test/token" {
+		t.Errorf("WithMetadata moved the token endpoint to %q (%v)", q.TokenURL, err)
+	}
+}

@@ -37,6 +37,11 @@ type Provider struct {
 	extra catalog.StepParams
 	// tenant is the tenant of a preset with a TenantRule ("common", a tenant id).
 	tenant string
+	// overrides are the endpoints the connection names (auth_url, token_url,
+	// revocation_url): they win over the entry's templates, also when WithMetadata fills
+	// them again, so a value from a callback or a token answer never moves an endpoint an
+	// operator typed.
+	overrides authconn.Connection
 	// hostOverrides are the connection's: an entry host → the origin its URLs go to instead
 	// (Provider.entryURL).
 	hostOverrides map[string]string
@@ -141,17 +146,23 @@ func presetOf(conn *authconn.Connection) (*Preset, *url.URL, error) {
 
 // applyOverrides takes the connection's endpoint overrides and the preset's PKCE rule.
 func (p *Provider) applyOverrides(conn *authconn.Connection) {
-	if conn.AuthURL != "" {
-		p.AuthURL = conn.AuthURL
-	}
-	if conn.TokenURL != "" {
-		p.TokenURL = conn.TokenURL
-	}
-	if conn.RevocationURL != "" {
-		p.RevocationURL = conn.RevocationURL
-	}
+	p.overrides = authconn.Connection{AuthURL: conn.AuthURL, TokenURL: conn.TokenURL, RevocationURL: conn.RevocationURL}
+	p.keepOverrides()
 	if !p.preset().PKCEOn() {
 		p.PKCE = false
+	}
+}
+
+// keepOverrides sets the endpoints the connection names over the entry's.
+func (p *Provider) keepOverrides() {
+	if p.overrides.AuthURL != "" {
+		p.AuthURL = p.overrides.AuthURL
+	}
+	if p.overrides.TokenURL != "" {
+		p.TokenURL = p.overrides.TokenURL
+	}
+	if p.overrides.RevocationURL != "" {
+		p.RevocationURL = p.overrides.RevocationURL
 	}
 }
 
