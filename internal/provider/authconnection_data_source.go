@@ -166,6 +166,11 @@ func connectionStatusAttributes() map[string]schema.Attribute {
 			ElementType:         types.StringType,
 			Computed:            true,
 		},
+		"host_overrides": schema.MapAttribute{
+			MarkdownDescription: "The hosts of the catalog entry the connection reaches at another origin, or null.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
 		"client_secret_expires_at": str("When the client secret expires (RFC 3339), or null when not recorded."),
 		"metadata": schema.MapAttribute{
 			MarkdownDescription: "The non-secret values kept with the connection's tokens (QuickBooks `realmId`, Salesforce `instance_url`, ...), or null until authorized.",

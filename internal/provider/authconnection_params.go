@@ -42,6 +42,19 @@ func paramsAttribute() schema.MapAttribute {
 	}
 }
 
+// hostOverridesAttribute is tailor_authconnection's host_overrides.
+func hostOverridesAttribute() schema.MapAttribute {
+	return schema.MapAttribute{
+		MarkdownDescription: "Hosts of the catalog entry to reach at another origin: `{ \"quickbooks.api.intuit.com\" = \"https://gateway.internal:8443\" }` " +
+			"(a private gateway, a regional mirror, a test double). Every URL tokend takes from the entry (authorize, token, refresh, " +
+			"revocation, the metadata call, the API base URL) uses it. A key must be a host the entry names; a value an https (or " +
+			"loopback http) origin without a path. These origins are operator-typed, so the egress policy lets them reach internal " +
+			"addresses. Changing one moves where the client secret is sent: write the secret again in the same apply.",
+		Optional:    true,
+		ElementType: types.StringType,
+	}
+}
+
 // secretExpiresAttribute is tailor_authconnection's client_secret_expires_at.
 func secretExpiresAttribute() schema.StringAttribute {
 	return schema.StringAttribute{

@@ -177,3 +177,51 @@ func TestAccAuthConnectionResource_detectedParams(t *testing.T) {
 		},
 	})
 }
+
+// TestAccAuthConnectionResource_hostOverrides: host_overrides names hosts of the entry only
+// (checked at plan time), is stored and bound with the secret, and an update of another
+// attribute keeps it (it used to be dropped by any update, since Terraform did not know it).
+func TestAccAuthConnectionResource_hostOverrides(t *testing.T) {
+	e := newAccEnv(t)
+	const addr, name = "tailor_authconnection.qb", "quickbooks-gw"
+	args := func(overrides string, scopes string) string {
+		a := connArgs{Name: name, ProviderURL: "https://appcenter.intuit.com", ClientID: "qb-client", SecretWO: "qb-secret", SecretVersion: 1}
+		a.Extra = fmt.Sprintf("  provider_name = \"quickbooks\"\n  host_overrides = %s\n  scopes = %s\n", overrides, scopes)
+		return e.providerConfig() + a.hcl("qb")
+	}
+	const good = `{ "quickbooks.api.intuit.com" = "https://gateway.internal.example:8443" }`
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories(nil),
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		CheckDestroy:             e.checkDestroyed(name),
+		Steps: []resource.TestStep{
+			{
+				Config:      args(`{ "evil.example.com" = "https://gateway.internal.example:8443" }`, `["com.intuit.quickbooks.accounting"]`),
+				ExpectError: quoteRE("evil.example.com"),
+			},
+			{
+				Config: args(good, `["com.intuit.quickbooks.accounting"]`),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(addr, tfjsonpath.New("host_overrides").AtMapKey("quickbooks.api.intuit.com"),
+						knownvalue.StringExact("https://gateway.internal.example:8443")),
+				},
+				Check: expectSecretOrigins(e, name, "https://appcenter.intuit.com:443", "provider:quickbooks",
+					"host:quickbooks.api.intuit.com=https://gateway.internal.example:8443"),
+			},
+			{ // another attribute changes: the overrides stay in Vault
+				Config: args(good, `["com.intuit.quickbooks.accounting", "openid"]`),
+				Check: vaultCheck(func(ctx context.Context) error {
+					c, err := e.store.GetConnection(ctx, name)
+					if err != nil {
+						return err
+					}
+					if c.HostOverrides["quickbooks.api.intuit.com"] != "https://gateway.internal.example:8443" || len(c.Scopes) != 2 {
+						return fmt.Errorf("after the update: host_overrides %v, scopes %v", c.HostOverrides, c.Scopes)
+					}
+					return nil
+				}),
+			},
+			{ResourceName: addr, ImportState: true, ImportStateVerify: true, ImportStateVerifyIgnore: []string{"client_secret_wo", "client_secret_wo_version"}},
+		},
+	})
+}

@@ -240,6 +240,7 @@ func authConnectionResourceSchema() schema.Schema {
 			},
 			"provider_name":            providerAttribute(),
 			"params":                   paramsAttribute(),
+			"host_overrides":           hostOverridesAttribute(),
 			"client_secret_expires_at": secretExpiresAttribute(),
 			"metadata":                 metadataAttribute(),
 			"api_base_url":             apiBaseURLAttribute(),

@@ -32,6 +32,7 @@ type connectionConfigModel struct {
 	AssertionKeyID types.String `tfsdk:"client_assertion_key_id"`
 	Provider       types.String `tfsdk:"provider_name"`
 	Params         types.Map    `tfsdk:"params"`
+	HostOverrides  types.Map    `tfsdk:"host_overrides"`
 	SecretExpires  types.String `tfsdk:"client_secret_expires_at"`
 }
 
@@ -58,7 +59,11 @@ func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection)
 	if len(c.Params) > 0 || !emptyMap { // none stored and Terraform had {}: keep its spelling
 		m.Params, d3 = stringMapValue(ctx, c.Params)
 	}
-	return append(append(diags, d2...), d3...)
+	var d4 diag.Diagnostics
+	if len(c.HostOverrides) > 0 || m.HostOverrides.IsNull() || m.HostOverrides.IsUnknown() || len(m.HostOverrides.Elements()) > 0 {
+		m.HostOverrides, d4 = stringMapValue(ctx, c.HostOverrides)
+	}
+	return append(append(append(diags, d2...), d3...), d4...)
 }
 
 // secretExpiresValue is the client_secret_expires_at of t: the value Terraform had when it
@@ -92,9 +97,12 @@ func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diag
 	if !m.Resources.IsNull() && !m.Resources.IsUnknown() {
 		diags.Append(m.Resources.ElementsAs(ctx, &resources, false)...)
 	}
-	var params map[string]string
+	var params, hosts map[string]string
 	if !m.Params.IsNull() && !m.Params.IsUnknown() {
 		diags.Append(m.Params.ElementsAs(ctx, &params, false)...)
+	}
+	if !m.HostOverrides.IsNull() && !m.HostOverrides.IsUnknown() {
+		diags.Append(m.HostOverrides.ElementsAs(ctx, &hosts, false)...)
 	}
 	expires, err := connection.ParseSecretExpiry(m.SecretExpires.ValueString())
 	if err != nil {
@@ -121,6 +129,7 @@ func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diag
 		Scopes:         scopes,
 		Provider:       m.Provider.ValueString(),
 		Params:         params,
+		HostOverrides:  hosts,
 
 		ClientSecretExpiresAt: expires,
 	}
@@ -132,7 +141,7 @@ func (m *connectionConfigModel) equal(o *connectionConfigModel) bool {
 		m.IssuerURL.Equal(o.IssuerURL) && m.ClientID.Equal(o.ClientID) && m.AuthURL.Equal(o.AuthURL) &&
 		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes) &&
 		m.GrantType.Equal(o.GrantType) && m.ClientAuth.Equal(o.ClientAuth) && m.Audience.Equal(o.Audience) && m.Resources.Equal(o.Resources) && m.AssertionKeyID.Equal(o.AssertionKeyID) &&
-		m.Provider.Equal(o.Provider) && m.Params.Equal(o.Params) && m.SecretExpires.Equal(o.SecretExpires)
+		m.Provider.Equal(o.Provider) && m.Params.Equal(o.Params) && m.HostOverrides.Equal(o.HostOverrides) && m.SecretExpires.Equal(o.SecretExpires)
 }
 
 func optionalString(s string) types.String {
