@@ -32,6 +32,17 @@ func (e *Entry) CheckValues(values map[string]string) error {
 	return nil
 }
 
+// AcceptsValue reports whether v may be the value of name where name is a parameter of e
+// (its pattern, in every URL part it is declared for). A name that is not a parameter is
+// accepted: it fills no URL. Metadata learnt from a provider fills the same templates as the
+// connection's parameters, so a value a parameter would refuse must not be kept either.
+func (e *Entry) AcceptsValue(name, v string) bool {
+	if e.Param(name) == nil {
+		return true
+	}
+	return e.checkDeclared(name, v) == nil
+}
+
 // checkDeclared checks one value against its declaration, in every part it may go into.
 func (e *Entry) checkDeclared(name, v string) error {
 	p := e.Param(name)

@@ -235,7 +235,7 @@ func (c *Client) Exchange(ctx context.Context, a *AuthRequest, cb *Callback) (*T
 // template uses (Zoho's accounts-server names the data center whose token endpoint takes the
 // code). Otherwise the request's endpoints, connection overrides included, stay.
 func (a *AuthRequest) withCallback(cb *Callback) (*Provider, *oauth2.Config, error) {
-	md := a.provider.Metadata(cb, nil)
+	md := a.provider.rawMetadata(cb, nil)
 	if !slices.ContainsFunc(a.provider.preset().URLs.Token, func(alt string) bool {
 		return slices.ContainsFunc(catalog.Placeholders(alt), func(n string) bool { return md[n] != "" })
 	}) {

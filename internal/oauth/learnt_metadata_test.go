@@ -217,3 +217,21 @@ func TestOperatorTokenURLNeverMovesWithMetadata(t *testing.T) {
 		t.Errorf("WithMetadata moved the token endpoint to %q (%v)", q.TokenURL, err)
 	}
 }
+
+// TestMetadataAParameterWouldRefuseIsDropped: a provider's answer (Salesforce's
+// instance_url) that its parameter's pattern refuses (another domain) is not kept as
+// metadata, so it never fills a template nor reaches a function as the API host.
+func TestMetadataAParameterWouldRefuseIsDropped(t *testing.T) {
+	c, _ := routed(t, func(seen) (int, any) { return 200, nil })
+	p := namedProvider(t, c, "salesforce", nil)
+	for _, tc := range []struct{ instance, want string }{
+		{"https://acme.my.salesforce.com", "https://acme.my.salesforce.com"},
+		{"https://evil.example.com", ""},
+		{"https://10.0.0.5", ""},
+	} {
+		md := p.Metadata(nil, &Token{AccessToken: "at", Extra: map[string]any{"instance_url": tc.instance}})
+		if got := md["instance_url"]; got != tc.want {
+			t.Errorf("instance_url %s kept as %q, want %q", tc.instance, got, tc.want)
+		}
+	}
+}

@@ -21,8 +21,20 @@ const maxMetadataValue = 512
 // Metadata returns the non-secret values the entry keeps from an authorization: from the
 // callback's query (QuickBooks realmId) and from the token answer's dotted paths (Salesforce
 // instance_url, Slack team.id). The entry's loader has refused any name that looks like a
-// secret. Values are sanitized and bounded; missing ones are left out. Nil when none.
+// secret. Values are sanitized and bounded; missing ones, and ones a parameter of the same
+// name would refuse, are left out. Nil when none.
 func (p *Provider) Metadata(cb *Callback, t *Token) map[string]string {
+	out := p.rawMetadata(cb, t)
+	p.dropRefused(out)
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// rawMetadata is Metadata before the parameters' checks: the code exchange fills the token
+// endpoint with it, so that a refused value stops the exchange with an error.
+func (p *Provider) rawMetadata(cb *Callback, t *Token) map[string]string {
 	m := p.preset().Metadata
 	out := map[string]string{}
 	if cb != nil {
@@ -39,10 +51,18 @@ func (p *Provider) Metadata(cb *Callback, t *Token) map[string]string {
 		}
 		pick(doc, m.Token, out)
 	}
-	if len(out) == 0 {
-		return nil
-	}
 	return out
+}
+
+// dropRefused removes the values a parameter of the same name would refuse (a provider's
+// instance_url on another domain, an api_domain that is an internal address): metadata fills
+// the same templates as parameters, and what a provider answers is not operator-typed.
+func (p *Provider) dropRefused(out map[string]string) {
+	for k, v := range out {
+		if !p.preset().AcceptsValue(k, v) {
+			delete(out, k)
+		}
+	}
 }
 
 // pick copies the scalar values at the paths of vals in doc into out.
@@ -133,6 +153,7 @@ func (c *Client) FetchMetadata(ctx context.Context, p *Provider, token string, k
 	}
 	out := map[string]string{}
 	pick(item, call.Values, out)
+	p.dropRefused(out)
 	return out, nil
 }
 
