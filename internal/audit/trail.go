@@ -1,0 +1,151 @@
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"sync/atomic"
+	"time"
+)
+
+// Sink is where the Trail's goroutine writes records, one at a time and in order. Flush is
+// called when the queue is empty. A sink's error is logged and counted by the Trail.
+type Sink interface {
+	Name() string
+	Write(ctx context.Context, r *Record) error
+	Flush() error
+}
+
+// Options configure a Trail.
+type Options struct {
+	// Replica names this process in every record (tokend serve: its host name and pid).
+	Replica string
+	// Sinks receive every record, in order.
+	Sinks []Sink
+	// Counters, if set, count every record, every drop and every sink failure.
+	Counters *Counters
+	// Queue is the number of records waiting for the sinks (default 8192).
+	Queue int
+	// MaxWait is how long Record waits for room in a full queue before it drops the
+	// record (default 50ms).
+	MaxWait time.Duration
+	Logger  *slog.Logger
+}
+
+// Trail is the Recorder of tokend serve: a bounded queue in front of the counters and sinks.
+type Trail struct {
+	o       Options
+	q       chan Record
+	dropped atomic.Uint64
+	log     *slog.Logger
+	lastLog time.Time // of a sink failure, read and written by Run's goroutine only
+}
+
+// New returns a Trail; its records reach the counters and sinks once Run is started.
+func New(o Options) *Trail {
+	if o.Queue <= 0 {
+		o.Queue = 8192
+	}
+	if o.MaxWait <= 0 {
+		o.MaxWait = 50 * time.Millisecond
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Trail{o: o, q: make(chan Record, o.Queue), log: log}
+}
+
+// Record queues r. It fills Time and Replica when empty, never blocks longer than
+// Options.MaxWait, and drops r (counted) when the queue stays full.
+func (t *Trail) Record(_ context.Context, r Record) {
+	if r.Time.IsZero() {
+		r.Time = time.Now()
+	}
+	if r.Replica == "" {
+		r.Replica = t.o.Replica
+	}
+	select {
+	case t.q <- r:
+		return
+	default:
+	}
+	timer := time.NewTimer(t.o.MaxWait)
+	defer timer.Stop()
+	select {
+	case t.q <- r:
+	case <-timer.C:
+		t.drop(r.Action)
+	}
+}
+
+func (t *Trail) drop(a Action) {
+	if n := t.dropped.Add(1); n&(n-1) == 0 { // log the 1st, 2nd, 4th, 8th... drop
+		t.log.Error("audit queue full: records dropped", "action", string(a), "dropped_total", n)
+	}
+	if t.o.Counters != nil {
+		t.o.Counters.dropped.Inc()
+	}
+}
+
+// Dropped returns the number of records dropped because the queue was full.
+func (t *Trail) Dropped() uint64 { return t.dropped.Load() }
+
+// Run writes queued records to the counters and sinks until ctx ends, then writes what is
+// still queued and flushes the sinks.
+func (t *Trail) Run(ctx context.Context) {
+	for {
+		select {
+		case r := <-t.q:
+			t.write(ctx, &r)
+			if len(t.q) == 0 {
+				t.flush()
+			}
+		case <-ctx.Done():
+			t.drain(context.WithoutCancel(ctx))
+			return
+		}
+	}
+}
+
+func (t *Trail) drain(ctx context.Context) {
+	for {
+		select {
+		case r := <-t.q:
+			t.write(ctx, &r)
+		default:
+			t.flush()
+			return
+		}
+	}
+}
+
+func (t *Trail) write(ctx context.Context, r *Record) {
+	if t.o.Counters != nil {
+		t.o.Counters.count(r)
+	}
+	for _, s := range t.o.Sinks {
+		if err := s.Write(ctx, r); err != nil {
+			t.failed(s, err)
+		}
+	}
+}
+
+func (t *Trail) flush() {
+	for _, s := range t.o.Sinks {
+		if err := s.Flush(); err != nil {
+			t.failed(s, err)
+		}
+	}
+}
+
+// failed counts a sink's failure and logs it, at most once a minute. The error is the
+// sink's (a file or outbox error), never a record's contents.
+func (t *Trail) failed(s Sink, err error) {
+	if t.o.Counters != nil {
+		t.o.Counters.writeErrors.WithLabelValues(s.Name()).Inc()
+	}
+	if now := time.Now(); now.Sub(t.lastLog) >= time.Minute {
+		t.lastLog = now
+		t.log.Error("audit sink failed: records lost for this sink", "sink", s.Name(), "error", err)
+	}
+}
