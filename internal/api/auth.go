@@ -53,7 +53,7 @@ type keyCache struct {
 
 type keyEntry struct {
 	rec     *store.APIKey
-	grants  []apikey.Grant // rec's, computed once per read (grantsOf)
+	grants  []apikey.Grant // rec's, computed once per read (KeyGrants)
 	fetched time.Time
 }
 
@@ -80,9 +80,10 @@ type caller struct {
 	admin  bool
 }
 
-// grantsOf returns what the key of rec may do: its Grants, or for a record without them
+// KeyGrants returns what the key of rec may do: its Grants, or for a record without them
 // (created before permissions existed) the token permission on each of its Connections.
-func grantsOf(rec *store.APIKey) []apikey.Grant {
+// The key cache, `tokend keys list` and the status page read a record through it.
+func KeyGrants(rec *store.APIKey) []apikey.Grant {
 	if len(rec.Grants) == 0 {
 		return apikey.GrantAll(rec.Connections, []apikey.Permission{apikey.PermToken})
 	}
@@ -241,7 +242,7 @@ func (c *keyCache) load(ctx context.Context, id string) (any, error) {
 		c.unknown.Add(id, time.Now())
 		return keyEntry{}, nil
 	}
-	e := keyEntry{rec: rec, grants: grantsOf(rec), fetched: time.Now()}
+	e := keyEntry{rec: rec, grants: KeyGrants(rec), fetched: time.Now()}
 	c.unknown.Remove(id)
 	c.known.Add(id, e)
 	return e, nil
