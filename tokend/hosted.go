@@ -38,6 +38,7 @@ func newHosted(ctx context.Context, st *store.Store, f serveFlags, keys *api.Key
 			_, err := connection.Revoke(ctx, st, oc, name, connection.Options{})
 			return err
 		},
+		Keys:         func(ctx context.Context) ([]console.KeySummary, error) { return keySummaries(ctx, st) },
 		VerifyAdmin:  keys.VerifyAdmin,
 		KeyActive:    keys.AdminKeyActive,
 		SessionEpoch: st.SessionEpoch,

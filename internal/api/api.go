@@ -183,7 +183,7 @@ func (s *Server) writeCountedError(w http.ResponseWriter, status int, code, msg 
 // authenticate returns the caller or writes a 401 (or 503 when Vault cannot be asked).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	if s.o.NoAuth {
-		return caller{id: "insecure-no-auth", patterns: []string{"*"}}, true
+		return caller{id: "insecure-no-auth", grants: apikey.GrantAll([]string{"*"}, apikey.Permissions)}, true
 	}
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
@@ -223,18 +223,8 @@ func (s *Server) refuseKey(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
-	c, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
 	name := r.PathValue("name")
-	if err := authconn.ValidateName(name); err != nil {
-		s.writeCountedError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
-		return
-	}
-	if !apikey.Allows(c.patterns, name) {
-		s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name)
-		s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
+	if _, ok := s.authenticateFor(w, r, name, apikey.PermToken); !ok {
 		return
 	}
 	tok := s.o.Broker.Cached(name)
@@ -300,7 +290,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st, err := s.o.Broker.Statuses(r.Context(), func(n string) bool { return apikey.Allows(c.patterns, n) })
+	st, err := s.o.Broker.Statuses(r.Context(), func(n string) bool { return apikey.Matches(c.grants, n) })
 	if err != nil {
 		s.log.Warn("listing connections failed", "error", err)
 		w.Header().Set("Retry-After", "5")

@@ -38,6 +38,12 @@ var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 {{if .CanRevoke}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="revoke">Revoke</button></form>{{end}}</td></tr>
 {{else}}<tr><td colspan="10">No connections yet: create one with Terraform or <code>tokend create</code>.</td></tr>{{end}}
 </table>
+{{with .Keys}}{{if .Shown}}<h2>API keys</h2>
+{{if .Error}}<p id="keys-error" class="fail">{{.Error}}</p>{{else}}<table id="keys"><tr><th>Key</th><th>Permissions</th><th>Admin</th><th>Created</th><th>Description</th></tr>
+{{range .Rows}}<tr id="key-{{.ID}}"><td class="mono">{{.ID}}</td><td class="grants">{{range .Grants}}<span class="mono">{{.}}</span><br>{{else}}-{{end}}</td><td>{{if .Admin}}admin{{else}}-{{end}}</td><td class="nowrap">{{.Created}}</td><td>{{.Description}}</td></tr>
+{{else}}<tr><td colspan="5">No API keys yet: create one with <code>tokend keys create</code>.</td></tr>{{end}}
+</table>
+<p><small>token: may read the access token; proxy: may send requests through tokend's proxy, never seeing the token. Manage keys with <code>tokend keys</code>.</small></p>{{end}}{{end}}{{end}}
 <p><small>Times are UTC. Updated {{.Now}}.</small></p>{{end}}`)
 
 var linkPage = web.Parse("link", `{{define "title"}}Connect link{{end}}
@@ -185,10 +191,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, ss *session, st
 	}
 	web.Render(w, status, statusPage, struct {
 		Rows         []row
+		Keys         keyList
 		CSRF, Notice string
 		NoticeOK     bool
 		Now          string
-	}{rows, c.sessions.csrf(ss), notice, ok, time.Now().UTC().Format("2006-01-02 15:04:05")}, "")
+	}{rows, c.keys(r.Context()), c.sessions.csrf(ss), notice, ok, time.Now().UTC().Format("2006-01-02 15:04:05")}, "")
 }
 
 // createReconnectLink creates a connect link for the connection and shows it once.
