@@ -26,6 +26,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/proxy"
 	"github.com/authconnection/terraform-provider-tailor/internal/ratelimit"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
@@ -247,6 +248,7 @@ func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func(
 		Help: "Requests answered 429 because their client address was out of pre-authentication requests or failed API keys."},
 		func() float64 { return float64(lim.Refused()) }))
 	o := f.apiOptions(b, keys, metrics, ready, lim, log)
+	o.Proxy = proxy.New(proxy.Options{Tokens: b, Connections: st, OAuth: &oauth.Client{}, Backoffs: st, Logger: log})
 	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
 		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
 	d := &daemon{broker: b, expiry: connection.NewExpiryWatcher(connection.ExpiryOptions{Store: st, Logger: log})}

@@ -48,6 +48,8 @@ type Options struct {
 	// (*connect.Service), and the status page (*console.Console): see Routes.
 	Connect ConnectPages
 	Console StatusPages
+	// Proxy, when set, serves /v1/connections/{name}/proxy/{path...} (docs/proxy.md).
+	Proxy ProxyCalls
 	// KeyCache, when set, checks API keys instead of a cache built from Keys, KeyCacheTTL
 	// and FailLimit: tokend shares one with the status page's sign-in.
 	KeyCache *KeyCache

@@ -107,3 +107,8 @@ func New(o Options) *Proxy {
 	}
 	return p
 }
+
+// ServeAPIKey is Serve for a caller authenticated by the API key keyID (api.ProxyCalls).
+func (p *Proxy) ServeAPIKey(w http.ResponseWriter, r *http.Request, name, keyID string) {
+	p.Serve(w, r, name, audit.Caller{Kind: audit.CallerAPIKey, ID: keyID})
+}
