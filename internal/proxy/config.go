@@ -32,7 +32,7 @@ type config struct {
 
 // base returns the URL the connection's calls go under: proxy_base_url, else the API base
 // URL of its token record (its catalog entry's, filled from metadata).
-func (c *config) base(tok *broker.Token) (*url.URL, error) {
+func (c *config) base(tok *broker.Token) (*url.URL, *Error) {
 	if c.proxyBase != nil {
 		return c.proxyBase, nil
 	}

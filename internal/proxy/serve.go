@@ -67,12 +67,12 @@ func (p *Proxy) prepare(r *http.Request, c *call) *Error {
 	if c.cfg, err = p.configs.get(ctx, c.name); err != nil {
 		return tokenError(c.name, err)
 	}
-	base, err := c.cfg.base(tok)
-	if err != nil {
-		return err.(*Error)
+	base, e := c.cfg.base(tok)
+	if e != nil {
+		return e
 	}
 	if c.target, err = Target(base, c.cfg.hosts, r.Header.Get(HeaderHost), rest(r), r.URL.RawQuery); err != nil {
-		return err.(*Error)
+		return transportError("", err) // always an *Error
 	}
 	if err := p.present(c, tok); err != nil {
 		return err
