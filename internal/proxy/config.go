@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
@@ -25,9 +26,13 @@ type config struct {
 	hosts []string
 	typed []string
 
-	mu      sync.Mutex
-	apiBase string // the last token API base URL parsed, and its parse
-	apiURL  *url.URL
+	// apiBase is the last API base URL of a token record parsed, with its parse.
+	apiBase atomic.Pointer[parsedURL]
+}
+
+type parsedURL struct {
+	raw string
+	u   *url.URL
 }
 
 // base returns the URL the connection's calls go under: proxy_base_url, else the API base
@@ -36,17 +41,15 @@ func (c *config) base(tok *broker.Token) (*url.URL, *Error) {
 	if c.proxyBase != nil {
 		return c.proxyBase, nil
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if tok.APIBaseURL != "" && tok.APIBaseURL == c.apiBase {
-		return c.apiURL, nil
+	if p := c.apiBase.Load(); p != nil && tok.APIBaseURL != "" && p.raw == tok.APIBaseURL {
+		return p.u, nil
 	}
 	u, err := url.Parse(tok.APIBaseURL)
 	if tok.APIBaseURL == "" || err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return nil, &Error{Status: http.StatusConflict, Code: wire.CodeNoAPIBaseURL,
 			Message: "the connection has no API base URL: its catalog entry names none; set proxy_base_url on it"}
 	}
-	c.apiBase, c.apiURL = tok.APIBaseURL, u
+	c.apiBase.Store(&parsedURL{raw: tok.APIBaseURL, u: u})
 	return u, nil
 }
 
@@ -57,20 +60,20 @@ type configCache struct {
 	ttl   time.Duration
 	now   func() time.Time
 
-	mu sync.Mutex
-	m  map[string]*config
+	m sync.Map // connection name → *config
 }
 
 func newConfigCache(conns Connections, r Resolver, ttl time.Duration, now func() time.Time) *configCache {
-	return &configCache{conns: conns, oauth: r, ttl: ttl, now: now, m: map[string]*config{}}
+	return &configCache{conns: conns, oauth: r, ttl: ttl, now: now}
 }
 
 // get returns connection name's config, read again after ttl (the provider resolved again
 // only when the record's version moved).
 func (cc *configCache) get(ctx context.Context, name string) (*config, error) {
-	cc.mu.Lock()
-	old := cc.m[name]
-	cc.mu.Unlock()
+	var old *config
+	if v, ok := cc.m.Load(name); ok {
+		old = v.(*config)
+	}
 	if old != nil && cc.now().Sub(old.fetched) < cc.ttl {
 		return old, nil
 	}
@@ -100,8 +103,6 @@ func (cc *configCache) get(ctx context.Context, name string) (*config, error) {
 	for _, o := range rec.HostOverrides {
 		c.typed = append(c.typed, o)
 	}
-	cc.mu.Lock()
-	cc.m[name] = c
-	cc.mu.Unlock()
+	cc.m.Store(name, c)
 	return c, nil
 }

@@ -82,10 +82,20 @@ func (r *recorder) Record(_ context.Context, rec audit.Record) {
 	r.recs = append(r.recs, rec)
 }
 
-func (r *recorder) last() audit.Record {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.recs[len(r.recs)-1]
+// nth waits for the n-th record (the proxy records a call after its answer was sent) and
+// returns it.
+func (r *recorder) nth(t *testing.T, n int) audit.Record {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		r.mu.Lock()
+		if len(r.recs) >= n {
+			defer r.mu.Unlock()
+			return r.recs[n-1]
+		}
+		r.mu.Unlock()
+	}
+	t.Fatalf("no audit record %d", n)
+	return audit.Record{}
 }
 
 // bed is a proxy in front of upstream for connection "conn", whose proxy_base_url is
@@ -171,7 +181,7 @@ func TestForwardsPathQueryAndPresentsToken(t *testing.T) {
 	if resp.Header.Get(HeaderAttempts) != "1" || resp.Header.Get(HeaderError) != "" {
 		t.Fatalf("headers %v", resp.Header)
 	}
-	rec := b.rec.last()
+	rec := b.rec.nth(t, 1)
 	if rec.Action != audit.ProxyCall || rec.Outcome != audit.Success || rec.UpstreamStatus != 200 || rec.Path != "/api/v2/users/42" ||
 		rec.BytesOut != 5 || rec.Attempts != 1 || rec.Method != "GET" || rec.Caller.ID != "k1" || rec.Connection != "conn" {
 		t.Fatalf("audit record %+v", rec)
@@ -240,7 +250,7 @@ func TestUnauthorizedOnceRefreshesAndRetries(t *testing.T) {
 	if b2, _ := bodies.Load(int32(2)); b2 != `{"a":1}` {
 		t.Fatalf("retried body %q", b2)
 	}
-	if rec := b.rec.last(); rec.Attempts != 2 || rec.UpstreamStatus != 200 {
+	if rec := b.rec.nth(t, 1); rec.Attempts != 2 || rec.UpstreamStatus != 200 {
 		t.Fatalf("audit record %+v", rec)
 	}
 }
@@ -259,7 +269,7 @@ func TestUnauthorizedStreamedBodyIsNotRetried(t *testing.T) {
 	if resp.StatusCode != 401 || calls.Load() != 1 || b.tokens.refreshes != 0 || resp.Header.Get(HeaderAttempts) != "1" || resp.Header.Get(HeaderError) != "" {
 		t.Fatalf("status %d, calls %d, refreshes %d, headers %v", resp.StatusCode, calls.Load(), b.tokens.refreshes, resp.Header)
 	}
-	if rec := b.rec.last(); rec.BytesIn != int64(len(big)) || rec.UpstreamStatus != 401 {
+	if rec := b.rec.nth(t, 1); rec.BytesIn != int64(len(big)) || rec.UpstreamStatus != 401 {
 		t.Fatalf("audit record %+v", rec)
 	}
 }
@@ -296,7 +306,7 @@ func TestRetryAfterIsRememberedAcrossReplicas(t *testing.T) {
 	if resp.StatusCode != 429 || resp.Header.Get(HeaderError) != "rate_limited" || calls.Load() != 1 {
 		t.Fatalf("other replica: %d %v, upstream calls %d", resp.StatusCode, resp.Header, calls.Load())
 	}
-	if rec := b.rec.last(); rec.Outcome != audit.Denied || rec.Reason != "rate_limited" {
+	if rec := b.rec.nth(t, 3); rec.Outcome != audit.Denied || rec.Reason != "rate_limited" {
 		t.Fatalf("audit record %+v", rec)
 	}
 }
@@ -400,7 +410,7 @@ func TestUnreachableUpstreamIsTokendsError(t *testing.T) {
 	if resp.StatusCode != http.StatusBadGateway || resp.Header.Get(HeaderError) != "upstream_unreachable" || strings.Contains(body, "secret") {
 		t.Fatalf("answer %d %v %s", resp.StatusCode, resp.Header, body)
 	}
-	if rec := b.rec.last(); rec.Outcome != audit.Failure || rec.Reason != "upstream_unreachable" {
+	if rec := b.rec.nth(t, 1); rec.Outcome != audit.Failure || rec.Reason != "upstream_unreachable" {
 		t.Fatalf("audit record %+v", rec)
 	}
 }
