@@ -445,3 +445,27 @@ func TestServerSentEventsStream(t *testing.T) {
 		t.Fatalf("rest %q", rest)
 	}
 }
+
+// TestTokenIsPresentedAsTheEntrySays: the catalog entry's API headers are sent, and the token
+// in the entry's header with its prefix (Notion: Bearer and Notion-Version; ClickUp: the
+// bare token in Authorization).
+func TestTokenIsPresentedAsTheEntrySays(t *testing.T) {
+	for entry, want := range map[string]map[string]string{
+		"notion":  {"Authorization": "Bearer tok-one", "Notion-Version": "2022-06-28"},
+		"clickup": {"Authorization": "tok-one"},
+	} {
+		var seen http.Header
+		b := newBed(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { seen = r.Header.Clone() }), "")
+		b.conn.Provider, b.conn.AuthURL, b.conn.TokenURL = entry, "", ""
+		b.server = b.serve(b.newProxy())
+		resp := b.do("GET", "/x", nil, http.Header{"Notion-Version": {"caller's"}})
+		if body := readAll(t, resp); resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", entry, resp.StatusCode, body)
+		}
+		for k, v := range want {
+			if got := seen.Values(k); len(got) != 1 || got[0] != v {
+				t.Errorf("%s: upstream got %s %q, want %q", entry, k, got, v)
+			}
+		}
+	}
+}
