@@ -154,8 +154,8 @@ func TestCountersBoundSeries(t *testing.T) {
 		{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "a", Action: TokenRead, Outcome: Success},
 		{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "a", Action: TokenRead, Outcome: Success},
 		{Caller: Caller{Kind: CallerCLI, ID: "alice"}, Connection: "b", Action: ConnectionRevoked, Outcome: Success},
-		{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "nope-1", Action: TokenRead, Outcome: Denied},
-		{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "nope-2", Action: TokenRead, Outcome: Denied},
+		{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "nope-1", Action: TokenRead, Outcome: Denied, Reason: "forbidden"},
+		{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "nope-2", Action: TokenRead, Outcome: Denied, Reason: "forbidden"},
 	} {
 		c.count(&r)
 	}
@@ -222,4 +222,39 @@ func seriesCount(c prometheus.Collector) int {
 	c.Collect(ch)
 	close(ch)
 	return len(ch)
+}
+
+func TestMarshalEscapesLikeJSON(t *testing.T) {
+	weird := "a\"b\\c\nd\x00e\x7f\xff<é>\u2028"
+	r := Record{Time: time.Unix(0, 0), Caller: Caller{Kind: CallerAPIKey, ID: weird, Description: weird}, Connection: weird,
+		Action: TokenRead, Outcome: Denied, Reason: weird, Path: weird}
+	b := Marshal(&r)
+	if !json.Valid(b) {
+		t.Fatalf("not JSON: %s", b)
+	}
+	var m struct {
+		Caller     Caller
+		Connection string
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	want := strings.ToValidUTF8(weird, "\ufffd")
+	if m.Caller.Description != want || m.Connection != want {
+		t.Errorf("round trip: %q, want %q", m.Connection, want)
+	}
+}
+
+func TestCountersPutMadeUpNamesUnderOther(t *testing.T) {
+	c := NewCounters(prometheus.NewRegistry(), 0)
+	r1 := Record{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "x", Action: TokenRead, Outcome: Failure, Reason: "not_found"}
+	r2 := Record{Caller: Caller{Kind: CallerAPIKey, ID: "k1"}, Connection: "x", Action: TokenRead, Outcome: Failure, Reason: "unavailable"}
+	c.count(&r1)
+	c.count(&r2)
+	if got := value(c.records.WithLabelValues("k1", Other, "token.read", "failure")); got != 1 {
+		t.Errorf("not_found under _other = %v, want 1", got)
+	}
+	if got := value(c.records.WithLabelValues("k1", "x", "token.read", "failure")); got != 1 {
+		t.Errorf("unavailable under x = %v, want 1", got)
+	}
 }
