@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -9,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
@@ -55,7 +57,9 @@ func newKeysCreateCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			rec := &store.APIKey{ID: k.ID, Hash: k.Hash, Connections: patterns, Admin: admin, Description: desc}
-			if err := st.CreateAPIKey(cmd.Context(), rec); err != nil {
+			err = st.CreateAPIKey(cmd.Context(), rec)
+			recordKey(cmd.Context(), g, audit.KeyCreated, k.ID, err)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), k.Plain)
@@ -71,6 +75,16 @@ func newKeysCreateCmd(g *globalFlags) *cobra.Command {
 	cmd.Flags().BoolVar(&admin, "admin", false, "an admin key: signs in to the status page (/ui) and uses the admin API (connect links)")
 	cmd.Flags().StringVar(&desc, "description", "", "what the key is for")
 	return cmd
+}
+
+// recordKey records a key change by the operator: action on key id, ended with err.
+func recordKey(ctx context.Context, g *globalFlags, action audit.Action, id string, err error) {
+	rec, caller := g.audit()
+	r := audit.Record{Caller: caller, Subject: id, Action: action, Outcome: audit.Success}
+	if err != nil {
+		r.Outcome, r.Reason = audit.Failure, "failed"
+	}
+	rec.Record(ctx, r)
 }
 
 func newKeysListCmd(g *globalFlags) *cobra.Command {
@@ -113,7 +127,9 @@ func newKeysRevokeCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer vc.Close()
-			if err := st.DeleteAPIKey(cmd.Context(), id); err != nil {
+			err = st.DeleteAPIKey(cmd.Context(), id)
+			recordKey(cmd.Context(), g, audit.KeyRevoked, id, err)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Revoked API key %s.\n", id)

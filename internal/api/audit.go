@@ -67,7 +67,7 @@ func adminAction(r *http.Request) audit.Action {
 // auditAdmin records an admin API request by c that was answered with status; the reason
 // of a refusal is its status code's text.
 func (s *Server) auditAdmin(r *http.Request, c caller, status int) {
-	rec := audit.Record{Caller: auditCaller(c), Connection: r.PathValue("name"), Action: adminAction(r), Outcome: audit.Success}
+	rec := audit.Record{Caller: auditCaller(c), Connection: r.PathValue("name"), Subject: r.PathValue("id"), Action: adminAction(r), Outcome: audit.Success}
 	switch {
 	case status >= 500:
 		rec.Outcome, rec.Reason = audit.Failure, http.StatusText(status)

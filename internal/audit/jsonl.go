@@ -56,6 +56,7 @@ func appendRecord(b []byte, r *Record) []byte {
 	b = appendField(b, "description", r.Caller.Description)
 	b = append(b, '}')
 	b = appendField(b, "connection", r.Connection)
+	b = appendField(b, "subject", r.Subject)
 	b = append(b, `,"action":`...)
 	b = appendString(b, string(r.Action))
 	b = append(b, `,"outcome":`...)
