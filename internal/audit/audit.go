@@ -67,6 +67,11 @@ const (
 	AdminLinksListed       Action = "admin.links_listed"
 )
 
+// Actions lists every action, for the webhooks' subscriptions to audit.* events.
+var Actions = []Action{TokenRead, ProxyCall, ConnectionAuthorized, ConnectionReauthorized, ConnectionRevoked, ConnectionDeleted,
+	ConnectionChanged, KeyCreated, KeyRevoked, AdminSignIn, AdminSignOut, AdminReconnect, AdminRevoke, AdminLinkCreated,
+	AdminLinkRevoked, AdminLinksListed}
+
 // Outcome is how an action ended: it was done, the caller was not allowed, or it failed.
 type Outcome string
 

@@ -137,6 +137,13 @@ func (j *JSONLines) Name() string { return "jsonl" }
 // Write implements Sink.
 func (j *JSONLines) Write(_ context.Context, r *Record) error {
 	j.buf = append(appendRecord(j.buf[:0], r), '\n')
+	if len(j.buf) > j.w.Available() {
+		// Flush first, so that a line is never split across two writes: other processes
+		// (tokend's commands) may append to the same file between them.
+		if err := j.w.Flush(); err != nil {
+			return err
+		}
+	}
 	_, err := j.w.Write(j.buf)
 	return err
 }
