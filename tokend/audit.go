@@ -86,8 +86,17 @@ func (f *serveFlags) newAudit(st *store.Store, reg prometheus.Registerer, keys *
 		sinks = append(sinks, &audit.Webhooks{Enqueue: auditEvent(st)})
 	}
 	a.trail = audit.New(audit.Options{Replica: f.replicaID, Sinks: sinks, Counters: audit.NewCounters(reg, 0), Logger: log,
-		Describe: func(c audit.Caller) string { return keys.Describe(c.ID) }})
+		Describe: func(c audit.Caller) string { return describeKey(keys, c) }})
 	return a, nil
+}
+
+// describeKey is the description of an API key caller's key (an admin key's for a status
+// page session), from the key cache.
+func describeKey(keys *api.KeyCache, c audit.Caller) string {
+	if c.Kind != audit.CallerAPIKey && c.Kind != audit.CallerAdminSession {
+		return ""
+	}
+	return keys.Describe(c.ID)
 }
 
 // auditEvent enqueues a record as a webhook event of type audit.<action>, its JSON line in

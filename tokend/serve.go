@@ -264,7 +264,7 @@ func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func(
 		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
 	d := &daemon{broker: b, audit: trail, expiry: connection.NewExpiryWatcher(connection.ExpiryOptions{Store: st, Logger: log})}
 	if f.publicURL != "" {
-		h, err := newHosted(ctx, st, *f, keys, log)
+		h, err := newHosted(ctx, st, *f, keys, trail.trail, log)
 		if err != nil {
 			return nil, err
 		}
