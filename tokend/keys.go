@@ -11,6 +11,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -64,7 +65,9 @@ requests through /v1/connections/NAME/proxy/..., never seeing the token), or tok
 			}
 			rec := &store.APIKey{ID: k.ID, Hash: k.Hash, Admin: admin, Description: desc}
 			rec.SetGrants(storeGrants(grants))
-			if err := st.CreateAPIKey(cmd.Context(), rec); err != nil {
+			err = st.CreateAPIKey(cmd.Context(), rec)
+			recordKey(cmd.Context(), g, audit.KeyCreated, k.ID, err)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintln(cmd.OutOrStdout(), k.Plain)
@@ -135,6 +138,16 @@ func grantsText(grants []apikey.Grant) string {
 	return strings.Join(s, " ")
 }
 
+// recordKey records a key change by the operator: action on key id, ended with err.
+func recordKey(ctx context.Context, g *globalFlags, action audit.Action, id string, err error) {
+	rec, caller := g.audit()
+	r := audit.Record{Caller: caller, Subject: id, Action: action, Outcome: audit.Success}
+	if err != nil {
+		r.Outcome, r.Reason = audit.Failure, "failed"
+	}
+	rec.Record(ctx, r)
+}
+
 func newKeysListCmd(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
@@ -175,7 +188,9 @@ func newKeysRevokeCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer vc.Close()
-			if err := st.DeleteAPIKey(cmd.Context(), id); err != nil {
+			err = st.DeleteAPIKey(cmd.Context(), id)
+			recordKey(cmd.Context(), g, audit.KeyRevoked, id, err)
+			if err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "Revoked API key %s.\n", id)

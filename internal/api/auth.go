@@ -99,15 +99,18 @@ func KeyGrants(rec *store.APIKey) []apikey.Grant {
 
 // authenticateFor authenticates the request's API key (as authenticate) and checks that it
 // may do perm on connection name; otherwise it writes 400 for an invalid name or 403
-// forbidden with what to do instead. Every route on one connection calls it: the token
-// endpoint with apikey.PermToken, the proxy with apikey.PermProxy.
+// forbidden with what to do instead, and records the refusal (auditRefusal). Every route on
+// one connection calls it: the token endpoint with apikey.PermToken, the proxy with
+// apikey.PermProxy.
 func (s *Server) authenticateFor(w http.ResponseWriter, r *http.Request, name string, perm apikey.Permission) (caller, bool) {
 	c, ok := s.authenticate(w, r)
 	if !ok {
+		s.auditRefusal(r, caller{}, name, perm, wire.CodeUnauthenticated)
 		return caller{}, false
 	}
 	if err := authconn.ValidateName(name); err != nil {
 		s.writeCountedError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
+		s.auditRefusal(r, c, "", perm, wire.CodeInvalidName)
 		return caller{}, false
 	}
 	if apikey.Permits(c.grants, name, perm) {
@@ -115,6 +118,7 @@ func (s *Server) authenticateFor(w http.ResponseWriter, r *http.Request, name st
 	}
 	s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name, "permission", string(perm))
 	s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, forbiddenMessage(c, name, perm))
+	s.auditRefusal(r, c, name, perm, wire.CodeForbidden)
 	return caller{}, false
 }
 

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
 
@@ -43,4 +44,15 @@ func (w proxyRefusals) WriteHeader(status int) {
 		w.Header().Set("Tailor-Proxy-Attempts", "0")
 	}
 	w.ResponseWriter.WriteHeader(status)
+}
+
+// auditRefusal records a request that authenticateFor refused with code: a token read for
+// apikey.PermToken, a proxy call for apikey.PermProxy (one the proxy never sees).
+func (s *Server) auditRefusal(r *http.Request, c caller, name string, perm apikey.Permission, code string) {
+	if perm == apikey.PermToken {
+		s.auditToken(r, c, name, code)
+		return
+	}
+	s.audit.Record(r.Context(), audit.Record{Caller: auditCaller(c), Connection: name, Action: audit.ProxyCall,
+		Outcome: auditOutcome(code), Reason: code, Method: r.Method})
 }

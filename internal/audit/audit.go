@@ -29,8 +29,11 @@ const (
 	CallerAPIKey       CallerKind = "api_key"       // an API key of tokend's API: ID is the key's id
 	CallerAdminSession CallerKind = "admin_session" // a signed-in status page session: ID is the admin key's id
 	CallerCLI          CallerKind = "cli"           // a tokend command run by an operator: ID is the OS user when known
-	CallerTerraform    CallerKind = "terraform"     // the Terraform provider (seen by tokend through the change log)
-	CallerLink         CallerKind = "link"          // a connect link's holder: ID is the link's id, never its token
+	CallerTerraform    CallerKind = "terraform"     // the Terraform provider
+	// CallerTerraformOrCLI: a change tokend serve read in the change log, written by the
+	// Terraform provider or a tokend command (the log does not say which).
+	CallerTerraformOrCLI CallerKind = "terraform_or_cli"
+	CallerLink           CallerKind = "link" // a connect link's holder: ID is the link's id, never its token
 )
 
 // Caller is who made a record's action. Description is the API key's description (or the
@@ -64,6 +67,11 @@ const (
 	AdminLinksListed       Action = "admin.links_listed"
 )
 
+// Actions lists every action, for the webhooks' subscriptions to audit.* events.
+var Actions = []Action{TokenRead, ProxyCall, ConnectionAuthorized, ConnectionReauthorized, ConnectionRevoked, ConnectionDeleted,
+	ConnectionChanged, KeyCreated, KeyRevoked, AdminSignIn, AdminSignOut, AdminReconnect, AdminRevoke, AdminLinkCreated,
+	AdminLinkRevoked, AdminLinksListed}
+
 // Outcome is how an action ended: it was done, the caller was not allowed, or it failed.
 type Outcome string
 
@@ -82,8 +90,11 @@ type Record struct {
 	Replica    string
 	Caller     Caller
 	Connection string
-	Action     Action
-	Outcome    Outcome
+	// Subject is what the action was on when it is not a connection (or besides it): the
+	// API key's id of key.*, the connect link's id of admin.link_*.
+	Subject string
+	Action  Action
+	Outcome Outcome
 	// Reason is a short machine-readable cause (the API's error code: forbidden,
 	// not_found, needs_reauthorization, ...), never a provider's or user's free text.
 	Reason string

@@ -12,7 +12,8 @@ const Other = "_other"
 //
 // Cardinality is bounded: actions and outcomes are this package's constants, and at most
 // MaxSeries distinct (key, connection) pairs get their own series; later pairs are counted
-// under key and connection "_other" (a caller may name connections that do not exist).
+// under key and connection "_other"; so are the connections of records refused as
+// not_found or invalid_name (a caller may name connections that do not exist).
 // Only the Trail's goroutine counts records, so the hot path touches no counter.
 type Counters struct {
 	records     *prometheus.CounterVec
@@ -20,6 +21,15 @@ type Counters struct {
 	writeErrors *prometheus.CounterVec
 	maxSeries   int
 	seen        map[[2]string]struct{}
+	// byLabels caches the counter of each label set, so counting a record is one map
+	// lookup without the CounterVec's hashing and lock.
+	byLabels map[labels]prometheus.Counter
+}
+
+type labels struct {
+	key, connection string
+	action          Action
+	outcome         Outcome
 }
 
 // DefaultMaxSeries is NewCounters' bound of (key, connection) pairs when given 0.
@@ -45,6 +55,7 @@ func NewCounters(reg prometheus.Registerer, maxSeries int) *Counters {
 		}, []string{"sink"}),
 		maxSeries: maxSeries,
 		seen:      map[[2]string]struct{}{},
+		byLabels:  map[labels]prometheus.Counter{},
 	}
 	reg.MustRegister(c.records, c.dropped, c.writeErrors)
 	return c
@@ -55,13 +66,28 @@ func (c *Counters) count(r *Record) {
 	if r.Caller.Kind != CallerAPIKey || key == "" {
 		key = string(r.Caller.Kind)
 	}
-	pair := [2]string{key, r.Connection}
+	l := labels{key, r.Connection, r.Action, r.Outcome}
+	if r.Outcome != Success && (r.Reason == "not_found" || r.Reason == "invalid_name") {
+		l.connection = Other // a name the caller made up
+	}
+	if ctr, ok := c.byLabels[l]; ok {
+		ctr.Inc()
+		return
+	}
+	series := l
+	pair := [2]string{l.key, l.connection}
 	if _, ok := c.seen[pair]; !ok {
 		if len(c.seen) >= c.maxSeries {
-			pair = [2]string{Other, Other}
+			series.key, series.connection = Other, Other
 		} else {
 			c.seen[pair] = struct{}{}
 		}
 	}
-	c.records.WithLabelValues(pair[0], pair[1], string(r.Action), string(r.Outcome)).Inc()
+	ctr := c.records.WithLabelValues(series.key, series.connection, string(series.action), string(series.outcome))
+	if len(c.byLabels) < 4*c.maxSeries*len(allOutcomes) { // bounded even for made-up pairs
+		c.byLabels[l] = ctr
+	}
+	ctr.Inc()
 }
+
+var allOutcomes = []Outcome{Success, Denied, Failure}

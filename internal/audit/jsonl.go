@@ -3,17 +3,19 @@ package audit
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"time"
+	"unicode/utf8"
 )
 
 // JSONLines is the sink of --audit-log: one JSON object per line (the schema in
 // docs/security.md, "Audit trail"), buffered and flushed whenever the queue empties.
 type JSONLines struct {
 	w     *bufio.Writer
+	buf   []byte // the line being written, reused
 	close func() error
 }
 
@@ -37,34 +39,96 @@ func OpenJSONLines(path string) (*JSONLines, error) {
 	return j, nil
 }
 
-// line is a Record as written: field names of the documented schema.
-type line struct {
-	Time           string  `json:"time"`
-	Replica        string  `json:"replica,omitempty"`
-	Caller         Caller  `json:"caller"`
-	Connection     string  `json:"connection,omitempty"`
-	Action         Action  `json:"action"`
-	Outcome        Outcome `json:"outcome"`
-	Reason         string  `json:"reason,omitempty"`
-	Method         string  `json:"method,omitempty"`
-	Host           string  `json:"host,omitempty"`
-	Path           string  `json:"path,omitempty"`
-	UpstreamStatus int     `json:"upstream_status,omitempty"`
-	BytesIn        int64   `json:"bytes_in,omitempty"`
-	BytesOut       int64   `json:"bytes_out,omitempty"`
-	DurationMS     float64 `json:"duration_ms,omitempty"`
-	Attempts       int     `json:"attempts,omitempty"`
+// Marshal returns r as one line of the stream (the schema in docs/security.md), without the
+// newline.
+func Marshal(r *Record) []byte { return appendRecord(nil, r) }
+
+// appendRecord appends r's JSON object to b, without reflection or allocation beyond b's
+// growth: the Trail's goroutine writes every record of the hot path.
+func appendRecord(b []byte, r *Record) []byte {
+	b = append(b, `{"time":"`...)
+	b = r.Time.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, '"')
+	b = appendField(b, "replica", r.Replica)
+	b = append(b, `,"caller":{"kind":`...)
+	b = appendString(b, string(r.Caller.Kind))
+	b = appendField(b, "id", r.Caller.ID)
+	b = appendField(b, "description", r.Caller.Description)
+	b = append(b, '}')
+	b = appendField(b, "connection", r.Connection)
+	b = appendField(b, "subject", r.Subject)
+	b = append(b, `,"action":`...)
+	b = appendString(b, string(r.Action))
+	b = append(b, `,"outcome":`...)
+	b = appendString(b, string(r.Outcome))
+	b = appendField(b, "reason", r.Reason)
+	b = appendField(b, "method", r.Method)
+	b = appendField(b, "host", r.Host)
+	b = appendField(b, "path", r.Path)
+	b = appendInt(b, "upstream_status", int64(r.UpstreamStatus))
+	b = appendInt(b, "bytes_in", r.BytesIn)
+	b = appendInt(b, "bytes_out", r.BytesOut)
+	if r.Duration != 0 {
+		b = append(b, `,"duration_ms":`...)
+		b = strconv.AppendFloat(b, float64(r.Duration.Microseconds())/1000, 'f', -1, 64)
+	}
+	b = appendInt(b, "attempts", int64(r.Attempts))
+	return append(b, '}')
 }
 
-// Marshal returns r as one line of the stream, without the newline.
-func Marshal(r *Record) ([]byte, error) {
-	return json.Marshal(line{
-		Time: r.Time.UTC().Format(time.RFC3339Nano), Replica: r.Replica, Caller: r.Caller,
-		Connection: r.Connection, Action: r.Action, Outcome: r.Outcome, Reason: r.Reason,
-		Method: r.Method, Host: r.Host, Path: r.Path, UpstreamStatus: r.UpstreamStatus,
-		BytesIn: r.BytesIn, BytesOut: r.BytesOut, Attempts: r.Attempts,
-		DurationMS: float64(r.Duration.Microseconds()) / 1000,
-	})
+// appendField appends ,"name":"v" unless v is empty.
+func appendField(b []byte, name, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return appendString(b, v)
+}
+
+// appendInt appends ,"name":v unless v is 0.
+func appendInt(b []byte, name string, v int64) []byte {
+	if v == 0 {
+		return b
+	}
+	b = append(b, ',', '"')
+	b = append(b, name...)
+	b = append(b, '"', ':')
+	return strconv.AppendInt(b, v, 10)
+}
+
+// appendString appends s as a JSON string: quotes, backslashes and control characters
+// escaped, invalid UTF-8 replaced by U+FFFD.
+func appendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		if c < utf8.RuneSelf {
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b = append(b, `\ufffd`...)
+		} else {
+			b = append(b, s[i:i+size]...)
+		}
+		i += size
+	}
+	return append(b, '"')
 }
 
 // Name implements Sink.
@@ -72,12 +136,15 @@ func (j *JSONLines) Name() string { return "jsonl" }
 
 // Write implements Sink.
 func (j *JSONLines) Write(_ context.Context, r *Record) error {
-	b, err := Marshal(r)
-	if err != nil {
-		return err
+	j.buf = append(appendRecord(j.buf[:0], r), '\n')
+	if len(j.buf) > j.w.Available() {
+		// Flush first, so that a line is never split across two writes: other processes
+		// (tokend's commands) may append to the same file between them.
+		if err := j.w.Flush(); err != nil {
+			return err
+		}
 	}
-	b = append(b, '\n')
-	_, err = j.w.Write(b)
+	_, err := j.w.Write(j.buf)
 	return err
 }
 

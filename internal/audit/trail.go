@@ -28,7 +28,13 @@ type Options struct {
 	// MaxWait is how long Record waits for room in a full queue before it drops the
 	// record (default 50ms).
 	MaxWait time.Duration
-	Logger  *slog.Logger
+	// Interval is how often the Trail's goroutine takes the queued records (default 5ms).
+	Interval time.Duration
+	// Describe, if set, returns the description of a caller whose record has none (tokend:
+	// an API key's, from the key cache); it runs on the Trail's goroutine, off the
+	// request's path.
+	Describe func(c Caller) string
+	Logger   *slog.Logger
 }
 
 // Trail is the Recorder of tokend serve: a bounded queue in front of the counters and sinks.
@@ -38,12 +44,16 @@ type Trail struct {
 	dropped atomic.Uint64
 	log     *slog.Logger
 	lastLog time.Time // of a sink failure, read and written by Run's goroutine only
+	cur     Record    // the record being written by Run's goroutine (not on its stack: sinks take its address)
 }
 
 // New returns a Trail; its records reach the counters and sinks once Run is started.
 func New(o Options) *Trail {
 	if o.Queue <= 0 {
 		o.Queue = 8192
+	}
+	if o.Interval <= 0 {
+		o.Interval = 5 * time.Millisecond
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = 50 * time.Millisecond
@@ -91,15 +101,16 @@ func (t *Trail) drop(a Action) {
 func (t *Trail) Dropped() uint64 { return t.dropped.Load() }
 
 // Run writes queued records to the counters and sinks until ctx ends, then writes what is
-// still queued and flushes the sinks.
+// still queued and flushes the sinks. It takes the queue's records every Options.Interval
+// instead of waiting on the queue, so a request's Record never has to wake it: a record
+// reaches the stream within about Interval.
 func (t *Trail) Run(ctx context.Context) {
+	tick := time.NewTicker(t.o.Interval)
+	defer tick.Stop()
 	for {
 		select {
-		case r := <-t.q:
-			t.write(ctx, &r)
-			if len(t.q) == 0 {
-				t.flush()
-			}
+		case <-tick.C:
+			t.drain(ctx)
 		case <-ctx.Done():
 			t.drain(context.WithoutCancel(ctx))
 			return
@@ -107,11 +118,15 @@ func (t *Trail) Run(ctx context.Context) {
 	}
 }
 
+// drain writes the queued records and flushes the sinks once they are written.
 func (t *Trail) drain(ctx context.Context) {
+	if len(t.q) == 0 {
+		return
+	}
 	for {
 		select {
-		case r := <-t.q:
-			t.write(ctx, &r)
+		case t.cur = <-t.q:
+			t.write(ctx, &t.cur)
 		default:
 			t.flush()
 			return
@@ -120,6 +135,9 @@ func (t *Trail) drain(ctx context.Context) {
 }
 
 func (t *Trail) write(ctx context.Context, r *Record) {
+	if r.Caller.Description == "" && r.Caller.ID != "" && t.o.Describe != nil {
+		r.Caller.Description = t.o.Describe(r.Caller)
+	}
 	if t.o.Counters != nil {
 		t.o.Counters.count(r)
 	}

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"slices"
 	"strings"
 )
 
@@ -27,8 +28,11 @@ func DefaultInclude(r *Record) bool {
 // EventType returns the webhook event type of r's action.
 func EventType(a Action) string { return EventPrefix + string(a) }
 
-// IsEventType reports whether t is an audit event type.
-func IsEventType(t string) bool { return strings.HasPrefix(t, EventPrefix) }
+// IsEventType reports whether t is the event type of an action (audit.token.read, ...).
+func IsEventType(t string) bool {
+	a, ok := strings.CutPrefix(t, EventPrefix)
+	return ok && slices.Contains(Actions, Action(a))
+}
 
 // Name implements Sink.
 func (w *Webhooks) Name() string { return "webhooks" }

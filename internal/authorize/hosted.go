@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -43,6 +44,9 @@ type Hosted struct {
 	// PendingTTL is how long a flow waits for its callback [DefaultPendingTTL].
 	PendingTTL       time.Duration
 	FallbackLifetime time.Duration
+	// Audit takes the record of every completed or failed flow: its caller is the connect
+	// link's holder (the link's id), or the status page's administrator for a Reconnect.
+	Audit audit.Recorder
 
 	providers providerCache // resolved providers (discovery), per connection version
 }
@@ -130,6 +134,7 @@ func (h *Hosted) Complete(ctx context.Context, pathName string, q url.Values, cl
 	if err != nil {
 		release()
 	}
+	recordAuthorization(ctx, h.Audit, hostedCaller(rec), rec.Connection, res, err)
 	return res, rec, err
 }
 

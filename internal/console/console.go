@@ -25,6 +25,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
@@ -57,7 +58,10 @@ type Options struct {
 	SessionKey []byte
 	// SessionTTL is a session's lifetime [8h].
 	SessionTTL time.Duration
-	Logger     *slog.Logger
+	// Audit takes a record of every sign-in (refused ones too), sign-out, Reconnect,
+	// Authorize now and Revoke; audit.Nop when nil.
+	Audit  audit.Recorder
+	Logger *slog.Logger
 }
 
 // Console serves the status page.
