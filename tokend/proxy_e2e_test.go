@@ -3,8 +3,11 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -26,7 +29,8 @@ import (
 // Tailor-Proxy-Error. A key without the proxy permission gets tokend's 403, marked as
 // tokend's own. Against a local API: a 401 to the first token costs one refresh at Hydra
 // (through the broker's lease) and one retry with the new token (attempts 2); a 429 with
-// Retry-After makes the next call tokend's 429, without reaching the API.
+// Retry-After makes the next call tokend's 429, without reaching the API. Each call, and
+// each refusal, is one proxy.call record of --audit-log, without the query or the token.
 func TestBinaryProxyCallsHydraUserinfo(t *testing.T) {
 	t.Parallel()
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Minute})
@@ -36,10 +40,11 @@ func TestBinaryProxyCallsHydraUserinfo(t *testing.T) {
 	bed := newTokendBed(t, env)
 	proxyKey := bed.createKey(t, "--connections", "hydra-*", "--allow", "proxy")
 	tokenKey := bed.createKey(t, "--connections", "hydra-*")
-	p := bed.serve(t, "serve-proxy")
+	auditLog := filepath.Join(t.TempDir(), "audit.jsonl")
+	p := bed.serve(t, "serve-proxy", withFlags("--audit-log", auditLog))
 	url := p.URL + "/v1/connections/hydra-proxy/proxy/userinfo"
 
-	resp, body := get(t, url, proxyKey)
+	resp, body := get(t, url+"?probe=QUERYVALUE42", proxyKey)
 	var info struct {
 		Sub string `json:"sub"`
 	}
@@ -72,6 +77,41 @@ func TestBinaryProxyCallsHydraUserinfo(t *testing.T) {
 	calls := up.calls.Load()
 	if resp, _ = get(t, local+"/busy", proxyKey); resp.StatusCode != 429 || resp.Header.Get("Tailor-Proxy-Error") != "rate_limited" || up.calls.Load() != calls {
 		t.Fatalf("during Retry-After: %d %v, API calls %d then %d", resp.StatusCode, resp.Header, calls, up.calls.Load())
+	}
+	checkProxyAudit(t, auditLog, ts.AccessToken)
+}
+
+// checkProxyAudit waits for the proxy.call records of TestBinaryProxyCallsHydraUserinfo's
+// calls in the audit stream at path, and checks that it holds no query value nor token.
+func checkProxyAudit(t *testing.T, path, token string) {
+	t.Helper()
+	want := []string{
+		"success GET /userinfo 200 1", "denied GET  0 0 forbidden", "success GET /once401 200 2",
+		"success GET /busy 429 1", "denied GET /busy 0 0 rate_limited",
+	}
+	var got []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		got = got[:0]
+		for l := range strings.Lines(string(b)) {
+			var a struct {
+				Action, Outcome, Reason, Method, Path string
+				Status                                int `json:"upstream_status"`
+				Attempts                              int
+			}
+			if json.Unmarshal([]byte(l), &a) == nil && a.Action == "proxy.call" {
+				got = append(got, strings.TrimSpace(fmt.Sprintf("%s %s %s %d %d %s", a.Outcome, a.Method, a.Path, a.Status, a.Attempts, a.Reason)))
+			}
+		}
+		if containsAll(got, want) || time.Now().After(deadline) {
+			if strings.Contains(string(b), "QUERYVALUE42") || strings.Contains(string(b), token) {
+				t.Errorf("the audit stream holds a query value or the token:\n%s", b)
+			}
+			break
+		}
+	}
+	if !containsAll(got, want) {
+		t.Fatalf("invariant «every proxy call is one audit record»:\n got %q\nwant %q", got, want)
 	}
 }
 

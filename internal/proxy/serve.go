@@ -60,10 +60,6 @@ func (p *Proxy) prepare(r *http.Request, c *call) *Error {
 	if err != nil {
 		return tokenError(c.name, err)
 	}
-	if wait := p.backoffs.wait(ctx, c.name); wait > 0 {
-		return &Error{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited, RetryAfter: wait,
-			Message: "the connection's API asked to wait (Retry-After); tokend holds every call of this connection until then"}
-	}
 	if c.cfg, err = p.configs.get(ctx, c.name); err != nil {
 		return tokenError(c.name, err)
 	}
@@ -73,6 +69,10 @@ func (p *Proxy) prepare(r *http.Request, c *call) *Error {
 	}
 	if c.target, err = Target(base, c.cfg.hosts, r.Header.Get(HeaderHost), rest(r), r.URL.RawQuery); err != nil {
 		return transportError("", err) // always an *Error
+	}
+	if wait := p.backoffs.wait(ctx, c.name); wait > 0 {
+		return &Error{Status: http.StatusTooManyRequests, Code: wire.CodeRateLimited, RetryAfter: wait,
+			Message: "the connection's API asked to wait (Retry-After); tokend holds every call of this connection until then"}
 	}
 	if err := p.present(c, tok); err != nil {
 		return err
