@@ -230,30 +230,30 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.authenticate(w, r)
 	name := r.PathValue("name")
 	if !ok {
-		s.auditToken(r, c, name, wire.CodeUnauthenticated)
+		s.auditToken(r, start, c, name, wire.CodeUnauthenticated)
 		return
 	}
 	if err := authconn.ValidateName(name); err != nil {
 		s.writeCountedError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
-		s.auditToken(r, c, "", wire.CodeInvalidName)
+		s.auditToken(r, start, c, "", wire.CodeInvalidName)
 		return
 	}
 	if !apikey.Allows(c.patterns, name) {
 		s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name)
 		s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
-		s.auditToken(r, c, name, wire.CodeForbidden)
+		s.auditToken(r, start, c, name, wire.CodeForbidden)
 		return
 	}
 	tok := s.o.Broker.Cached(name)
 	if tok == nil {
 		var err error
 		if tok, err = s.slowToken(r.Context(), name); err != nil {
-			s.auditToken(r, c, name, s.writeTokenError(w, name, err))
+			s.auditToken(r, start, c, name, s.writeTokenError(w, name, err))
 			return
 		}
 	}
 	s.metrics.ok.Inc()
-	s.auditToken(r, c, name, "")
+	s.auditToken(r, start, c, name, "")
 	h := w.Header()
 	// Shared, never modified values: no allocation per request.
 	h["Content-Type"], h["Cache-Control"], h["Pragma"] = jsonType, noStore, noCache
