@@ -22,7 +22,8 @@ func newKeysCmd(g *globalFlags) *cobra.Command {
 		Use:   "keys",
 		Short: "Manage the API keys that callers of tokend serve present",
 		Long: `API keys look like tk_<id>_<secret>. Vault stores only the key's id, a SHA-256 hash of its
-secret part, and the connection names or patterns (google-*) it may fetch tokens for.
+secret part, and what it may do per connection name or pattern (google-*): read tokens
+(token), send requests through the proxy (proxy), or both; see keys create --help.
 tokend serve caches key records for --key-cache-ttl (30s), so a revoked key stops working
 within that time.`,
 	}

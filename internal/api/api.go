@@ -238,12 +238,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	if tok == nil {
 		var err error
 		if tok, err = s.slowToken(r.Context(), name); err != nil {
-			s.auditToken(r, c, name, s.writeTokenError(w, name, err))
+			s.auditToken(r, start, c, name, s.writeTokenError(w, name, err))
 			return
 		}
 	}
 	s.metrics.ok.Inc()
-	s.auditToken(r, c, name, "")
+	s.auditToken(r, start, c, name, "")
 	h := w.Header()
 	// Shared, never modified values: no allocation per request.
 	h["Content-Type"], h["Cache-Control"], h["Pragma"] = jsonType, noStore, noCache

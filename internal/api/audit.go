@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/wire"
@@ -24,9 +25,10 @@ func auditOutcome(code string) audit.Outcome {
 }
 
 // auditToken records a token read of connection name by c (zero caller: not
-// authenticated) that ended with code ("" for success).
-func (s *Server) auditToken(r *http.Request, c caller, name, code string) {
-	rec := audit.Record{Caller: auditCaller(c), Connection: name, Action: audit.TokenRead, Outcome: audit.Success}
+// authenticated), received at start, that ended with code ("" for success). The record's
+// time is the request's start, which the handler has read already.
+func (s *Server) auditToken(r *http.Request, start time.Time, c caller, name, code string) {
+	rec := audit.Record{Time: start, Caller: auditCaller(c), Connection: name, Action: audit.TokenRead, Outcome: audit.Success}
 	if code != "" {
 		rec.Outcome, rec.Reason = auditOutcome(code), code
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
 	"github.com/authconnection/terraform-provider-tailor/internal/audit"
@@ -50,7 +51,7 @@ func (w proxyRefusals) WriteHeader(status int) {
 // apikey.PermToken, a proxy call for apikey.PermProxy (one the proxy never sees).
 func (s *Server) auditRefusal(r *http.Request, c caller, name string, perm apikey.Permission, code string) {
 	if perm == apikey.PermToken {
-		s.auditToken(r, c, name, code)
+		s.auditToken(r, time.Now(), c, name, code)
 		return
 	}
 	s.audit.Record(r.Context(), audit.Record{Caller: auditCaller(c), Connection: name, Action: audit.ProxyCall,

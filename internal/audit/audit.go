@@ -3,7 +3,7 @@
 // (Caller) did what (Action) to which connection, and how it ended (Outcome).
 //
 // A Recorder takes records. Trail is tokend's: Record copies the record into a bounded
-// queue and returns (no lock held across requests, no allocation, no I/O on the caller's
+// queue and returns (a compare-and-swap, no lock, no allocation, no I/O on the caller's
 // path); one goroutine (Trail.Run) counts each record in Counters and hands it to the sinks:
 // a JSON-lines stream (JSONLines, tokend serve --audit-log) and, optionally, webhooks
 // (Webhooks, --audit-webhooks). When the queue is full, Record waits at most

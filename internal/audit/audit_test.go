@@ -129,12 +129,13 @@ func TestFullQueueDropsAfterMaxWaitAndCounts(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := NewCounters(reg, 0)
 	sink := &blockingSink{release: make(chan struct{})}
-	tr := New(Options{Sinks: []Sink{sink}, Counters: c, Queue: 1, MaxWait: 10 * time.Millisecond})
+	tr := New(Options{Sinks: []Sink{sink}, Counters: c, Queue: 2, MaxWait: 10 * time.Millisecond})
 	stop := run(t, tr)
 	ctx := context.Background()
 	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success}) // taken by Run, blocked in the sink
 	time.Sleep(20 * time.Millisecond)
-	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success}) // fills the queue
+	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success}) // these two fill the queue
+	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success})
 	start := time.Now()
 	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success}) // dropped
 	if d := time.Since(start); d > time.Second {
@@ -256,5 +257,48 @@ func TestCountersPutMadeUpNamesUnderOther(t *testing.T) {
 	}
 	if got := value(c.records.WithLabelValues("k1", "x", "token.read", "failure")); got != 1 {
 		t.Errorf("unavailable under x = %v, want 1", got)
+	}
+}
+
+// TestRingKeepsEveryRecordOfConcurrentProducers: records pushed from many goroutines while
+// the consumer pops all arrive, once each (run with -race).
+func TestRingKeepsEveryRecordOfConcurrentProducers(t *testing.T) {
+	q := newRing(64)
+	const producers, each = 8, 2000
+	var wg sync.WaitGroup
+	for p := range producers {
+		wg.Go(func() {
+			for i := range each {
+				r := Record{Attempts: p*each + i}
+				for !q.push(&r) {
+					time.Sleep(time.Microsecond)
+				}
+			}
+		})
+	}
+	seen := make([]bool, producers*each)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	var r Record
+	n := 0
+	for finished := false; ; {
+		for q.pop(&r) {
+			if seen[r.Attempts] {
+				t.Fatalf("record %d popped twice", r.Attempts)
+			}
+			seen[r.Attempts] = true
+			n++
+		}
+		if finished {
+			break
+		}
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+	}
+	if n != producers*each {
+		t.Fatalf("popped %d records, want %d", n, producers*each)
 	}
 }

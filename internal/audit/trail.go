@@ -37,10 +37,11 @@ type Options struct {
 	Logger   *slog.Logger
 }
 
-// Trail is the Recorder of tokend serve: a bounded queue in front of the counters and sinks.
+// Trail is the Recorder of tokend serve: a bounded queue without a lock (ring) in front of
+// the counters and sinks.
 type Trail struct {
 	o       Options
-	q       chan Record
+	q       *ring
 	dropped atomic.Uint64
 	log     *slog.Logger
 	lastLog time.Time // of a sink failure, read and written by Run's goroutine only
@@ -62,7 +63,7 @@ func New(o Options) *Trail {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Trail{o: o, q: make(chan Record, o.Queue), log: log}
+	return &Trail{o: o, q: newRing(o.Queue), log: log}
 }
 
 // Record queues r. It fills Time and Replica when empty, never blocks longer than
@@ -74,18 +75,22 @@ func (t *Trail) Record(_ context.Context, r Record) {
 	if r.Replica == "" {
 		r.Replica = t.o.Replica
 	}
-	select {
-	case t.q <- r:
+	if t.q.push(&r) {
 		return
-	default:
 	}
-	timer := time.NewTimer(t.o.MaxWait)
-	defer timer.Stop()
-	select {
-	case t.q <- r:
-	case <-timer.C:
-		t.drop(r.Action)
+	t.wait(&r)
+}
+
+// wait retries a record the full queue refused until Options.MaxWait has passed, then
+// drops it.
+func (t *Trail) wait(r *Record) {
+	for deadline := time.Now().Add(t.o.MaxWait); time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+		if t.q.push(r) {
+			return
+		}
 	}
+	t.drop(r.Action)
 }
 
 func (t *Trail) drop(a Action) {
@@ -120,17 +125,12 @@ func (t *Trail) Run(ctx context.Context) {
 
 // drain writes the queued records and flushes the sinks once they are written.
 func (t *Trail) drain(ctx context.Context) {
-	if len(t.q) == 0 {
-		return
+	n := 0
+	for ; t.q.pop(&t.cur); n++ {
+		t.write(ctx, &t.cur)
 	}
-	for {
-		select {
-		case t.cur = <-t.q:
-			t.write(ctx, &t.cur)
-		default:
-			t.flush()
-			return
-		}
+	if n > 0 {
+		t.flush()
 	}
 }
 

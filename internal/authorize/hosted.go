@@ -120,14 +120,14 @@ func (h *Hosted) Complete(ctx context.Context, pathName string, q url.Values, cl
 	case err != nil:
 		return nil, nil, err
 	case time.Now().After(rec.ExpiresAt):
-		return nil, rec, ErrAuthorizationExpired
+		return h.refused(ctx, rec, ErrAuthorizationExpired)
 	case rec.RedirectURL != h.callbackURI(pathName):
-		return nil, rec, ErrWrongCallback
+		return h.refused(ctx, rec, ErrWrongCallback)
 	}
 	release := func() {}
 	if claim != nil {
 		if release, err = claim(ctx, rec); err != nil {
-			return nil, rec, err
+			return h.refused(ctx, rec, err)
 		}
 	}
 	res, err := h.complete(ctx, rec, q)
@@ -136,6 +136,12 @@ func (h *Hosted) Complete(ctx context.Context, pathName string, q url.Values, cl
 	}
 	recordAuthorization(ctx, h.Audit, hostedCaller(rec), rec.Connection, res, err)
 	return res, rec, err
+}
+
+// refused records flow rec's end with err and returns it.
+func (h *Hosted) refused(ctx context.Context, rec *authconn.PendingAuthorization, err error) (*Result, *authconn.PendingAuthorization, error) {
+	recordAuthorization(ctx, h.Audit, hostedCaller(rec), rec.Connection, nil, err)
+	return nil, rec, err
 }
 
 // callbackURI is the redirect URI of the path a callback arrived at.
