@@ -107,6 +107,7 @@ func runAuthorize(g *globalFlags, cmd *cobra.Command, name string, opts authoriz
 		open = systemBrowser(cmd.ErrOrStderr())
 	}
 	opts.Name = name
+	opts.Audit, opts.Caller = g.audit()
 	opts.UI = &authorize.TextUI{Out: cmd.OutOrStdout(), Err: cmd.ErrOrStderr(), NoBrowser: noBrowser, Open: open}
 	run := authorize.Run
 	if device {

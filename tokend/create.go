@@ -132,6 +132,8 @@ func (f *createFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&c.AssertionKeyID, "client-assertion-key-id", "", "kid of the client assertion key (default: its RFC 7638 thumbprint)")
 	fl.StringVar(&c.Provider, "provider", "", "the provider's catalog entry (docs/providers.md), e.g. salesforce; default: detected from --provider-url / --issuer-url")
 	fl.StringArrayVar(&f.params, "param", nil, "a parameter of the catalog entry as NAME=VALUE, e.g. subdomain=acme (repeat for several)")
+	fl.StringVar(&c.ProxyBaseURL, "proxy-base-url", "", "where tokend's proxy sends this connection's API calls, instead of its catalog entry's API base URL (https, or http on loopback)")
+	fl.StringArrayVar(&c.ProxyAllowedHosts, "proxy-allowed-host", nil, "a further host[:port] a proxied call may name with Tailor-Proxy-Host, e.g. uploads.example.com (repeat for several)")
 	fl.StringVar(&f.expiresAt, "client-secret-expires-at", "", "when the client secret expires (RFC 3339, e.g. 2027-06-30T00:00:00Z): tokend serve warns 30, 7 and 1 days before")
 }
 

@@ -31,6 +31,7 @@ type globalFlags struct {
 	pathPrefix        string
 	logLevel          string
 	logFormat         string
+	auditLog          string
 }
 
 func (g *globalFlags) register(root *cobra.Command) {
@@ -50,6 +51,7 @@ func (g *globalFlags) register(root *cobra.Command) {
 	f.StringVar(&g.pathPrefix, "path-prefix", envOr("TAILOR_PATH_PREFIX", store.DefaultPrefix), "path prefix inside the mount ($TAILOR_PATH_PREFIX)")
 	f.StringVar(&g.logLevel, "log-level", envOr("TOKEND_LOG_LEVEL", "info"), "debug, info, warn or error ($TOKEND_LOG_LEVEL)")
 	f.StringVar(&g.logFormat, "log-format", envOr("TOKEND_LOG_FORMAT", "text"), "text or json ($TOKEND_LOG_FORMAT)")
+	f.StringVar(&g.auditLog, "audit-log", os.Getenv("TOKEND_AUDIT_LOG"), "append the audit trail as JSON lines to this file (- : standard output for serve, standard error for other commands); docs/security.md, Audit trail ($TOKEND_AUDIT_LOG)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error { return g.setupLogging(cmd) }
 }
 

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/api"
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/console"
@@ -20,10 +21,11 @@ type hosted struct {
 	console *console.Console
 }
 
-// newHosted wires them on st; the status page signs administrators in with keys.
-func newHosted(ctx context.Context, st *store.Store, f serveFlags, keys *api.KeyCache, log *slog.Logger) (*hosted, error) {
+// newHosted wires them on st; the status page signs administrators in with keys; both
+// record into rec.
+func newHosted(ctx context.Context, st *store.Store, f serveFlags, keys *api.KeyCache, rec audit.Recorder, log *slog.Logger) (*hosted, error) {
 	oc := &oauth.Client{}
-	cs, err := connect.New(connect.Options{Store: st, OAuth: oc, PublicURL: f.publicURL, FallbackLifetime: f.fallbackLifetime, Logger: log})
+	cs, err := connect.New(connect.Options{Store: st, OAuth: oc, PublicURL: f.publicURL, FallbackLifetime: f.fallbackLifetime, Audit: rec, Logger: log})
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +40,7 @@ func newHosted(ctx context.Context, st *store.Store, f serveFlags, keys *api.Key
 			_, err := connection.Revoke(ctx, st, oc, name, connection.Options{})
 			return err
 		},
+		Keys:         func(ctx context.Context) ([]console.KeySummary, error) { return keySummaries(ctx, st) },
 		VerifyAdmin:  keys.VerifyAdmin,
 		KeyActive:    keys.AdminKeyActive,
 		SessionEpoch: st.SessionEpoch,
@@ -46,6 +49,7 @@ func newHosted(ctx context.Context, st *store.Store, f serveFlags, keys *api.Key
 			return err
 		},
 		SessionKey: key,
+		Audit:      rec,
 		Logger:     log,
 	})
 	if err != nil {

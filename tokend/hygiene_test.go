@@ -245,6 +245,7 @@ func TestSecretHygieneEndToEnd(t *testing.T) {
 	secrets := bed.secrets(t)
 	checkServedTokensWereIssued(t, bed)
 	checkNoSecretInAnyArtifact(t, bed, secrets)
+	checkAuditStream(t, bed, secrets)
 	checkTheSearchFindsWhatIsThere(t, bed, secrets)
 	bed.logFigures(t, secrets)
 }
@@ -301,7 +302,8 @@ func newHygieneBed(t *testing.T) *hygieneBed {
 	if err := os.WriteFile(filepath.Join(bed.work, "main.tf"), []byte(bed.config(clientID)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	bed.tokendEnv = minimalEnv(bed.tmp, bed.vault.Addr, "VAULT_TOKEN="+bed.vault.Token)
+	// Every tokend command and serve append their audit records to one stream, searched too.
+	bed.tokendEnv = minimalEnv(bed.tmp, bed.vault.Addr, "VAULT_TOKEN="+bed.vault.Token, "TOKEND_AUDIT_LOG="+bed.auditPath())
 	return bed
 }
 
@@ -576,6 +578,7 @@ func (bed *hygieneBed) destroy(t *testing.T) {
 	bed.hostedSecrets.receiver.waitFor(t, "connection.deleted")
 	bed.stopServe()
 	bed.arts.addFile(t, "tokend serve stdout+stderr", bed.serveLog)
+	bed.arts.addFile(t, "audit stream", bed.auditPath())
 	if bed.hydra.Introspect(t, refresh[len(refresh)-1]).Active {
 		t.Error("the last refresh token is still active after tofu destroy")
 	}
@@ -673,4 +676,31 @@ func (bed *hygieneBed) logFigures(t *testing.T, secrets []testenv.Secret) {
 	t.Logf("hygiene: searched %d artifacts, %d bytes (tofu trace logs %d bytes, %d command lines of %d processes) for %d secrets "+
 		"(1 client secret, %d access tokens, %d refresh tokens, and the admin key, webhook secret and connect link each whole and as its secret part); %d token-endpoint 200 bodies (%d distinct access tokens served) not searched; API statuses %v",
 		len(names), total, tofuTrace, len(bed.cmdlines), bed.npids, len(secrets), len(access), len(refresh), bed.okBodies, len(bed.served), bed.statuses)
+}
+
+// auditPath is the audit stream (--audit-log, through $TOKEND_AUDIT_LOG) of every tokend
+// process the test runs.
+func (bed *hygieneBed) auditPath() string { return filepath.Join(bed.tmp, "audit.jsonl") }
+
+// checkAuditStream: the audit stream recorded the token reads (served and refused), the
+// revoke and the key creations, and holds none of the secrets, nor the API keys (whole or
+// their secret part), which may appear in other artifacts (keys create prints them).
+func checkAuditStream(t *testing.T, bed *hygieneBed, secrets []testenv.Secret) {
+	b := bed.arts.items["audit stream"]
+	seen := map[string]int{}
+	for _, a := range readAudit(t, bed.auditPath()) {
+		seen[a.Action+" "+a.Outcome]++
+	}
+	for _, want := range []string{"token.read success", "token.read denied", "token.read failure", "connection.revoked success", "key.created success"} {
+		if seen[want] == 0 {
+			t.Errorf("invariant «every token read, revoke and key change is recorded»: no %q record in the audit stream (%v)", want, seen)
+		}
+	}
+	all := slices.Clone(secrets)
+	for i, k := range []string{bed.key, bed.otherKey} {
+		all = append(all, testenv.Secret{Kind: fmt.Sprintf("API key #%d", i+1), Value: k},
+			testenv.Secret{Kind: fmt.Sprintf("API key #%d's secret part", i+1), Value: strings.SplitN(k, "_", 3)[2]})
+	}
+	testenv.CheckNoSecret(t, "no secret in the audit stream", "audit stream", b, all)
+	t.Logf("hygiene: audit stream of %d bytes, records by action and outcome %v, searched for %d secrets", len(b), seen, len(all))
 }

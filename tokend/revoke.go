@@ -51,7 +51,8 @@ func revokeOrDelete(g *globalFlags, cmd *cobra.Command, op func(context.Context,
 		return connection.Result{Name: name}, err
 	}
 	defer vc.Close()
-	return op(cmd.Context(), st, &oauth.Client{}, name, connection.Options{Force: force})
+	rec, caller := g.audit()
+	return op(cmd.Context(), st, &oauth.Client{}, name, connection.Options{Force: force, Audit: rec, Caller: caller})
 }
 
 func reportRevoke(w io.Writer, res connection.Result) {

@@ -26,6 +26,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/console"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/proxy"
 	"github.com/authconnection/terraform-provider-tailor/internal/ratelimit"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
@@ -60,6 +61,8 @@ type serveFlags struct {
 	rateLimit        float64
 	rateBurst        int
 	rateDelay        time.Duration
+	auditLog         string // the global --audit-log
+	auditWebhooks    bool
 }
 
 // maxHeaderBytes bounds a request's header (net/http's default is 1 MB): tokend's requests
@@ -120,6 +123,7 @@ keys that fail. --metrics-listen moves /metrics to an address of its own.`,
 	fl.IntVar(&f.rateBurst, "rate-burst", ratelimit.DefaultBurst, "requests one client address may make at once before --rate-limit applies")
 	fl.DurationVar(&f.rateDelay, "rate-delay", ratelimit.DefaultDelay, "hold a request refused by the rate limit this long before its 429 (slows a flooding client down; 0: answer at once)")
 	fl.StringVar(&f.publicURL, "public-url", os.Getenv("TOKEND_PUBLIC_URL"), "where browsers reach this tokend (https://tokend.example.com, also behind a TLS proxy): enables hosted authorize with the redirect URI {public-url}/v1/callback/{name}, connect links, the status page at /ui and the admin API ($TOKEND_PUBLIC_URL)")
+	fl.BoolVar(&f.auditWebhooks, "audit-webhooks", false, "also send the audit trail to webhooks as audit.<action> events (every record but successful token reads and proxy calls; each is a Vault write)")
 	return cmd
 }
 
@@ -137,6 +141,7 @@ func defaultReplicaID() string {
 // background loops and serves its routes.
 func runServe(ctx context.Context, g *globalFlags, f serveFlags) error {
 	log := slog.Default()
+	f.auditLog = g.auditLog
 	if err := f.check(log); err != nil {
 		return err
 	}
@@ -176,6 +181,7 @@ func runServe(ctx context.Context, g *globalFlags, f serveFlags) error {
 	err = f.serve(ctx, ln, limitPreAuth(d.api, lim), log)
 	stop()
 	d.broker.Close()
+	d.audit.wait()
 	return err
 }
 
@@ -230,6 +236,7 @@ type daemon struct {
 	webhooks *events.Deliverer
 	connect  *connect.Service // nil without --public-url
 	expiry   *connection.ExpiryWatcher
+	audit    *serveAudit
 }
 
 // newDaemon wires the daemon on st, in dependency order: the API key cache and the metrics,
@@ -238,7 +245,13 @@ type daemon struct {
 func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func() error, lim *ratelimit.Limiter, log *slog.Logger) (*daemon, error) {
 	keys := api.NewKeyCache(st, f.keyCacheTTL, lim)
 	metrics := api.NewMetrics(nil)
-	b, err := broker.New(f.brokerOptions(st, metrics, keys, log))
+	trail, err := f.newAudit(st, metrics.Registry, keys, log)
+	if err != nil {
+		return nil, err
+	}
+	bo := f.brokerOptions(st, metrics, keys, log)
+	bo.OnChange = func(c store.Change) { forgetChangedKeys(keys)(c); recordChange(trail.trail, c) }
+	b, err := broker.New(bo)
 	if err != nil {
 		return nil, err
 	}
@@ -247,11 +260,13 @@ func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func(
 		Help: "Requests answered 429 because their client address was out of pre-authentication requests or failed API keys."},
 		func() float64 { return float64(lim.Refused()) }))
 	o := f.apiOptions(b, keys, metrics, ready, lim, log)
+	o.Audit = trail.trail
+	o.Proxy = proxy.New(proxy.Options{Tokens: b, Connections: st, OAuth: &oauth.Client{}, Backoffs: st, Recorder: trail.trail, Logger: log})
 	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
 		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
-	d := &daemon{broker: b, expiry: connection.NewExpiryWatcher(connection.ExpiryOptions{Store: st, Logger: log})}
+	d := &daemon{broker: b, audit: trail, expiry: connection.NewExpiryWatcher(connection.ExpiryOptions{Store: st, Logger: log})}
 	if f.publicURL != "" {
-		h, err := newHosted(ctx, st, *f, keys, log)
+		h, err := newHosted(ctx, st, *f, keys, trail.trail, log)
 		if err != nil {
 			return nil, err
 		}
@@ -302,6 +317,7 @@ func (f *serveFlags) apiOptions(b *broker.Broker, keys *api.KeyCache, metrics *a
 // deliveries, the client secrets' expiry notices, with --public-url the sweep of expired
 // pending authorizations, and unless --no-warm the warm start.
 func (d *daemon) startBackground(ctx context.Context, warmStart bool, log *slog.Logger) {
+	d.audit.run(ctx)
 	go d.broker.Run(ctx)
 	go d.webhooks.Run(ctx)
 	go d.expiry.Run(ctx)

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -57,8 +58,8 @@ func parseEvents(list string) ([]authconn.EventType, error) {
 	var out []authconn.EventType
 	for _, e := range strings.Split(list, ",") {
 		e = strings.TrimSpace(e)
-		if !authconn.ValidEventType(e) {
-			return nil, fmt.Errorf("unknown event %q: use %s, or all", e, eventList())
+		if !authconn.ValidEventType(e) && !audit.IsEventType(e) {
+			return nil, fmt.Errorf("unknown event %q: use %s, audit.<action> (with serve --audit-webhooks), or all", e, eventList())
 		}
 		out = append(out, authconn.EventType(e))
 	}

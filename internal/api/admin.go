@@ -27,14 +27,18 @@ func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		c, ok := s.authenticate(w, r)
 		if !ok {
+			s.auditAdmin(r, c, http.StatusUnauthorized)
 			return
 		}
 		if !c.admin {
 			s.log.Info("a non-admin API key asked for the admin API", "key_id", c.id, "path", r.URL.Path)
 			s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
+			s.auditAdmin(r, c, http.StatusForbidden)
 			return
 		}
-		h(w, r)
+		sw := &statusWriter{ResponseWriter: w}
+		h(sw, r)
+		s.auditAdmin(r, c, sw.status)
 	}
 }
 

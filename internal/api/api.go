@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/wire"
@@ -48,6 +49,8 @@ type Options struct {
 	// (*connect.Service), and the status page (*console.Console): see Routes.
 	Connect ConnectPages
 	Console StatusPages
+	// Proxy, when set, serves /v1/connections/{name}/proxy/{path...} (docs/proxy.md).
+	Proxy ProxyCalls
 	// KeyCache, when set, checks API keys instead of a cache built from Keys, KeyCacheTTL
 	// and FailLimit: tokend shares one with the status page's sign-in.
 	KeyCache *KeyCache
@@ -63,7 +66,9 @@ type Options struct {
 	// MetricsElsewhere leaves /metrics off this server's routes (tokend serves
 	// MetricsHandler on --metrics-listen instead).
 	MetricsElsewhere bool
-	Logger           *slog.Logger
+	// Audit takes a record of every token read and admin API request (audit.Nop when nil).
+	Audit  audit.Recorder
+	Logger *slog.Logger
 }
 
 // Server serves the API.
@@ -71,6 +76,7 @@ type Server struct {
 	o       Options
 	keys    *keyCache
 	metrics *Metrics
+	audit   audit.Recorder
 	log     *slog.Logger
 	mux     *http.ServeMux
 	// notReady is the reason /readyz last answered 503 (nil: ready), logged when it changes.
@@ -97,7 +103,7 @@ func New(o Options) (*Server, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics(o.Broker.Expiries)
 	}
-	s := &Server{o: o, metrics: o.Metrics, log: o.Logger}
+	s := &Server{o: o, metrics: o.Metrics, audit: audit.OrNop(o.Audit), log: o.Logger}
 	if o.KeyCache != nil {
 		s.keys = o.KeyCache.c
 	} else if o.Keys != nil {
@@ -183,7 +189,7 @@ func (s *Server) writeCountedError(w http.ResponseWriter, status int, code, msg 
 // authenticate returns the caller or writes a 401 (or 503 when Vault cannot be asked).
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
 	if s.o.NoAuth {
-		return caller{id: "insecure-no-auth", patterns: []string{"*"}}, true
+		return caller{id: "insecure-no-auth", grants: apikey.GrantAll([]string{"*"}, apikey.Permissions)}, true
 	}
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
@@ -223,29 +229,21 @@ func (s *Server) refuseKey(w http.ResponseWriter, r *http.Request, err error) {
 func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	defer func() { s.metrics.duration.Observe(time.Since(start).Seconds()) }()
-	c, ok := s.authenticate(w, r)
-	if !ok {
-		return
-	}
 	name := r.PathValue("name")
-	if err := authconn.ValidateName(name); err != nil {
-		s.writeCountedError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
-		return
-	}
-	if !apikey.Allows(c.patterns, name) {
-		s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name)
-		s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name))
-		return
+	c, ok := s.authenticateFor(w, r, name, apikey.PermToken)
+	if !ok {
+		return // refused and recorded by authenticateFor
 	}
 	tok := s.o.Broker.Cached(name)
 	if tok == nil {
 		var err error
 		if tok, err = s.slowToken(r.Context(), name); err != nil {
-			s.writeTokenError(w, name, err)
+			s.auditToken(r, start, c, name, s.writeTokenError(w, name, err))
 			return
 		}
 	}
 	s.metrics.ok.Inc()
+	s.auditToken(r, start, c, name, "")
 	h := w.Header()
 	// Shared, never modified values: no allocation per request.
 	h["Content-Type"], h["Cache-Control"], h["Pragma"] = jsonType, noStore, noCache
@@ -269,28 +267,35 @@ func (s *Server) slowToken(ctx context.Context, name string) (*broker.Token, err
 	return s.o.Broker.Token(ctx, name)
 }
 
-func (s *Server) writeTokenError(w http.ResponseWriter, name string, err error) {
+// writeTokenError answers a token request that failed with err, and returns the error code
+// it wrote.
+func (s *Server) writeTokenError(w http.ResponseWriter, name string, err error) string {
 	var na *broker.NotAuthorizedError
 	var un *broker.UnavailableError
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
 		s.writeCountedError(w, http.StatusNotFound, wire.CodeNotFound, fmt.Sprintf("connection %q does not exist: create it with the tailor Terraform provider or `tokend create`", name))
+		return wire.CodeNotFound
 	case errors.As(err, &na):
 		code := wire.CodeNotAuthorized
 		if na.Status == authconn.StatusNeedsReauthorization {
 			code = wire.CodeNeedsReauthorization
 		}
 		s.writeCountedError(w, http.StatusConflict, code, na.Error())
+		return code
 	case errors.As(err, &un):
 		secs := int((un.RetryAfter + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 		s.writeCountedError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, un.Error()+"; try again later")
+		return wire.CodeUnavailable
 	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		w.Header().Set("Retry-After", "1")
 		s.writeCountedError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, fmt.Sprintf("timed out waiting for a refresh of %q; try again", name))
+		return wire.CodeUnavailable
 	default:
 		s.log.Error("token request failed", "connection", name, "error", err)
 		s.writeCountedError(w, http.StatusInternalServerError, wire.CodeInternal, "internal error; see tokend's log")
+		return wire.CodeInternal
 	}
 }
 
@@ -300,7 +305,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	st, err := s.o.Broker.Statuses(r.Context(), func(n string) bool { return apikey.Allows(c.patterns, n) })
+	st, err := s.o.Broker.Statuses(r.Context(), func(n string) bool { return apikey.Matches(c.grants, n) })
 	if err != nil {
 		s.log.Warn("listing connections failed", "error", err)
 		w.Header().Set("Retry-After", "5")

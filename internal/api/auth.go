@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
@@ -11,7 +12,9 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
 
 // KeyStore reads API key records (*store.Store).
@@ -50,6 +53,7 @@ type keyCache struct {
 
 type keyEntry struct {
 	rec     *store.APIKey
+	grants  []apikey.Grant // rec's, computed once per read (KeyGrants)
 	fetched time.Time
 }
 
@@ -71,9 +75,65 @@ func (e *RateLimitedError) Error() string {
 
 // caller is an authenticated API key.
 type caller struct {
-	id       string
-	patterns []string
-	admin    bool
+	id     string
+	grants []apikey.Grant // what the key may do, per connection pattern
+	admin  bool
+}
+
+// KeyGrants returns what the key of rec may do: its Grants, or for a record without them
+// (created before permissions existed) the token permission on each of its Connections.
+// The key cache, `tokend keys list` and the status page read a record through it.
+func KeyGrants(rec *store.APIKey) []apikey.Grant {
+	if len(rec.Grants) == 0 {
+		return apikey.GrantAll(rec.Connections, []apikey.Permission{apikey.PermToken})
+	}
+	out := make([]apikey.Grant, len(rec.Grants))
+	for i, g := range rec.Grants {
+		out[i].Pattern = g.Pattern
+		for _, p := range g.Allow {
+			out[i].Allow = append(out[i].Allow, apikey.Permission(p))
+		}
+	}
+	return out
+}
+
+// authenticateFor authenticates the request's API key (as authenticate) and checks that it
+// may do perm on connection name; otherwise it writes 400 for an invalid name or 403
+// forbidden with what to do instead, and records the refusal (auditRefusal). Every route on
+// one connection calls it: the token endpoint with apikey.PermToken, the proxy with
+// apikey.PermProxy.
+func (s *Server) authenticateFor(w http.ResponseWriter, r *http.Request, name string, perm apikey.Permission) (caller, bool) {
+	c, ok := s.authenticate(w, r)
+	if !ok {
+		s.auditRefusal(r, caller{}, name, perm, wire.CodeUnauthenticated)
+		return caller{}, false
+	}
+	if err := authconn.ValidateName(name); err != nil {
+		s.writeCountedError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
+		s.auditRefusal(r, c, "", perm, wire.CodeInvalidName)
+		return caller{}, false
+	}
+	if apikey.Permits(c.grants, name, perm) {
+		return c, true
+	}
+	s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name, "permission", string(perm))
+	s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, forbiddenMessage(c, name, perm))
+	s.auditRefusal(r, c, name, perm, wire.CodeForbidden)
+	return caller{}, false
+}
+
+// forbiddenMessage says why caller c may not do perm on connection name, and what to do.
+func forbiddenMessage(c caller, name string, perm apikey.Permission) string {
+	switch {
+	case perm == apikey.PermToken && apikey.Permits(c.grants, name, apikey.PermProxy):
+		return fmt.Sprintf("this API key may only use the proxy for %q, not read its token: send the API request through /v1/connections/%s/proxy/... (tokend adds the token), or create a key with `--allow token`", name, name)
+	case perm == apikey.PermToken:
+		return fmt.Sprintf("this API key may not fetch tokens for %q; create a key with --connections including it", name)
+	case apikey.Matches(c.grants, name):
+		return fmt.Sprintf("this API key may not use the proxy for %q; create a key with `--allow proxy` (or `--grant '%s=token,proxy'`)", name, name)
+	default:
+		return fmt.Sprintf("this API key may not use the proxy for %q; create a key with --connections including it and `--allow proxy`", name)
+	}
 }
 
 func newKeyCache(ks KeyStore, ttl time.Duration, limit Limiter) *keyCache {
@@ -94,20 +154,20 @@ func (c *keyCache) authenticate(ctx context.Context, presented string, r *http.R
 	}
 	if e, ok := c.known.Peek(id); ok && apikey.Verify(secret, e.rec.Hash) {
 		if time.Since(e.fetched) < c.ttl {
-			return caller{id: id, patterns: e.rec.Connections, admin: e.rec.Admin}, nil
+			return caller{id: id, grants: e.grants, admin: e.rec.Admin}, nil
 		}
 		// A known key whose entry is old: read it again below, free of charge.
 	} else if err := c.charge(r); err != nil {
 		return caller{}, err
 	}
-	rec, err := c.get(ctx, id)
+	e, err := c.getEntry(ctx, id)
 	if err != nil {
 		return caller{}, err
 	}
-	if rec == nil || !apikey.Verify(secret, rec.Hash) {
+	if e.rec == nil || !apikey.Verify(secret, e.rec.Hash) {
 		return caller{}, errUnknownKey
 	}
-	return caller{id: id, patterns: rec.Connections, admin: rec.Admin}, nil
+	return caller{id: id, grants: e.grants, admin: e.rec.Admin}, nil
 }
 
 // charge charges r's client one failed (or not yet known) key; it returns a
@@ -128,17 +188,23 @@ func (c *keyCache) forget(id string) {
 	c.unknown.Remove(id)
 }
 
-// get returns the record of key id (nil: no such key), from the cache while it is younger
-// than ttl, otherwise from Vault.
+// get returns the record of key id (nil: no such key), as getEntry.
 func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
+	e, err := c.getEntry(ctx, id)
+	return e.rec, err
+}
+
+// getEntry returns the record of key id with its grants (rec nil: no such key), from the
+// cache while it is younger than ttl, otherwise from Vault.
+func (c *keyCache) getEntry(ctx context.Context, id string) (keyEntry, error) {
 	now := time.Now()
 	e, ok := c.known.Peek(id)
 	if ok && now.Sub(e.fetched) < c.ttl {
-		return e.rec, nil
+		return e, nil
 	}
 	if !ok {
 		if at, found := c.unknown.Get(id); found && now.Sub(at) < c.ttl {
-			return nil, nil
+			return keyEntry{}, nil
 		}
 	}
 	if ok && now.Sub(time.Unix(0, c.vaultErrAt.Load())) < c.ttl {
@@ -149,7 +215,7 @@ func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 			defer cancel()
 			return c.load(rctx, id)
 		})
-		return e.rec, nil
+		return e, nil
 	}
 	v, err, _ := c.group.Do(id, func() (any, error) { return c.load(ctx, id) })
 	if err != nil {
@@ -157,15 +223,15 @@ func (c *keyCache) get(ctx context.Context, id string) (*store.APIKey, error) {
 			// Vault cannot be read (outage): keep accepting a key we know rather than refuse
 			// every caller while tokens are still being served from memory. A key revoked
 			// during the outage is refused once Vault answers again.
-			return e.rec, nil
+			return e, nil
 		}
-		return nil, err
+		return keyEntry{}, err
 	}
-	rec, _ := v.(*store.APIKey)
-	return rec, nil
+	return v.(keyEntry), nil
 }
 
-// load reads the record of key id from Vault and caches the answer (known or unknown).
+// load reads the record of key id from Vault and caches the answer (known or unknown) as a
+// keyEntry (rec nil: no such key).
 func (c *keyCache) load(ctx context.Context, id string) (any, error) {
 	rec, err := c.ks.GetAPIKey(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
@@ -178,9 +244,10 @@ func (c *keyCache) load(ctx context.Context, id string) (any, error) {
 	if rec == nil {
 		c.known.Remove(id)
 		c.unknown.Add(id, time.Now())
-		return (*store.APIKey)(nil), nil
+		return keyEntry{}, nil
 	}
+	e := keyEntry{rec: rec, grants: KeyGrants(rec), fetched: time.Now()}
 	c.unknown.Remove(id)
-	c.known.Add(id, keyEntry{rec: rec, fetched: time.Now()})
-	return rec, nil
+	c.known.Add(id, e)
+	return e, nil
 }

@@ -44,3 +44,12 @@ func (k *KeyCache) AdminKeyActive(ctx context.Context, id string) bool {
 	rec, err := k.c.get(ctx, id)
 	return err == nil && rec != nil && rec.Admin
 }
+
+// Describe returns the description of API key id from the cache ("" when it is not cached):
+// the audit trail's caller description (audit.Options.Describe), never a Vault read.
+func (k *KeyCache) Describe(id string) string {
+	if e, ok := k.c.known.Peek(id); ok {
+		return e.rec.Description
+	}
+	return ""
+}

@@ -53,7 +53,14 @@ type StatusPages interface {
 	Revoke(w http.ResponseWriter, r *http.Request)
 }
 
-// Routes lists every route the server answers (anything else is 404): the API, then with
+// ProxyCalls forwards a connection's API calls (*proxy.Proxy, wired by tokend serve): the
+// caller's API key is checked here, for the proxy permission, before ServeAPIKey.
+type ProxyCalls interface {
+	ServeAPIKey(w http.ResponseWriter, r *http.Request, name, keyID string)
+}
+
+// Routes lists every route the server answers (anything else is 404): the API (the proxy, any
+// method, answers 404 not_found without Options.Proxy), then with
 // Options.Links the admin API, with Options.Connect the connect pages and the hosted
 // callback, and with Options.Console the status page. docs/tokend.md lists the same routes
 // (TestRoutesAreServedAndDocumented).
@@ -62,6 +69,7 @@ func (s *Server) Routes() []Route {
 	rs := []Route{
 		{"GET /v1/connections/{name}/token", AuthAPIKey, f(s.token)},
 		{"GET /v1/connections", AuthAPIKey, f(s.list)},
+		{"/v1/connections/{name}/proxy/{path...}", AuthAPIKey, f(s.proxy)},
 		{"GET /healthz", AuthNone, f(s.healthz)},
 		{"GET /readyz", AuthNone, f(s.readyz)},
 	}

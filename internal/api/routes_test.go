@@ -43,8 +43,11 @@ func fullServer(t *testing.T) *Server {
 // requestFor returns a request that pattern matches: its method and path, with every
 // {wildcard} replaced by a name.
 func requestFor(pattern string) *http.Request {
-	method, path, _ := strings.Cut(pattern, " ")
-	path = regexp.MustCompile(`\{[a-z]+\}`).ReplaceAllString(path, "c1")
+	method, path, ok := strings.Cut(pattern, " ")
+	if !ok { // a pattern for any method
+		method, path = http.MethodGet, pattern
+	}
+	path = regexp.MustCompile(`\{[a-z]+(\.\.\.)?\}`).ReplaceAllString(path, "c1")
 	return httptest.NewRequest(method, path, nil)
 }
 

@@ -17,7 +17,8 @@ import (
 // "param:NAME=VALUE": an entry's endpoints are templates, and a parameter (a subdomain, a
 // shop) picks the host a secret goes to, so changing the entry or a parameter moves the
 // secret's destination as much as changing a URL does. For the same reason each host
-// override adds "host:HOST=ORIGIN".
+// override adds "host:HOST=ORIGIN", and the proxy's destinations, where the access token goes,
+// add "proxy:URL" and "proxy-host:HOST" (nothing when unset, so older records keep their list).
 func EndpointOrigins(c *Connection) []string {
 	var out []string
 	for _, raw := range []string{c.ProviderURL, c.IssuerURL, c.TokenURL, c.RevocationURL} {
@@ -36,6 +37,12 @@ func EndpointOrigins(c *Connection) []string {
 	}
 	for h, o := range c.HostOverrides {
 		out = append(out, "host:"+h+"="+o)
+	}
+	if c.ProxyBaseURL != "" {
+		out = append(out, "proxy:"+c.ProxyBaseURL)
+	}
+	for _, h := range c.ProxyAllowedHosts {
+		out = append(out, "proxy-host:"+h)
 	}
 	slices.Sort(out)
 	return out

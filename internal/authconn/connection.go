@@ -91,6 +91,13 @@ type Connection struct {
 	// post-connect metadata call, the API base URL) goes to that origin. See
 	// ValidateHostOverride.
 	HostOverrides map[string]string `json:"host_overrides,omitempty"`
+	// ProxyBaseURL is where tokend's proxy sends this connection's API calls
+	// (/v1/connections/{name}/proxy/...) instead of the catalog entry's API base URL;
+	// ProxyAllowedHosts are further hosts ("uploads.example.com", "host:port") a proxy call
+	// may name. Both are operator-typed (ValidateProxyBaseURL, ValidateProxyHost): the
+	// access token is sent there, so they are endpoint origins (EndpointOrigins).
+	ProxyBaseURL      string   `json:"proxy_base_url,omitempty"`
+	ProxyAllowedHosts []string `json:"proxy_allowed_hosts,omitempty"`
 	// Discovered is the discovery result pinned when the connection was created or last
 	// updated; nil when the connection needs no discovery (or was stored before pinning).
 	Discovered *Discovered `json:"discovered,omitempty"`
@@ -139,6 +146,12 @@ func (c *Connection) Validate() error {
 	}
 	for h, o := range c.HostOverrides {
 		errs = append(errs, ValidateHostOverride(h, o))
+	}
+	if c.ProxyBaseURL != "" {
+		errs = append(errs, ValidateProxyBaseURL(c.ProxyBaseURL))
+	}
+	for _, h := range c.ProxyAllowedHosts {
+		errs = append(errs, ValidateProxyHost(h))
 	}
 	return errors.Join(errs...)
 }

@@ -19,6 +19,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
@@ -60,6 +61,10 @@ type Options struct {
 	// NewAccount: the operator accepts another account than the connection's recorded one
 	// (tokend authorize --new-account).
 	NewAccount bool
+	// Audit takes the record of the authorization (connection.authorized, or
+	// connection.reauthorized when it replaced tokens), made by Caller; audit.Nop when nil.
+	Audit  audit.Recorder
+	Caller audit.Caller
 }
 
 func (o *Options) defaults() error {
@@ -83,7 +88,8 @@ func (o *Options) defaults() error {
 
 // Run authorizes connection opts.Name through a callback server on the loopback interface
 // and stores its tokens in st.
-func Run(ctx context.Context, st Store, opts Options) (*Result, error) {
+func Run(ctx context.Context, st Store, opts Options) (res *Result, err error) {
+	defer func() { recordAuthorization(ctx, opts.Audit, opts.Caller, opts.Name, res, err) }()
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}

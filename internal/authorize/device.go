@@ -16,7 +16,8 @@ import (
 // user approves on any device, and RunDevice polls the token endpoint at the server's
 // interval (slow_down adds 5 seconds) until the approval, a denial or the expiry of the
 // code, then stores the tokens as Run does. opts.Port is not used.
-func RunDevice(ctx context.Context, st Store, opts Options) (*Result, error) {
+func RunDevice(ctx context.Context, st Store, opts Options) (res *Result, err error) {
+	defer func() { recordAuthorization(ctx, opts.Audit, opts.Caller, opts.Name, res, err) }()
 	if err := opts.defaults(); err != nil {
 		return nil, err
 	}
@@ -47,7 +48,7 @@ func RunDevice(ctx context.Context, st Store, opts Options) (*Result, error) {
 	opts.UI.Exchanging()
 	ts := tokens.Authorized(tok, da.Scopes, nil, opts.FallbackLifetime)
 	ts.IssuedBy = c.prov.Issuance() // refreshes and revocations go only there
-	res := &Result{Name: opts.Name, Provider: c.prov.Name(), Scopes: da.Scopes, GrantedScope: ts.Scope, Device: true}
+	res = &Result{Name: opts.Name, Provider: c.prov.Name(), Scopes: da.Scopes, GrantedScope: ts.Scope, Device: true}
 	res.noteMetadata(ts, captureMetadata(ctx, opts.OAuth, c.prov, connection.FillsWithMetadata(&c.conn.Connection), nil, tok, ts))
 	ts.Account = c.prov.Account(tok, accountValues(nil, ts.Metadata))
 	if err := storeAuthorization(ctx, st, opts.Name, ts, res, opts.NewAccount); err != nil {

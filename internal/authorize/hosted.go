@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -43,6 +44,9 @@ type Hosted struct {
 	// PendingTTL is how long a flow waits for its callback [DefaultPendingTTL].
 	PendingTTL       time.Duration
 	FallbackLifetime time.Duration
+	// Audit takes the record of every completed or failed flow: its caller is the connect
+	// link's holder (the link's id), or the status page's administrator for a Reconnect.
+	Audit audit.Recorder
 
 	providers providerCache // resolved providers (discovery), per connection version
 }
@@ -116,21 +120,28 @@ func (h *Hosted) Complete(ctx context.Context, pathName string, q url.Values, cl
 	case err != nil:
 		return nil, nil, err
 	case time.Now().After(rec.ExpiresAt):
-		return nil, rec, ErrAuthorizationExpired
+		return h.refused(ctx, rec, ErrAuthorizationExpired)
 	case rec.RedirectURL != h.callbackURI(pathName):
-		return nil, rec, ErrWrongCallback
+		return h.refused(ctx, rec, ErrWrongCallback)
 	}
 	release := func() {}
 	if claim != nil {
 		if release, err = claim(ctx, rec); err != nil {
-			return nil, rec, err
+			return h.refused(ctx, rec, err)
 		}
 	}
 	res, err := h.complete(ctx, rec, q)
 	if err != nil {
 		release()
 	}
+	recordAuthorization(ctx, h.Audit, hostedCaller(rec), rec.Connection, res, err)
 	return res, rec, err
+}
+
+// refused records flow rec's end with err and returns it.
+func (h *Hosted) refused(ctx context.Context, rec *authconn.PendingAuthorization, err error) (*Result, *authconn.PendingAuthorization, error) {
+	recordAuthorization(ctx, h.Audit, hostedCaller(rec), rec.Connection, nil, err)
+	return nil, rec, err
 }
 
 // callbackURI is the redirect URI of the path a callback arrived at.

@@ -286,3 +286,30 @@ func encodeToken(t *Token) []byte {
 		Metadata: t.Metadata, APIBaseURL: t.APIBaseURL})
 	return b
 }
+
+// Refresh refreshes the token of connection name now because the API refused rejected (an
+// HTTP 401 to a proxied call), and returns the token to retry with. It refreshes once per
+// token version: callers of this replica share one sync (the single-flight group), and
+// replicas share the refresh lease, taken for the refused version, so a replica that finds
+// the record moved on serves the newer token instead of refreshing again. A token that was
+// already replaced is not refreshed: the current one is returned. When no refresh was
+// possible (backing off, no refresh token), the same token comes back.
+func (b *Broker) Refresh(ctx context.Context, name string, rejected *Token) (*Token, error) {
+	e := b.lookup(name)
+	if e == nil {
+		return b.Token(ctx, name)
+	}
+	for round := 0; round < 2; round++ {
+		s := e.current()
+		if s == nil || s.token == nil || s.token != rejected {
+			return b.Token(ctx, name)
+		}
+		e.reject(s.version)
+		if err := b.syncNow(ctx, e); err != nil && ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		// A sync already running when this one was asked for may have read the record
+		// before the refusal was noted: one more round, then whatever the cache holds.
+	}
+	return b.answerFromCache(e)
+}

@@ -37,6 +37,9 @@ type entry struct {
 	// lost, a gateway's 502/504): the provider may have rotated it, so its token is not
 	// served past the cutoff.
 	taintedVersion int
+	// rejectedVersion is a record version whose access token the API refused (an HTTP 401
+	// through the proxy): it is due for a refresh whatever its expiry (Broker.Refresh).
+	rejectedVersion int
 }
 
 // snapshot is what the hot path reads: immutable once published.
@@ -72,6 +75,20 @@ func (s *snapshot) refusal(name string) error {
 		return &NotAuthorizedError{Name: name, Status: s.status, LastError: s.lastError}
 	}
 	return nil
+}
+
+// reject marks record version v's access token as refused by the API: due for a refresh.
+func (e *entry) reject(v int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.rejectedVersion = max(e.rejectedVersion, v)
+}
+
+// rejected reports whether record version v's access token was refused by the API.
+func (e *entry) rejected(v int) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return v > 0 && v == e.rejectedVersion
 }
 
 // newEntry returns the empty cache slot of connection name.

@@ -41,7 +41,7 @@ func (b *Broker) sync(ctx context.Context, e *entry) error {
 		return b.failStore(e, err)
 	}
 	now := b.now()
-	if b.needsNoRefresh(ts, now) {
+	if b.needsNoRefresh(e, ts, now) {
 		b.publish(e, ts)
 		e.clearFailures()
 		return nil
@@ -90,7 +90,7 @@ func (b *Broker) refreshWithLease(ctx context.Context, e *entry, ts *store.Token
 			if err != nil {
 				return b.failStore(e, err)
 			}
-			if next.Version != ts.Version && b.needsNoRefresh(next, b.now()) {
+			if next.Version != ts.Version && b.needsNoRefresh(e, next, b.now()) {
 				b.publish(e, next)
 				e.clearFailures()
 				b.o.Observer.Refresh(name, OutcomeOtherReplica)
@@ -166,7 +166,7 @@ func (b *Broker) refreshHolding(ctx context.Context, e *entry, lease, prev *stor
 		release()
 		return b.failStore(e, err)
 	}
-	if b.needsNoRefresh(ts, b.now()) {
+	if b.needsNoRefresh(e, ts, b.now()) {
 		release()
 		b.publish(e, ts)
 		e.clearFailures()
@@ -227,9 +227,9 @@ func (b *Broker) readInputs(ctx context.Context, name string) <-chan refreshInpu
 }
 
 // needsNoRefresh reports whether ts needs no refresh now: it is not authorized (nothing to
-// refresh with) or not due yet.
-func (b *Broker) needsNoRefresh(ts *store.TokenRecord, now time.Time) bool {
-	return !ts.Servable() || !b.due(&ts.TokenSet, now)
+// refresh with), or not due yet and its access token was not refused by the API (e.rejected).
+func (b *Broker) needsNoRefresh(e *entry, ts *store.TokenRecord, now time.Time) bool {
+	return !ts.Servable() || (!b.due(&ts.TokenSet, now) && !e.rejected(ts.Version))
 }
 
 // readTokenRecord reads the token record of connection name. A client-credentials connection

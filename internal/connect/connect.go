@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/apikey"
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/authorize"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -46,7 +47,9 @@ type Options struct {
 	FallbackLifetime time.Duration
 	// OnAuthorized, when set, is told of every completed authorization.
 	OnAuthorized func(ctx context.Context, name string, res *authorize.Result)
-	Logger       *slog.Logger
+	// Audit takes the record of every hosted flow's end (authorize.Hosted.Audit).
+	Audit  audit.Recorder
+	Logger *slog.Logger
 }
 
 // Service creates and checks connect links and serves the hosted flow.
@@ -69,7 +72,7 @@ func New(o Options) (*Service, error) {
 	}
 	s := &Service{o: o, public: u, log: o.Logger}
 	s.hosted = &authorize.Hosted{Store: o.Store, OAuth: o.OAuth, RedirectURI: s.URL(authorize.HostedCallbackPath),
-		PendingTTL: o.PendingTTL, FallbackLifetime: o.FallbackLifetime}
+		PendingTTL: o.PendingTTL, FallbackLifetime: o.FallbackLifetime, Audit: o.Audit}
 	s.flows = newLinkFlows(s.pendingTTL())
 	return s, nil
 }

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/events"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
@@ -62,6 +63,11 @@ type Options struct {
 	// Result.Forbidden then holds the refusal. Without it such a Delete fails and deletes
 	// nothing.
 	DeleteIfForbidden bool
+	// Audit takes the record of the revoke or delete (connection.revoked,
+	// connection.deleted), made by Caller; audit.Nop when nil (the Terraform provider, which
+	// cannot reach tokend's audit stream).
+	Audit  audit.Recorder
+	Caller audit.Caller
 }
 
 // Result describes what Revoke or Delete did. It holds no token.
@@ -173,7 +179,22 @@ func Create(ctx context.Context, st Store, c *authconn.Connection, sec Secret) e
 func Revoke(ctx context.Context, st Store, oc *oauth.Client, name string, o Options) (Result, error) {
 	hide := secretsOf(ctx, st, name)
 	res, err := revokeOnly(ctx, st, oc, name, o)
+	o.audit(ctx, audit.ConnectionRevoked, name, err)
 	return res.redacted(hide), redactError(err, hide)
+}
+
+// audit records action on connection name, ended with err, with o's recorder and caller.
+// The reason is not_found or failed: the error's text (a provider's answer) stays out.
+func (o Options) audit(ctx context.Context, action audit.Action, name string, err error) {
+	rec := audit.Record{Caller: o.Caller, Connection: name, Action: action, Outcome: audit.Success}
+	var nf *NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		rec.Outcome, rec.Reason = audit.Failure, "not_found"
+	case err != nil:
+		rec.Outcome, rec.Reason = audit.Failure, "failed"
+	}
+	audit.OrNop(o.Audit).Record(ctx, rec)
 }
 
 // revokeOnly is Revoke before redaction.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
@@ -27,6 +28,7 @@ func Delete(ctx context.Context, st Store, oc *oauth.Client, name string, o Opti
 	if err != nil && o.DeleteIfForbidden && vaultForbidden(err) && len(res.Revoked) == 0 {
 		res, err = deleteForbidden(ctx, st, name, res, err)
 	}
+	o.audit(ctx, audit.ConnectionDeleted, name, err)
 	return res.redacted(hide), redactError(err, hide)
 }
 

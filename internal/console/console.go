@@ -1,6 +1,7 @@
 // Package console is tokend's status page for administrators, at {public-url}/ui: every
 // connection with its provider, grant, status, token expiry, last refresh, client secret
-// expiry, metadata and API base URL, and last error, and the actions "Reconnect" (a new connect link, or authorize now) and "Revoke".
+// expiry, metadata and API base URL, and last error, and the actions "Reconnect" (a new connect link, or authorize now) and "Revoke";
+// and, read-only, every API key with its permissions per connection pattern.
 //
 // Sign-in: an administrator presents an admin API key (`tokend keys create --admin`),
 // which is exchanged for a session of eight hours. The key is 256 random bits, stored
@@ -24,6 +25,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
@@ -45,6 +47,8 @@ type Options struct {
 	// whether the admin key id still exists.
 	VerifyAdmin func(ctx context.Context, key string) (string, error)
 	KeyActive   func(ctx context.Context, id string) bool
+	// Keys lists the API keys with their permissions, read-only (nil: the page lists none).
+	Keys func(ctx context.Context) ([]KeySummary, error)
 	// SessionEpoch returns the session epoch of admin key id (store.SessionEpoch): a session
 	// holds only while it is the epoch it was signed in at. EndSessions bumps it from epoch
 	// (store.EndSessions): sign-out, which ends every session of the key on every replica.
@@ -54,7 +58,10 @@ type Options struct {
 	SessionKey []byte
 	// SessionTTL is a session's lifetime [8h].
 	SessionTTL time.Duration
-	Logger     *slog.Logger
+	// Audit takes a record of every sign-in (refused ones too), sign-out, Reconnect,
+	// Authorize now and Revoke; audit.Nop when nil.
+	Audit  audit.Recorder
+	Logger *slog.Logger
 }
 
 // Console serves the status page.

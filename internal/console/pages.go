@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/connect"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
@@ -38,6 +39,12 @@ var statusPage = web.Parse("status", `{{define "title"}}Connections{{end}}
 {{if .CanRevoke}}<form class="inline" method="post" action="/ui/connections/{{.Name}}/revoke"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button class="revoke">Revoke</button></form>{{end}}</td></tr>
 {{else}}<tr><td colspan="10">No connections yet: create one with Terraform or <code>tokend create</code>.</td></tr>{{end}}
 </table>
+{{with .Keys}}{{if .Shown}}<h2>API keys</h2>
+{{if .Error}}<p id="keys-error" class="fail">{{.Error}}</p>{{else}}<table id="keys"><tr><th>Key</th><th>Permissions</th><th>Admin</th><th>Created</th><th>Description</th></tr>
+{{range .Rows}}<tr id="key-{{.ID}}"><td class="mono">{{.ID}}</td><td class="grants">{{range .Grants}}<span class="mono">{{.}}</span><br>{{else}}-{{end}}</td><td>{{if .Admin}}admin{{else}}-{{end}}</td><td class="nowrap">{{.Created}}</td><td>{{.Description}}</td></tr>
+{{else}}<tr><td colspan="5">No API keys yet: create one with <code>tokend keys create</code>.</td></tr>{{end}}
+</table>
+<p><small>token: may read the access token; proxy: may send requests through tokend's proxy, never seeing the token. Manage keys with <code>tokend keys</code>.</small></p>{{end}}{{end}}{{end}}
 <p><small>Times are UTC. Updated {{.Now}}.</small></p>{{end}}`)
 
 var linkPage = web.Parse("link", `{{define "title"}}Connect link{{end}}
@@ -127,6 +134,7 @@ func (c *Console) Login(w http.ResponseWriter, r *http.Request) {
 	id, err := c.o.VerifyAdmin(r.Context(), strings.TrimSpace(r.PostFormValue("key")))
 	if err != nil {
 		c.log.Info("status page: sign-in refused", "remote", r.RemoteAddr)
+		c.record(r, "", audit.AdminSignIn, "", "", audit.Denied)
 		msg := "That is not a valid admin API key."
 		if strings.Contains(err.Error(), "not an admin key") {
 			msg = "That API key is not an admin key: create one with tokend keys create --admin."
@@ -143,6 +151,7 @@ func (c *Console) Login(w http.ResponseWriter, r *http.Request) {
 	cookie, _ := c.sessions.issue(id, epoch, time.Now())
 	http.SetCookie(w, cookie)
 	c.log.Info("status page: signed in", "key_id", id)
+	c.record(r, id, audit.AdminSignIn, "", "", audit.Success)
 	http.Redirect(w, r, Path, http.StatusSeeOther)
 }
 
@@ -153,12 +162,14 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request, ss *session) {
 	http.SetCookie(w, c.sessions.clear())
 	if err := c.o.EndSessions(r.Context(), ss.keyID, ss.epoch); err != nil {
 		c.log.Warn("status page: sign-out could not be recorded in Vault", "key_id", ss.keyID, "error", err)
+		c.record(r, ss.keyID, audit.AdminSignOut, "", "", audit.Failure)
 		web.ShowMessage(w, http.StatusServiceUnavailable, web.Message{Title: "Sign-out not recorded",
 			Text: "This browser is signed out, but the session could not be ended on the server (Vault is unreachable).",
 			Next: "Sign in again and sign out once Vault is back, or revoke the admin API key (tokend keys revoke)."})
 		return
 	}
 	c.log.Info("status page: signed out", "key_id", ss.keyID)
+	c.record(r, ss.keyID, audit.AdminSignOut, "", "", audit.Success)
 	http.Redirect(w, r, Path+"/login", http.StatusSeeOther)
 }
 
@@ -185,10 +196,11 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, ss *session, st
 	}
 	web.Render(w, status, statusPage, struct {
 		Rows         []row
+		Keys         keyList
 		CSRF, Notice string
 		NoticeOK     bool
 		Now          string
-	}{rows, c.sessions.csrf(ss), notice, ok, time.Now().UTC().Format("2006-01-02 15:04:05")}, "")
+	}{rows, c.keys(r.Context()), c.sessions.csrf(ss), notice, ok, time.Now().UTC().Format("2006-01-02 15:04:05")}, "")
 }
 
 // createReconnectLink creates a connect link for the connection and shows it once.
@@ -197,9 +209,11 @@ func (c *Console) createReconnectLink(w http.ResponseWriter, r *http.Request, ss
 	newAccount := r.PostFormValue("new_account") == "1"
 	u, l, err := c.o.Connect.CreateLinkWith(r.Context(), connect.LinkOptions{Name: name, Description: "status page, key " + ss.keyID, NewAccount: newAccount})
 	if err != nil {
+		c.record(r, ss.keyID, audit.AdminLinkCreated, name, "", audit.Failure)
 		c.render(w, r, ss, http.StatusBadRequest, err.Error(), false)
 		return
 	}
+	c.record(r, ss.keyID, audit.AdminLinkCreated, name, l.ID, audit.Success)
 	c.log.Info("status page: connect link created", "key_id", ss.keyID, "connection", name, "link", l.ID, "new_account", newAccount)
 	// "Authorize now" is answered with a redirect to the provider.
 	web.RenderPage(w, http.StatusOK, linkPage, struct {
@@ -217,9 +231,11 @@ func (c *Console) beginAuthorization(w http.ResponseWriter, r *http.Request, ss 
 	}
 	authURL, err := begin(r.Context(), r.PathValue("name"))
 	if err != nil {
+		c.record(r, ss.keyID, audit.AdminReconnect, r.PathValue("name"), "", audit.Failure)
 		c.render(w, r, ss, http.StatusBadRequest, err.Error(), false)
 		return
 	}
+	c.record(r, ss.keyID, audit.AdminReconnect, r.PathValue("name"), "", audit.Success)
 	http.Redirect(w, r, authURL, http.StatusSeeOther)
 }
 
@@ -231,9 +247,11 @@ func (c *Console) revokeConnection(w http.ResponseWriter, r *http.Request, ss *s
 		return
 	}
 	if err := c.o.Revoke(r.Context(), name); err != nil {
+		c.record(r, ss.keyID, audit.AdminRevoke, name, "", audit.Failure)
 		c.render(w, r, ss, http.StatusBadGateway, err.Error(), false)
 		return
 	}
+	c.record(r, ss.keyID, audit.AdminRevoke, name, "", audit.Success)
 	c.log.Info("status page: connection revoked", "key_id", ss.keyID, "connection", name)
 	c.render(w, r, ss, http.StatusOK, name+" was revoked: its tokens are revoked at the provider and removed from Vault.", true)
 }

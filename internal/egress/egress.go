@@ -89,6 +89,15 @@ func AllowOrigins(ctx context.Context, urls ...string) context.Context {
 	return context.WithValue(ctx, allowKey{}, set)
 }
 
+type passKey struct{}
+
+// PassRedirects returns ctx with which Transport hands a 3xx answer back as it is instead of
+// a *RedirectError: for tokend's proxy, whose caller gets the upstream's answer. Nothing
+// follows it either way (a Transport never does, and Client refuses to).
+func PassRedirects(ctx context.Context) context.Context {
+	return context.WithValue(ctx, passKey{}, true)
+}
+
 // Allowed reports whether a request to u made with ctx may reach an internal address.
 func Allowed(ctx context.Context, u *url.URL) bool {
 	set, _ := ctx.Value(allowKey{}).(map[string]bool)
@@ -164,7 +173,8 @@ func Client(timeout time.Duration) *http.Client {
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // RoundTrip sends req through the guarded transport, or through the open one when req's
-// origin is allowed by its context, and turns a 3xx answer into a *RedirectError.
+// origin is allowed by its context, and turns a 3xx answer into a *RedirectError (unless
+// the context says PassRedirects).
 func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	rt := t.guarded
 	if Allowed(req.Context(), req.URL) {
@@ -174,7 +184,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	if resp.StatusCode/100 == 3 && resp.StatusCode != http.StatusNotModified {
+	if resp.StatusCode/100 == 3 && resp.StatusCode != http.StatusNotModified && req.Context().Value(passKey{}) == nil {
 		resp.Body.Close()
 		return nil, redirectError(req, resp)
 	}

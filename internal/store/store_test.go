@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -516,6 +517,31 @@ func TestAPIKeys(t *testing.T) {
 	}
 	if err := st.DeleteAPIKey(ctx, "abcdef123456"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("delete missing: %v", err)
+	}
+}
+
+// TestAPIKeyGrants: a key's grants are stored and read back, its Connections hold only the
+// patterns that allow token (what a reader without grants sees), and a proxy-only key with
+// no such pattern is a valid record.
+func TestAPIKeyGrants(t *testing.T) {
+	t.Parallel()
+	st, _ := newStore(t, "")
+	ctx := context.Background()
+	k := &store.APIKey{ID: "grants123456", Hash: strings.Repeat("ab", 32)}
+	k.SetGrants([]store.KeyGrant{{Pattern: "quickbooks-*", Allow: []string{"proxy"}}})
+	if len(k.Connections) != 0 {
+		t.Fatalf("a proxy-only key has token patterns: %q", k.Connections)
+	}
+	if err := st.CreateAPIKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.GetAPIKey(ctx, k.ID)
+	if err != nil || len(got.Grants) != 1 || got.Grants[0].Pattern != "quickbooks-*" || !slices.Equal(got.Grants[0].Allow, []string{"proxy"}) || len(got.Connections) != 0 {
+		t.Fatalf("GetAPIKey = %+v, %v", got, err)
+	}
+	bad := &store.APIKey{ID: "grants654321", Hash: k.Hash, Grants: []store.KeyGrant{{Pattern: "x"}}}
+	if err := st.CreateAPIKey(ctx, bad); err == nil {
+		t.Fatal("a grant without permissions was stored")
 	}
 }
 

@@ -63,6 +63,16 @@ const (
 	// today (/readyz answers {"status":"not ready"}); it is kept because tokend/client
 	// exports it.
 	CodeVaultUnreachable = "vault_unreachable"
-	// CodeRateLimited (429): too many failed API keys from one address; see Retry-After.
+	// CodeRateLimited (429): too many failed API keys from one address, or (the proxy) the
+	// connection's API asked to wait; see Retry-After.
 	CodeRateLimited = "rate_limited"
+	// CodeHostNotAllowed (403, the proxy): the host asked for is not the connection's API
+	// base URL's nor one of its proxy_allowed_hosts, or the path leaves the base path.
+	CodeHostNotAllowed = "host_not_allowed"
+	// CodeUpstreamUnreachable (502, the proxy): the connection's API could not be reached
+	// (refused by the egress policy, connection failed, timed out).
+	CodeUpstreamUnreachable = "upstream_unreachable"
+	// CodeNoAPIBaseURL (409, the proxy): the connection has no API base URL (its catalog
+	// entry names none and no proxy_base_url is set).
+	CodeNoAPIBaseURL = "no_api_base_url"
 )

@@ -52,6 +52,9 @@ const (
 	CodeInternal             = wire.CodeInternal             // 500
 	CodeVaultUnreachable     = wire.CodeVaultUnreachable     // not answered by tokend today; see wire.CodeVaultUnreachable
 	CodeRateLimited          = wire.CodeRateLimited          // 429: too many failed API keys from one address; see RetryAfter
+	CodeHostNotAllowed       = wire.CodeHostNotAllowed       // 403 (proxy): host or path not allowed for the connection
+	CodeUpstreamUnreachable  = wire.CodeUpstreamUnreachable  // 502 (proxy): the connection's API could not be reached
+	CodeNoAPIBaseURL         = wire.CodeNoAPIBaseURL         // 409 (proxy): the connection has no API base URL
 	// CodeUnreachable is the code of an Error for a tokend that could not be reached (Status
 	// 0). The client makes it up; tokend never sends it.
 	CodeUnreachable = "unreachable"
