@@ -54,10 +54,11 @@ func (a *cliAudit) Record(ctx context.Context, r audit.Record) {
 			return
 		}
 	}
-	if err := j.Write(ctx, &r); err == nil {
-		err = j.Close()
-	} else {
-		_ = j.Close()
+	err := j.Write(ctx, &r)
+	if cerr := j.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		a.log.Error("cannot write the audit record", "action", string(r.Action), "error", err)
 	}
 }
