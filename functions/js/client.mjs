@@ -62,12 +62,7 @@ export function createAuthConnection(options = {}) {
   const doFetch = options.fetch ?? globalThis.fetch;
 
   async function getConnectionToken(name) {
-    if (!validName(name)) {
-      throw new AuthConnectionError(
-        `invalid connection name ${JSON.stringify(name)}: use 1 to 63 characters: lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. google-oauth-prod)`,
-        { code: "invalid_name", status: 0, connection: String(name) },
-      );
-    }
+    checkName(name);
     if (!base) {
       throw new AuthConnectionError(
         "TAILOR_TOKEND_URL is not set: set it to the URL of tokend serve (e.g. http://127.0.0.1:8787)",
@@ -122,5 +117,49 @@ export function createAuthConnection(options = {}) {
     };
   }
 
-  return { getConnectionToken };
+  /**
+   * fetch(name, path, init) sends an API request through tokend's proxy
+   * (/v1/connections/{name}/proxy/{path}): tokend adds the connection's access token, so the
+   * function never holds it. Same shape as fetch: init's method, headers, body (streams too)
+   * and signal pass; the Response streams back as the API answered it. An answer of tokend's
+   * own (not authorized, needs re-authorization, host not allowed, rate limited, ...) carries
+   * the header tailor-proxy-error and tokend's JSON error body; tailor-proxy-attempts says
+   * how many upstream attempts were made. The API key needs the proxy permission
+   * (tokend keys create --allow proxy).
+   */
+  async function proxyFetch(name, path = "", init = {}) {
+    checkName(name);
+    if (!base) {
+      throw new AuthConnectionError(
+        "TAILOR_TOKEND_URL is not set: set it to the URL of tokend serve (e.g. http://127.0.0.1:8787)",
+        { code: "config", connection: name },
+      );
+    }
+    const headers = new Headers(init.headers ?? {});
+    if (apiKey) headers.set("Authorization", `Bearer ${apiKey}`);
+    const rel = String(path).replace(/^\/+/, "");
+    const opts = { ...init, headers };
+    if (init.body && typeof init.body.getReader === "function") opts.duplex = "half"; // a streamed upload
+    try {
+      return await doFetch(`${base}/v1/connections/${encodeURIComponent(name)}/proxy/${rel}`, opts);
+    } catch (err) {
+      if (err?.name === "AbortError" || err?.name === "TimeoutError") throw err;
+      throw new AuthConnectionError(
+        `cannot reach tokend at ${base}: ${err?.cause?.code ?? err?.name ?? "error"}; check TAILOR_TOKEND_URL and that tokend serve runs`,
+        { code: "unreachable", status: 0, connection: name, cause: err },
+      );
+    }
+  }
+
+  return { getConnectionToken, fetch: proxyFetch };
+}
+
+// checkName throws the invalid_name error for a name tokend would refuse, before any request.
+function checkName(name) {
+  if (!validName(name)) {
+    throw new AuthConnectionError(
+      `invalid connection name ${JSON.stringify(name)}: use 1 to 63 characters: lowercase letters, digits and hyphens, starting and ending with a letter or digit (e.g. google-oauth-prod)`,
+      { code: "invalid_name", status: 0, connection: String(name) },
+    );
+  }
 }

@@ -39,3 +39,34 @@ test("metadata and api_base_url come with the token; absent, they are {} and nul
   assert.equal(plain.api_base_url, null);
   assert.deepEqual(Object.keys(plain), ["access_token", "token_type", "expires_at", "metadata", "api_base_url"]);
 });
+
+test("fetch goes through tokend's proxy with the API key, and hands back the Response as is", async () => {
+  const seen = [];
+  const fake = async (url, init) => {
+    seen.push({ url, init });
+    return new Response("upstream body", { status: 201, headers: { "x-upstream": "1", "tailor-proxy-attempts": "1" } });
+  };
+  const ac = createAuthConnection({ url: "http://tokend.invalid/", apiKey: "tk_key", fetch: fake });
+  const res = await ac.fetch("quickbooks-oauth", "/v3/company/9130/companyinfo/9130?minorversion=75", {
+    method: "POST", headers: { "Content-Type": "application/json", Authorization: "Bearer caller-must-not-win" }, body: "{}",
+  });
+  assert.equal(res.status, 201);
+  assert.equal(await res.text(), "upstream body");
+  assert.equal(seen.length, 1);
+  assert.equal(seen[0].url, "http://tokend.invalid/v1/connections/quickbooks-oauth/proxy/v3/company/9130/companyinfo/9130?minorversion=75");
+  assert.equal(seen[0].init.method, "POST");
+  assert.equal(seen[0].init.headers.get("authorization"), "Bearer tk_key");
+  assert.equal(seen[0].init.headers.get("content-type"), "application/json");
+  await assert.rejects(ac.fetch("Bad_Name", "/x"), (e) => e.code === "invalid_name" && e.status === 0);
+  assert.equal(seen.length, 1, "an invalid name makes no request");
+});
+
+test("fetch streams an upload body (duplex half) and reports an unreachable tokend", async () => {
+  let got;
+  const ac = createAuthConnection({ url: "http://tokend.invalid", apiKey: "k", fetch: async (url, init) => { got = init; return new Response(null, { status: 204 }); } });
+  const body = new ReadableStream({ start(c) { c.enqueue(new TextEncoder().encode("chunk")); c.close(); } });
+  await ac.fetch("files", "upload", { method: "PUT", body });
+  assert.equal(got.duplex, "half");
+  const down = createAuthConnection({ url: "http://127.0.0.1:9", apiKey: "k" });
+  await assert.rejects(down.fetch("files", "x"), (e) => e.code === "unreachable");
+});

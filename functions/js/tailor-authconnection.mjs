@@ -7,6 +7,9 @@
 //   // t = { access_token, token_type, expires_at, metadata, api_base_url }
 //   //     (expires_at: RFC 3339 string; metadata: {realmId, instance_url, ...} or {}; api_base_url or null)
 //
+//   // or, never holding the token: the request goes through tokend's proxy (a key with --allow proxy)
+//   const res = await tailor.authconnection.fetch("quickbooks-oauth", `v3/company/${realmId}/companyinfo/${realmId}`);
+//
 // Configuration and errors: see client.mjs.
 import { createAuthConnection } from "./client.mjs";
 
