@@ -57,6 +57,7 @@ func TestBinaryProxyCallsHydraUserinfo(t *testing.T) {
 	if containsAny(string(body), ts.AccessToken, ts.RefreshToken) {
 		t.Errorf("the answer carries a token: %s", body)
 	}
+	checkClientsThroughProxy(t, p.URL, proxyKey, "hydra-proxy", testenv.DefaultSubject)
 
 	resp, body = get(t, url, tokenKey)
 	var e wire.Error
