@@ -373,10 +373,19 @@ func checkDeadRefresh(t *testing.T, r *rig, fault func(*imitate.Imitation)) {
 // checkRevoke revokes the tokens as the entry says, when it declares revocation (and the
 // imitation answers the revocation URL): the provider must accept the call and the token
 // must stop working.
+// revocationNotModelled names the imitations without a revocation route, and why; for any
+// other entry a 404 at its revocation URL is a wrong URL and fails.
+var revocationNotModelled = map[string]string{
+	"zoho": "Zoho's documented revocation takes the refresh token in the URL query, which tailor never sends",
+}
+
 func checkRevoke(t *testing.T, r *rig) {
 	name := r.entry.Name
 	if r.entry.RevocationKind() == catalog.RevokeNone {
 		t.Skipf("%s: the entry declares no revocation", name)
+	}
+	if why, ok := revocationNotModelled[name]; ok {
+		t.Skipf("%s: the imitation does not model revocation: %s", name, why)
 	}
 	s := r.connect(t)
 	tok, hint := s.tok.RefreshToken, "refresh_token"
@@ -384,9 +393,6 @@ func checkRevoke(t *testing.T, r *rig) {
 		tok, hint = s.tok.AccessToken, "access_token" // a call presents the token as the API takes it
 	}
 	err := r.client.Revoke(context.Background(), s.prov, r.creds, tok, hint)
-	if oe := (*oauth.Error)(nil); errors.As(err, &oe) && oe.StatusCode == http.StatusNotFound {
-		t.Skipf("%s: the imitation does not answer the revocation URL (HTTP 404): it does not model revocation", name)
-	}
 	if err != nil {
 		t.Fatalf("%s: revoking the %s: %v", name, hint, err)
 	}
