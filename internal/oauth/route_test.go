@@ -8,7 +8,7 @@ import (
 	"time"
 )
 
-// RouteTo returns an HTTP client for Client.HTTP that sends every request, whatever its
+// RouteTo (test support: production requests go through the egress policy) returns an HTTP client for Client.HTTP that sends every request, whatever its
 // host, to the server at addr over TLS with tlsConfig, keeping the request's Host: a test or
 // an imitation serves all the hosts of a catalog entry (authorize, token, API, revocation)
 // from one local TLS server and tells them apart by Host. tlsConfig must trust the server's
