@@ -164,24 +164,17 @@ func (d *demo) createAndAuthorize(ctx context.Context, c *catalogConn) error {
 
 // authorizeImitated runs tokend authorize --no-browser for c and follows the printed URL.
 func (d *demo) authorizeImitated(ctx context.Context, c *catalogConn) error {
-	cmd := exec.CommandContext(ctx, d.tokend, "authorize", c.name, "--port", fmt.Sprint(d.callbackPort), "--timeout", "1m", "--no-browser")
-	cmd.Env = d.catalogEnv()
-	stdout, err := cmd.StdoutPipe()
+	var page []byte
+	stderr, err := d.authorizeNoBrowser(ctx, d.catalogEnv(), []string{"authorize", c.name, "--port", fmt.Sprint(d.callbackPort), "--timeout", "1m"},
+		func(stdout io.Reader) (err error) {
+			page, err = d.follow(ctx, stdout)
+			return err
+		})
+	d.outputs = append(append(d.outputs, stderr...), page...)
 	if err != nil {
 		return err
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	page, ferr := d.follow(ctx, stdout)
-	werr := cmd.Wait()
-	d.outputs = append(append(d.outputs, stderr.Bytes()...), page...)
-	if ferr != nil || werr != nil {
-		return fmt.Errorf("tokend authorize %s: %v %v\n%s", c.name, werr, ferr, stderr.String())
-	}
-	info("tokend authorize %s --no-browser: the authorization URL followed as a browser would; %s", c.name, lastLines(stderr.String(), 1))
+	info("tokend authorize %s --no-browser: the authorization URL followed as a browser would; %s", c.name, lastLines(stderr, 1))
 	return nil
 }
 

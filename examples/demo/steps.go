@@ -187,27 +187,42 @@ func (d *demo) authorize(ctx context.Context) error {
 		cmd.Env, cmd.Stdout, cmd.Stderr, cmd.Stdin = d.env, os.Stdout, os.Stderr, os.Stdin
 		return cmd.Run()
 	}
-	cmd := exec.CommandContext(ctx, d.tokend, append(args, "--no-browser")...)
-	cmd.Env = d.env
-	stdout, err := cmd.StdoutPipe()
+	var final string
+	stderr, err := d.authorizeNoBrowser(ctx, d.env, args, func(stdout io.Reader) (err error) {
+		final, err = d.consent(ctx, stdout)
+		return err
+	})
 	if err != nil {
 		return err
+	}
+	info("%s", final)
+	info("%s", lastLines(stderr, 1))
+	out, _ := d.tokendCmd(ctx, "list")
+	info("tokend list:\n%s", indent(string(out), "      "))
+	return nil
+}
+
+// authorizeNoBrowser runs `tokend ARGS --no-browser` (an authorize command) with env and
+// hands what it prints, the authorization URL, to browse (a browser's part). It returns
+// tokend's standard error.
+func (d *demo) authorizeNoBrowser(ctx context.Context, env, args []string, browse func(io.Reader) error) (string, error) {
+	cmd := exec.CommandContext(ctx, d.tokend, append(args, "--no-browser")...)
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return "", err
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return err
+		return "", err
 	}
-	final, err := d.consent(ctx, stdout)
+	berr := browse(stdout)
 	werr := cmd.Wait()
-	if err != nil || werr != nil {
-		return fmt.Errorf("tokend authorize: %v %v\n%s", werr, err, stderr.String())
+	if berr != nil || werr != nil {
+		return stderr.String(), fmt.Errorf("tokend %s: %v %v\n%s", strings.Join(args[:2], " "), werr, berr, stderr.String())
 	}
-	info("%s", final)
-	info("%s", lastLines(stderr.String(), 1))
-	out, _ := d.tokendCmd(ctx, "list")
-	info("tokend list:\n%s", indent(string(out), "      "))
-	return nil
+	return stderr.String(), nil
 }
 
 // consent reads the authorization URL that `tokend authorize --no-browser` prints and goes
