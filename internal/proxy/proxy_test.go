@@ -182,7 +182,7 @@ func TestForwardsPathQueryAndPresentsToken(t *testing.T) {
 		t.Fatalf("headers %v", resp.Header)
 	}
 	rec := b.rec.nth(t, 1)
-	if rec.Action != audit.ProxyCall || rec.Outcome != audit.Success || rec.UpstreamStatus != 200 || rec.Path != "/api/v2/users/42" ||
+	if rec.Action != audit.ProxyCall || rec.Outcome != audit.Success || rec.UpstreamStatus != 200 || rec.Path != "/api/v2/users/{id}" ||
 		rec.BytesOut != 5 || rec.Attempts != 1 || rec.Method != "GET" || rec.Caller.ID != "k1" || rec.Connection != "conn" {
 		t.Fatalf("audit record %+v", rec)
 	}

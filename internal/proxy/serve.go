@@ -131,13 +131,18 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	WriteError(w, c.err, c.attempts)
 }
 
-// record writes the call's audit record: the path without its query, never a query value.
+// record writes the call's audit record: the path as its template (pathTemplate), never a
+// query value or a value from the path.
 func (p *Proxy) record(r *http.Request, c *call, caller audit.Caller, cw *countingWriter, start time.Time, e *Error) {
 	rec := audit.Record{Caller: caller, Connection: c.name, Action: audit.ProxyCall, Outcome: audit.Success,
 		Method: r.Method, UpstreamStatus: c.status, BytesIn: c.bytesIn.Load(), BytesOut: cw.n,
 		Duration: p.o.Now().Sub(start), Attempts: c.attempts}
 	if c.target != nil {
-		rec.Host, rec.Path = c.target.Host, truncate(c.target.EscapedPath(), 512)
+		var md map[string]string
+		if c.tok != nil {
+			md = c.tok.Metadata
+		}
+		rec.Host, rec.Path = c.target.Host, truncate(pathTemplate(c.target.EscapedPath(), md), 512)
 	}
 	switch {
 	case e == nil:
