@@ -5,7 +5,9 @@
 # function example (functions/js/examples/basic-usage.mjs, unchanged) fetching a token and
 # calling Hydra's userinfo endpoint with it; then the QuickBooks connection of the catalog
 # against an imitation on loopback (host overrides), whose function calls companyinfo with
-# the realmId and api_base_url of the token answer, and Xero's tenant learnt after
+# the realmId and api_base_url of the token answer; both functions again through tokend's
+# proxy with a proxy-only key (basic-usage-proxy.mjs, quickbooks-companyinfo-proxy.mjs: no
+# token in the function) and the audit trail of that key; and Xero's tenant learnt after
 # connecting. See examples/demo/.
 #
 #   scripts/demo.sh                    # headless Chromium does the consent

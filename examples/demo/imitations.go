@@ -108,6 +108,7 @@ func (d *demo) quickbooksFunction(ctx context.Context) error {
 	if err := json.Unmarshal(out, &got); err != nil || got.CompanyName == "" {
 		return fmt.Errorf("the function returned no company name: %s", out)
 	}
+	d.companyName = got.CompanyName
 	info("function returned (the imitation's GET /v3/company/%s/companyinfo/%s):\n%s", got.RealmID, got.RealmID, indent(string(out), "      "))
 	return nil
 }

@@ -1,5 +1,6 @@
 // Command demo shows tailor's whole job on loopback, ending with catalog connections
-// (QuickBooks, Xero) against imitations of those providers; `make demo` runs it (through
+// (QuickBooks, Xero) against imitations of those providers and functions that call APIs
+// through tokend's proxy without holding a token; `make demo` runs it (through
 // scripts/demo.sh, which builds tokend and the provider into bin/ first). It is built on the
 // test bed of internal/testenv, so the demo runs the same Vault, Hydra, Chromium and OpenTofu
 // as the tests, found the same way.
@@ -63,6 +64,10 @@ var steps = []step{
 	{"GET /v1/connections and /metrics", (*demo).status},
 	{"quickbooks-oauth: the catalog entry quickbooks, its hosts overridden to the imitation; tokend authorize keeps the realmId", (*demo).quickbooksConnect},
 	{"The QuickBooks function (functions/js/examples/quickbooks-companyinfo.mjs): only getConnectionToken's answer", (*demo).quickbooksFunction},
+	{"tokend keys create --connections google-oauth,quickbooks-oauth --allow proxy: a proxy-only key, refused the token", (*demo).proxyKey},
+	{"The seed's example through the proxy (functions/js/examples/basic-usage-proxy.mjs), no token in the function: google-oauth's proxy_base_url is a www.googleapis.com stand-in that maps /oauth2/v2/userinfo to Hydra's /userinfo", (*demo).proxyFunction},
+	{"The QuickBooks function through the proxy (functions/js/examples/quickbooks-companyinfo-proxy.mjs): realmId from getConnection, companyinfo from the imitation", (*demo).quickbooksProxyFunction},
+	{"The audit trail (tokend serve --audit-log): the proxy-only key's refused token read and proxy calls", (*demo).auditTrail},
 	{"xero-oauth: the tenant learnt after connecting by the entry's call GET https://api.xero.com/connections", (*demo).xeroConnect},
 }
 

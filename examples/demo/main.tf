@@ -1,7 +1,9 @@
 # The demo's Terraform configuration: `make demo` runs `tofu apply` on it, with the local
 # Hydra's address in TF_VAR_provider_url, its three clients in TF_VAR_client_id,
-# TF_VAR_service_client_id and TF_VAR_hosted_client_id, and their secrets in
-# TF_VAR_client_secret, TF_VAR_service_client_secret and TF_VAR_hosted_client_secret.
+# TF_VAR_service_client_id and TF_VAR_hosted_client_id, their secrets in
+# TF_VAR_client_secret, TF_VAR_service_client_secret and TF_VAR_hosted_client_secret, and
+# the demo's stand-in for www.googleapis.com (in front of Hydra's userinfo) in
+# TF_VAR_google_api_url.
 terraform {
   required_providers {
     tailor = {
@@ -29,14 +31,20 @@ variable "client_secret" {
   ephemeral   = true
 }
 
+variable "google_api_url" {
+  type        = string
+  description = "Where tokend's proxy sends google-oauth's API calls: https://www.googleapis.com for Google; here the demo's stand-in, which answers /oauth2/v2/userinfo with Hydra's /userinfo."
+}
+
 # The seed's function asks for "google-oauth"; here it points at the local Hydra.
 resource "tailor_authconnection" "google" {
-  name         = "google-oauth"
-  type         = "TYPE_OAUTH2"
-  provider_url = var.provider_url
-  issuer_url   = var.provider_url
-  client_id    = var.client_id
-  scopes       = ["openid", "offline_access", "email", "profile"]
+  name           = "google-oauth"
+  type           = "TYPE_OAUTH2"
+  provider_url   = var.provider_url
+  issuer_url     = var.provider_url
+  client_id      = var.client_id
+  scopes         = ["openid", "offline_access", "email", "profile"]
+  proxy_base_url = var.google_api_url # the API behind /v1/connections/google-oauth/proxy/...
 
   client_secret_wo         = var.client_secret # write-only: sent to Vault, never stored
   client_secret_wo_version = 1

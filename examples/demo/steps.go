@@ -54,6 +54,17 @@ type demo struct {
 	catalogKey    string
 	catalogTokens []string
 	outputs       []byte
+	// companyName is what the QuickBooks function returned, which its proxy variant must
+	// return too.
+	companyName string
+
+	// google plays www.googleapis.com for the proxy variant of the seed's example (proxy.go);
+	// proxyAPIKey is the proxy-only key of the proxy functions; googleTokens the access tokens
+	// of google-oauth seen meanwhile, and auditLog tokend's --audit-log file, searched for them.
+	google       *googleStandIn
+	proxyAPIKey  string
+	googleTokens []string
+	auditLog     string
 }
 
 // newDemo finds the binaries and makes the working directory.
@@ -137,7 +148,10 @@ func (d *demo) startHydra(context.Context) error {
 
 func (d *demo) apply(ctx context.Context) error {
 	info("examples/demo/main.tf:\n%s", indent(mainTF, "      "))
-	out, err := d.tofuApply(ctx, "tf", mainTF, "TF_VAR_provider_url="+d.hydra.PublicURL,
+	if err := d.startGoogleStandIn(); err != nil {
+		return err
+	}
+	out, err := d.tofuApply(ctx, "tf", mainTF, "TF_VAR_provider_url="+d.hydra.PublicURL, "TF_VAR_google_api_url="+d.google.url,
 		"TF_VAR_client_id="+d.clientID, "TF_VAR_client_secret="+d.clientSecret,
 		"TF_VAR_service_client_id="+d.serviceID, "TF_VAR_service_client_secret="+d.serviceSecret,
 		"TF_VAR_hosted_client_id="+d.hostedID, "TF_VAR_hosted_client_secret="+d.hostedSecret)
@@ -260,8 +274,10 @@ func (d *demo) serve(ctx context.Context) error {
 	}
 	d.apiKey = strings.TrimSpace(firstLine(string(out)))
 	info("API key %s… created (shown once; only its SHA-256 is in Vault)", d.apiKey[:16])
+	d.auditLog = filepath.Join(d.tmp, "audit.jsonl")
 	p, err := testenv.StartProcess(testenv.ProcessSpec{Name: "tokend-serve", Bin: d.tokend, Dir: d.tmp, Env: d.catalogEnv(),
-		Args: []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", d.tokendPort), "--public-url", d.tokendURL, "--webhook-interval", "200ms"}})
+		Args: []string{"serve", "--listen", fmt.Sprintf("127.0.0.1:%d", d.tokendPort), "--public-url", d.tokendURL, "--webhook-interval", "200ms",
+			"--audit-log", d.auditLog}})
 	if err != nil {
 		return err
 	}
@@ -270,7 +286,7 @@ func (d *demo) serve(ctx context.Context) error {
 	if err := p.WaitHTTP(d.tokendURL+"/readyz", time.Minute); err != nil {
 		return err
 	}
-	info("tokend serving at %s (log %s)", d.tokendURL, p.LogPath)
+	info("tokend serving at %s (log %s, audit trail %s)", d.tokendURL, p.LogPath, d.auditLog)
 	return nil
 }
 

@@ -6,6 +6,8 @@
 //   const t = await ac.getConnectionToken("google-oauth");
 //   // t = { access_token, token_type, expires_at, metadata, api_base_url }
 //   //     (expires_at: RFC 3339 string; metadata: {realmId, instance_url, ...} or {}; api_base_url or null)
+//   const c = await ac.getConnection("quickbooks-oauth");  // no token: { name, status, metadata, api_base_url, ... }
+//   const res = await ac.fetch("quickbooks-oauth", `v3/company/${c.metadata.realmId}/companyinfo/${c.metadata.realmId}`);
 //
 // tailor-authconnection.mjs builds on it and installs globalThis.tailor.authconnection, as the
 // Function runtime of the hosted original does.
@@ -61,7 +63,9 @@ export function createAuthConnection(options = {}) {
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const doFetch = options.fetch ?? globalThis.fetch;
 
-  async function getConnectionToken(name) {
+  // getJSON asks tokend GET /v1/connections/{name}{suffix} and returns the JSON answer, or
+  // throws the AuthConnectionError of tokend's refusal.
+  async function getJSON(name, suffix) {
     checkName(name);
     if (!base) {
       throw new AuthConnectionError(
@@ -73,7 +77,7 @@ export function createAuthConnection(options = {}) {
     if (apiKey) headers.Authorization = `Bearer ${apiKey}`;
     let res;
     try {
-      res = await doFetch(`${base}/v1/connections/${encodeURIComponent(name)}/token`, {
+      res = await doFetch(`${base}/v1/connections/${encodeURIComponent(name)}${suffix}`, {
         headers,
         signal: AbortSignal.timeout(timeoutMs),
       });
@@ -99,6 +103,11 @@ export function createAuthConnection(options = {}) {
         retryAfter: Number.isFinite(retry) ? retry : undefined,
       });
     }
+    return { res, body };
+  }
+
+  async function getConnectionToken(name) {
+    const { res, body } = await getJSON(name, "/token");
     if (!body || typeof body.access_token !== "string" || !body.access_token) {
       throw new AuthConnectionError("tokend's answer has no access_token", {
         code: "bad_response",
@@ -112,6 +121,25 @@ export function createAuthConnection(options = {}) {
       expires_at: body.expires_at,
       // What the API needs besides the token (QuickBooks realmId, Salesforce instance_url, ...),
       // as the connection's catalog entry declares it; {} and null when it declares none.
+      metadata: body.metadata && typeof body.metadata === "object" ? { ...body.metadata } : {},
+      api_base_url: typeof body.api_base_url === "string" ? body.api_base_url : null,
+    };
+  }
+
+  /**
+   * getConnection(name) returns the connection's non-secret view, what a function needs
+   * besides the token: { name, status, metadata, api_base_url, expires_at, cached, ... }
+   * (metadata {} and api_base_url null when there are none). Any permission on the
+   * connection suffices, so a proxy-only key learns the realmId it puts in its paths.
+   * Never a token. A connection the key may not use is not_found, as a missing one.
+   */
+  async function getConnection(name) {
+    const { res, body } = await getJSON(name, "");
+    if (!body || typeof body.name !== "string") {
+      throw new AuthConnectionError("tokend's answer is not a connection", { code: "bad_response", status: res.status, connection: name });
+    }
+    return {
+      ...body,
       metadata: body.metadata && typeof body.metadata === "object" ? { ...body.metadata } : {},
       api_base_url: typeof body.api_base_url === "string" ? body.api_base_url : null,
     };
@@ -151,7 +179,7 @@ export function createAuthConnection(options = {}) {
     }
   }
 
-  return { getConnectionToken, fetch: proxyFetch };
+  return { getConnectionToken, getConnection, fetch: proxyFetch };
 }
 
 // checkName throws the invalid_name error for a name tokend would refuse, before any request.

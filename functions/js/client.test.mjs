@@ -70,3 +70,29 @@ test("fetch streams an upload body (duplex half) and reports an unreachable toke
   const down = createAuthConnection({ url: "http://127.0.0.1:9", apiKey: "k" });
   await assert.rejects(down.fetch("files", "x"), (e) => e.code === "unreachable");
 });
+
+test("getConnection asks GET /v1/connections/{name} with the key and returns the non-secret view", async () => {
+  const seen = [];
+  let answer = { name: "quickbooks-oauth", status: "authorized", cached: true, metadata: { realmId: "9130" }, api_base_url: "https://quickbooks.api.intuit.com" };
+  const fetch = async (url, init) => {
+    seen.push({ url, init });
+    return new Response(JSON.stringify(answer), { status: 200 });
+  };
+  const ac = createAuthConnection({ url: "http://tokend.invalid", apiKey: "tk_key", fetch });
+  const c = await ac.getConnection("quickbooks-oauth");
+  assert.equal(seen[0].url, "http://tokend.invalid/v1/connections/quickbooks-oauth");
+  assert.equal(seen[0].init.headers.Authorization, "Bearer tk_key");
+  assert.deepEqual(c, answer);
+  assert.equal("access_token" in c, false);
+  answer = { name: "google-oauth", status: "not_authorized", cached: false };
+  const plain = await ac.getConnection("google-oauth");
+  assert.deepEqual(plain.metadata, {});
+  assert.equal(plain.api_base_url, null);
+});
+
+test("getConnection's not_found (a missing connection, or one the key may not use) keeps its code", async () => {
+  const fetch = async () => new Response(JSON.stringify({ error: "not_found", message: "connection \"x\" does not exist, or this API key may not use it" }), { status: 404 });
+  const ac = createAuthConnection({ url: "http://tokend.invalid", apiKey: "k", fetch });
+  await assert.rejects(ac.getConnection("x"), (e) => e instanceof AuthConnectionError && e.code === "not_found" && e.status === 404);
+  await assert.rejects(ac.getConnection("Bad_Name"), (e) => e.code === "invalid_name" && e.status === 0);
+});

@@ -7,7 +7,9 @@
 //   // t = { access_token, token_type, expires_at, metadata, api_base_url }
 //   //     (expires_at: RFC 3339 string; metadata: {realmId, instance_url, ...} or {}; api_base_url or null)
 //
-//   // or, never holding the token: the request goes through tokend's proxy (a key with --allow proxy)
+//   // or, never holding the token: the request goes through tokend's proxy (a key with --allow proxy),
+//   // and getConnection gives what the path needs (metadata, api_base_url; never a token)
+//   const { metadata: { realmId } } = await tailor.authconnection.getConnection("quickbooks-oauth");
 //   const res = await tailor.authconnection.fetch("quickbooks-oauth", `v3/company/${realmId}/companyinfo/${realmId}`);
 //
 // Configuration and errors: see client.mjs.
@@ -25,4 +27,5 @@ export function install(options = {}) {
 
 export const authconnection = install();
 export const getConnectionToken = (name) => globalThis.tailor.authconnection.getConnectionToken(name);
+export const getConnection = (name) => globalThis.tailor.authconnection.getConnection(name);
 export default authconnection;

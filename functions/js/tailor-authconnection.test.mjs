@@ -22,6 +22,8 @@ const live = env.TAILOR_TOKEND_URL ? {} : { skip: "TAILOR_TOKEND_URL is not set 
 
 test("importing installs globalThis.tailor.authconnection.getConnectionToken", () => {
   assert.equal(typeof globalThis.tailor?.authconnection?.getConnectionToken, "function");
+  assert.equal(typeof globalThis.tailor?.authconnection?.getConnection, "function");
+  assert.equal(typeof globalThis.tailor?.authconnection?.fetch, "function");
 });
 
 test("offline: typed errors from tokend's JSON answers", async () => {

@@ -323,6 +323,41 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"connections": st})
 }
 
+// connection serves GET /v1/connections/{name}: the connection's element of GET
+// /v1/connections, for a key with any permission on it. A name the key may not use is
+// answered as a missing one (404 not_found), so the answer reveals nothing about it.
+func (s *Server) connection(w http.ResponseWriter, r *http.Request) {
+	c, ok := s.authenticate(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("name")
+	if err := authconn.ValidateName(name); err != nil {
+		writeError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
+		return
+	}
+	notFound := fmt.Sprintf("connection %q does not exist, or this API key may not use it", name)
+	if !apikey.Matches(c.grants, name) {
+		writeError(w, http.StatusNotFound, wire.CodeNotFound, notFound)
+		return
+	}
+	st, err := s.o.Broker.Status(r.Context(), name)
+	switch {
+	case errors.Is(err, broker.ErrNotFound):
+		writeError(w, http.StatusNotFound, wire.CodeNotFound, notFound)
+		return
+	case err != nil:
+		s.log.Warn("reading a connection's status failed", "connection", name, "error", err)
+		w.Header().Set("Retry-After", "5")
+		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cannot read the connection's status: Vault is unreachable")
+		return
+	}
+	st.LastError, st.LocalError = authconn.Sanitize(st.LastError, maxErrorMessage), authconn.Sanitize(st.LocalError, maxErrorMessage)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(st)
+}
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

@@ -69,6 +69,7 @@ func (s *Server) Routes() []Route {
 	rs := []Route{
 		{"GET /v1/connections/{name}/token", AuthAPIKey, f(s.token)},
 		{"GET /v1/connections", AuthAPIKey, f(s.list)},
+		{"GET /v1/connections/{name}", AuthAPIKey, f(s.connection)},
 		{"/v1/connections/{name}/proxy/{path...}", AuthAPIKey, f(s.proxy)},
 		{"GET /healthz", AuthNone, f(s.healthz)},
 		{"GET /readyz", AuthNone, f(s.readyz)},

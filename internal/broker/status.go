@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -55,6 +56,32 @@ func (b *Broker) Statuses(ctx context.Context, keep func(name string) bool) ([]S
 	return out, nil
 }
 
+// Status is connection name's status, the same as its element of Statuses, from one read
+// of its token record (a second, of its configuration, only when it has none). It never
+// includes tokens. ErrNotFound when the connection does not exist.
+func (b *Broker) Status(ctx context.Context, name string) (*Status, error) {
+	ts, err := b.o.Store.GetTokens(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		ts, err = nil, b.exists(ctx, name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	o := &Status{Name: name}
+	fillStatus(o, ts)
+	b.addLocalState(o, b.now())
+	return o, nil
+}
+
+// exists returns nil when connection name exists in Vault, else ErrNotFound or Vault's error.
+func (b *Broker) exists(ctx context.Context, name string) error {
+	_, err := b.o.Store.GetConnection(ctx, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return err
+}
+
 // forEach runs f(0) ... f(n-1) with at most conc running at once, and waits for them.
 func forEach(n, conc int, f func(i int)) {
 	var wg sync.WaitGroup
@@ -75,11 +102,21 @@ func forEach(n, conc int, f func(i int)) {
 func (b *Broker) readStatus(ctx context.Context, o *Status) error {
 	ts, err := b.o.Store.GetTokens(ctx, o.Name)
 	if errors.Is(err, store.ErrNotFound) {
-		o.Status = authconn.StatusNotAuthorized
-		return nil
+		ts, err = nil, nil
 	}
 	if err != nil {
 		return err
+	}
+	fillStatus(o, ts)
+	return nil
+}
+
+// fillStatus fills o from the connection's token record ts (nil: it has none, so it is not
+// authorized).
+func fillStatus(o *Status, ts *store.TokenRecord) {
+	if ts == nil {
+		o.Status = authconn.StatusNotAuthorized
+		return
 	}
 	o.Status = ts.Status
 	if o.Status == "" {
@@ -89,7 +126,6 @@ func (b *Broker) readStatus(ctx context.Context, o *Status) error {
 	o.LastError = ts.LastError
 	o.LastErrorAt = timePtr(ts.LastErrorAt)
 	o.Metadata, o.APIBaseURL = ts.Metadata, ts.APIBaseURL
-	return nil
 }
 
 // addLocalState adds this replica's cache and backoff state of the connection to o.

@@ -171,6 +171,12 @@ func connectionStatusAttributes() map[string]schema.Attribute {
 			ElementType:         types.StringType,
 			Computed:            true,
 		},
+		"proxy_base_url": str("Where tokend's proxy sends the connection's API calls, with the access token, instead of the entry's API base URL; or null."),
+		"proxy_allowed_hosts": schema.SetAttribute{
+			MarkdownDescription: "Further hosts a call through tokend's proxy may reach, with the access token; or null.",
+			ElementType:         types.StringType,
+			Computed:            true,
+		},
 		"client_secret_expires_at": str("When the client secret expires (RFC 3339), or null when not recorded."),
 		"metadata": schema.MapAttribute{
 			MarkdownDescription: "The non-secret values kept with the connection's tokens (QuickBooks `realmId`, Salesforce `instance_url`, ...), or null until authorized.",

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -52,6 +53,32 @@ func hostOverridesAttribute() schema.MapAttribute {
 			"addresses. Changing one moves where the client secret is sent: write the secret again in the same apply.",
 		Optional:    true,
 		ElementType: types.StringType,
+	}
+}
+
+// proxyBaseURLAttribute is tailor_authconnection's proxy_base_url.
+func proxyBaseURLAttribute() schema.StringAttribute {
+	return schema.StringAttribute{
+		MarkdownDescription: "Where tokend's proxy (`/v1/connections/NAME/proxy/PATH`, docs/proxy.md) sends this connection's API calls, " +
+			"with the access token: the base URL every proxied path is put under, e.g. `https://api.example.com/v1`, instead of the " +
+			"catalog entry's API base URL. `https`, or `http` for localhost and loopback addresses only; no query. It is operator-typed, " +
+			"so the egress policy lets exactly this origin be reached even on an internal address. **The access token is sent there.** " +
+			"Changing it moves where the connection's credentials go: write the secret again in the same apply (bump `client_secret_wo_version`).",
+		Optional:   true,
+		Validators: []validator.String{proxyBaseURL()},
+	}
+}
+
+// proxyAllowedHostsAttribute is tailor_authconnection's proxy_allowed_hosts.
+func proxyAllowedHostsAttribute() schema.SetAttribute {
+	return schema.SetAttribute{
+		MarkdownDescription: "Further hosts a call through tokend's proxy (docs/proxy.md) may reach besides the API base URL's host, " +
+			"e.g. `[\"uploads.example.com\", \"127.0.0.1:8443\"]`: a lowercase hostname or IP address with an optional port, " +
+			"no scheme or path. Operator-typed, so the egress policy lets exactly these hosts be reached even on internal addresses. " +
+			"**The access token is sent there.** Changing them moves where the connection's credentials go: write the secret again in the same apply.",
+		Optional:    true,
+		ElementType: types.StringType,
+		Validators:  []validator.Set{setvalidator.SizeAtLeast(1), setvalidator.ValueStringsAre(proxyHost())},
 	}
 }
 

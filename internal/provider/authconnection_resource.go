@@ -241,6 +241,8 @@ func authConnectionResourceSchema() schema.Schema {
 			"provider_name":            providerAttribute(),
 			"params":                   paramsAttribute(),
 			"host_overrides":           hostOverridesAttribute(),
+			"proxy_base_url":           proxyBaseURLAttribute(),
+			"proxy_allowed_hosts":      proxyAllowedHostsAttribute(),
 			"client_secret_expires_at": secretExpiresAttribute(),
 			"metadata":                 metadataAttribute(),
 			"api_base_url":             apiBaseURLAttribute(),
@@ -310,8 +312,9 @@ func (r *authConnectionResource) ModifyPlan(ctx context.Context, req resource.Mo
 }
 
 // warnMovedCredential warns when an update moves the connection's endpoints to other origins
-// (authconn.EndpointOrigins: provider_url, issuer_url, token_url, revocation_url, and the
-// catalog entry and its params, which pick the hosts of its endpoint templates) without
+// (authconn.EndpointOrigins: provider_url, issuer_url, token_url, revocation_url, the
+// catalog entry and its params, which pick the hosts of its endpoint templates, host_overrides,
+// and proxy_base_url and proxy_allowed_hosts, where the access token goes) without
 // writing the client secret or assertion key again in the same apply: the stored credential
 // was written for the old origins, and tokend sends it nowhere else (connection.Credentials),
 // so the connection stops working until it is written again. Tokens issued by the old token
@@ -323,12 +326,12 @@ func warnMovedCredential(ctx context.Context, req resource.ModifyPlanRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	for _, v := range []types.String{plan.ProviderURL, plan.IssuerURL, plan.TokenURL, plan.RevocationURL, plan.ClientAuth, plan.Provider} {
+	for _, v := range []types.String{plan.ProviderURL, plan.IssuerURL, plan.TokenURL, plan.RevocationURL, plan.ClientAuth, plan.Provider, plan.ProxyBaseURL} {
 		if v.IsUnknown() {
 			return // known at apply only
 		}
 	}
-	if plan.Params.IsUnknown() {
+	if plan.Params.IsUnknown() || plan.HostOverrides.IsUnknown() || plan.ProxyHosts.IsUnknown() {
 		return
 	}
 	var d diag.Diagnostics

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -33,6 +34,8 @@ type connectionConfigModel struct {
 	Provider       types.String `tfsdk:"provider_name"`
 	Params         types.Map    `tfsdk:"params"`
 	HostOverrides  types.Map    `tfsdk:"host_overrides"`
+	ProxyBaseURL   types.String `tfsdk:"proxy_base_url"`
+	ProxyHosts     types.Set    `tfsdk:"proxy_allowed_hosts"`
 	SecretExpires  types.String `tfsdk:"client_secret_expires_at"`
 }
 
@@ -51,6 +54,7 @@ func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection)
 	m.Audience = optionalString(c.Audience)
 	m.AssertionKeyID = optionalString(c.AssertionKeyID)
 	m.Provider = optionalString(c.Provider)
+	m.ProxyBaseURL = optionalString(c.ProxyBaseURL)
 	m.SecretExpires = secretExpiresValue(m.SecretExpires, c.ClientSecretExpiresAt)
 	var diags, d2, d3 diag.Diagnostics
 	m.Scopes, diags = scopesValue(ctx, c.Scopes)
@@ -59,11 +63,12 @@ func (m *connectionConfigModel) set(ctx context.Context, c *authconn.Connection)
 	if len(c.Params) > 0 || !emptyMap { // none stored and Terraform had {}: keep its spelling
 		m.Params, d3 = stringMapValue(ctx, c.Params)
 	}
-	var d4 diag.Diagnostics
+	var d4, d5 diag.Diagnostics
 	if len(c.HostOverrides) > 0 || m.HostOverrides.IsNull() || m.HostOverrides.IsUnknown() || len(m.HostOverrides.Elements()) > 0 {
 		m.HostOverrides, d4 = stringMapValue(ctx, c.HostOverrides)
 	}
-	return append(append(append(diags, d2...), d3...), d4...)
+	m.ProxyHosts, d5 = stringSetValue(ctx, c.ProxyAllowedHosts)
+	return append(append(append(append(diags, d2...), d3...), d4...), d5...)
 }
 
 // secretExpiresValue is the client_secret_expires_at of t: the value Terraform had when it
@@ -88,6 +93,14 @@ func stringMapValue(ctx context.Context, m map[string]string) (types.Map, diag.D
 	return types.MapValueFrom(ctx, types.StringType, m)
 }
 
+// stringSetValue is s as a Terraform set of strings; null when empty.
+func stringSetValue(ctx context.Context, s []string) (types.Set, diag.Diagnostics) {
+	if len(s) == 0 {
+		return types.SetNull(types.StringType), nil
+	}
+	return types.SetValueFrom(ctx, types.StringType, s)
+}
+
 // connection returns the connection m describes (without timestamps).
 func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diagnostics) *authconn.Connection {
 	var scopes, resources []string
@@ -103,6 +116,11 @@ func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diag
 	}
 	if !m.HostOverrides.IsNull() && !m.HostOverrides.IsUnknown() {
 		diags.Append(m.HostOverrides.ElementsAs(ctx, &hosts, false)...)
+	}
+	var proxyHosts []string
+	if !m.ProxyHosts.IsNull() && !m.ProxyHosts.IsUnknown() {
+		diags.Append(m.ProxyHosts.ElementsAs(ctx, &proxyHosts, false)...)
+		slices.Sort(proxyHosts) // a set has no order; Vault keeps one
 	}
 	expires, err := connection.ParseSecretExpiry(m.SecretExpires.ValueString())
 	if err != nil {
@@ -131,6 +149,8 @@ func (m *connectionConfigModel) connection(ctx context.Context, diags *diag.Diag
 		Params:         params,
 		HostOverrides:  hosts,
 
+		ProxyBaseURL:          m.ProxyBaseURL.ValueString(),
+		ProxyAllowedHosts:     proxyHosts,
 		ClientSecretExpiresAt: expires,
 	}
 }
@@ -141,7 +161,8 @@ func (m *connectionConfigModel) equal(o *connectionConfigModel) bool {
 		m.IssuerURL.Equal(o.IssuerURL) && m.ClientID.Equal(o.ClientID) && m.AuthURL.Equal(o.AuthURL) &&
 		m.TokenURL.Equal(o.TokenURL) && m.RevocationURL.Equal(o.RevocationURL) && m.Scopes.Equal(o.Scopes) &&
 		m.GrantType.Equal(o.GrantType) && m.ClientAuth.Equal(o.ClientAuth) && m.Audience.Equal(o.Audience) && m.Resources.Equal(o.Resources) && m.AssertionKeyID.Equal(o.AssertionKeyID) &&
-		m.Provider.Equal(o.Provider) && m.Params.Equal(o.Params) && m.HostOverrides.Equal(o.HostOverrides) && m.SecretExpires.Equal(o.SecretExpires)
+		m.Provider.Equal(o.Provider) && m.Params.Equal(o.Params) && m.HostOverrides.Equal(o.HostOverrides) &&
+		m.ProxyBaseURL.Equal(o.ProxyBaseURL) && m.ProxyHosts.Equal(o.ProxyHosts) && m.SecretExpires.Equal(o.SecretExpires)
 }
 
 func optionalString(s string) types.String {

@@ -128,6 +128,26 @@ func clientAuth() validator.String {
 	}
 }
 
+// proxyBaseURL accepts the proxy base URLs authconn.ValidateProxyBaseURL accepts: https, or
+// http for loopback hosts, without a query.
+func proxyBaseURL() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid proxy_base_url",
+		description: "value must be an absolute https URL (plain http only for localhost and loopback addresses) without a query",
+		check:       func(_, v string) error { return authconn.ValidateProxyBaseURL(v) },
+	}
+}
+
+// proxyHost accepts the hosts authconn.ValidateProxyHost accepts: a lowercase hostname or IP
+// address with an optional port, nothing else.
+func proxyHost() validator.String {
+	return storeStringValidator{
+		summary:     "Invalid proxy_allowed_hosts entry",
+		description: "each entry must be a lowercase hostname or IP address with an optional port, e.g. uploads.example.com or 127.0.0.1:8443",
+		check:       func(_, v string) error { return authconn.ValidateProxyHost(v) },
+	}
+}
+
 // resourceURI accepts an RFC 8707 resource indicator.
 func resourceURI() validator.String {
 	return storeStringValidator{
