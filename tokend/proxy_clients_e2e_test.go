@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -20,6 +21,9 @@ import (
 // must get the subject wantSub, without ever holding a token.
 func checkClientsThroughProxy(t *testing.T, base, key, name, wantSub string) {
 	t.Helper()
+	if conn, err := client.New(base, key).Connection(context.Background(), name); err != nil || conn.Status != "authorized" {
+		t.Errorf("client.Connection with a proxy-only key: %+v, %v", conn, err)
+	}
 	hc := &http.Client{Transport: client.New(base, key).ProxyTransport(name, nil)}
 	resp, err := hc.Get("https://api.example.invalid/userinfo")
 	if err != nil {

@@ -1,4 +1,5 @@
-// Package client is a Go client for `tokend serve`: it fetches a connection's access token.
+// Package client is a Go client for `tokend serve`: it fetches a connection's access token,
+// reads its non-secret view (Connection) and sends API calls through the proxy (ProxyTransport).
 //
 //	c := client.New("https://tokend.internal:8787", os.Getenv("TAILOR_TOKEND_API_KEY"))
 //	tok, err := c.Token(ctx, "google-oauth")
@@ -104,9 +105,45 @@ func IsAuth(err error) bool { _, s := code(err); return s == 401 || s == 403 }
 
 // Token returns a valid access token for the connection name.
 func (c *Client) Token(ctx context.Context, name string) (*Token, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+"/v1/connections/"+url.PathEscape(name)+"/token", nil)
-	if err != nil {
+	var t Token
+	if err := c.getJSON(ctx, "/v1/connections/"+url.PathEscape(name)+"/token", &t); err != nil {
 		return nil, err
+	}
+	if t.AccessToken == "" {
+		return nil, &Error{Status: http.StatusOK, Code: "bad_response", Message: "tokend's answer has no access_token"}
+	}
+	return &t, nil
+}
+
+// Connection is a connection's non-secret view (GET /v1/connections/{name}): what a caller
+// that uses the proxy needs to build its paths, such as QuickBooks' Metadata["realmId"]. It
+// never holds a token.
+type Connection struct {
+	Name string `json:"name"`
+	// Status is authorized, needs_reauthorization or not_authorized.
+	Status     string            `json:"status"`
+	ExpiresAt  *time.Time        `json:"expires_at,omitempty"`
+	LastError  string            `json:"last_error,omitempty"`
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	APIBaseURL string            `json:"api_base_url,omitempty"`
+}
+
+// Connection returns the connection name's non-secret view; any permission of the key on
+// name may read it (a proxy-only key too).
+func (c *Client) Connection(ctx context.Context, name string) (*Connection, error) {
+	var v Connection
+	if err := c.getJSON(ctx, "/v1/connections/"+url.PathEscape(name), &v); err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// getJSON sends GET path with the API key and decodes a 200 answer into v; any other answer
+// is an *Error with tokend's code, message and Retry-After.
+func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+path, nil)
+	if err != nil {
+		return err
 	}
 	if c.apiKey != "" {
 		req.Header.Set("Authorization", "Bearer "+c.apiKey)
@@ -114,29 +151,33 @@ func (c *Client) Token(ctx context.Context, name string) (*Token, error) {
 	req.Header.Set("Accept", "application/json")
 	resp, err := c.HTTP.Do(req)
 	if err != nil {
-		return nil, &Error{Code: CodeUnreachable, Message: err.Error(), Err: err}
+		return &Error{Code: CodeUnreachable, Message: err.Error(), Err: err}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
-		return nil, &Error{Code: CodeUnreachable, Message: err.Error(), Err: err}
+		return &Error{Code: CodeUnreachable, Message: err.Error(), Err: err}
 	}
 	if resp.StatusCode != http.StatusOK {
-		e := &Error{Status: resp.StatusCode}
-		var eb wire.Error
-		if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
-			e.Code, e.Message = eb.Error, eb.Message
-		} else {
-			e.Code, e.Message = "http_"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode)
-		}
-		if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
-		return nil, e
+		return answerError(resp, body)
 	}
-	var t Token
-	if err := json.Unmarshal(body, &t); err != nil || t.AccessToken == "" {
-		return nil, &Error{Status: resp.StatusCode, Code: "bad_response", Message: "tokend's answer has no access_token"}
+	if err := json.Unmarshal(body, v); err != nil {
+		return &Error{Status: resp.StatusCode, Code: "bad_response", Message: "tokend's answer is not the JSON expected"}
 	}
-	return &t, nil
+	return nil
+}
+
+// answerError is the *Error of tokend's non-200 answer.
+func answerError(resp *http.Response, body []byte) *Error {
+	e := &Error{Status: resp.StatusCode}
+	var eb wire.Error
+	if json.Unmarshal(body, &eb) == nil && eb.Error != "" {
+		e.Code, e.Message = eb.Error, eb.Message
+	} else {
+		e.Code, e.Message = "http_"+strconv.Itoa(resp.StatusCode), http.StatusText(resp.StatusCode)
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil {
+		e.RetryAfter = time.Duration(s) * time.Second
+	}
+	return e
 }

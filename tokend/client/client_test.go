@@ -17,6 +17,8 @@ func TestTokenAndErrors(t *testing.T) {
 			return
 		}
 		switch r.URL.Path {
+		case "/v1/connections/qb":
+			w.Write([]byte(`{"name":"qb","status":"authorized","cached":true,"metadata":{"realmId":"9130"},"api_base_url":"https://quickbooks.api.intuit.com"}`))
 		case "/v1/connections/ok/token":
 			w.Write([]byte(`{"access_token":"at","token_type":"Bearer","expires_at":"2030-01-02T03:04:05Z"}`))
 		case "/v1/connections/pending/token":
@@ -40,6 +42,13 @@ func TestTokenAndErrors(t *testing.T) {
 	}
 	if tok.String() == "" || strings.Contains(tok.String(), "at\"") {
 		t.Errorf("String %q", tok.String())
+	}
+	conn, err := c.Connection(ctx, "qb")
+	if err != nil || conn.Name != "qb" || conn.Status != "authorized" || conn.Metadata["realmId"] != "9130" || conn.APIBaseURL != "https://quickbooks.api.intuit.com" {
+		t.Fatalf("Connection = %+v, %v", conn, err)
+	}
+	if _, err := c.Connection(ctx, "gone"); !IsNotFound(err) {
+		t.Errorf("Connection(gone): %v", err)
 	}
 	if _, err := c.Token(ctx, "pending"); !IsNotAuthorized(err) {
 		t.Errorf("pending: %v", err)
