@@ -128,16 +128,30 @@ func (a *serveAudit) wait() {
 	}
 }
 
-// recordChange is the record tokend serve makes of a connection changed by someone else
-// (Terraform or the CLI, seen in the change log): the caller is not known, only that it
-// was one of them. Every replica records it.
+// recordChange is the record tokend serve makes of a connection changed by someone else,
+// seen in the change log. Every replica records it. Its caller is the writer the entry names
+// (changeCaller).
 func recordChange(rec audit.Recorder, c store.Change) {
 	if c.Kind != store.ChangeConnection {
 		return
 	}
-	r := audit.Record{Caller: audit.Caller{Kind: audit.CallerTerraformOrCLI}, Connection: c.Name, Action: audit.ConnectionChanged, Outcome: audit.Success}
+	r := audit.Record{Caller: changeCaller(c), Connection: c.Name, Action: audit.ConnectionChanged, Outcome: audit.Success}
 	if c.Deleted {
 		r.Reason = "deleted"
 	}
 	rec.Record(context.Background(), r)
+}
+
+// changeCaller is the caller a change log entry names: Terraform, or the CLI with the
+// operator's OS user. It is the writer's own claim (anyone who may write the log may write
+// any name), shortened and made one line; an entry that names no known writer (one written
+// before writers named themselves) is terraform_or_cli.
+func changeCaller(c store.Change) audit.Caller {
+	switch c.By {
+	case store.WriterTerraform:
+		return audit.Caller{Kind: audit.CallerTerraform}
+	case store.WriterCLI:
+		return audit.Caller{Kind: audit.CallerCLI, ID: authconn.Sanitize(c.ByID, 64)}
+	}
+	return audit.Caller{Kind: audit.CallerTerraformOrCLI}
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
@@ -113,4 +117,44 @@ func containsAll(got, want []string) bool {
 		}
 	}
 	return i == len(want)
+}
+
+// TestAuditTrailNamesWhoChangedAConnection: tokend serve's connection.changed records name
+// the writer the change log's entry names: the operator's OS user for `tokend create`, and
+// Terraform for the provider's store (store.WriterTerraform, as internal/provider opens it).
+func TestAuditTrailNamesWhoChangedAConnection(t *testing.T) {
+	t.Parallel()
+	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
+	bed := newTokendBed(t, env)
+	file := filepath.Join(t.TempDir(), "audit.jsonl")
+	bed.serve(t, "audit-changes", withFlags("--audit-log", file))
+	bed.runIn(t, "s3cret-of-cli-made\n", "create", "--name", "cli-made", "--type", "TYPE_OAUTH2", "--provider-url", env.Hydra.Issuer,
+		"--issuer-url", env.Hydra.Issuer, "--client-id", "c", "--client-secret-stdin")
+	vc := env.Vault.Client()
+	tf, err := store.New(vc, store.Options{Prefix: env.Prefix, Writer: store.WriterTerraform})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tf.CreateConnection(context.Background(), &authconn.Connection{Name: "tf-made", Type: authconn.TypeOAuth2,
+		ProviderURL: env.Hydra.Issuer, IssuerURL: env.Hydra.Issuer, ClientID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	operator := ""
+	if u, err := user.Current(); err == nil {
+		operator = u.Username
+	}
+	want := map[string]string{"cli-made": "cli " + operator, "tf-made": "terraform "}
+	got := map[string]string{}
+	for deadline := time.Now().Add(10 * time.Second); len(got) < len(want) && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		for _, a := range readAudit(t, file) {
+			if a.Action == "connection.changed" && want[a.Connection] != "" {
+				got[a.Connection] = a.Caller.Kind + " " + a.Caller.ID
+			}
+		}
+	}
+	for name, w := range want {
+		if got[name] != w {
+			t.Errorf("invariant «a change names its writer»: %s changed by %q, want %q", name, got[name], w)
+		}
+	}
 }

@@ -102,7 +102,8 @@ func (g *globalFlags) openStore(ctx context.Context) (*store.Store, *vaultclient
 		vc.Close()
 		return nil, nil, err
 	}
-	st, err := store.New(vc.Client, store.Options{Mount: g.mount, Prefix: g.pathPrefix})
+	_, operator := g.audit()
+	st, err := store.New(vc.Client, store.Options{Mount: g.mount, Prefix: g.pathPrefix, Writer: store.WriterCLI, WriterID: operator.ID})
 	if err != nil {
 		vc.Close()
 		return nil, nil, err

@@ -30,8 +30,8 @@ const (
 	CallerAdminSession CallerKind = "admin_session" // a signed-in status page session: ID is the admin key's id
 	CallerCLI          CallerKind = "cli"           // a tokend command run by an operator: ID is the OS user when known
 	CallerTerraform    CallerKind = "terraform"     // the Terraform provider
-	// CallerTerraformOrCLI: a change tokend serve read in the change log, written by the
-	// Terraform provider or a tokend command (the log does not say which).
+	// CallerTerraformOrCLI: a change tokend serve read in the change log whose entry does
+	// not say whether the Terraform provider or a tokend command wrote it.
 	CallerTerraformOrCLI CallerKind = "terraform_or_cli"
 	CallerLink           CallerKind = "link" // a connect link's holder: ID is the link's id, never its token
 )

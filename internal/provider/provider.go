@@ -256,7 +256,8 @@ func (cfg *tailorProviderModel) openStore(ctx context.Context) (*store.Store, di
 		diags.AddError("Cannot use Vault", err.Error())
 		return nil, diags
 	}
-	st, err := store.New(vc.Client, store.Options{Mount: withEnv(cfg.Mount, EnvMount), Prefix: withEnv(cfg.PathPrefix, EnvPathPrefix)})
+	st, err := store.New(vc.Client, store.Options{Mount: withEnv(cfg.Mount, EnvMount), Prefix: withEnv(cfg.PathPrefix, EnvPathPrefix),
+		Writer: store.WriterTerraform})
 	if err != nil {
 		diags.AddError("Invalid Vault mount or path prefix", err.Error())
 		return nil, diags

@@ -42,7 +42,17 @@ type Change struct {
 	// id). Anyone who may write the log can claim it: readers check that the configuration is
 	// really gone.
 	Deleted bool `json:"deleted,omitempty"`
+	// By and ByID are who wrote the entry, as the writer claims (Options.Writer,
+	// Options.WriterID); empty in entries of writers that say nothing.
+	By   string `json:"by,omitempty"`
+	ByID string `json:"by_id,omitempty"`
 }
+
+// The writers that name themselves in the change log (Options.Writer).
+const (
+	WriterTerraform = "terraform" // the Terraform provider
+	WriterCLI       = "cli"       // a tokend command; Options.WriterID is the operator's OS user
+)
 
 func (s *Store) changesPath() string { return s.prefix + "/changes" }
 
@@ -65,6 +75,12 @@ func (s *Store) note(ctx context.Context, c Change) error {
 	}
 	if c.Deleted {
 		data["deleted"] = true
+	}
+	if s.writer != "" {
+		data["by"] = s.writer
+	}
+	if s.writerID != "" {
+		data["by_id"] = s.writerID
 	}
 	sec, err := s.kv.Put(ctx, s.changesPath(), data)
 	if err != nil {
@@ -125,6 +141,7 @@ func (s *Store) change(ctx context.Context, v int, md *vault.KVMetadata) (Change
 	c.Name = str(sec.Data["name"])
 	c.At, _ = time.Parse(time.RFC3339Nano, str(sec.Data["at"]))
 	c.Deleted, _ = sec.Data["deleted"].(bool)
+	c.By, c.ByID = str(sec.Data["by"]), str(sec.Data["by_id"])
 	switch n := sec.Data["version"].(type) {
 	case float64:
 		c.Version = int(n)

@@ -114,3 +114,34 @@ func TestChangeLogFarBehindIsIncomplete(t *testing.T) {
 		t.Fatalf("invariant «a position past the log (the log was deleted) means read everything»: complete %v: %v", complete, err)
 	}
 }
+
+// TestChangeLogEntriesSayWhoWrote: a store given a writer names it in each entry it notes
+// (the audit trail's caller of connection.changed); a store without one says nothing.
+func TestChangeLogEntriesSayWhoWrote(t *testing.T) {
+	t.Parallel()
+	anon, v := newStore(t, "changes-by")
+	tf, err := store.New(v.Client(), store.Options{Prefix: "changes-by", Writer: "terraform"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli, err := store.New(v.Client(), store.Options{Prefix: "changes-by", Writer: "cli", WriterID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	_, start, _, _ := anon.ChangesSince(ctx, -1)
+	for i, st := range []*store.Store{tf, cli, anon} {
+		if _, err := st.CreateConnection(ctx, testConnection(fmt.Sprintf("c%d", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, _, complete, err := anon.ChangesSince(ctx, start)
+	if err != nil || !complete || len(got) != 3 {
+		t.Fatalf("reading the log: %d entries, complete %v: %v", len(got), complete, err)
+	}
+	for i, want := range [][2]string{{"terraform", ""}, {"cli", "alice"}, {"", ""}} {
+		if got[i].By != want[0] || got[i].ByID != want[1] {
+			t.Errorf("entry %d: by %q/%q, want %q/%q", i, got[i].By, got[i].ByID, want[0], want[1])
+		}
+	}
+}

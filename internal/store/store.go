@@ -80,6 +80,11 @@ type Options struct {
 	// Prefix is the path prefix inside the mount; DefaultPrefix when empty. Two stores with
 	// different prefixes do not see each other's records.
 	Prefix string
+	// Writer and WriterID name who writes through this store in the change log's entries
+	// (Change.By, Change.ByID): "terraform", or "cli" and the operator's OS user. They are
+	// the writer's own claim, for the audit trail's caller; Vault's audit device holds the
+	// authenticated identity.
+	Writer, WriterID string
 }
 
 // Store reads and writes records in Vault. It is safe for concurrent use.
@@ -88,6 +93,8 @@ type Store struct {
 	kv     *vault.KVv2
 	mount  string
 	prefix string
+	// writer and writerID are Options.Writer and Options.WriterID.
+	writer, writerID string
 }
 
 var segmentRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*$`)
@@ -107,7 +114,7 @@ func New(client *vault.Client, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("invalid Vault mount or path prefix %q: use letters, digits, '.', '_', '-' separated by '/'", mount+"/"+prefix)
 		}
 	}
-	return &Store{client: client, kv: client.KVv2(mount), mount: mount, prefix: prefix}, nil
+	return &Store{client: client, kv: client.KVv2(mount), mount: mount, prefix: prefix, writer: opts.Writer, writerID: opts.WriterID}, nil
 }
 
 // ConsistentReads marks ctx so that the store's reads with it see every write committed
