@@ -35,6 +35,8 @@ type connArgs struct {
 	Resources                                                                []string
 	KeyWO                                                                    string // client_assertion_key_wo, a literal
 	KeyVersion                                                               int
+	ProxyBaseURL                                                             string
+	ProxyHosts                                                               []string // proxy_allowed_hosts; nil: unset
 }
 
 func (a connArgs) hcl(label string) string {
@@ -81,6 +83,16 @@ func (a connArgs) hcl(label string) string {
 			q[i] = fmt.Sprintf("%q", s)
 		}
 		fmt.Fprintf(&b, "  resources = [%s]\n", strings.Join(q, ", "))
+	}
+	if a.ProxyBaseURL != "" {
+		fmt.Fprintf(&b, "  proxy_base_url = %s\n", hclQuote(a.ProxyBaseURL))
+	}
+	if a.ProxyHosts != nil {
+		q := make([]string, len(a.ProxyHosts))
+		for i, h := range a.ProxyHosts {
+			q[i] = hclQuote(h)
+		}
+		fmt.Fprintf(&b, "  proxy_allowed_hosts = [%s]\n", strings.Join(q, ", "))
 	}
 	b.WriteString(a.Extra)
 	b.WriteString("}\n")
