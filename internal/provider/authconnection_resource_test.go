@@ -142,10 +142,11 @@ func expectSecret(e *accEnv, name, want string, wantVersion int) resource.TestCh
 	})
 }
 
-// planWarning is a plan check that a plan warning recorded in rec says each of want.
+// planWarning is a plan check that a plan warning recorded in rec says each of want, and
+// none of not.
 type planWarning struct {
-	rec  *applyDiags
-	want []string
+	rec       *applyDiags
+	want, not []string
 }
 
 // CheckPlan implements plancheck.PlanCheck.
@@ -159,6 +160,12 @@ func (c planWarning) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, 
 	for _, want := range c.want {
 		if !strings.Contains(text, want) {
 			resp.Error = fmt.Errorf("the plan warning does not say %q:\n%s", want, text)
+			return
+		}
+	}
+	for _, not := range c.not {
+		if strings.Contains(text, not) {
+			resp.Error = fmt.Errorf("the plan warning says %q:\n%s", not, text)
 			return
 		}
 	}
