@@ -122,7 +122,7 @@ data "tailor_authconnection" "sf" {
 				PlanOnly:  true, ExpectNonEmptyPlan: true,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, want: []string{
 					"The client secret will not be sent to the moved endpoints", "param:hostname=acme2.my.salesforce.com",
-					"bump client_secret_wo_version in this same apply"}}}},
+					"bump client_secret_wo_version in this same apply", "authorize the connection again afterwards (`tokend authorize salesforce-oauth`)"}}}},
 			},
 			{ // written again in the same apply: bound to the new parameter
 				Config: args("salesforce", `{ hostname = "acme2.my.salesforce.com" }`, expires, 2) + dataSource,

@@ -351,11 +351,28 @@ func warnMovedCredential(ctx context.Context, req resource.ModifyPlanRequest, re
 	if rewritten {
 		return
 	}
+	reauthorize := ""
+	if !authconn.SameOrigins(withoutProxy(from), withoutProxy(to)) {
+		reauthorize = fmt.Sprintf(" Tokens issued by the old token endpoint are not sent to a new one either: authorize the connection again afterwards (`tokend authorize %s`).",
+			plan.Name.ValueString())
+	}
 	resp.Diagnostics.AddAttributeWarning(path.Root("token_url"), "The "+what+" will not be sent to the moved endpoints",
 		fmt.Sprintf("This update moves the endpoints of connection %q from %s to %s. The %s in Vault was written for the old endpoints, "+
-			"so tokend will not send it to the new ones until it is written again: set %s to the %s for the new endpoints and bump %s in this same apply. "+
-			"Tokens issued by the old token endpoint are not sent to a new one either: authorize the connection again afterwards (`tokend authorize %s`).",
-			plan.Name.ValueString(), strings.Join(from, ", "), strings.Join(to, ", "), what, attr, what, version, plan.Name.ValueString()))
+			"so tokend will not send it to the new ones until it is written again: set %s to the %s for the new endpoints and bump %s in this same apply.%s",
+			plan.Name.ValueString(), strings.Join(from, ", "), strings.Join(to, ", "), what, attr, what, version, reauthorize))
+}
+
+// withoutProxy returns the endpoint origins without the proxy's destinations ("proxy:",
+// "proxy-host:"): where the access token is used, not where tokens are issued, so moving them
+// needs no new authorization.
+func withoutProxy(origins []string) []string {
+	var out []string
+	for _, o := range origins {
+		if !strings.HasPrefix(o, "proxy:") && !strings.HasPrefix(o, "proxy-host:") {
+			out = append(out, o)
+		}
+	}
+	return out
 }
 
 // secretFrom returns the credential of a new connection from its plan and configuration

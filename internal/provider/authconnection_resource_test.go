@@ -35,6 +35,8 @@ type connArgs struct {
 	Resources                                                                []string
 	KeyWO                                                                    string // client_assertion_key_wo, a literal
 	KeyVersion                                                               int
+	ProxyBaseURL                                                             string
+	ProxyHosts                                                               []string // proxy_allowed_hosts; nil: unset
 }
 
 func (a connArgs) hcl(label string) string {
@@ -81,6 +83,16 @@ func (a connArgs) hcl(label string) string {
 			q[i] = fmt.Sprintf("%q", s)
 		}
 		fmt.Fprintf(&b, "  resources = [%s]\n", strings.Join(q, ", "))
+	}
+	if a.ProxyBaseURL != "" {
+		fmt.Fprintf(&b, "  proxy_base_url = %s\n", hclQuote(a.ProxyBaseURL))
+	}
+	if a.ProxyHosts != nil {
+		q := make([]string, len(a.ProxyHosts))
+		for i, h := range a.ProxyHosts {
+			q[i] = hclQuote(h)
+		}
+		fmt.Fprintf(&b, "  proxy_allowed_hosts = [%s]\n", strings.Join(q, ", "))
 	}
 	b.WriteString(a.Extra)
 	b.WriteString("}\n")
@@ -130,10 +142,11 @@ func expectSecret(e *accEnv, name, want string, wantVersion int) resource.TestCh
 	})
 }
 
-// planWarning is a plan check that a plan warning recorded in rec says each of want.
+// planWarning is a plan check that a plan warning recorded in rec says each of want, and
+// none of not.
 type planWarning struct {
-	rec  *applyDiags
-	want []string
+	rec       *applyDiags
+	want, not []string
 }
 
 // CheckPlan implements plancheck.PlanCheck.
@@ -147,6 +160,12 @@ func (c planWarning) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, 
 	for _, want := range c.want {
 		if !strings.Contains(text, want) {
 			resp.Error = fmt.Errorf("the plan warning does not say %q:\n%s", want, text)
+			return
+		}
+	}
+	for _, not := range c.not {
+		if strings.Contains(text, not) {
+			resp.Error = fmt.Errorf("the plan warning says %q:\n%s", not, text)
 			return
 		}
 	}

@@ -43,6 +43,12 @@ func invalidInputs() []invalidInput {
 	u := func(attr, v string, set func(a *connArgs)) invalidInput {
 		return invalidInput{attr: attr, input: fmt.Sprintf("%q", v), edit: set, want: authconn.ValidateURL(attr, v).Error()}
 	}
+	proxyURL := func(v string) invalidInput {
+		return invalidInput{attr: "proxy_base_url", input: fmt.Sprintf("%q", v), edit: func(a *connArgs) { a.ProxyBaseURL = v }, want: authconn.ValidateProxyBaseURL(v).Error()}
+	}
+	proxyHosts := func(h string) invalidInput {
+		return invalidInput{attr: "proxy_allowed_hosts", input: fmt.Sprintf("[%q]", h), edit: func(a *connArgs) { a.ProxyHosts = []string{h} }, want: authconn.ValidateProxyHost(h).Error()}
+	}
 	return []invalidInput{
 		name("Google-OAuth"), name("google_oauth"), name("-google"), name(long), name(""),
 		{attr: "type", input: `"TYPE_SAML"`, samlType: true, want: authconn.ValidateType("TYPE_SAML").Error()},
@@ -87,6 +93,9 @@ func invalidInputs() []invalidInput {
 		{attr: "client_assertion_key_wo", input: "missing with `client_auth = \"private_key_jwt\"` on create", atPlan: true,
 			edit: func(a *connArgs) { a.SecretWO, a.SecretVersion, a.ClientAuth = "", 0, authconn.ClientAuthPrivateKeyJWT },
 			want: "A connection with client_auth = \"private_key_jwt\" authenticates with the client's private key"},
+		proxyURL("https://api.example.com/v1?api_key=x"), proxyURL("http://api.example.com/v1"),
+		proxyHosts("uploads.example.com/files"), proxyHosts("https://uploads.example.com"),
+		{attr: "proxy_allowed_hosts", input: `[]`, edit: func(a *connArgs) { a.ProxyHosts = []string{} }, want: "set must contain at least 1 elements"},
 	}
 }
 
@@ -163,6 +172,14 @@ func (c invalidInput) validate(t *testing.T) []*tfprotov6.Diagnostic {
 			l = append(l, tftypes.NewValue(tftypes.String, s))
 		}
 		vals["resources"] = tftypes.NewValue(tftypes.List{ElementType: tftypes.String}, l)
+	}
+	str("proxy_base_url", a.ProxyBaseURL, false)
+	if a.ProxyHosts != nil {
+		var l []tftypes.Value
+		for _, h := range a.ProxyHosts {
+			l = append(l, tftypes.NewValue(tftypes.String, h))
+		}
+		vals["proxy_allowed_hosts"] = tftypes.NewValue(tftypes.Set{ElementType: tftypes.String}, l)
 	}
 	if a.SecretVersion != 0 {
 		vals["client_secret_wo_version"] = tftypes.NewValue(tftypes.Number, big.NewFloat(float64(a.SecretVersion)))
