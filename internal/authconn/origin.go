@@ -15,7 +15,7 @@ import (
 func Origin(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return "", fmt.Errorf("%q is not an absolute URL", Sanitize(raw, 200))
+		return "", fmt.Errorf("%q is not an absolute URL", ShowURL(raw))
 	}
 	return OriginOfURL(u)
 }

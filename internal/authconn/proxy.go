@@ -16,7 +16,7 @@ func ValidateProxyBaseURL(raw string) error {
 	}
 	u, _ := url.Parse(raw)
 	if u.RawQuery != "" || u.ForceQuery {
-		return fmt.Errorf("proxy_base_url %q must not contain a query", Sanitize(raw, 200))
+		return fmt.Errorf("proxy_base_url %q must not contain a query: give the API's base URL only", ShowURL(raw))
 	}
 	return nil
 }

@@ -50,13 +50,13 @@ func validName(name string) bool {
 func ValidateURL(field, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return fmt.Errorf("%s %q is not an absolute URL: use https://host/path", field, raw)
+		return fmt.Errorf("%s %q is not an absolute URL: use https://host/path", field, ShowURL(raw))
 	}
 	if u.User != nil {
 		return fmt.Errorf("%s must not contain a user name or password", field)
 	}
 	if u.Fragment != "" {
-		return fmt.Errorf("%s %q must not contain a fragment (#...)", field, raw)
+		return fmt.Errorf("%s %q must not contain a fragment (#...)", field, ShowURL(raw))
 	}
 	switch u.Scheme {
 	case "https":
@@ -65,10 +65,32 @@ func ValidateURL(field, raw string) error {
 		if IsLoopbackHost(u.Hostname()) {
 			return nil
 		}
-		return fmt.Errorf("%s %q uses http: use https (plain http is allowed only for localhost and 127.0.0.1)", field, raw)
+		return fmt.Errorf("%s %q uses http: use https (plain http is allowed only for localhost and 127.0.0.1)", field, ShowURL(raw))
 	default:
-		return fmt.Errorf("%s %q has scheme %q: use https", field, raw, u.Scheme)
+		return fmt.Errorf("%s %q has scheme %q: use https", field, ShowURL(raw), Sanitize(u.Scheme, 20))
 	}
+}
+
+// ShowURL returns raw as an error message may show it: without a user name or password, a
+// query or a fragment (each replaced by "…", since any of them may carry a secret someone
+// pasted), on one line and at most 200 bytes.
+func ShowURL(raw string) string {
+	cut := len(raw)
+	for _, sep := range []string{"?", "#"} {
+		if i := strings.Index(raw, sep); i >= 0 && i < cut {
+			cut = i
+		}
+	}
+	shown := raw[:cut]
+	if i := strings.Index(shown, "@"); i >= 0 {
+		if j := strings.Index(shown, "://"); j >= 0 && j < i {
+			shown = shown[:j+3] + "…@" + shown[i+1:]
+		}
+	}
+	if cut < len(raw) {
+		shown += raw[cut:cut+1] + "…"
+	}
+	return Sanitize(shown, 200)
 }
 
 // IsLoopbackHost reports whether host is localhost or a loopback IP address.

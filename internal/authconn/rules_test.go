@@ -54,3 +54,30 @@ func TestConnectionValidateReportsEveryProblem(t *testing.T) {
 		}
 	}
 }
+
+// TestURLErrorsNeverRepeatAQueryOrCredentials: a URL refused for any reason is shown in the
+// error without its user information, query or fragment, where a pasted secret would be.
+func TestURLErrorsNeverRepeatAQueryOrCredentials(t *testing.T) {
+	const secret = "s3cr3t-value"
+	for _, raw := range []string{
+		"http://api.example.com/v1?api_key=" + secret,
+		"ftp://api.example.com/v1?token=" + secret,
+		"https://api.example.com/v1#" + secret,
+		"http://user:" + secret + "@api.example.com/v1",
+		"not a url?" + secret,
+	} {
+		for _, err := range []error{ValidateURL("token_url", raw), ValidateProxyBaseURL(raw)} {
+			if err == nil {
+				t.Errorf("%q was accepted", raw)
+			} else if strings.Contains(err.Error(), secret) {
+				t.Errorf("the error repeats the secret: %v", err)
+			}
+		}
+	}
+	if got := ShowURL("http://u:p@h.example/p?q=1#f"); got != "http://…@h.example/p?…" {
+		t.Errorf("ShowURL = %q", got)
+	}
+	if err := ValidateProxyBaseURL("https://api.example.com/v1?x=" + secret); err == nil || !strings.Contains(err.Error(), "https://api.example.com/v1?…") {
+		t.Errorf("a query in proxy_base_url: %v, want the URL shown up to its query", err)
+	}
+}
