@@ -80,6 +80,7 @@ func TestBinaryProxyCallsHydraUserinfo(t *testing.T) {
 		t.Fatalf("during Retry-After: %d %v, API calls %d then %d", resp.StatusCode, resp.Header, calls, up.calls.Load())
 	}
 	checkProxyAudit(t, auditLog, ts.AccessToken)
+	checkProxyMetrics(t, p.URL)
 }
 
 // checkProxyAudit waits for the proxy.call records of TestBinaryProxyCallsHydraUserinfo's

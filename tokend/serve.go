@@ -261,7 +261,8 @@ func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func(
 		func() float64 { return float64(lim.Refused()) }))
 	o := f.apiOptions(b, keys, metrics, ready, lim, log)
 	o.Audit = trail.trail
-	o.Proxy = proxy.New(proxy.Options{Tokens: b, Connections: st, OAuth: &oauth.Client{}, Backoffs: st, Recorder: trail.trail, Logger: log})
+	o.Proxy = proxy.New(proxy.Options{Tokens: b, Connections: st, OAuth: &oauth.Client{}, Backoffs: st, Recorder: trail.trail,
+		Registerer: metrics.Registry, Logger: log})
 	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
 		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
 	d := &daemon{broker: b, audit: trail, expiry: connection.NewExpiryWatcher(connection.ExpiryOptions{Store: st, Logger: log})}

@@ -25,14 +25,14 @@ type Links interface {
 // admin wraps h: the caller must present an admin API key.
 func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		c, ok := s.authenticate(w, r)
+		c, ok := s.authenticate(w, r, routeAdmin)
 		if !ok {
 			s.auditAdmin(r, c, http.StatusUnauthorized)
 			return
 		}
 		if !c.admin {
 			s.log.Info("a non-admin API key asked for the admin API", "key_id", c.id, "path", r.URL.Path)
-			s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
+			s.refuse(w, routeAdmin, http.StatusForbidden, wire.CodeForbidden, "this API key is not an admin key: create one with `tokend keys create --admin`")
 			s.auditAdmin(r, c, http.StatusForbidden)
 			return
 		}

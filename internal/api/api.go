@@ -179,49 +179,63 @@ var outcomes = map[string]string{
 	wire.CodeRateLimited:          "rate_limited",
 }
 
-// writeCountedError counts a refused request by the outcome of code (tokend_token_requests_total)
-// and writes the error with writeError.
+// writeCountedError counts a failed token request by the outcome of code
+// (tokend_token_requests_total) and writes the error with writeError. The token route's
+// only: other routes' refusals are counted by refuse.
 func (s *Server) writeCountedError(w http.ResponseWriter, status int, code, msg string) {
 	s.metrics.requests.WithLabelValues(outcomes[code]).Inc()
 	writeError(w, status, code, msg)
 }
 
-// authenticate returns the caller or writes a 401 (or 503 when Vault cannot be asked).
-func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) (caller, bool) {
+// refuse writes the answer of a request of route rt that the caller check refused with
+// code, and counts it in tokend_api_refusals_total{route,code}; on the token route also in
+// tokend_token_requests_total, as every token request.
+func (s *Server) refuse(w http.ResponseWriter, rt route, status int, code, msg string) {
+	s.metrics.refusal(rt, code)
+	if rt == routeToken {
+		s.writeCountedError(w, status, code, msg)
+		return
+	}
+	writeError(w, status, code, msg)
+}
+
+// authenticate returns the caller of a request of route rt, or writes a 401 (or 503 when
+// Vault cannot be asked, 429 when its client is out of failed keys).
+func (s *Server) authenticate(w http.ResponseWriter, r *http.Request, rt route) (caller, bool) {
 	if s.o.NoAuth {
 		return caller{id: "insecure-no-auth", grants: apikey.GrantAll([]string{"*"}, apikey.Permissions)}, true
 	}
 	scheme, key, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || key == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend"`)
-		s.writeCountedError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
+		s.refuse(w, rt, http.StatusUnauthorized, wire.CodeUnauthenticated, "send an API key as `Authorization: Bearer tk_...` (create one with `tokend keys create`)")
 		return caller{}, false
 	}
 	c, err := s.keys.authenticate(r.Context(), strings.TrimSpace(key), r)
 	if err == nil {
 		return c, true
 	}
-	s.refuseKey(w, r, err)
+	s.refuseKey(w, r, rt, err)
 	return caller{}, false
 }
 
-// refuseKey answers a request whose API key was not accepted: 429 when its client is out of
-// failed attempts, 401 for an unknown key, 503 when Vault cannot be asked.
-func (s *Server) refuseKey(w http.ResponseWriter, r *http.Request, err error) {
+// refuseKey answers a request of route rt whose API key was not accepted: 429 when its
+// client is out of failed attempts, 401 for an unknown key, 503 when Vault cannot be asked.
+func (s *Server) refuseKey(w http.ResponseWriter, r *http.Request, rt route, err error) {
 	var limited *RateLimitedError
 	switch {
 	case errors.As(err, &limited):
 		secs := int((limited.Wait + time.Second - 1) / time.Second)
 		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
-		s.writeCountedError(w, http.StatusTooManyRequests, wire.CodeRateLimited, "too many failed API key checks from this address: try again after Retry-After seconds, with a valid key (`tokend keys create`)")
+		s.refuse(w, rt, http.StatusTooManyRequests, wire.CodeRateLimited, "too many failed API key checks from this address: try again after Retry-After seconds, with a valid key (`tokend keys create`)")
 	case errors.Is(err, apikey.ErrMalformed) || errors.Is(err, errUnknownKey):
 		w.Header().Set("WWW-Authenticate", `Bearer realm="tokend", error="invalid_token"`)
 		s.log.Info("refused an unknown or malformed API key", "remote", r.RemoteAddr)
-		s.writeCountedError(w, http.StatusUnauthorized, wire.CodeUnauthenticated, "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
+		s.refuse(w, rt, http.StatusUnauthorized, wire.CodeUnauthenticated, "the API key is unknown, revoked or malformed; create one with `tokend keys create`")
 	default:
 		s.log.Warn("cannot check an API key: Vault error", "error", err)
 		w.Header().Set("Retry-After", "5")
-		s.writeCountedError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
+		s.refuse(w, rt, http.StatusServiceUnavailable, wire.CodeUnavailable, "the API key cannot be checked right now (Vault is unreachable); try again shortly")
 	}
 }
 
@@ -301,7 +315,7 @@ func (s *Server) writeTokenError(w http.ResponseWriter, name string, err error) 
 
 // list serves GET /v1/connections: the connections this key may use, without secrets.
 func (s *Server) list(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.authenticate(w, r)
+	c, ok := s.authenticate(w, r, routeList)
 	if !ok {
 		return
 	}
@@ -327,7 +341,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 // /v1/connections, for a key with any permission on it. A name the key may not use is
 // answered as a missing one (404 not_found), so the answer reveals nothing about it.
 func (s *Server) connection(w http.ResponseWriter, r *http.Request) {
-	c, ok := s.authenticate(w, r)
+	c, ok := s.authenticate(w, r, routeConnection)
 	if !ok {
 		return
 	}

@@ -103,13 +103,14 @@ func KeyGrants(rec *store.APIKey) []apikey.Grant {
 // one connection calls it: the token endpoint with apikey.PermToken, the proxy with
 // apikey.PermProxy.
 func (s *Server) authenticateFor(w http.ResponseWriter, r *http.Request, name string, perm apikey.Permission) (caller, bool) {
-	c, ok := s.authenticate(w, r)
+	rt := routeOf(perm)
+	c, ok := s.authenticate(w, r, rt)
 	if !ok {
 		s.auditRefusal(r, caller{}, name, perm, wire.CodeUnauthenticated)
 		return caller{}, false
 	}
 	if err := authconn.ValidateName(name); err != nil {
-		s.writeCountedError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
+		s.refuse(w, rt, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
 		s.auditRefusal(r, c, "", perm, wire.CodeInvalidName)
 		return caller{}, false
 	}
@@ -117,9 +118,18 @@ func (s *Server) authenticateFor(w http.ResponseWriter, r *http.Request, name st
 		return c, true
 	}
 	s.log.Info("API key not allowed for connection", "key_id", c.id, "connection", name, "permission", string(perm))
-	s.writeCountedError(w, http.StatusForbidden, wire.CodeForbidden, forbiddenMessage(c, name, perm))
+	s.refuse(w, rt, http.StatusForbidden, wire.CodeForbidden, forbiddenMessage(c, name, perm))
 	s.auditRefusal(r, c, name, perm, wire.CodeForbidden)
 	return caller{}, false
+}
+
+// routeOf is the route that asks for perm: the token route for apikey.PermToken, the proxy
+// for apikey.PermProxy.
+func routeOf(perm apikey.Permission) route {
+	if perm == apikey.PermToken {
+		return routeToken
+	}
+	return routeProxy
 }
 
 // forbiddenMessage says why caller c may not do perm on connection name, and what to do.

@@ -7,6 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
 
 // Metrics are tokend's Prometheus metrics. They carry connection names but never tokens.
@@ -19,7 +20,32 @@ type Metrics struct {
 	cacheMiss prometheus.Counter
 	refreshes *prometheus.CounterVec
 	webhooks  *prometheus.CounterVec
+	refusals  *prometheus.CounterVec
+	refused   map[refusal]prometheus.Counter // refusals' children, looked up once
 }
+
+// route names a route of the API in tokend_api_refusals_total.
+type route string
+
+// The routes of tokend_api_refusals_total: the token, list, connection and proxy routes of
+// API keys, and the admin API.
+const (
+	routeToken      route = "token"
+	routeList       route = "list"
+	routeConnection route = "connection"
+	routeProxy      route = "proxy"
+	routeAdmin      route = "admin"
+)
+
+// refusal is a series of tokend_api_refusals_total.
+type refusal struct {
+	route route
+	code  string
+}
+
+// refusalCodes are the codes of the caller check's refusals (authenticate, authenticateFor,
+// admin).
+var refusalCodes = []string{wire.CodeUnauthenticated, wire.CodeForbidden, wire.CodeInvalidName, wire.CodeRateLimited, wire.CodeUnavailable}
 
 // NewMetrics registers tokend's metrics (and the Go and process collectors) in a new
 // registry. expiries returns the cached tokens' expiry times for the per-connection gauge.
@@ -49,8 +75,12 @@ func NewMetrics(expiries func() []broker.Expiry) *Metrics {
 			Name: "tokend_webhook_deliveries_total",
 			Help: "Webhook delivery attempts by outcome: delivered, failed (retried), gave_up, dropped (webhook removed).",
 		}, []string{"outcome"}),
+		refusals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tokend_api_refusals_total",
+			Help: "Requests refused by the caller check, by route (token, list, connection, proxy, admin) and code: unauthenticated, forbidden, invalid_name, rate_limited, unavailable (the key could not be checked). The token route's are also in tokend_token_requests_total.",
+		}, []string{"route", "code"}),
 	}
-	m.Registry.MustRegister(m.requests, m.duration, m.cacheHits, m.cacheMiss, m.refreshes, m.webhooks,
+	m.Registry.MustRegister(m.requests, m.duration, m.cacheHits, m.cacheMiss, m.refreshes, m.webhooks, m.refusals,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if expiries != nil {
 		m.Registry.MustRegister(&expiryCollector{f: expiries})
@@ -59,7 +89,22 @@ func NewMetrics(expiries func() []broker.Expiry) *Metrics {
 	for _, o := range []string{"not_found", "not_authorized", "unavailable", "unauthenticated", "forbidden", "bad_request"} {
 		m.requests.WithLabelValues(o)
 	}
+	m.refused = map[refusal]prometheus.Counter{}
+	for _, rt := range []route{routeToken, routeList, routeConnection, routeProxy, routeAdmin} {
+		for _, code := range refusalCodes {
+			m.refused[refusal{rt, code}] = m.refusals.WithLabelValues(string(rt), code)
+		}
+	}
 	return m
+}
+
+// refusal counts a request of route rt refused with code in tokend_api_refusals_total.
+func (m *Metrics) refusal(rt route, code string) {
+	c, ok := m.refused[refusal{rt, code}]
+	if !ok {
+		c = m.refusals.WithLabelValues(string(rt), code)
+	}
+	c.Inc()
 }
 
 // CollectExpiries adds the per-connection expiry gauge, read from expiries at every scrape

@@ -13,6 +13,8 @@ import (
 	"net/http/httputil"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
@@ -52,6 +54,9 @@ type Options struct {
 	// Backoffs, when set, shares remembered Retry-Afters with the other replicas.
 	Backoffs Backoffs
 	Recorder audit.Recorder
+	// Registerer, when set, takes the proxy's Prometheus metrics (tokend's registry;
+	// docs/proxy.md, "Metrics").
+	Registerer prometheus.Registerer
 	// Transport sends the calls; an egress.Transport of its own when nil. Anything else
 	// must apply the egress policy itself.
 	Transport http.RoundTripper
@@ -72,6 +77,7 @@ type Proxy struct {
 	rp       *httputil.ReverseProxy
 	configs  *configCache
 	backoffs *backoffMemory
+	metrics  *metrics
 }
 
 // New returns a Proxy.
@@ -96,7 +102,7 @@ func New(o Options) *Proxy {
 	}
 	o.Recorder = audit.OrNop(o.Recorder)
 	p := &Proxy{o: o, configs: newConfigCache(o.Connections, o.OAuth, o.ConfigTTL, o.Now),
-		backoffs: newBackoffMemory(o.Backoffs, o.BackoffCap, o.Now, o.Logger)}
+		backoffs: newBackoffMemory(o.Backoffs, o.BackoffCap, o.Now, o.Logger), metrics: newMetrics(o.Registerer)}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite:        rewrite,
 		Transport:      &retrying{p: p, next: o.Transport},

@@ -37,12 +37,14 @@ func (t *retrying) RoundTrip(req *http.Request) (*http.Response, error) {
 			_, _ = io.CopyN(io.Discard, resp.Body, maxDrain)
 			resp.Body.Close()
 			c.attempts++
+			t.p.metrics.retries.Inc()
 			if resp, err = t.next.RoundTrip(retry); err != nil {
 				return nil, err
 			}
 		}
 	}
 	t.p.backoffs.note(req.Context(), c.name, resp)
+	c.headersAt = t.p.o.Now()
 	return resp, nil
 }
 

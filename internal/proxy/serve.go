@@ -30,6 +30,8 @@ type call struct {
 	status     int
 	bytesIn    atomic.Int64
 	err        *Error
+	// headersAt is when the upstream's final answer's headers arrived (zero: none did).
+	headersAt time.Time
 }
 
 type callKey struct{}
@@ -44,12 +46,14 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, name string, calle
 	cw := &countingWriter{ResponseWriter: w}
 	if err := p.prepare(r, c); err != nil {
 		WriteError(cw, err, 0)
+		p.observe(r, c, cw, start, err)
 		p.record(r, c, caller, cw, start, err)
 		return
 	}
 	ctx := context.WithValue(r.Context(), callKey{}, c)
 	ctx = egress.PassRedirects(egress.AllowOrigins(ctx, c.cfg.typed...))
 	p.rp.ServeHTTP(cw, r.WithContext(ctx))
+	p.observe(r, c, cw, start, c.err)
 	p.record(r, c, caller, cw, start, c.err)
 }
 
