@@ -218,7 +218,7 @@ func (b *Broker) publish(e *entry, ts *store.TokenRecord) *snapshot {
 		return e.current()
 	}
 	// Callers see expires_at in whole seconds; never serve past that.
-	s := &snapshot{version: ts.Version, authorizedAt: ts.AuthorizedAt, status: ts.Status, expiry: ts.Expiry.Truncate(time.Second), lastError: ts.LastError, checkedAt: now}
+	s := &snapshot{version: ts.Version, authorizedAt: ts.AuthorizedAt, status: ts.Status, expiry: ts.Expiry.Truncate(time.Second), lastError: ts.LastError, lastErrorAt: ts.LastErrorAt, checkedAt: now}
 	if s.status == "" {
 		s.status = authconn.StatusAuthorized
 	}

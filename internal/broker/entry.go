@@ -52,6 +52,7 @@ type snapshot struct {
 	status       authconn.Status // "" for an unknown connection
 	notFound     bool
 	lastError    string
+	lastErrorAt  time.Time
 	checkedAt    time.Time
 	refreshAt    time.Time // when the background loop refreshes: the cutoff plus a little jitter
 	// serveUntil is the cutoff minus Skew: until then the token is served from memory

@@ -56,10 +56,14 @@ func (b *Broker) Statuses(ctx context.Context, keep func(name string) bool) ([]S
 	return out, nil
 }
 
-// Status is connection name's status, the same as its element of Statuses, from one read
-// of its token record (a second, of its configuration, only when it has none). It never
-// includes tokens. ErrNotFound when the connection does not exist.
+// Status returns the status of connection name (ErrNotFound when it does not exist). While
+// this replica holds the connection's access token in memory and its view of the record is
+// not yet due for a re-read (statusFromMemory), the answer is that view, without a Vault read,
+// so that a function may ask on every call; otherwise it reads the token record.
 func (b *Broker) Status(ctx context.Context, name string) (*Status, error) {
+	if o := b.statusFromMemory(name); o != nil {
+		return o, nil
+	}
 	ts, err := b.o.Store.GetTokens(ctx, name)
 	if errors.Is(err, store.ErrNotFound) {
 		ts, err = nil, b.exists(ctx, name)
@@ -71,6 +75,24 @@ func (b *Broker) Status(ctx context.Context, name string) (*Status, error) {
 	fillStatus(o, ts)
 	b.addLocalState(o, b.now())
 	return o, nil
+}
+
+// statusFromMemory returns the status of connection name from this replica's cached view of
+// its token record, or nil when the view holds no access token or is due for its re-read.
+func (b *Broker) statusFromMemory(name string) *Status {
+	e := b.lookup(name)
+	if e == nil {
+		return nil
+	}
+	now := b.now()
+	sn := e.current()
+	if sn == nil || sn.token == nil || !now.Before(sn.recheckAt) {
+		return nil
+	}
+	o := &Status{Name: name, Status: sn.status, ExpiresAt: timePtr(sn.expiry), LastError: sn.lastError,
+		LastErrorAt: timePtr(sn.lastErrorAt), Metadata: sn.token.Metadata, APIBaseURL: sn.token.APIBaseURL}
+	e.reportLocalState(o, now)
+	return o
 }
 
 // exists returns nil when connection name exists in Vault, else ErrNotFound or Vault's error.
