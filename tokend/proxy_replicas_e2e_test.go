@@ -43,6 +43,7 @@ type proxyServe struct {
 	env    *tailortest.Env
 	bed    *tokendBed
 	tokens *store.TokenRecord // as authorized, before any call
+	host   string             // the local API's host:port
 	key    string
 	reps   []*tokendProc
 	audits []string
@@ -56,7 +57,7 @@ func startProxyServe(t *testing.T, api string, n int, allowed ...string) *proxyS
 	t.Helper()
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
 	_, ts := addProxied(t, env, proxyConn, api, allowed...)
-	s := &proxyServe{env: env, bed: newTokendBed(t, env), tokens: ts, hc: &http.Client{Timeout: 2 * time.Minute,
+	s := &proxyServe{env: env, bed: newTokendBed(t, env), tokens: ts, host: strings.TrimPrefix(api, "http://"), hc: &http.Client{Timeout: 2 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	s.key = s.bed.createKey(t, "--connections", "api-*", "--allow", "proxy", "--description", "proxy e2e")
 	for i := range n {
@@ -112,24 +113,25 @@ func (s *proxyServe) secrets(t *testing.T) []string {
 }
 
 // checkAudit waits until the audit stream of each replica holds a proxy.call record for
-// each of want[i] (proxyRecord.String, in any order), checks that no stream holds one of
-// the secrets, and returns the records of each replica.
+// each of want[i] (proxyRecord.String, in any order) and no other, each with the replica's
+// id, the proxy key as its caller and the API's host (or none), checks that no stream holds one of the secrets, and
+// returns the records of each replica.
 func (s *proxyServe) checkAudit(t *testing.T, want [][]string, secrets ...string) [][]proxyRecord {
 	t.Helper()
 	secrets = append(secrets, s.secrets(t)...)
+	keyID := strings.SplitN(s.key, "_", 3)[1]
 	out := make([][]proxyRecord, len(s.reps))
 	for i, path := range s.audits {
 		var b []byte
-		var missing []string
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-			b, _ = os.ReadFile(path)
-			out[i] = proxyRecords(b)
-			if missing = missingRecords(out[i], want[i]); len(missing) == 0 || time.Now().After(deadline) {
-				break
-			}
-		}
-		if len(missing) > 0 {
+		out[i], b = awaitRecords(path, want[i])
+		if missing := missingRecords(out[i], want[i]); len(missing) > 0 || len(out[i]) != len(want[i]) {
 			t.Errorf("invariant «every proxy call is one audit record»: replica %d lacks %q; it holds %v", i, missing, out[i])
+		}
+		for _, r := range out[i] {
+			if r.Replica != fmt.Sprintf("proxy-%c", 'a'+i) || r.Caller.Kind != "api_key" || r.Caller.ID != keyID ||
+				r.Caller.Description != "proxy e2e" || (r.Host != "" && r.Host != s.host) {
+				t.Errorf("replica %d's record of %s %s: replica %q, caller %+v, host %q", i, r.Method, r.Path, r.Replica, r.Caller, r.Host)
+			}
 		}
 		if containsAny(string(b), secrets...) {
 			t.Errorf("invariant «the audit stream holds no token, key or query value»: replica %d:\n%s", i, b)
@@ -138,8 +140,22 @@ func (s *proxyServe) checkAudit(t *testing.T, want [][]string, secrets ...string
 	return out
 }
 
+// awaitRecords waits (10 s at most) until the audit stream at path holds a proxy.call record
+// for each of want, and returns its records and text.
+func awaitRecords(path string, want []string) ([]proxyRecord, []byte) {
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		recs := proxyRecords(b)
+		if len(missingRecords(recs, want)) == 0 || time.Now().After(deadline) {
+			return recs, b
+		}
+	}
+}
+
 // proxyRecord is a proxy.call line of the audit stream (docs/security.md, "Audit trail").
 type proxyRecord struct {
+	Replica                                     string
+	Caller                                      struct{ Kind, ID, Description string }
 	Action, Outcome, Reason, Method, Host, Path string
 	Status                                      int `json:"upstream_status"`
 	Attempts                                    int
