@@ -57,8 +57,8 @@ func startProxyServe(t *testing.T, api string, n int, allowed ...string) *proxyS
 	t.Helper()
 	env := tailortest.Start(t, testenv.HydraOptions{AccessTokenTTL: time.Hour})
 	_, ts := addProxied(t, env, proxyConn, api, allowed...)
-	s := &proxyServe{env: env, bed: newTokendBed(t, env), tokens: ts, host: strings.TrimPrefix(api, "http://"), hc: &http.Client{Timeout: 2 * time.Minute,
-		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+	hc := &http.Client{Timeout: 2 * time.Minute, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	s := &proxyServe{env: env, bed: newTokendBed(t, env), tokens: ts, host: strings.TrimPrefix(api, "http://"), hc: hc}
 	s.key = s.bed.createKey(t, "--connections", "api-*", "--allow", "proxy", "--description", "proxy e2e")
 	for i := range n {
 		audit := filepath.Join(t.TempDir(), "audit.jsonl")
@@ -114,8 +114,8 @@ func (s *proxyServe) secrets(t *testing.T) []string {
 
 // checkAudit waits until the audit stream of each replica holds a proxy.call record for
 // each of want[i] (proxyRecord.String, in any order) and no other, each with the replica's
-// id, the proxy key as its caller and the API's host (or none), checks that no stream holds one of the secrets, and
-// returns the records of each replica.
+// id, the proxy key as its caller and the API's host (or none), checks that no stream holds
+// one of the secrets, and returns the records of each replica.
 func (s *proxyServe) checkAudit(t *testing.T, want [][]string, secrets ...string) [][]proxyRecord {
 	t.Helper()
 	secrets = append(secrets, s.secrets(t)...)
