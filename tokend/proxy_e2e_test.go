@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -95,15 +94,8 @@ func checkProxyAudit(t *testing.T, path, token string) {
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		b, _ := os.ReadFile(path)
 		got = got[:0]
-		for l := range strings.Lines(string(b)) {
-			var a struct {
-				Action, Outcome, Reason, Method, Path string
-				Status                                int `json:"upstream_status"`
-				Attempts                              int
-			}
-			if json.Unmarshal([]byte(l), &a) == nil && a.Action == "proxy.call" {
-				got = append(got, strings.TrimSpace(fmt.Sprintf("%s %s %s %d %d %s", a.Outcome, a.Method, a.Path, a.Status, a.Attempts, a.Reason)))
-			}
+		for _, r := range proxyRecords(b) {
+			got = append(got, r.String())
 		}
 		if containsAll(got, want) || time.Now().After(deadline) {
 			if strings.Contains(string(b), "QUERYVALUE42") || strings.Contains(string(b), token) {
@@ -155,13 +147,13 @@ func (a *flakyAPI) tokens() []string {
 }
 
 // addProxied creates and authorizes connection name of env's Hydra client, whose proxy
-// calls go to base.
-func addProxied(t *testing.T, env *tailortest.Env, name, base string) (*authconn.Connection, *store.TokenRecord) {
+// calls go to base and may name the hosts allowed.
+func addProxied(t *testing.T, env *tailortest.Env, name, base string, allowed ...string) (*authconn.Connection, *store.TokenRecord) {
 	t.Helper()
 	ctx := context.Background()
 	c := &authconn.Connection{Name: name, Type: authconn.TypeOAuth2, ProviderURL: env.Hydra.PublicURL, IssuerURL: env.Hydra.Issuer,
 		ClientID: env.ClientID, AuthURL: env.Hydra.AuthURL, TokenURL: env.Proxy.URL, Scopes: []string{"openid", "offline_access", "email"},
-		ProxyBaseURL: base}
+		ProxyBaseURL: base, ProxyAllowedHosts: allowed}
 	if _, err := env.Store.CreateConnection(ctx, c); err != nil {
 		t.Fatal(err)
 	}

@@ -52,10 +52,23 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, name string, calle
 	}
 	ctx := context.WithValue(r.Context(), callKey{}, c)
 	ctx = egress.PassRedirects(egress.AllowOrigins(ctx, c.cfg.typed...))
+	defer func() {
+		// The ReverseProxy aborts a stream broken after its status was sent (the caller
+		// left, the upstream failed) with http.ErrAbortHandler: the call is recorded all the same.
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				p.record(r, c, caller, cw, start, &Error{Status: http.StatusBadGateway, Code: reasonStreamAborted})
+			}
+			panic(v)
+		}
+	}()
 	p.rp.ServeHTTP(cw, r.WithContext(ctx))
 	p.observe(r, c, cw, start, c.err)
 	p.record(r, c, caller, cw, start, c.err)
 }
+
+// reasonStreamAborted is the audit reason of a call whose answer stream broke off.
+const reasonStreamAborted = "stream_aborted"
 
 // prepare finds the call's token, target and body, or tokend's answer instead.
 func (p *Proxy) prepare(r *http.Request, c *call) *Error {

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 )
 
 // streamSize is 100 MiB, or 1 GiB with TAILOR_PROXY_GIB=1.
@@ -123,5 +125,28 @@ func TestLargeUploadStreamsInConstantMemory(t *testing.T) {
 	}
 	if rec := b.rec.nth(t, 1); rec.BytesIn != n {
 		t.Fatalf("audit bytes in %d", rec.BytesIn)
+	}
+}
+
+// TestCallerLeavingMidStreamIsRecorded: a caller that leaves in the middle of a streamed
+// answer (the ReverseProxy then aborts the handler) still makes the call's one audit record:
+// failure, stream_aborted, with the upstream's status and the bytes sent until then.
+func TestCallerLeavingMidStreamIsRecorded(t *testing.T) {
+	b := newBed(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		_, _ = io.WriteString(w, "data: first\n\n")
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // until tokend gives the call up
+	}), "")
+	resp := b.do("GET", "/events", nil, nil)
+	buf := make([]byte, len("data: first\n\n"))
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close() // before the end: the connection closes
+	rec := b.rec.nth(t, 1)
+	if rec.Action != audit.ProxyCall || rec.Outcome != audit.Failure || rec.Reason != reasonStreamAborted ||
+		rec.UpstreamStatus != 200 || rec.BytesOut != int64(len(buf)) || rec.Attempts != 1 {
+		t.Fatalf("record of a call cut short: %+v", rec)
 	}
 }
