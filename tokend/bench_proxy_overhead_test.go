@@ -79,7 +79,7 @@ func benchProxyOverhead(t *testing.T, out func(string, ...any), b *proxyBed, cfg
 	out("")
 	out("#### Proxy overhead")
 	out("")
-	out("A GET of a %d-byte JSON answer from a local API (a Go `net/http` server in its own process; it checks the `Authorization` header on every request). Closed loop: %d keep-alive clients for every target, %d rounds of %s per target, interleaved (the order reverses every round), after a 1 s warm-up each. CPU per request is the serving process's user+system time (10 ms ticks) over the requests of the round.",
+	out("A GET of a %d-byte JSON answer from a local API (a Go `net/http` server in its own process; it checks the `Authorization` header on every request). Closed loop: %d keep-alive clients for every target, %d rounds of %s per target, interleaved (the order reverses every round), after a 1 s warm-up each. CPU per request is the serving process's user+system time (10 ms ticks) over the requests of the round. tokend's proxy sends through `internal/egress`'s transport, a clone of `net/http`'s default transport (100 idle connections, **2 per host**, 90 s idle timeout); (b) is an `httputil.ReverseProxy` in its own process whose `Rewrite` calls `SetURL` and sets `Authorization: Bearer <token>`, with the same clone and `FlushInterval: -1` as tokend's; (b') is (b) with `MaxIdleConnsPerHost: 64`. tokend runs the end-to-end tests' flags with `--log-level info`, as in `TestBenchTokend`.",
 		len(itemsBody), cfg.conc, cfg.rounds, cfg.round)
 	out("")
 	out("| round | target | requests/s | p50 | p99 | p99.9 | errors | proxy CPU per request | local API CPU per request | connections the local API accepted |")
