@@ -29,21 +29,24 @@ func benchAudit(t *testing.T, out func(string, ...any), b *proxyBed, cfg proxyBe
 	out("")
 	out("#### Audit on")
 	out("")
-	out("Cached `GET /v1/connections/bench-token/token` (a token key; the answer carries QuickBooks' metadata as in `TestBenchTokend`), closed loop of %d keep-alive clients, %d interleaved rounds of %s per process after a 1 s warm-up each. Both processes started at the same time with the same flags; the audited one appends every record to a file on local disk.",
+	out("Cached `GET /v1/connections/bench-token/token` (a token key; the answer carries QuickBooks' metadata as in `TestBenchTokend`), closed loop of %d keep-alive clients, %d interleaved rounds of %s per process after a 1 s warm-up each. Both processes started at the same time with the same flags but `--audit-log FILE`, a file on local disk: tokend's audit trail and its Prometheus counters run in both, so the difference measured is the JSON-lines stream.",
 		cfg.conc, ac.rounds, ac.round)
 	out("")
 	out("| round | audit off: requests/s | p50 | p99 | CPU per request | audit on: requests/s | p50 | p99 | CPU per request | on / off |")
 	out("|---|---|---|---|---|---|---|---|---|---|")
-	var off, on []float64
+	var off, on, offCPU, onCPU []float64
 	for r := range ac.rounds {
 		x, y := res[0][r], res[1][r]
 		off, on = append(off, x.rps()), append(on, y.rps())
+		offCPU, onCPU = append(offCPU, float64(x.cpu)), append(onCPU, float64(y.cpu))
 		out("| %d | %.0f | %s | %s | %s | %.0f | %s | %s | %s | %.1f%% |", r+1, x.rps(), us(x.p50), us(x.p99), cpuCell(x.cpu),
 			y.rps(), us(y.p50), us(y.p99), cpuCell(y.cpu), 100*y.rps()/x.rps())
 	}
 	ratio := median(on) / median(off)
 	out("")
-	out("Medians: audit off %.0f req/s, audit on %.0f req/s: **%.1f%%** (issue: at least 95%%: %s).", median(off), median(on), 100*ratio, verdict(ratio, 0.95, true))
+	out("Medians: audit off %.0f req/s, audit on %.0f req/s: **%.1f%%** (issue: at least 95%%: %s). CPU per request, medians: audit off %s, audit on %s (%+.1f%%).",
+		median(off), median(on), 100*ratio, verdict(ratio, 0.95, true), cpuCell(time.Duration(median(offCPU))), cpuCell(time.Duration(median(onCPU))),
+		100*(median(onCPU)/median(offCPU)-1))
 	var served int
 	for _, x := range res[1] {
 		served += x.n
@@ -117,24 +120,37 @@ func profileAudited(t *testing.T, out func(string, ...any), b *proxyBed, tg benc
 		out("\n`perf record` failed: %v %s", err, strings.TrimSpace(stderr.String()))
 		return
 	}
-	rep, err := exec.Command(perf, "report", "-i", data, "--stdio", "--no-children", "--fields", "overhead,sym", "-g", "none", "--percent-limit", "1").Output()
+	self := perfReport(perf, data, "--no-children", "--fields", "overhead,sym")
+	incl := perfReport(perf, data, "--children", "--fields", "overhead_children,overhead,sym")
+	var auditLines []string
+	for _, l := range incl {
+		if strings.Contains(l, "internal/audit") || strings.Contains(l, "os.(*File).Write") {
+			auditLines = append(auditLines, l)
+		}
+	}
+	out("")
+	out("CPU profile of the audited process during one more round (`perf record -F 999 -g -p PID`), `perf report --no-children --fields overhead,sym`, the first 25 symbols:")
+	out("")
+	out("```\n%s\n```", strings.Join(self[:min(25, len(self))], "\n"))
+	out("")
+	out("The audit trail's functions and its file writes, with their callees (`perf report --children --fields overhead_children,overhead,sym`, at 0.1%% or more):")
+	out("")
+	out("```\n%s\n```", strings.Join(auditLines[:min(15, len(auditLines))], "\n"))
+}
+
+// perfReport is the lines of `perf report` of data with args (call graphs folded), without
+// comments and blank lines, of symbols at 0.1% or more.
+func perfReport(perf, data string, args ...string) []string {
+	b, err := exec.Command(perf, append([]string{"report", "-i", data, "--stdio", "-g", "none", "--percent-limit", "0.1"}, args...)...).Output()
 	if err != nil {
-		out("\n`perf report` failed: %v", err)
-		return
+		return []string{"perf report failed: " + err.Error()}
 	}
-	out("")
-	out("CPU profile of the audited process during one more round (`perf record -F 999 -g -p PID`, then `perf report --no-children --fields overhead,sym`, symbols at 1%% or more):")
-	out("")
-	out("```")
-	n := 0
-	for l := range strings.Lines(string(rep)) {
-		if l = strings.TrimRight(l, "\n"); strings.TrimSpace(l) == "" || strings.HasPrefix(l, "#") {
-			continue
-		}
-		out("%s", strings.TrimSpace(l))
-		if n++; n == 30 {
-			break
+	var lines []string
+	for l := range strings.Lines(string(b)) {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			l = strings.ReplaceAll(strings.Join(strings.Fields(l), " "), "github.com/authconnection/terraform-provider-tailor/", "")
+			lines = append(lines, l)
 		}
 	}
-	out("```")
+	return lines
 }
