@@ -3,12 +3,9 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -56,7 +53,9 @@ func benchAudit(t *testing.T, out func(string, ...any), b *proxyBed, cfg proxyBe
 	out("The audit file holds %d records (%.1f MiB) for the %d answered requests of the rounds plus the warm-up and the checks; `tokend_audit_dropped_total` %s.",
 		lines, float64(size)/(1<<20), served, metricValue(b.audited.URL, "tokend_audit_dropped_total"))
 	if ratio < 0.95 || os.Getenv("TOKEND_BENCH_PROFILE") != "" {
-		profileAudited(t, out, b, targets[1], cfg)
+		profileProcess(t, out, "the audited process", targets[1], cfg, "The audit trail's functions and its file writes", func(sym string) bool {
+			return strings.Contains(sym, modulePath+"internal/audit.") || strings.Contains(sym, "os.(*File).Write")
+		})
 	}
 }
 
@@ -97,60 +96,4 @@ func metricValue(base, name string) string {
 		}
 	}
 	return "?"
-}
-
-// profileAudited records a CPU profile of the audited process with perf (call graphs by
-// frame pointer) during one more round and writes its top lines into the report.
-func profileAudited(t *testing.T, out func(string, ...any), b *proxyBed, tg benchTarget, cfg proxyBenchConfig) {
-	perf, err := exec.LookPath("perf")
-	if err != nil {
-		out("\nNo `perf` on this machine: no profile of the audited process.")
-		return
-	}
-	data := filepath.Join(t.TempDir(), "perf.data")
-	rec := exec.Command(perf, "record", "-F", "999", "-g", "-o", data, "-p", fmt.Sprint(tg.pid), "--", "sleep", fmt.Sprint(int(cfg.round.Seconds())))
-	var stderr bytes.Buffer
-	rec.Stderr = &stderr
-	if err := rec.Start(); err != nil {
-		out("\n`perf record` did not start: %v", err)
-		return
-	}
-	_, _ = load(tg.url, tg.h, cfg.conc, cfg.round)
-	if err := rec.Wait(); err != nil {
-		out("\n`perf record` failed: %v %s", err, strings.TrimSpace(stderr.String()))
-		return
-	}
-	self := perfReport(perf, data, "--no-children", "--fields", "overhead,sym")
-	incl := perfReport(perf, data, "--children", "--fields", "overhead_children,overhead,sym")
-	var auditLines []string
-	for _, l := range incl {
-		if strings.Contains(l, "internal/audit") || strings.Contains(l, "os.(*File).Write") {
-			auditLines = append(auditLines, l)
-		}
-	}
-	out("")
-	out("CPU profile of the audited process during one more round (`perf record -F 999 -g -p PID`), `perf report --no-children --fields overhead,sym`, the first 25 symbols:")
-	out("")
-	out("```\n%s\n```", strings.Join(self[:min(25, len(self))], "\n"))
-	out("")
-	out("The audit trail's functions and its file writes, with their callees (`perf report --children --fields overhead_children,overhead,sym`, at 0.1%% or more):")
-	out("")
-	out("```\n%s\n```", strings.Join(auditLines[:min(15, len(auditLines))], "\n"))
-}
-
-// perfReport is the lines of `perf report` of data with args (call graphs folded), without
-// comments and blank lines, of symbols at 0.1% or more.
-func perfReport(perf, data string, args ...string) []string {
-	b, err := exec.Command(perf, append([]string{"report", "-i", data, "--stdio", "-g", "none", "--percent-limit", "0.1"}, args...)...).Output()
-	if err != nil {
-		return []string{"perf report failed: " + err.Error()}
-	}
-	var lines []string
-	for l := range strings.Lines(string(b)) {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			l = strings.ReplaceAll(strings.Join(strings.Fields(l), " "), "github.com/authconnection/terraform-provider-tailor/", "")
-			lines = append(lines, l)
-		}
-	}
-	return lines
 }
