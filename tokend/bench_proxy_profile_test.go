@@ -32,15 +32,16 @@ func profileProcess(t *testing.T, out func(string, ...any), name string, tg benc
 		out("\n`perf record` failed: %v %s", err, strings.TrimSpace(stderr.String()))
 		return
 	}
-	self := perfReport(perf, data, "--no-children", "--fields", "overhead,sym")
+	self, samples := perfReport(perf, data, "--no-children", "--fields", "overhead,sym")
 	var matched []string
-	for _, l := range perfReport(perf, data, "--children", "--fields", "overhead_children,overhead,sym") {
+	incl, _ := perfReport(perf, data, "--children", "--fields", "overhead_children,overhead,sym")
+	for _, l := range incl {
 		if match(l) {
 			matched = append(matched, l)
 		}
 	}
 	out("")
-	out("CPU profile of %s during one more round of %s (`perf record -F 999 -g -p PID`), `perf report --no-children --fields overhead,sym`, the first 25 symbols:", name, cfg.round)
+	out("CPU profile of %s during one more round of %s (`perf record -F 999 -g -p PID`; %s), `perf report --no-children --fields overhead,sym`, the first 25 symbols:", name, cfg.round, samples)
 	out("")
 	out("```\n%s\n```", shortSymbols(self[:min(25, len(self))]))
 	out("")
@@ -58,17 +59,22 @@ func shortSymbols(lines []string) string {
 }
 
 // perfReport is the lines of `perf report` of data with args (call graphs folded), without
-// comments and blank lines, of symbols at 0.1% or more.
-func perfReport(perf, data string, args ...string) []string {
+// comments and blank lines, of symbols at 0.1% or more, and its "Samples: ..." line.
+func perfReport(perf, data string, args ...string) ([]string, string) {
 	b, err := exec.Command(perf, append([]string{"report", "-i", data, "--stdio", "-g", "none", "--percent-limit", "0.1"}, args...)...).Output()
 	if err != nil {
-		return []string{"perf report failed: " + err.Error()}
+		return []string{"perf report failed: " + err.Error()}, ""
 	}
 	var lines []string
+	samples := "samples: ?"
 	for l := range strings.Lines(string(b)) {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+		l = strings.TrimSpace(l)
+		if s, ok := strings.CutPrefix(l, "# Samples: "); ok {
+			samples = "samples: " + strings.Join(strings.Fields(s), " ")
+		}
+		if l != "" && !strings.HasPrefix(l, "#") {
 			lines = append(lines, strings.Join(strings.Fields(l), " "))
 		}
 	}
-	return lines
+	return lines, samples
 }
