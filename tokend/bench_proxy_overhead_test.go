@@ -165,8 +165,12 @@ func openRounds(t *testing.T, out func(string, ...any), all []benchTarget, upPID
 				msf(median(p50[i])), spread(p50[i]), msf(median(p99[i])), spread(p99[i]), cpuCell(time.Duration(median(cpu[i]))), cpuCell(time.Duration(median(upCPU[i]))))
 		}
 		r50, r99 := median(p50[2])/median(p50[1]), median(p99[2])/median(p99[1])
-		ratios = append(ratios, fmt.Sprintf("at %d/s, tokend (c) / bare (b): p50 **%.2f** (%s), p99 **%.2f** (%s); (c) / direct (a): p50 %.2f, p99 %.2f",
-			rate, r50, verdict(r50, 1.2, false), r99, verdict(r99, 1.2, false), median(p50[2])/median(p50[0]), median(p99[2])/median(p99[0])))
+		line := fmt.Sprintf("at %d/s, tokend (c) / bare (b): p50 **%.2f** (%s), p99 **%.2f** (%s); (c) / direct (a): p50 %.2f, p99 %.2f",
+			rate, r50, verdict(r50, 1.2, false), r99, verdict(r99, 1.2, false), median(p50[2])/median(p50[0]), median(p99[2])/median(p99[0]))
+		if lo := min(median(achieved[1]), median(achieved[2])); lo < 0.95*float64(rate) {
+			line += fmt.Sprintf(". A proxy achieved only %.0f/s: saturated, so these latencies are its queue's, not its overhead's", lo)
+		}
+		ratios = append(ratios, line)
 	}
 	out("")
 	for _, r := range ratios {
