@@ -136,7 +136,7 @@ func closedSummary(out func(string, ...any), targets []benchTarget, res [][]roun
 func openRounds(t *testing.T, out func(string, ...any), all []benchTarget, upPID int, cfg proxyBenchConfig) {
 	targets := []benchTarget{all[0], all[1], all[3]}
 	out("")
-	out("Open loop (vegeta, keep-alive, at most 1,024 workers, 5 s timeout), %d interleaved rounds of %s per rate and target; latencies are the median over the rounds of each round's percentile (the range in brackets).", cfg.rounds, cfg.round)
+	out("Open loop (vegeta, keep-alive, at most 1,024 workers, 5 s timeout), %d interleaved rounds of %s per rate and target; latencies are the median over the rounds of each round's percentile (their range in parentheses).", cfg.rounds, cfg.round)
 	out("")
 	out("| rate asked | target | rate achieved | success | p50 | p99 | proxy CPU per request | local API CPU per request |")
 	out("|---|---|---|---|---|---|---|---|")
