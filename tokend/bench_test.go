@@ -87,12 +87,15 @@ func summarize(name string, s []sample, errs int, d time.Duration) loadResult {
 	return r
 }
 
-func rssKB(pid int) int {
+func rssKB(pid int) int { return statusKB(pid, "VmRSS:") }
+
+// statusKB is the field (such as "VmRSS:" or "VmHWM:") of process pid's /proc status, in KiB.
+func statusKB(pid int, field string) int {
 	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "VmRSS:") {
+		if strings.HasPrefix(l, field) {
 			var kb int
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmRSS:")), "%d", &kb)
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, field)), "%d", &kb)
 			return kb
 		}
 	}
