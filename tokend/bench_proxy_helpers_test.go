@@ -151,7 +151,7 @@ func bareReverseProxy(upstream, token string, idle int) http.Handler {
 // can shortcut them), without memory per byte read.
 type patternReader struct{}
 
-var pattern = func() []byte {
+var patternBlock = func() []byte {
 	b := make([]byte, 64<<10)
 	for i := range b {
 		b[i] = byte(i*7 + i>>8)
@@ -162,7 +162,7 @@ var pattern = func() []byte {
 func (patternReader) Read(p []byte) (int, error) {
 	n := 0
 	for n < len(p) {
-		n += copy(p[n:], pattern)
+		n += copy(p[n:], patternBlock)
 	}
 	return n, nil
 }
