@@ -55,6 +55,7 @@ type serveFlags struct {
 	webhookMaxAge    time.Duration
 	readTimeout      time.Duration
 	writeTimeout     time.Duration
+	proxyMaxDuration time.Duration
 	maxConnections   int
 	metricsListen    string
 	clientIPHeader   string
@@ -116,6 +117,7 @@ keys that fail. --metrics-listen moves /metrics to an address of its own.`,
 	fl.DurationVar(&f.webhookMaxAge, "webhook-max-age", 24*time.Hour, "how long a failing delivery is retried")
 	fl.DurationVar(&f.readTimeout, "read-timeout", 30*time.Second, "longest time to read a whole request, body included (slow clients are cut)")
 	fl.DurationVar(&f.writeTimeout, "write-timeout", 0, "longest time from the end of a request's header to the end of its answer (default: --request-timeout + 15s)")
+	fl.DurationVar(&f.proxyMaxDuration, "proxy-max-duration", time.Hour, "longest a proxied call may last, its streamed body and answer included, in place of --read-timeout and --write-timeout (which would cut downloads and event streams); 0 for no bound")
 	fl.IntVar(&f.maxConnections, "max-connections", 4096, "most connections served at once (more wait to be accepted)")
 	fl.StringVar(&f.metricsListen, "metrics-listen", os.Getenv("TOKEND_METRICS_LISTEN"), "serve /metrics on this address only (e.g. 127.0.0.1:9787 or a cluster-internal address), not on --listen ($TOKEND_METRICS_LISTEN)")
 	fl.StringVar(&f.clientIPHeader, "client-ip-header", os.Getenv("TOKEND_CLIENT_IP_HEADER"), "take the client address for rate limits from this header set by a trusted proxy (X-Forwarded-For: its last entry); only when every request comes through that proxy ($TOKEND_CLIENT_IP_HEADER)")
@@ -215,8 +217,8 @@ func (f *serveFlags) checkLimits() error {
 	if f.writeTimeout <= f.requestTimeout {
 		return &exitError{code: 2, err: fmt.Errorf("--write-timeout %s must be longer than --request-timeout %s (a token request may wait that long for a refresh)", f.writeTimeout, f.requestTimeout)}
 	}
-	if f.readTimeout <= 0 || f.maxConnections <= 0 || f.rateLimit <= 0 || f.rateBurst <= 0 || f.rateDelay < 0 {
-		return &exitError{code: 2, err: errors.New("--read-timeout, --max-connections, --rate-limit and --rate-burst must be positive, --rate-delay not negative")}
+	if f.readTimeout <= 0 || f.maxConnections <= 0 || f.rateLimit <= 0 || f.rateBurst <= 0 || f.rateDelay < 0 || f.proxyMaxDuration < 0 {
+		return &exitError{code: 2, err: errors.New("--read-timeout, --max-connections, --rate-limit and --rate-burst must be positive, --rate-delay and --proxy-max-duration not negative")}
 	}
 	if f.metricsListen != "" {
 		if _, _, err := net.SplitHostPort(f.metricsListen); err != nil {
@@ -262,7 +264,7 @@ func (f *serveFlags) newDaemon(ctx context.Context, st *store.Store, ready func(
 	o := f.apiOptions(b, keys, metrics, ready, lim, log)
 	o.Audit = trail.trail
 	o.Proxy = proxy.New(proxy.Options{Tokens: b, Connections: st, OAuth: &oauth.Client{}, Backoffs: st, Recorder: trail.trail,
-		Registerer: metrics.Registry, Logger: log})
+		Registerer: metrics.Registry, Logger: log, MaxDuration: proxyMaxDuration(f.proxyMaxDuration)})
 	do := events.Options{Store: st, ReplicaID: f.replicaID, Interval: f.webhookInterval, ClaimTTL: f.webhookClaimTTL,
 		MaxAge: f.webhookMaxAge, Observe: metrics.WebhookDelivery, Logger: log}
 	d := &daemon{broker: b, audit: trail, expiry: connection.NewExpiryWatcher(connection.ExpiryOptions{Store: st, Logger: log})}
@@ -301,6 +303,14 @@ func forgetChangedKeys(keys *api.KeyCache) func(store.Change) {
 			keys.Forget(c.Name)
 		}
 	}
+}
+
+// proxyMaxDuration is proxy.Options.MaxDuration of --proxy-max-duration (0: no bound).
+func proxyMaxDuration(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }
 
 // apiOptions configures the API server without the hosted pages.

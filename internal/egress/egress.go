@@ -121,8 +121,8 @@ type Transport struct {
 func NewTransport() *Transport {
 	t := &Transport{}
 	guard := ssrf.New(ssrf.WithAnyPort())
-	t.open = http.DefaultTransport.(*http.Transport).Clone()
-	t.guarded = http.DefaultTransport.(*http.Transport).Clone()
+	t.open = pooled(http.DefaultTransport.(*http.Transport).Clone())
+	t.guarded = pooled(http.DefaultTransport.(*http.Transport).Clone())
 	t.guarded.Proxy = func(req *http.Request) (*url.URL, error) {
 		u, err := http.ProxyFromEnvironment(req)
 		if u != nil {
@@ -150,6 +150,20 @@ func NewTransport() *Transport {
 		}
 		return c, err
 	}
+	return t
+}
+
+// Idle connections kept: tokend's proxy sends many concurrent calls to one API host, and
+// net/http's default of 2 idle connections per host made most of them open a new TCP (and
+// TLS) connection (docs/benchmarks.md, the proxy's run).
+const (
+	maxIdleConns        = 512
+	maxIdleConnsPerHost = 64
+)
+
+// pooled sets t's idle-connection limits and returns it.
+func pooled(t *http.Transport) *http.Transport {
+	t.MaxIdleConns, t.MaxIdleConnsPerHost = maxIdleConns, maxIdleConnsPerHost
 	return t
 }
 

@@ -50,6 +50,7 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, name string, calle
 		p.record(r, c, caller, cw, start, err)
 		return
 	}
+	p.extendDeadlines(w)
 	ctx := context.WithValue(r.Context(), callKey{}, c)
 	ctx = egress.PassRedirects(egress.AllowOrigins(ctx, c.cfg.typed...))
 	defer func() {
@@ -65,6 +66,19 @@ func (p *Proxy) Serve(w http.ResponseWriter, r *http.Request, name string, calle
 	p.rp.ServeHTTP(cw, r.WithContext(ctx))
 	p.observe(r, c, cw, start, c.err)
 	p.record(r, c, caller, cw, start, c.err)
+}
+
+// extendDeadlines lets the call's body and answer stream for up to MaxDuration: the server's
+// read and write timeouts bound a token request, and would cut a long download, upload or
+// event stream of a caller that is authenticated and allowed to use the proxy.
+func (p *Proxy) extendDeadlines(w http.ResponseWriter) {
+	var until time.Time // zero: no deadline
+	if p.o.MaxDuration > 0 {
+		until = p.o.Now().Add(p.o.MaxDuration)
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(until)
+	_ = rc.SetWriteDeadline(until)
 }
 
 // reasonStreamAborted is the audit reason of a call whose answer stream broke off.
