@@ -131,7 +131,7 @@ export function createAuthConnection(options = {}) {
    * besides the token: { name, status, metadata, api_base_url, expires_at, cached, ... }
    * (metadata {} and api_base_url null when there are none). Any permission on the
    * connection suffices, so a proxy-only key learns the realmId it puts in its paths.
-   * Never a token. A connection the key may not use is not_found, as a missing one.
+   * Never a token. A connection the key may not use is forbidden (403), a missing one not_found.
    */
   async function getConnection(name) {
     const { res, body } = await getJSON(name, "");

@@ -90,7 +90,7 @@ test("getConnection asks GET /v1/connections/{name} with the key and returns the
   assert.equal(plain.api_base_url, null);
 });
 
-test("getConnection's not_found (a missing connection, or one the key may not use) keeps its code", async () => {
+test("getConnection's not_found (a missing connection) keeps its code", async () => {
   const fetch = async () => new Response(JSON.stringify({ error: "not_found", message: "connection \"x\" does not exist, or this API key may not use it" }), { status: 404 });
   const ac = createAuthConnection({ url: "http://tokend.invalid", apiKey: "k", fetch });
   await assert.rejects(ac.getConnection("x"), (e) => e instanceof AuthConnectionError && e.code === "not_found" && e.status === 404);

@@ -350,11 +350,12 @@ func (s *Server) connection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, wire.CodeInvalidName, err.Error())
 		return
 	}
-	notFound := fmt.Sprintf("connection %q does not exist, or this API key may not use it", name)
-	if !apikey.Matches(c.grants, name) {
-		writeError(w, http.StatusNotFound, wire.CodeNotFound, notFound)
+	if !apikey.Matches(c.grants, name) { // as the token route and the proxy: the key's patterns, before any lookup
+		s.refuse(w, routeConnection, http.StatusForbidden, wire.CodeForbidden,
+			fmt.Sprintf("this API key may not use %q; create a key with --connections including it", name))
 		return
 	}
+	notFound := fmt.Sprintf("connection %q does not exist", name)
 	st, err := s.o.Broker.Status(r.Context(), name)
 	switch {
 	case errors.Is(err, broker.ErrNotFound):
