@@ -159,8 +159,8 @@ func (f *fakeAPI) valid(header string) []string {
 
 // FuzzAPIRouting sends arbitrary methods, paths and Authorization headers (parsed from the
 // wire, as net/http's server does) to the API over a real broker with an in-memory store:
-// the handler never panics; a 200 from the token or list route needs a valid, unrevoked key
-// whose patterns allow the connection; only /healthz, /readyz and /metrics answer without a
+// the handler never panics; a 200 from the token, connection or list route needs a valid,
+// unrevoked key whose patterns allow the connection (the list: any valid key); only /healthz, /readyz and /metrics answer without a
 // key; every error is JSON {error, message}; no answer other than a permitted token answer
 // holds an access token, and none holds a refresh token, client secret or API key secret.
 func FuzzAPIRouting(f *testing.F) {
@@ -178,6 +178,9 @@ func FuzzAPIRouting(f *testing.F) {
 		{"GET", "/v1/connections/google-pending/token", "", 1},
 		{"GET", "/v1/connections", "", 1},
 		{"GET", "/v1/connections", "Basic Zm9vOmJhcg==", 0},
+		{"GET", "/v1/connections/ms365-oauth", "", 2},
+		{"GET", "/v1/connections/ms365-oauth", "", 1},
+		{"GET", "/v1/connections/google-oauth", "", 4},
 		{"HEAD", "/v1/connections/google-oauth/token", "", 1},
 		{"POST", "/v1/connections/google-oauth/token", "", 1},
 		{"GET", "/v1/connections/google-oauth/token/", "", 1},
@@ -227,11 +230,13 @@ func (fa *fakeAPI) check(t *testing.T, req *http.Request, key []string, res *htt
 	getLike := req.Method == http.MethodGet || isHead
 	name, isToken := tokenRouteName(p)
 	tokenOK := res.StatusCode == 200 && getLike && isToken && key != nil && apikey.Allows(key, name) && fa.conns[name]
+	viewName, isView := connectionRouteName(p)
+	viewOK := res.StatusCode == 200 && getLike && isView && key != nil && apikey.Allows(key, viewName) && fa.conns[viewName]
 	// Who may get a 200.
 	switch {
 	case res.StatusCode == 200 && getLike && (p == "/healthz" || p == "/readyz" || p == "/metrics"):
 	case res.StatusCode == 200 && getLike && p == "/v1/connections" && key != nil:
-	case tokenOK:
+	case tokenOK, viewOK:
 	case res.StatusCode == 200:
 		t.Fatalf("%s %q (key %v): 200 without a valid key allowed for it", req.Method, req.RequestURI, key != nil)
 	}
@@ -273,6 +278,16 @@ func (fa *fakeAPI) check(t *testing.T, req *http.Request, key []string, res *htt
 		}
 		t.Fatalf("%s %q: %d answer holds a secret (%.6s...)", req.Method, req.RequestURI, res.StatusCode, s)
 	}
+}
+
+// connectionRouteName returns {name} when p matches /v1/connections/{name} as ServeMux
+// matches it (one segment, unescaped).
+func connectionRouteName(p string) (string, bool) {
+	name, ok := strings.CutPrefix(p, "/v1/connections/")
+	if !ok || name == "" || strings.Contains(name, "/") {
+		return "", false
+	}
+	return name, true
 }
 
 // tokenRouteName returns {name} when p matches /v1/connections/{name}/token as ServeMux
