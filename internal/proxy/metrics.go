@@ -36,15 +36,21 @@ type metrics struct {
 	outcomes map[string]prometheus.Counter
 	duration prometheus.Histogram
 	retries  prometheus.Counter // tokend_proxy_retries_total{reason="unauthorized"}
-	bytesIn  prometheus.Counter
-	bytesOut prometheus.Counter
-	retryVec *prometheus.CounterVec
-	bytesVec *prometheus.CounterVec
+	bytesIn  prometheus.Counter // tokend_proxy_upstream_bytes_total{direction="in"}
+	bytesOut prometheus.Counter // tokend_proxy_upstream_bytes_total{direction="out"}
 }
 
 // newMetrics makes the proxy's metrics and registers them on reg (none when nil). A
 // collector that reg already holds (another Proxy on the same registry) is shared.
 func newMetrics(reg prometheus.Registerer) *metrics {
+	retries := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokend_proxy_retries_total",
+		Help: "Proxied calls sent upstream a second time, by reason: unauthorized (a 401, after a forced refresh of the token).",
+	}, []string{"reason"})
+	bytes := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "tokend_proxy_upstream_bytes_total",
+		Help: "Body bytes of proxied calls, added when a call ends: in, the callers' request bodies sent upstream; out, the upstreams' answer bodies sent to the callers (as bytes_in and bytes_out of the audit records).",
+	}, []string{"direction"})
 	m := &metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tokend_proxy_requests_total",
@@ -55,25 +61,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help:    "Time from a proxied call's arrival to its answer's headers (the upstream's, after any retry, or tokend's own answer): the part tokend controls, not the streaming of the body.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}),
-		retryVec: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tokend_proxy_retries_total",
-			Help: "Proxied calls sent upstream a second time, by reason: unauthorized (a 401, after a forced refresh of the token).",
-		}, []string{"reason"}),
-		bytesVec: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tokend_proxy_upstream_bytes_total",
-			Help: "Body bytes of proxied calls, added when a call ends: in, the callers' request bodies sent upstream; out, the upstreams' answer bodies sent to the callers (as bytes_in and bytes_out of the audit records).",
-		}, []string{"direction"}),
 	}
 	m.requests = register(reg, m.requests)
 	m.duration = register(reg, m.duration)
-	m.retryVec = register(reg, m.retryVec)
-	m.bytesVec = register(reg, m.bytesVec)
+	retries, bytes = register(reg, retries), register(reg, bytes)
 	m.outcomes = make(map[string]prometheus.Counter, len(outcomeLabels))
 	for _, o := range outcomeLabels {
 		m.outcomes[o] = m.requests.WithLabelValues(o)
 	}
-	m.retries = m.retryVec.WithLabelValues("unauthorized")
-	m.bytesIn, m.bytesOut = m.bytesVec.WithLabelValues("in"), m.bytesVec.WithLabelValues("out")
+	m.retries = retries.WithLabelValues("unauthorized")
+	m.bytesIn, m.bytesOut = bytes.WithLabelValues("in"), bytes.WithLabelValues("out")
 	return m
 }
 
