@@ -24,12 +24,18 @@ type cliAudit struct {
 	log  *slog.Logger
 }
 
-// audit returns the recorder of a CLI command and its caller (the operator's OS user).
-func (g *globalFlags) audit() (audit.Recorder, audit.Caller) {
+// operator is the caller of a CLI command: the operator's OS user, when known.
+func operator() audit.Caller {
 	c := audit.Caller{Kind: audit.CallerCLI}
 	if u, err := user.Current(); err == nil {
 		c.ID = u.Username
 	}
+	return c
+}
+
+// audit returns the recorder of a CLI command and its caller (operator).
+func (g *globalFlags) audit() (audit.Recorder, audit.Caller) {
+	c := operator()
 	if g.auditLog == "" {
 		return audit.Nop{}, c
 	}

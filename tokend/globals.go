@@ -102,8 +102,7 @@ func (g *globalFlags) openStore(ctx context.Context) (*store.Store, *vaultclient
 		vc.Close()
 		return nil, nil, err
 	}
-	_, operator := g.audit()
-	st, err := store.New(vc.Client, store.Options{Mount: g.mount, Prefix: g.pathPrefix, Writer: store.WriterCLI, WriterID: operator.ID})
+	st, err := store.New(vc.Client, store.Options{Mount: g.mount, Prefix: g.pathPrefix, Writer: store.WriterCLI, WriterID: operator().ID})
 	if err != nil {
 		vc.Close()
 		return nil, nil, err
