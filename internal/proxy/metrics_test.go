@@ -250,14 +250,9 @@ func TestMetricsDurationIsTimeToHeaders(t *testing.T) {
 // TestMetricsCountUpgrades: a WebSocket handshake answered 101 is counted as 101.
 func TestMetricsCountUpgrades(t *testing.T) {
 	m := newMeasured(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
-			return
+		if conn, _ := switchToWebSocket(t, w); conn != nil {
+			conn.Close()
 		}
-		defer conn.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
 	}))
 	m.call(1, "GET", "/ws", nil, http.Header{"Connection": {"Upgrade"}, "Upgrade": {"websocket"}})
 	m.wantOutcomes(map[string]float64{"101": 1})

@@ -20,14 +20,11 @@ func TestWebSocketUpgradePassesThrough(t *testing.T) {
 			_, _ = io.WriteString(w, "plain")
 			return
 		}
-		conn, brw, err := http.NewResponseController(w).Hijack()
-		if err != nil {
-			t.Error(err)
+		conn, brw := switchToWebSocket(t, w)
+		if conn == nil {
 			return
 		}
 		defer conn.Close()
-		_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
-		_ = brw.Flush()
 		line, _ := brw.ReadString('\n')
 		_, _ = brw.WriteString("echo:" + line)
 		_ = brw.Flush()
@@ -57,4 +54,17 @@ func TestWebSocketUpgradePassesThrough(t *testing.T) {
 	if rec := b.rec.nth(t, 1); rec.UpstreamStatus != http.StatusSwitchingProtocols || rec.Path != "/ws" {
 		t.Fatalf("audit record %+v", rec)
 	}
+}
+
+// switchToWebSocket is an upstream's side of a WebSocket handshake: it takes the connection
+// over and answers 101 (nil when the connection cannot be taken, an error of t).
+func switchToWebSocket(t *testing.T, w http.ResponseWriter) (net.Conn, *bufio.ReadWriter) {
+	conn, brw, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		t.Error(err)
+		return nil, nil
+	}
+	_, _ = brw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+	_ = brw.Flush()
+	return conn, brw
 }
