@@ -329,17 +329,21 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 	if st == nil {
 		st = []broker.Status{}
 	}
-	for i := range st { // a provider's error text: one line, no terminal escapes
-		st[i].LastError, st[i].LocalError = authconn.Sanitize(st[i].LastError, maxErrorMessage), authconn.Sanitize(st[i].LocalError, maxErrorMessage)
+	for i := range st {
+		sanitizeStatus(&st[i])
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(map[string]any{"connections": st})
+	writeJSON(w, http.StatusOK, map[string]any{"connections": st})
+}
+
+// sanitizeStatus makes the provider's and the replica's error texts of st one line without
+// terminal escapes, as every answer shows them.
+func sanitizeStatus(st *broker.Status) {
+	st.LastError, st.LocalError = authconn.Sanitize(st.LastError, maxErrorMessage), authconn.Sanitize(st.LocalError, maxErrorMessage)
 }
 
 // connection serves GET /v1/connections/{name}: the connection's element of GET
-// /v1/connections, for a key with any permission on it. A name the key may not use is
-// answered as a missing one (404 not_found), so the answer reveals nothing about it.
+// /v1/connections, for a key with any permission on it. A name the key's patterns do not
+// match gets 403 forbidden before any lookup, so the answer reveals nothing about it.
 func (s *Server) connection(w http.ResponseWriter, r *http.Request) {
 	c, ok := s.authenticate(w, r, routeConnection)
 	if !ok {
@@ -367,10 +371,8 @@ func (s *Server) connection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cannot read the connection's status: Vault is unreachable")
 		return
 	}
-	st.LastError, st.LocalError = authconn.Sanitize(st.LastError, maxErrorMessage), authconn.Sanitize(st.LocalError, maxErrorMessage)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	_ = json.NewEncoder(w).Encode(st)
+	sanitizeStatus(st)
+	writeJSON(w, http.StatusOK, st)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
