@@ -70,7 +70,11 @@ func (b *Broker) Token(ctx context.Context, name string) (*Token, error) {
 		return tok, nil
 	}
 	for round := 0; ; round++ {
-		if err := b.syncNow(ctx, e); err != nil && ctx.Err() != nil {
+		since := now
+		if round > 0 {
+			since = time.Time{}
+		}
+		if err := b.syncSince(ctx, e, since); err != nil && ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		b.rememberUnknown(e)
@@ -139,7 +143,7 @@ func (b *Broker) fromRecentCheck(e *entry, now time.Time) *Token {
 	if age >= checkFresh {
 		// Never waits: when the background syncs are all busy, a caller after checkStale
 		// syncs itself.
-		b.startSync(context.Background(), e, false)
+		b.startSync(context.Background(), e, false, now)
 	}
 	return tok
 }
@@ -161,7 +165,18 @@ func (b *Broker) answerFromCache(e *entry) (*Token, error) {
 
 // syncNow runs the sync of e through the single-flight group and waits for it (or ctx).
 func (b *Broker) syncNow(ctx context.Context, e *entry) error {
+	return b.syncSince(ctx, e, time.Time{})
+}
+
+// syncSince is syncNow for a caller that saw e's state at since: when a read of the record
+// ended after since (a sync that finished between the caller's look and its call), that read
+// answers it and no new one starts. Without this, callers that all found the state stale
+// each start a read the moment the previous one ends. A zero since always syncs.
+func (b *Broker) syncSince(ctx context.Context, e *entry, since time.Time) error {
 	ch := b.group.DoChan(e.name(), func() (any, error) {
+		if s := e.current(); !since.IsZero() && s != nil && s.checkedAt.After(since) {
+			return nil, nil
+		}
 		// Close waits for it: a process stopping (SIGTERM) in the middle of a refresh must
 		// store the rotated tokens before it exits.
 		if b.addBackgroundWork() {

@@ -63,13 +63,14 @@ func (b *Broker) dueEntries(now time.Time) []*entry {
 // dispatch starts a background sync of e, unless one is queued or running; it waits for a
 // slot among Concurrency. It returns false when ctx ended or the broker is closing.
 func (b *Broker) dispatch(ctx context.Context, e *entry) bool {
-	return b.startSync(ctx, e, true)
+	return b.startSync(ctx, e, true, time.Time{})
 }
 
 // startSync runs a background sync of e, unless one is queued or running (true), once a
 // place among the background syncs is free. With wait false it does not wait for a place
-// (false when none is free); with wait true it waits until ctx ends.
-func (b *Broker) startSync(ctx context.Context, e *entry, wait bool) bool {
+// (false when none is free); with wait true it waits until ctx ends. A non-zero since is
+// the moment the caller saw e's state (see syncSince).
+func (b *Broker) startSync(ctx context.Context, e *entry, wait bool, since time.Time) bool {
 	if !e.claimBackgroundSync() {
 		return true
 	}
@@ -85,7 +86,7 @@ func (b *Broker) startSync(ctx context.Context, e *entry, wait bool) bool {
 	go func() {
 		defer b.wg.Done()
 		defer func() { <-b.sem; e.endBackgroundSync() }()
-		_ = b.syncNow(ctx, e)
+		_ = b.syncSince(ctx, e, since)
 	}()
 	return true
 }

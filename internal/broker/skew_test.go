@@ -139,3 +139,31 @@ func TestSkewWindowSeesAnotherReplicasRefresh(t *testing.T) {
 		t.Fatalf("the other replica's token was never served while hammering (served %v)", seen)
 	}
 }
+
+// TestACallerWithAnOlderLookStartsNoSecondRead: callers that found the state stale, and ask
+// for a sync only after another one finished, are answered by that read: the record is not
+// read again the moment the previous read ends (the skew window's bound above depends on it).
+func TestACallerWithAnOlderLookStartsNoSecondRead(t *testing.T) {
+	st, b := inSkewWindow(t)
+	e := b.entry("c")
+	looked := b.now()
+	if err := b.syncNow(context.Background(), e); err != nil {
+		t.Fatal(err)
+	}
+	before := st.reads.Load()
+	if err := b.syncSince(context.Background(), e, looked); err != nil {
+		t.Fatal(err)
+	}
+	if b.startSync(context.Background(), e, true, looked) {
+		b.wg.Wait()
+	}
+	if got := st.reads.Load() - before; got != 0 {
+		t.Errorf("%d reads for callers that looked before the last read: want 0", got)
+	}
+	if err := b.syncSince(context.Background(), e, b.now()); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.reads.Load() - before; got != 1 {
+		t.Errorf("%d reads for a caller that looked after the last read: want 1", got)
+	}
+}
