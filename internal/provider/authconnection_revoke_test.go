@@ -360,13 +360,10 @@ func TestLoopbackOnlyHTTP(t *testing.T) {
 		"https://developer.api.intuit.com/v2/oauth2/tokens/revoke", "http://10.0.0.1/revoke", "http://127.0.0.1.nip.io/",
 		"http://[::ffff:8.8.8.8]/",
 	} {
-		start := time.Now()
+		// errNotLoopback comes from the round tripper, before any lookup or dial.
 		_, err := c.Post(refused, "application/x-www-form-urlencoded", strings.NewReader("token=x"))
 		if !errors.Is(err, errNotLoopback) {
 			t.Errorf("POST %s: want the loopback-only refusal, got %v", refused, err)
-		}
-		if d := time.Since(start); d > time.Second {
-			t.Errorf("POST %s took %v: it should be refused before any network activity", refused, d)
 		}
 	}
 	// The dialer refuses too, should a request get past the round tripper (a redirect target
