@@ -326,19 +326,20 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cannot list connections: Vault is unreachable ("+err.Error()+")")
 		return
 	}
-	if st == nil {
-		st = []broker.Status{}
+	out := wire.ConnectionList{Connections: make([]wire.Connection, 0, len(st))}
+	for _, v := range st {
+		out.Connections = append(out.Connections, connectionView(v))
 	}
-	for i := range st {
-		sanitizeStatus(&st[i])
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"connections": st})
+	writeJSON(w, http.StatusOK, out)
 }
 
-// sanitizeStatus makes the provider's and the replica's error texts of st one line without
-// terminal escapes, as every answer shows them.
-func sanitizeStatus(st *broker.Status) {
-	st.LastError, st.LocalError = authconn.Sanitize(st.LastError, maxErrorMessage), authconn.Sanitize(st.LocalError, maxErrorMessage)
+// connectionView is st as the API shows it (wire.Connection), with the provider's and the
+// replica's error texts made one line without terminal escapes.
+func connectionView(st broker.Status) wire.Connection {
+	return wire.Connection{Name: st.Name, Status: string(st.Status), ExpiresAt: st.ExpiresAt,
+		LastError: authconn.Sanitize(st.LastError, maxErrorMessage), LastErrorAt: st.LastErrorAt,
+		Cached: st.Cached, RefreshFailures: st.RefreshFailures, NextAttemptAt: st.NextAttemptAt,
+		LocalError: authconn.Sanitize(st.LocalError, maxErrorMessage), Metadata: st.Metadata, APIBaseURL: st.APIBaseURL}
 }
 
 // connection serves GET /v1/connections/{name}: the connection's element of GET
@@ -371,8 +372,7 @@ func (s *Server) connection(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, wire.CodeUnavailable, "cannot read the connection's status: Vault is unreachable")
 		return
 	}
-	sanitizeStatus(st)
-	writeJSON(w, http.StatusOK, st)
+	writeJSON(w, http.StatusOK, connectionView(*st))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 	"github.com/authconnection/terraform-provider-tailor/internal/wire"
 )
@@ -33,7 +32,7 @@ func TestConnectionRouteShowsMetadataToAProxyOnlyKey(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("GET /v1/connections/c: %d %s", w.Code, w.Body)
 	}
-	var st broker.Status
+	var st wire.Connection
 	if err := json.Unmarshal(w.Body.Bytes(), &st); err != nil {
 		t.Fatal(err)
 	}

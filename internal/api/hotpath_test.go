@@ -196,13 +196,7 @@ func TestListShowsTheMetadata(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+key)
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, req)
-	var got struct {
-		Connections []struct {
-			Name       string            `json:"name"`
-			Metadata   map[string]string `json:"metadata"`
-			APIBaseURL string            `json:"api_base_url"`
-		} `json:"connections"`
-	}
+	var got wire.ConnectionList
 	if err := json.Unmarshal(rec.Body.Bytes(), &got); err != nil || rec.Code != http.StatusOK || len(got.Connections) != 1 ||
 		!maps.Equal(got.Connections[0].Metadata, qbMetadata) || got.Connections[0].APIBaseURL != qbBase {
 		t.Fatalf("list %d %s: %v", rec.Code, rec.Body, err)

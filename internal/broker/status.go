@@ -11,24 +11,25 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
 
-// Status is the non-secret state of one connection as this replica sees it.
+// Status is the non-secret state of one connection as this replica sees it. The API shows
+// it as a wire.Connection.
 type Status struct {
-	Name string `json:"name"`
+	Name string
 	// Status is authorized, needs_reauthorization or not_authorized (from Vault).
-	Status      authconn.Status `json:"status"`
-	ExpiresAt   *time.Time      `json:"expires_at,omitempty"`
-	LastError   string          `json:"last_error,omitempty"`
-	LastErrorAt *time.Time      `json:"last_error_at,omitempty"`
+	Status      authconn.Status
+	ExpiresAt   *time.Time
+	LastError   string
+	LastErrorAt *time.Time
 	// Cached is true when this replica holds a valid access token in memory.
-	Cached bool `json:"cached"`
+	Cached bool
 	// RefreshFailures counts consecutive failed refresh attempts on this replica.
-	RefreshFailures int        `json:"refresh_failures,omitempty"`
-	NextAttemptAt   *time.Time `json:"next_attempt_at,omitempty"`
-	LocalError      string     `json:"local_error,omitempty"`
+	RefreshFailures int
+	NextAttemptAt   *time.Time
+	LocalError      string
 	// Metadata and APIBaseURL are the connection's non-secret values and API base URL, as
 	// the token answer has them (empty when its entry declares none).
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	APIBaseURL string            `json:"api_base_url,omitempty"`
+	Metadata   map[string]string
+	APIBaseURL string
 }
 
 // Statuses lists every connection in Vault for which keep returns true, with its status

@@ -1,5 +1,6 @@
 // Package wire is the contract of tokend's HTTP API as both sides see it: the body of a
-// token answer, the body of an error answer, and the error codes. The server
+// token answer, of a connection's view and the list of them, of an error answer, and the
+// error codes. The server
 // (internal/api, internal/broker) writes these and the Go client (tokend/client) reads
 // them; the JavaScript client (functions/js/client.mjs) reads the same JSON. Standard
 // library only, and no import of the module's own packages, so every side may import it.
@@ -29,6 +30,39 @@ type Token struct {
 
 // String hides the token.
 func (t *Token) String() string { return "Token(expires_at=" + t.ExpiresAt.Format(time.RFC3339) + ")" }
+
+// Connection is a connection's non-secret view: the body of a 200 answer of GET
+// /v1/connections/{name}, and each element of GET /v1/connections's "connections". It never
+// holds a token or a secret; any permission of the caller's key on the connection may read it.
+type Connection struct {
+	// Name is the connection's name.
+	Name string `json:"name"`
+	// Status is authorized, needs_reauthorization or not_authorized (from Vault).
+	Status string `json:"status"`
+	// ExpiresAt is when the stored access token expires, when there is one.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// LastError and LastErrorAt are the last refresh or authorization failure any replica
+	// stored, one line.
+	LastError   string     `json:"last_error,omitempty"`
+	LastErrorAt *time.Time `json:"last_error_at,omitempty"`
+	// Cached is true when the answering replica holds a valid access token in memory.
+	Cached bool `json:"cached"`
+	// RefreshFailures counts the answering replica's consecutive failed refresh attempts;
+	// NextAttemptAt is when it tries again, and LocalError its last failure, one line.
+	RefreshFailures int        `json:"refresh_failures,omitempty"`
+	NextAttemptAt   *time.Time `json:"next_attempt_at,omitempty"`
+	LocalError      string     `json:"local_error,omitempty"`
+	// Metadata and APIBaseURL are as in Token: the connection's non-secret values and API
+	// base URL, absent when its catalog entry declares none.
+	Metadata   map[string]string `json:"metadata,omitempty"`
+	APIBaseURL string            `json:"api_base_url,omitempty"`
+}
+
+// ConnectionList is the body of a 200 answer of GET /v1/connections: the connections the
+// caller's key may use, never null.
+type ConnectionList struct {
+	Connections []Connection `json:"connections"`
+}
 
 // Error is the body of every error answer of tokend: {"error","message"}.
 type Error struct {

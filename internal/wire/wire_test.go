@@ -47,3 +47,33 @@ func TestJSONShapeWithMetadata(t *testing.T) {
 		t.Errorf("token body %s, want %s", b, want)
 	}
 }
+
+// TestConnectionJSONShape pins a connection's view as the clients read it: the optional
+// fields absent when empty, and an empty list a JSON array (never null).
+func TestConnectionJSONShape(t *testing.T) {
+	at := time.Date(2026, 12, 6, 7, 0, 1, 0, time.UTC)
+	b, err := json.Marshal(Connection{Name: "qb", Status: "authorized", ExpiresAt: &at, Cached: true,
+		Metadata: map[string]string{"realmId": "9130"}, APIBaseURL: "https://quickbooks.api.intuit.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"name":"qb","status":"authorized","expires_at":"2026-12-06T07:00:01Z","cached":true,` +
+		`"metadata":{"realmId":"9130"},"api_base_url":"https://quickbooks.api.intuit.com"}`
+	if string(b) != want {
+		t.Errorf("connection view %s, want %s", b, want)
+	}
+	b, err = json.Marshal(Connection{Name: "g", Status: "needs_reauthorization", LastError: "invalid_grant", LastErrorAt: &at,
+		RefreshFailures: 2, NextAttemptAt: &at, LocalError: "timeout"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `{"name":"g","status":"needs_reauthorization","last_error":"invalid_grant","last_error_at":"2026-12-06T07:00:01Z",` +
+		`"cached":false,"refresh_failures":2,"next_attempt_at":"2026-12-06T07:00:01Z","local_error":"timeout"}`
+	if string(b) != want {
+		t.Errorf("connection view %s, want %s", b, want)
+	}
+	b, err = json.Marshal(ConnectionList{Connections: []Connection{}})
+	if err != nil || string(b) != `{"connections":[]}` {
+		t.Errorf("empty list %s, %v; want {\"connections\":[]}", b, err)
+	}
+}

@@ -118,15 +118,7 @@ func (c *Client) Token(ctx context.Context, name string) (*Token, error) {
 // Connection is a connection's non-secret view (GET /v1/connections/{name}): what a caller
 // that uses the proxy needs to build its paths, such as QuickBooks' Metadata["realmId"]. It
 // never holds a token.
-type Connection struct {
-	Name string `json:"name"`
-	// Status is authorized, needs_reauthorization or not_authorized.
-	Status     string            `json:"status"`
-	ExpiresAt  *time.Time        `json:"expires_at,omitempty"`
-	LastError  string            `json:"last_error,omitempty"`
-	Metadata   map[string]string `json:"metadata,omitempty"`
-	APIBaseURL string            `json:"api_base_url,omitempty"`
-}
+type Connection = wire.Connection
 
 // Connection returns the connection name's non-secret view; any permission of the key on
 // name may read it (a proxy-only key too).
