@@ -16,6 +16,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/catalog"
 	"github.com/authconnection/terraform-provider-tailor/internal/connection"
+	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
 // providerAttribute is tailor_authconnection's provider_name: a catalog entry's name (Terraform
@@ -135,20 +136,31 @@ func (r *authConnectionResource) ValidateConfig(ctx context.Context, req resourc
 	if d.HasError() {
 		return // the attributes' own validators report it
 	}
-	err := connection.CheckProvider(c)
 	var unknown *connection.UnknownProviderError
-	var pe *catalog.ParamError
-	switch {
-	case err == nil, errors.As(err, &unknown):
+	if err := connection.CheckProvider(c); err != nil && !errors.As(err, &unknown) {
 		// an unknown name is the provider attribute's validator's to report
+		addProviderCheckError(&resp.Diagnostics, c, err)
+	}
+}
+
+// addProviderCheckError reports an error of connection.CheckProvider on the attribute that
+// holds the value it names: params["x"] for a catalog.ParamError on a parameter that is set
+// (params itself for a missing one), host_overrides["host"] for an *oauth.HostOverrideError,
+// params otherwise.
+func addProviderCheckError(diags *diag.Diagnostics, c *authconn.Connection, err error) {
+	var pe *catalog.ParamError
+	var he *oauth.HostOverrideError
+	switch {
 	case errors.As(err, &pe):
 		at := path.Root("params")
 		if _, ok := c.Params[pe.Param]; ok {
 			at = at.AtMapKey(pe.Param)
 		}
-		resp.Diagnostics.AddAttributeError(at, "Invalid connection parameter", err.Error()+".")
+		diags.AddAttributeError(at, "Invalid connection parameter", err.Error()+".")
+	case errors.As(err, &he):
+		diags.AddAttributeError(path.Root("host_overrides").AtMapKey(he.Host), "Invalid host override", err.Error()+".")
 	default:
-		resp.Diagnostics.AddAttributeError(path.Root("params"), "Invalid connection parameters", err.Error()+".")
+		diags.AddAttributeError(path.Root("params"), "Invalid connection parameters", err.Error()+".")
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"regexp"
 	"testing"
 	"time"
 
@@ -59,6 +60,10 @@ data "tailor_authconnection" "sf" {
 			{
 				Config:      args("salesforce", `{ subdomain = "acme" }`, "", 1),
 				ExpectError: quoteRE("salesforce: parameter subdomain: not declared by the entry; its parameters are hostname, instance_url"),
+			},
+			{ // a host the entry does not name: reported on that host_overrides key, not on params
+				Config:      args("salesforce", good+"\n  host_overrides = { \"evil.example.com\" = \"https://127.0.0.1:8443\" }", "", 1),
+				ExpectError: regexp.MustCompile(`(?s)Invalid host override.*host_overrides = .*host_overrides: evil\.example\.com is not a host of the catalog\s+entry\s+"salesforce"`),
 			},
 			{
 				Config:      args("salesforce", good, "next tuesday", 1),
@@ -120,7 +125,7 @@ data "tailor_authconnection" "sf" {
 				PreConfig: func() { rec.plannedWarnings() },
 				Config:    args("salesforce", `{ hostname = "acme2.my.salesforce.com" }`, expires, 1) + dataSource,
 				PlanOnly:  true, ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, want: []string{
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, at: "params", want: []string{
 					"The client secret will not be sent to the moved endpoints", "param:hostname=acme2.my.salesforce.com",
 					"bump client_secret_wo_version in this same apply", "authorize the connection again afterwards (`tokend authorize salesforce-oauth`)"}}}},
 			},

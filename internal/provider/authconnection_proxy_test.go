@@ -76,12 +76,12 @@ data "tailor_authconnections" "all" {
 `
 	rec := &applyDiags{}
 	// The tokens stay valid: only where the access token is used moved, not where it was issued.
-	warns := func(cfg string, want ...string) resource.TestStep {
+	warns := func(cfg, at string, want ...string) resource.TestStep {
 		return resource.TestStep{
 			PreConfig: func() { rec.plannedWarnings() },
 			Config:    cfg, PlanOnly: true, ExpectNonEmptyPlan: true,
 			ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{
-				planWarning{rec: rec, want: append([]string{
+				planWarning{rec: rec, at: at, want: append([]string{
 					"The client secret will not be sent to the moved endpoints", "bump client_secret_wo_version in this same apply"}, want...),
 					not: []string{"authorize the connection again"}}}},
 		}
@@ -115,8 +115,8 @@ data "tailor_authconnections" "all" {
 				},
 			},
 			// another base URL or another host moves where the access token goes: a warning unless the secret is written again
-			warns(args(base2, hosts, 1), "to "+idpOrigin+", proxy-host:127.0.0.1:8443, proxy-host:uploads.example.com, proxy:"+base2+"."),
-			warns(args(base, []string{"uploads.example.com"}, 1), "to "+idpOrigin+", proxy-host:uploads.example.com, proxy:"+base+"."),
+			warns(args(base2, hosts, 1), "proxy_base_url", "to "+idpOrigin+", proxy-host:127.0.0.1:8443, proxy-host:uploads.example.com, proxy:"+base2+"."),
+			warns(args(base, []string{"uploads.example.com"}, 1), "proxy_allowed_hosts", "to "+idpOrigin+", proxy-host:uploads.example.com, proxy:"+base+"."),
 			{ // updated with the secret written again: bound to the new destinations
 				Config: args(base2, []string{"uploads.example.com"}, 2),
 				Check: resource.ComposeAggregateTestCheckFunc(

@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -356,10 +357,30 @@ func warnMovedCredential(ctx context.Context, req resource.ModifyPlanRequest, re
 		reauthorize = fmt.Sprintf(" Tokens issued by the old token endpoint are not sent to a new one either: authorize the connection again afterwards (`tokend authorize %s`).",
 			plan.Name.ValueString())
 	}
-	resp.Diagnostics.AddAttributeWarning(path.Root("token_url"), "The "+what+" will not be sent to the moved endpoints",
+	resp.Diagnostics.AddAttributeWarning(movedAttribute(&plan, &state), "The "+what+" will not be sent to the moved endpoints",
 		fmt.Sprintf("This update moves the endpoints of connection %q from %s to %s. The %s in Vault was written for the old endpoints, "+
 			"so tokend will not send it to the new ones until it is written again: set %s to the %s for the new endpoints and bump %s in this same apply.%s",
 			plan.Name.ValueString(), strings.Join(from, ", "), strings.Join(to, ", "), what, attr, what, version, reauthorize))
+}
+
+// movedAttribute returns the first attribute among those that place the endpoints whose
+// planned value differs from the state's: where the plan's warning belongs.
+func movedAttribute(plan, state *authConnectionResourceModel) path.Path {
+	p, s := plan.connectionConfigModel, state.connectionConfigModel
+	for _, a := range []struct {
+		name      string
+		plan, was attr.Value
+	}{
+		{"provider_name", p.Provider, s.Provider}, {"provider_url", p.ProviderURL, s.ProviderURL}, {"issuer_url", p.IssuerURL, s.IssuerURL},
+		{"token_url", p.TokenURL, s.TokenURL}, {"revocation_url", p.RevocationURL, s.RevocationURL}, {"client_auth", p.ClientAuth, s.ClientAuth},
+		{"params", p.Params, s.Params}, {"host_overrides", p.HostOverrides, s.HostOverrides},
+		{"proxy_base_url", p.ProxyBaseURL, s.ProxyBaseURL}, {"proxy_allowed_hosts", p.ProxyHosts, s.ProxyHosts},
+	} {
+		if !a.plan.Equal(a.was) {
+			return path.Root(a.name)
+		}
+	}
+	return path.Root("token_url")
 }
 
 // withoutProxy returns the endpoint origins without the proxy's destinations ("proxy:",
@@ -485,7 +506,7 @@ func (r *authConnectionResource) Update(ctx context.Context, req resource.Update
 			return
 		}
 		if err := connection.CheckProvider(c); err != nil { // values known only at apply
-			resp.Diagnostics.AddAttributeError(path.Root("params"), "Invalid connection parameters", err.Error()+".")
+			addProviderCheckError(&resp.Diagnostics, c, err)
 			return
 		}
 		c.CreatedAt = cur.CreatedAt

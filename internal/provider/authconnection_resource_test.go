@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -147,6 +148,8 @@ func expectSecret(e *accEnv, name, want string, wantVersion int) resource.TestCh
 type planWarning struct {
 	rec       *applyDiags
 	want, not []string
+	// at, when set, is the attribute the warning must be attached to.
+	at string
 }
 
 // CheckPlan implements plancheck.PlanCheck.
@@ -157,6 +160,12 @@ func (c planWarning) CheckPlan(_ context.Context, _ plancheck.CheckPlanRequest, 
 		return
 	}
 	text := w[0].Summary + "\n" + w[0].Detail
+	if c.at != "" {
+		if got := w[0].Attribute; got == nil || len(got.Steps()) == 0 || got.Steps()[0] != tftypes.AttributeName(c.at) {
+			resp.Error = fmt.Errorf("the plan warning is attached to %v, want %s:\n%s", got, c.at, text)
+			return
+		}
+	}
 	for _, want := range c.want {
 		if !strings.Contains(text, want) {
 			resp.Error = fmt.Errorf("the plan warning does not say %q:\n%s", want, text)
@@ -302,7 +311,7 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 				PreConfig: func() { rec.plannedWarnings() },
 				Config:    e.providerConfig() + updated.hcl("google"),
 				PlanOnly:  true, ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, want: []string{
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, at: "issuer_url", want: []string{
 					"The client secret will not be sent to the moved endpoints", "https://accounts.google.com:443",
 					"http://localhost:4444", "bump client_secret_wo_version in this same apply", "authorize the connection again"}}}},
 			},
