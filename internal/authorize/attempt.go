@@ -61,6 +61,9 @@ type Attempt struct {
 	oc         *oauth.Client
 	fallback   time.Duration
 	newAccount bool
+	// fill: the connection's endpoints may be filled with its metadata
+	// (connection.FillsWithMetadata).
+	fill bool
 }
 
 // Begin reads connection r.Name and its client secret from st, resolves the provider's
@@ -75,7 +78,7 @@ func Begin(ctx context.Context, st Store, r Request) (*Attempt, error) {
 		return nil, fmt.Errorf("connection %q has no authorization endpoint: set auth_url on the connection", r.Name)
 	}
 	return &Attempt{Name: r.Name, ClientID: c.conn.ClientID, Provider: c.prov, Request: c.prov.NewAuthRequest(c.creds, r.RedirectURI, c.scopes),
-		st: st, oc: r.OAuth, fallback: r.FallbackLifetime, newAccount: r.NewAccount}, nil
+		st: st, oc: r.OAuth, fallback: r.FallbackLifetime, newAccount: r.NewAccount, fill: connection.FillsWithMetadata(&c.conn.Connection)}, nil
 }
 
 // prepared is what both flows need: the connection, its credentials, its provider and the
@@ -165,7 +168,7 @@ func (a *Attempt) Complete(ctx context.Context, q url.Values) (*Result, error) {
 	ts.IssuedBy = a.Provider.Issuance() // refreshes and revocations go only there
 	res := &Result{Name: a.Name, Provider: a.Provider.Name(), RedirectURI: a.Request.RedirectURL, Scopes: a.Request.Scopes,
 		GrantedScope: ts.Scope, CallbackExtras: ts.CallbackExtras}
-	res.noteMetadata(ts, captureMetadata(ctx, a.oc, a.Provider, cb, tok, ts))
+	res.noteMetadata(ts, captureMetadata(ctx, a.oc, a.Provider, a.fill, cb, tok, ts))
 	ts.Account = a.Provider.Account(tok, accountValues(cb.Extras, ts.Metadata))
 	if err := storeAuthorization(ctx, a.st, a.Name, ts, res, a.newAccount); err != nil {
 		return nil, err

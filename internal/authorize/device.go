@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/tokens"
 )
@@ -48,7 +49,7 @@ func RunDevice(ctx context.Context, st Store, opts Options) (res *Result, err er
 	ts := tokens.Authorized(tok, da.Scopes, nil, opts.FallbackLifetime)
 	ts.IssuedBy = c.prov.Issuance() // refreshes and revocations go only there
 	res = &Result{Name: opts.Name, Provider: c.prov.Name(), Scopes: da.Scopes, GrantedScope: ts.Scope, Device: true}
-	res.noteMetadata(ts, captureMetadata(ctx, opts.OAuth, c.prov, nil, tok, ts))
+	res.noteMetadata(ts, captureMetadata(ctx, opts.OAuth, c.prov, connection.FillsWithMetadata(&c.conn.Connection), nil, tok, ts))
 	ts.Account = c.prov.Account(tok, accountValues(nil, ts.Metadata))
 	if err := storeAuthorization(ctx, st, opts.Name, ts, res, opts.NewAccount); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/audit"
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
+	"github.com/authconnection/terraform-provider-tailor/internal/connection"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
 )
@@ -162,6 +163,6 @@ func (h *Hosted) complete(ctx context.Context, rec *authconn.PendingAuthorizatio
 	ar := c.prov.ResumeAuthRequest(c.creds, oauth.PendingAuth{State: rec.State, Nonce: rec.Nonce, Verifier: rec.Verifier,
 		RedirectURL: rec.RedirectURL, Scopes: rec.Scopes})
 	a := &Attempt{Name: rec.Connection, ClientID: c.conn.ClientID, Provider: c.prov, Request: ar, st: h.Store, oc: r.OAuth, fallback: r.FallbackLifetime,
-		newAccount: r.NewAccount}
+		newAccount: r.NewAccount, fill: connection.FillsWithMetadata(&c.conn.Connection)}
 	return a.Complete(ctx, q)
 }

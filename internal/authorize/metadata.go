@@ -12,14 +12,14 @@ import (
 // captureMetadata fills ts.Metadata and ts.APIBaseURL after an exchange with prov: the
 // values its catalog entry keeps from the callback cb (nil for the device flow) and the
 // token answer tok, then those of the entry's post-connect call (made with the new access
-// token), and the entry's API base URL filled from them. It also binds ts to the endpoints
-// as they are filled with the metadata (ts.IssuedBy, oauth.Provider.WithMetadata), where a
-// refresh will send the refresh token.
+// token), and the entry's API base URL filled from them. When fill (the connection sets no
+// endpoint itself: connection.FillsWithMetadata), it also binds ts to the endpoints as they
+// are filled with the metadata (ts.IssuedBy), where a refresh will send the refresh token.
 //
 // A failed metadata call or template does not fail the authorization: the tokens are
 // stored, status authorized, and ts.LastError says what failed (tokens.MetadataNote); the
 // returned warning says the same to the person authorizing. Empty when nothing failed.
-func captureMetadata(ctx context.Context, oc *oauth.Client, prov *oauth.Provider, cb *oauth.Callback, tok *oauth.Token, ts *authconn.TokenSet) string {
+func captureMetadata(ctx context.Context, oc *oauth.Client, prov *oauth.Provider, fill bool, cb *oauth.Callback, tok *oauth.Token, ts *authconn.TokenSet) string {
 	md := prov.Metadata(cb, tok)
 	var failed error
 	more, err := oc.FetchMetadata(ctx, prov, tok.AccessToken, md)
@@ -40,7 +40,7 @@ func captureMetadata(ctx context.Context, oc *oauth.Client, prov *oauth.Provider
 	} else {
 		ts.APIBaseURL = base
 	}
-	if bound, err := prov.WithMetadata(md); err == nil {
+	if bound, err := prov.WithMetadata(md); err == nil && fill {
 		ts.IssuedBy = bound.Issuance()
 	}
 	if failed == nil {

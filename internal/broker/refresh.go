@@ -313,7 +313,7 @@ func (b *Broker) callProvider(ctx context.Context, name string, ts *store.TokenR
 	rctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	p, err := b.provider(rctx, conn)
-	if err == nil {
+	if err == nil && connection.FillsWithMetadata(&conn.Connection) {
 		// Endpoints whose templates use metadata (Salesforce's instance_url) are filled
 		// with the connection's; before it is known their fallbacks apply.
 		p, err = p.WithMetadata(ts.Metadata)

@@ -37,3 +37,11 @@ func CheckUnbound(ctx context.Context, h History, conn *store.ConnectionRecord, 
 	}
 	return moved
 }
+
+// FillsWithMetadata reports whether the endpoints of c may be filled again with the
+// connection's metadata (oauth.Provider.WithMetadata, which rebuilds them from the catalog
+// entry): only when c sets none of them itself, since an operator's auth_url, token_url or
+// revocation_url is where tokens go and must stay.
+func FillsWithMetadata(c *authconn.Connection) bool {
+	return c.AuthURL == "" && c.TokenURL == "" && c.RevocationURL == ""
+}

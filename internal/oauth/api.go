@@ -70,12 +70,12 @@ func (p *Provider) presentWith(h http.Header, prefix, token string) {
 // metadata over its parameters, for templates whose first alternatives use metadata
 // (["{instance_url}/services/oauth2/token", "https://login.example.com/token"]): before the
 // metadata is known the fallback applies. A provider without a catalog entry of its own (or
-// without metadata) is returned as it is, and so is a provider whose connection names any
-// endpoint itself (auth_url, token_url, revocation_url): metadata, which a callback or a
-// provider's answer supplies, never moves the endpoints of a connection an operator placed.
+// without metadata) is returned as it is. The endpoints the connection names (auth_url,
+// token_url, revocation_url) are kept: metadata, which a callback or a provider's answer
+// supplies, never moves an endpoint an operator typed.
 func (p *Provider) WithMetadata(metadata map[string]string) (*Provider, error) {
 	pre := p.preset()
-	if pre == Generic || len(metadata) == 0 || p.Source != "preset:"+pre.Name || p.namesEndpoints() {
+	if pre == Generic || len(metadata) == 0 || p.Source != "preset:"+pre.Name {
 		return p, nil
 	}
 	e, err := p.entryEndpoints(p.values(metadata))
@@ -90,10 +90,6 @@ func (p *Provider) WithMetadata(metadata map[string]string) (*Provider, error) {
 	q.Endpoints, q.extra = e, extra
 	q.Endpoints.AuthStyle = p.AuthStyle // the connection's client_auth stays
 	q.PKCE = p.PKCE
+	q.keepOverrides() // an endpoint the operator typed never moves with metadata
 	return &q, nil
-}
-
-// namesEndpoints reports whether the connection names any of its endpoints itself.
-func (p *Provider) namesEndpoints() bool {
-	return p.overrides.AuthURL != "" || p.overrides.TokenURL != "" || p.overrides.RevocationURL != ""
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
@@ -217,35 +215,6 @@ func TestOperatorTokenURLNeverMovesWithMetadata(t *testing.T) {
 	q, err := p.WithMetadata(map[string]string{"accounts_server": "https://accounts.dc2.test"})
 	if err != nil || q.TokenURL != "https://gateway.operator.test/token" {
 		t.Errorf("WithMetadata moved the token endpoint to %q (%v)", q.TokenURL, err)
-	}
-}
-
-// TestOperatorPlacedEndpointsStayTogether: a connection that names one endpoint (token_url)
-// keeps the others too when metadata would fill their templates (the revocation endpoint
-// here): an operator who placed one endpoint placed the set, and metadata moves none of it.
-func TestOperatorPlacedEndpointsStayTogether(t *testing.T) {
-	c, _ := routed(t, func(seen) (int, any) { return 200, nil })
-	e, err := catalog.Parse([]byte(strings.Replace(dcEntry, `"token": [`,
-		`"revocation": ["{accounts_server}/revoke", "https://accounts.dc0.test/revoke"], "token": [`, 1)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	md := map[string]string{"accounts_server": "https://accounts.dc2.test"}
-	free, err := c.resolveWith(context.Background(), &authconn.Connection{ProviderURL: "https://accounts.dc0.test"}, &Preset{e}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if q, err := free.WithMetadata(md); err != nil || q.RevocationURL != "https://accounts.dc2.test/revoke" {
-		t.Fatalf("a connection naming no endpoint: revocation %q (%v), want the metadata's", q.RevocationURL, err)
-	}
-	conn := &authconn.Connection{ProviderURL: "https://accounts.dc0.test", TokenURL: "https://gateway.operator.test/token"}
-	p, err := c.resolveWith(context.Background(), conn, &Preset{e}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q, err := p.WithMetadata(md)
-	if err != nil || !reflect.DeepEqual(q.Endpoints, p.Endpoints) || q.RevocationURL != "https://accounts.dc0.test/revoke" {
-		t.Errorf("WithMetadata moved the endpoints of a connection that names one: %+v (%v), was %+v", q.Endpoints, err, p.Endpoints)
 	}
 }
 
