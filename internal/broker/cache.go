@@ -173,27 +173,47 @@ func (b *Broker) syncNow(ctx context.Context, e *entry) error {
 // answers it and no new one starts. Without this, callers that all found the state stale
 // each start a read the moment the previous one ends. A zero since always syncs.
 func (b *Broker) syncSince(ctx context.Context, e *entry, since time.Time) error {
-	ch := b.group.DoChan(e.name(), func() (any, error) {
-		if s := e.current(); !since.IsZero() && s != nil && s.checkedAt.After(since) {
-			return nil, nil
+	// A flight started by another caller skips on that caller's look; a caller whose own
+	// look no read answers joins again (a skipping flight ends at once, so rarely twice).
+	for joined := 0; ; joined++ {
+		ch := b.group.DoChan(e.name(), func() (any, error) { return b.flight(e, since) })
+		select {
+		case r := <-ch:
+			if _, skipped := r.Val.(readSkipped); skipped && !readSince(e, since) && joined < 3 {
+				continue
+			}
+			return r.Err
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		// Close waits for it: a process stopping (SIGTERM) in the middle of a refresh must
-		// store the rotated tokens before it exits.
-		if b.addBackgroundWork() {
-			defer b.wg.Done()
-		}
-		// Detached from the caller: one caller giving up must not abort a refresh others
-		// wait for (or leave a half-done refresh behind).
-		sctx, cancel := context.WithTimeout(context.Background(), b.o.LeaseTTL+30*time.Second)
-		defer cancel()
-		return nil, b.sync(sctx, e)
-	})
-	select {
-	case r := <-ch:
-		return r.Err
-	case <-ctx.Done():
-		return ctx.Err()
 	}
+}
+
+// readSkipped is the value of a flight that read nothing: a read had ended after its
+// starter looked.
+type readSkipped struct{}
+
+// readSince reports whether a read of e's record ended after since (never for a zero since).
+func readSince(e *entry, since time.Time) bool {
+	s := e.current()
+	return !since.IsZero() && s != nil && s.checkedAt.After(since)
+}
+
+// flight is the body of a single-flight sync of e started by a caller that looked at since.
+func (b *Broker) flight(e *entry, since time.Time) (any, error) {
+	if readSince(e, since) {
+		return readSkipped{}, nil
+	}
+	// Close waits for it: a process stopping (SIGTERM) in the middle of a refresh must
+	// store the rotated tokens before it exits.
+	if b.addBackgroundWork() {
+		defer b.wg.Done()
+	}
+	// Detached from the caller: one caller giving up must not abort a refresh others
+	// wait for (or leave a half-done refresh behind).
+	sctx, cancel := context.WithTimeout(context.Background(), b.o.LeaseTTL+30*time.Second)
+	defer cancel()
+	return nil, b.sync(sctx, e)
 }
 
 // lead returns how long before expiry ts is refreshed: max(10% of the lifetime, MinLead),

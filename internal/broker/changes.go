@@ -94,6 +94,10 @@ func (b *Broker) applyChange(ctx context.Context, c store.Change) {
 	if s := e.current(); c.Kind == store.ChangeTokens && c.Version > 0 && s != nil && !s.notFound && s.version >= c.Version {
 		return // this replica's own write, or one it has already read
 	}
+	// What this replica read may predate the change: no sync may skip on that read
+	// (syncSince), and the background loop re-reads it now should the dispatch find a
+	// sync already queued.
+	e.recheckAt(b.now())
 	b.dispatch(ctx, e)
 }
 

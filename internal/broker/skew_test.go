@@ -167,3 +167,27 @@ func TestACallerWithAnOlderLookStartsNoSecondRead(t *testing.T) {
 		t.Errorf("%d reads for a caller that looked after the last read: want 1", got)
 	}
 }
+
+// TestAForcedSyncThatJoinsASkippingFlightStillReads: a caller that must read (a zero since:
+// a 401 from the API, the refresh cutoff) and joins a flight that another caller's look let
+// skip is not answered by that skip: it reads the record itself.
+func TestAForcedSyncThatJoinsASkippingFlightStillReads(t *testing.T) {
+	st, b := inSkewWindow(t)
+	e := b.entry("c")
+	release := make(chan struct{})
+	skipping := b.group.DoChan("c", func() (any, error) { <-release; return readSkipped{}, nil })
+	before := st.reads.Load()
+	done := make(chan error, 1)
+	go func() { done <- b.syncNow(context.Background(), e) }()
+	// Give the forced sync time to join the skipping flight (if it starts its own flight
+	// instead, it reads too: the assertion holds either way).
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	<-skipping
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got := st.reads.Load() - before; got != 1 {
+		t.Errorf("a forced sync that joined a skipping flight made %d reads, want 1", got)
+	}
+}
