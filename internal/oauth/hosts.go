@@ -12,14 +12,23 @@ import (
 )
 
 // HostOverrideError is a connection's host override that its provider cannot take: the
-// connection has no catalog entry, or the host is not one the entry's URLs name.
+// connection has no catalog entry, the host is not one the entry's URLs name, or the
+// override is not a hostname and an origin (Err).
 type HostOverrideError struct {
 	Host, Entry string
 	// Hosts are the entry's hosts that may be overridden.
 	Hosts []string
+	// Err, when set, is why the override itself is invalid (not a hostname, not an origin).
+	Err error
 }
 
+// Unwrap returns Err.
+func (e *HostOverrideError) Unwrap() error { return e.Err }
+
 func (e *HostOverrideError) Error() string {
+	if e.Err != nil {
+		return e.Err.Error()
+	}
 	if len(e.Hosts) == 0 {
 		return fmt.Sprintf("host_overrides: %s is not a host of a catalog entry (the connection resolves to %q, which names no host): set provider to the entry whose hosts it overrides", e.Host, e.Entry)
 	}
@@ -92,7 +101,7 @@ func (p *Preset) checkHostOverrides(overrides map[string]string) error {
 	hosts := p.entryHosts()
 	for _, h := range slices.Sorted(maps.Keys(overrides)) {
 		if err := authconn.ValidateHostOverride(h, overrides[h]); err != nil {
-			return err
+			return &HostOverrideError{Host: h, Entry: p.Name, Err: err}
 		}
 		if !slices.Contains(hosts, h) {
 			return &HostOverrideError{Host: h, Entry: p.Name, Hosts: hosts}

@@ -146,11 +146,14 @@ func (r *authConnectionResource) ValidateConfig(ctx context.Context, req resourc
 // addProviderCheckError reports an error of connection.CheckProvider on the attribute that
 // holds the value it names: params["x"] for a catalog.ParamError on a parameter that is set
 // (params itself for a missing one), host_overrides["host"] for an *oauth.HostOverrideError,
-// params otherwise.
+// provider_name for an unknown entry, params otherwise.
 func addProviderCheckError(diags *diag.Diagnostics, c *authconn.Connection, err error) {
 	var pe *catalog.ParamError
 	var he *oauth.HostOverrideError
+	var unknown *connection.UnknownProviderError
 	switch {
+	case errors.As(err, &unknown):
+		diags.AddAttributeError(path.Root("provider_name"), "Unknown provider", err.Error()+".")
 	case errors.As(err, &pe):
 		at := path.Root("params")
 		if _, ok := c.Params[pe.Param]; ok {

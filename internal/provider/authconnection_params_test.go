@@ -65,6 +65,10 @@ data "tailor_authconnection" "sf" {
 				Config:      args("salesforce", good+"\n  host_overrides = { \"evil.example.com\" = \"https://127.0.0.1:8443\" }", "", 1),
 				ExpectError: regexp.MustCompile(`(?s)Invalid host override.*host_overrides = .*host_overrides: evil\.example\.com is not a host of the catalog\s+entry\s+"salesforce"`),
 			},
+			{ // an override that is not an origin: reported on its key too
+				Config:      args("salesforce", good+"\n  host_overrides = { \"login.salesforce.com\" = \"https://gw.example.com/sf\" }", "", 1),
+				ExpectError: regexp.MustCompile(`(?s)Invalid host override.*host_overrides = .*host_overrides\[login\.salesforce\.com\]\s+"https://gw\.example\.com/sf"\s+must\s+be\s+an\s+origin\s+only`),
+			},
 			{
 				Config:      args("salesforce", good, "next tuesday", 1),
 				ExpectError: quoteRE(`invalid client_secret_expires_at "next tuesday": an RFC 3339 timestamp`),

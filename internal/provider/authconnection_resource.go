@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -336,9 +336,12 @@ func warnMovedCredential(ctx context.Context, req resource.ModifyPlanRequest, re
 		return
 	}
 	var d diag.Diagnostics
-	from := authconn.EndpointOrigins(state.connection(ctx, &d))
-	to := authconn.EndpointOrigins(plan.connection(ctx, &d))
-	if d.HasError() || authconn.SameOrigins(from, to) {
+	was, will := state.connection(ctx, &d), plan.connection(ctx, &d)
+	if d.HasError() {
+		return
+	}
+	from, to := authconn.EndpointOrigins(was), authconn.EndpointOrigins(will)
+	if authconn.SameOrigins(from, to) {
 		return
 	}
 	what, attr, version, rewritten := "client secret", "client_secret_wo", "client_secret_wo_version", false
@@ -357,30 +360,67 @@ func warnMovedCredential(ctx context.Context, req resource.ModifyPlanRequest, re
 		reauthorize = fmt.Sprintf(" Tokens issued by the old token endpoint are not sent to a new one either: authorize the connection again afterwards (`tokend authorize %s`).",
 			plan.Name.ValueString())
 	}
-	resp.Diagnostics.AddAttributeWarning(movedAttribute(&plan, &state), "The "+what+" will not be sent to the moved endpoints",
-		fmt.Sprintf("This update moves the endpoints of connection %q from %s to %s. The %s in Vault was written for the old endpoints, "+
-			"so tokend will not send it to the new ones until it is written again: set %s to the %s for the new endpoints and bump %s in this same apply.%s",
-			plan.Name.ValueString(), strings.Join(from, ", "), strings.Join(to, ", "), what, attr, what, version, reauthorize))
+	summary := "The " + what + " will not be sent to the moved endpoints"
+	detail := fmt.Sprintf("This update moves the endpoints of connection %q from %s to %s. The %s in Vault was written for the old endpoints, "+
+		"so tokend will not send it to the new ones until it is written again: set %s to the %s for the new endpoints and bump %s in this same apply.%s",
+		plan.Name.ValueString(), strings.Join(from, ", "), strings.Join(to, ", "), what, attr, what, version, reauthorize)
+	if at, ok := movedAttribute(will, was, from, to); ok {
+		resp.Diagnostics.AddAttributeWarning(at, summary, detail)
+	} else {
+		resp.Diagnostics.AddWarning(summary, detail)
+	}
 }
 
-// movedAttribute returns the first attribute among those that place the endpoints whose
-// planned value differs from the state's: where the plan's warning belongs.
-func movedAttribute(plan, state *authConnectionResourceModel) path.Path {
-	p, s := plan.connectionConfigModel, state.connectionConfigModel
-	for _, a := range []struct {
-		name      string
-		plan, was attr.Value
-	}{
-		{"provider_name", p.Provider, s.Provider}, {"provider_url", p.ProviderURL, s.ProviderURL}, {"issuer_url", p.IssuerURL, s.IssuerURL},
-		{"token_url", p.TokenURL, s.TokenURL}, {"revocation_url", p.RevocationURL, s.RevocationURL}, {"client_auth", p.ClientAuth, s.ClientAuth},
-		{"params", p.Params, s.Params}, {"host_overrides", p.HostOverrides, s.HostOverrides},
-		{"proxy_base_url", p.ProxyBaseURL, s.ProxyBaseURL}, {"proxy_allowed_hosts", p.ProxyHosts, s.ProxyHosts},
-	} {
-		if !a.plan.Equal(a.was) {
-			return path.Root(a.name)
+// movedAttribute returns the attribute that moved the endpoints from the origins from (of
+// was, the state) to those of to (of will, the plan): the first whose planned value adds an
+// origin, else the first whose former value held an origin the plan drops. The plan's warning
+// is attached there. ok is false when no single attribute accounts for the move.
+func movedAttribute(will, was *authconn.Connection, from, to []string) (at path.Path, ok bool) {
+	for _, side := range []struct {
+		c     *authconn.Connection
+		other []string
+	}{{will, from}, {was, to}} {
+		for _, a := range originAttributes() {
+			for _, o := range authconn.EndpointOrigins(a.only(side.c)) {
+				if !slices.Contains(side.other, o) {
+					return path.Root(a.name), true
+				}
+			}
 		}
 	}
-	return path.Root("token_url")
+	return path.Empty(), false
+}
+
+// originAttributes are the attributes that place a connection's endpoints (the fields
+// authconn.EndpointOrigins reads), each with a copy of a connection holding only that field.
+func originAttributes() []struct {
+	name string
+	only func(*authconn.Connection) *authconn.Connection
+} {
+	return []struct {
+		name string
+		only func(*authconn.Connection) *authconn.Connection
+	}{
+		{"provider_name", func(c *authconn.Connection) *authconn.Connection { return &authconn.Connection{Provider: c.Provider} }},
+		{"provider_url", func(c *authconn.Connection) *authconn.Connection {
+			return &authconn.Connection{ProviderURL: c.ProviderURL}
+		}},
+		{"issuer_url", func(c *authconn.Connection) *authconn.Connection { return &authconn.Connection{IssuerURL: c.IssuerURL} }},
+		{"token_url", func(c *authconn.Connection) *authconn.Connection { return &authconn.Connection{TokenURL: c.TokenURL} }},
+		{"revocation_url", func(c *authconn.Connection) *authconn.Connection {
+			return &authconn.Connection{RevocationURL: c.RevocationURL}
+		}},
+		{"params", func(c *authconn.Connection) *authconn.Connection { return &authconn.Connection{Params: c.Params} }},
+		{"host_overrides", func(c *authconn.Connection) *authconn.Connection {
+			return &authconn.Connection{HostOverrides: c.HostOverrides}
+		}},
+		{"proxy_base_url", func(c *authconn.Connection) *authconn.Connection {
+			return &authconn.Connection{ProxyBaseURL: c.ProxyBaseURL}
+		}},
+		{"proxy_allowed_hosts", func(c *authconn.Connection) *authconn.Connection {
+			return &authconn.Connection{ProxyAllowedHosts: c.ProxyAllowedHosts}
+		}},
+	}
 }
 
 // withoutProxy returns the endpoint origins without the proxy's destinations ("proxy:",
@@ -424,6 +464,10 @@ func (r *authConnectionResource) Create(ctx context.Context, req resource.Create
 	}
 	c := plan.connection(ctx, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := connection.CheckProvider(c); err != nil { // values known only at apply
+		addProviderCheckError(&resp.Diagnostics, c, err)
 		return
 	}
 	if err := r.oauthClient().Pin(ctx, c); err != nil {

@@ -311,7 +311,7 @@ func TestAccAuthConnectionResource_lifecycle(t *testing.T) {
 				PreConfig: func() { rec.plannedWarnings() },
 				Config:    e.providerConfig() + updated.hcl("google"),
 				PlanOnly:  true, ExpectNonEmptyPlan: true,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, at: "issuer_url", want: []string{
+				ConfigPlanChecks: resource.ConfigPlanChecks{PostApplyPreRefresh: []plancheck.PlanCheck{planWarning{rec: rec, at: "token_url", want: []string{
 					"The client secret will not be sent to the moved endpoints", "https://accounts.google.com:443",
 					"http://localhost:4444", "bump client_secret_wo_version in this same apply", "authorize the connection again"}}}},
 			},
