@@ -288,9 +288,8 @@ func checkWrongStateStoresNothing(t *testing.T, a *accessBed) {
 
 // startServe starts `tokend serve` under the tokend policy.
 func (a *accessBed) startServe(t *testing.T) {
-	addr := freeAddr(t)
-	p := a.tokend.serve(t, "access", onAddr(addr), withFlags("--recheck-interval", "1s", "--public-url", "http://"+addr,
-		"--rate-burst", "100000")) // the sweep sends hundreds of bad keys from one address
+	p := a.tokend.serve(t, "access", withFlags("--recheck-interval", "1s", "--rate-burst", "100000"), // the sweep sends hundreds of bad keys from one address
+		withAddrFlags(func(addr string) []string { return []string{"--public-url", "http://" + addr} }))
 	a.base, a.logPath = p.URL, p.log
 }
 

@@ -3,9 +3,11 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,8 +104,9 @@ type tokendProc struct {
 
 // serveConfig is what serveOptions change about a `tokend serve` process.
 type serveConfig struct {
-	addr  string
-	flags []string
+	addr      string
+	flags     []string
+	addrFlags func(addr string) []string // flags that name the address serve listens on
 }
 
 // serveOption sets one thing about a `tokend serve` process.
@@ -111,6 +114,12 @@ type serveOption func(*serveConfig)
 
 // onAddr makes serve listen on addr instead of a free port.
 func onAddr(addr string) serveOption { return func(c *serveConfig) { c.addr = addr } }
+
+// withAddrFlags adds the flags f returns for the address serve listens on (which changes
+// when serve starts again on another free port), after the other flags.
+func withAddrFlags(f func(addr string) []string) serveOption {
+	return func(c *serveConfig) { c.addrFlags = f }
+}
 
 // withFlags adds flags after the test defaults (the last occurrence of a flag wins).
 func withFlags(flags ...string) serveOption {
@@ -124,22 +133,33 @@ var serveDefaults = []string{"--lease-ttl", "20s", "--lease-safety", "5s", "--re
 
 // serve starts `tokend serve` as replica (its log file and --replica-id) with the test
 // defaults and opts, waits for /readyz, and stops the process when the test ends, logging
-// its tail if the test failed.
+// its tail if the test failed. On a free port it picked, serve starts again on another one
+// (3 tries) when another process took the port in between.
 func (b *tokendBed) serve(t *testing.T, replica string, opts ...serveOption) *tokendProc {
 	t.Helper()
 	c := serveConfig{}
 	for _, o := range opts {
 		o(&c)
 	}
-	if c.addr == "" {
-		c.addr = freeAddr(t)
+	for attempt := 1; ; attempt++ {
+		addr := c.addr
+		if addr == "" {
+			addr = freeAddr(t)
+		}
+		flags := append(slices.Clone(serveDefaults), c.flags...)
+		if c.addrFlags != nil {
+			flags = append(flags, c.addrFlags(addr)...)
+		}
+		p, err := launchServe(b.bin, b.environ, t.TempDir(), addr, replica, flags)
+		if err == nil {
+			t.Cleanup(func() { p.stop(t, replica) })
+			return p
+		}
+		if c.addr != "" || !errors.Is(err, errAddrInUse) || attempt == 3 {
+			t.Fatal(err)
+		}
+		t.Logf("tokend %s: %s was taken, starting on another port", replica, addr)
 	}
-	p, err := launchServe(b.bin, b.environ, t.TempDir(), c.addr, replica, append(slices.Clone(serveDefaults), c.flags...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.stop(t, replica) })
-	return p
 }
 
 // launchServe starts `tokend serve --listen addr --replica-id replica flags...` with its
@@ -167,13 +187,68 @@ func launchServe(bin string, environ []string, logDir, addr, replica string, fla
 		// Readiness only: the test checks the certificate with its own client.
 		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
 	}
-	if err := awaitReady(hc, p.URL, 30*time.Second); err != nil {
+	if err := awaitServing(hc, p.URL, cmd.Process.Pid, logPath, 30*time.Second); err != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		_ = cmd.Wait()
 		b, _ := os.ReadFile(logPath)
 		return nil, fmt.Errorf("tokend %s not ready: %w\n%s", replica, err, b)
 	}
 	return p, nil
+}
+
+// errAddrInUse is awaitServing's error when the process could not listen on its address
+// (another process took the free port it was given).
+var errAddrInUse = errors.New("address already in use")
+
+// awaitServing polls base/readyz until it answers 200 once process pid listens on base's
+// port: a 200 before that could be another server's on the same port. It returns
+// errAddrInUse as soon as the process's log (logPath) says the address is taken, else the
+// last failure after timeout.
+func awaitServing(hc *http.Client, base string, pid int, logPath string, timeout time.Duration) error {
+	u, err := url.Parse(base)
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(timeout); ; time.Sleep(50 * time.Millisecond) {
+		if b, _ := os.ReadFile(logPath); bytes.Contains(b, []byte("address already in use")) {
+			return errAddrInUse
+		}
+		err := fmt.Errorf("process %d does not listen on %s", pid, u.Host)
+		if listensOn(pid, u.Port()) {
+			if err = awaitReady(hc, base, 0); err == nil {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return err
+		}
+	}
+}
+
+// listensOn reports whether process pid holds a listening TCP socket on port (Linux: a
+// socket of /proc/net/tcp{,6} in state LISTEN among the process's descriptors).
+func listensOn(pid int, port string) bool {
+	n, err := strconv.Atoi(port)
+	if err != nil {
+		return false
+	}
+	inodes := map[string]bool{}
+	for _, table := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		b, _ := os.ReadFile(table)
+		for _, line := range strings.Split(string(b), "\n") {
+			f := strings.Fields(line) // sl local_address rem_address st ... inode (10th)
+			if len(f) >= 10 && strings.HasSuffix(f[1], fmt.Sprintf(":%04X", n)) && f[3] == "0A" {
+				inodes["socket:["+f[9]+"]"] = true
+			}
+		}
+	}
+	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	for _, fd := range fds {
+		if l, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[l] {
+			return true
+		}
+	}
+	return false
 }
 
 // awaitReady polls base/readyz until it answers 200, or returns the last failure after

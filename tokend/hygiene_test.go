@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
@@ -425,12 +426,31 @@ func (bed *hygieneBed) authorize(t *testing.T) {
 	bed.arts.add(name+".browser-page", []byte(vis.FinalURL+"\n"+vis.Text))
 }
 
-// startServe creates two API keys and starts `tokend serve --log-level debug`.
+// startServe creates two API keys and starts `tokend serve --log-level debug` on a free
+// port (on another one, 3 tries, when another process took it in between).
 func (bed *hygieneBed) startServe(t *testing.T) {
 	bed.key = strings.TrimSpace(bed.tokendRun(t, "keys", "create", "--connections", "hygiene*", "--description", "hygiene"))
 	bed.otherKey = strings.TrimSpace(bed.tokendRun(t, "keys", "create", "--connections", "someone-else"))
-	addr := freeAddr(t)
 	bed.serveLog = filepath.Join(bed.tmp, "serve.log")
+	t.Cleanup(bed.stopServe)
+	for attempt := 1; ; attempt++ {
+		addr := freeAddr(t)
+		bed.launchServe(t, addr)
+		err := awaitServing(http.DefaultClient, bed.base, bed.serve.Process.Pid, bed.serveLog, 20*time.Second)
+		if err == nil {
+			return
+		}
+		bed.stopServe()
+		if !errors.Is(err, errAddrInUse) || attempt == 3 {
+			b, _ := os.ReadFile(bed.serveLog)
+			t.Fatalf("tokend serve not ready: %v\n%s", err, b)
+		}
+		t.Logf("tokend serve: %s was taken, starting on another port", addr)
+	}
+}
+
+// launchServe starts `tokend serve` on addr, its output in bed.serveLog.
+func (bed *hygieneBed) launchServe(t *testing.T, addr string) {
 	lf, err := os.Create(bed.serveLog)
 	if err != nil {
 		t.Fatal(err)
@@ -445,13 +465,11 @@ func (bed *hygieneBed) startServe(t *testing.T) {
 	}
 	lf.Close() // the child has its own descriptor
 	bed.watch.add(bed.serve.Process.Pid)
-	t.Cleanup(bed.stopServe)
 	bed.base = "http://" + addr
-	waitReady(t, http.DefaultClient, bed.base, "tokend serve", "", 20*time.Second)
 }
 
 func (bed *hygieneBed) stopServe() {
-	if bed.serve.ProcessState == nil {
+	if bed.serve != nil && bed.serve.ProcessState == nil {
 		_ = bed.serve.Process.Signal(syscall.SIGTERM)
 		_ = bed.serve.Wait()
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -357,13 +358,19 @@ func (s *soak) stop() {
 	s.env.Proxy.OnRefresh(nil)
 }
 
-// spawnServe starts `tokend serve` on a free port against env's Vault (launchServe).
+// spawnServe starts `tokend serve` on a free port against env's Vault (launchServe), on
+// another one (3 tries) when another process took the port in between.
 func spawnServe(bin string, env *tailortest.Env, logDir, replica string, extra ...string) (*tokendProc, error) {
-	addr, err := freeAddrQuiet()
-	if err != nil {
-		return nil, err
+	for attempt := 1; ; attempt++ {
+		addr, err := freeAddrQuiet()
+		if err != nil {
+			return nil, err
+		}
+		p, err := launchServe(bin, vaultEnv(env), logDir, addr, replica, extra)
+		if err == nil || !errors.Is(err, errAddrInUse) || attempt == 3 {
+			return p, err
+		}
 	}
-	return launchServe(bin, vaultEnv(env), logDir, addr, replica, extra)
 }
 
 // freeAddrQuiet is freeAddr without testing.T, for goroutines.

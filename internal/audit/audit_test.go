@@ -116,10 +116,19 @@ func TestSinkFailureIsCountedAndOtherSinksStillWrite(t *testing.T) {
 	}
 }
 
-type blockingSink struct{ release chan struct{} }
+// blockingSink is a sink whose Write signals entered (without blocking on it) and then
+// waits until release is closed: a test knows when the Trail's goroutine is stuck in it.
+type blockingSink struct {
+	entered chan struct{} // buffered: receives at least one signal once Write is entered
+	release chan struct{}
+}
 
 func (b *blockingSink) Name() string { return "blocking" }
 func (b *blockingSink) Write(context.Context, *Record) error {
+	select {
+	case b.entered <- struct{}{}:
+	default:
+	}
 	<-b.release
 	return nil
 }
@@ -128,12 +137,16 @@ func (b *blockingSink) Flush() error { return nil }
 func TestFullQueueDropsAfterMaxWaitAndCounts(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	c := NewCounters(reg, 0)
-	sink := &blockingSink{release: make(chan struct{})}
+	sink := &blockingSink{entered: make(chan struct{}, 1), release: make(chan struct{})}
 	tr := New(Options{Sinks: []Sink{sink}, Counters: c, Queue: 2, MaxWait: 10 * time.Millisecond})
 	stop := run(t, tr)
 	ctx := context.Background()
 	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success}) // taken by Run, blocked in the sink
-	time.Sleep(20 * time.Millisecond)
+	select {
+	case <-sink.entered: // the queue is empty again and Run is stuck in the sink
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not take the first record into the sink")
+	}
 	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success}) // these two fill the queue
 	tr.Record(ctx, Record{Action: TokenRead, Outcome: Success})
 	// Dropped after MaxWait while the sink is still stuck: Record returns before the sink is

@@ -13,13 +13,18 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
-// slowStream writes n lines, one every gap, flushing each.
+// slowStream writes n lines, one every gap, flushing each; it stops early once the call is
+// gone.
 func slowStream(n int, gap time.Duration) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		for i := range n {
 			fmt.Fprintf(w, "line %d\n", i)
 			_ = http.NewResponseController(w).Flush()
-			time.Sleep(gap)
+			select {
+			case <-time.After(gap):
+			case <-r.Context().Done():
+				return
+			}
 		}
 	}
 }
@@ -61,14 +66,15 @@ func TestStreamOutlivesTheServersTimeouts(t *testing.T) {
 	}
 }
 
-// TestMaxDurationBoundsAStream: Options.MaxDuration cuts a call that streams for longer.
+// TestMaxDurationBoundsAStream: Options.MaxDuration (1 s) cuts a call that streams for
+// longer (100 lines, one every 100 ms: 10 s), after its first line arrived.
 func TestMaxDurationBoundsAStream(t *testing.T) {
-	b := newBed(t, slowStream(20, 100*time.Millisecond), "")
+	b := newBed(t, slowStream(100, 100*time.Millisecond), "")
 	p := New(Options{Tokens: b.tokens, Connections: fakeConns{"conn": {Connection: *b.conn, Version: 1}},
-		OAuth: &oauth.Client{}, Backoffs: b.backoffs, Recorder: b.rec, MaxDuration: 300 * time.Millisecond})
+		OAuth: &oauth.Client{}, Backoffs: b.backoffs, Recorder: b.rec, MaxDuration: time.Second})
 	s := b.serveWithTimeouts(p, time.Minute)
 	body, err := readLines(t, s, "/events")
-	if n := strings.Count(body, "line "); err == nil || n == 0 || n >= 20 {
-		t.Fatalf("invariant «MaxDuration bounds a call»: read %d of 20 lines, error %v", n, err)
+	if n := strings.Count(body, "line "); err == nil || n == 0 || n >= 100 {
+		t.Fatalf("invariant «MaxDuration bounds a call»: read %d of 100 lines, error %v", n, err)
 	}
 }

@@ -3,9 +3,11 @@ package proxy
 import (
 	"context"
 	"io"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
+	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 )
 
@@ -232,19 +235,76 @@ func (refusingTokens) Refresh(context.Context, string, *broker.Token) (*broker.T
 }
 
 // TestMetricsDurationIsTimeToHeaders: the duration histogram measures the time to the
-// answer's headers, not the body's streaming.
+// answer's headers, not the body's streaming. The proxy's clock moves only when the upstream
+// says so: 50ms before its headers, and 400ms more once the proxy reads the answer's body
+// (so after it noted the headers' arrival), before the body is written.
 func TestMetricsDurationIsTimeToHeaders(t *testing.T) {
-	m := newMeasured(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(50 * time.Millisecond)
+	clock := &stepClock{now: time.Now()}
+	bodyRead := make(chan struct{})
+	m := &measured{bed: newBed(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		clock.advance(50 * time.Millisecond)
 		w.WriteHeader(http.StatusOK)
 		http.NewResponseController(w).Flush()
-		time.Sleep(400 * time.Millisecond)
+		select {
+		case <-bodyRead:
+		case <-r.Context().Done(): // the proxy gave up: the test fails on its duration
+			return
+		}
+		clock.advance(400 * time.Millisecond)
 		_, _ = io.WriteString(w, "late body")
-	}))
+	}), ""), reg: prometheus.NewRegistry()}
+	m.server = m.serve(New(Options{Tokens: m.tokens, Connections: fakeConns{"conn": {Connection: *m.conn, Version: 1}},
+		OAuth: &oauth.Client{}, Backoffs: m.backoffs, Recorder: m.rec, Registerer: m.reg, Now: clock.Now,
+		Transport: signalBodyRead{next: egress.NewTransport(), read: bodyRead, once: &sync.Once{}}}))
 	m.call(1, "GET", "/x", nil, nil)
-	if sum := histogramSum(t, m.reg); sum < 0.05 || sum >= 0.4 {
+	if sum := histogramSum(t, m.reg); math.Abs(sum-0.05) > 1e-9 {
 		t.Fatalf("duration %.3fs, want the 50ms to the headers, not the 450ms to the body's end", sum)
 	}
+}
+
+// stepClock is a clock that moves only when advanced.
+type stepClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the clock's time.
+func (c *stepClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *stepClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// signalBodyRead is a transport that closes read once an answer's body is first read.
+type signalBodyRead struct {
+	next http.RoundTripper
+	read chan struct{}
+	once *sync.Once
+}
+
+func (s signalBodyRead) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.next.RoundTrip(req)
+	if err == nil {
+		resp.Body = readSignal{ReadCloser: resp.Body, s: s}
+	}
+	return resp, err
+}
+
+// readSignal is an answer's body that signals its first read.
+type readSignal struct {
+	io.ReadCloser
+	s signalBodyRead
+}
+
+func (r readSignal) Read(b []byte) (int, error) {
+	r.s.once.Do(func() { close(r.s.read) })
+	return r.ReadCloser.Read(b)
 }
 
 // TestMetricsCountUpgrades: a WebSocket handshake answered 101 is counted as 101.
