@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -314,61 +315,58 @@ func TestCallbackErrors(t *testing.T) {
 	}
 }
 
-// TestTimeoutAndPortInUse: no callback within the timeout; a taken port; a stray request to
-// the callback path is answered and ignored.
+// TestTimeoutAndPortInUse: stray requests to the callback path (no authorization response;
+// over localhost, 127.0.0.1 and [::1]) are answered and ignored, and a forged callback from
+// another site is refused, without ending the attempt; no callback within the timeout ends
+// an attempt with a TimeoutError; a taken port is a PortInUseError.
 func TestTimeoutAndPortInUse(t *testing.T) {
 	t.Parallel()
 	st := newStore(t)
 	f := newFakeProvider(t, "basic", "")
 	createConn(t, st, f.conn("slow", "https://idp.example.com", ""), f.secret)
 
-	port := freePort(t)
-	// Stray requests (no authorization response) to the callback path, over localhost, and
-	// over [::1] when this host has IPv6 loopback, are answered and ignored.
-	targets := []string{RedirectURI(port), fmt.Sprintf("http://127.0.0.1:%d/callback", port)}
-	if l6, err := netListen("tcp6", "[::1]:0"); err == nil {
-		l6.Close()
-		targets = append(targets, fmt.Sprintf("http://[::1]:%d/callback", port))
-	}
-	stray := make(chan string, len(targets))
-	rebound := make(chan int, 1)
-	start := time.Now()
-	_, _, _, _, err := runAuthorize(t, st, Options{Name: "slow", Port: port, Timeout: 1500 * time.Millisecond, UI: &TextUI{Open: func(string) error {
-		// A forged callback from another site (DNS rebinding: Host is not localhost) is
-		// refused without ending the attempt.
-		go func() {
-			req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/callback?state=forged&code=forged", port), nil)
-			req.Host = fmt.Sprintf("attacker.example:%d", port)
-			resp, err := http.DefaultClient.Do(req)
-			if err != nil {
-				rebound <- 0
-				return
-			}
-			resp.Body.Close()
-			rebound <- resp.StatusCode
-		}()
-		for _, u := range targets {
-			go func() {
-				time.Sleep(200 * time.Millisecond)
-				b := newHTTPBrowser()
-				_ = b.open(u)
-				<-b.done
-				stray <- u + ": " + b.body + fmt.Sprint(b.err)
-			}()
+	// The requests go out when the browser would open; the attempt ends only when the test
+	// cancels it, once every one was answered (no timeout to beat).
+	var got strayAnswers
+	err := onFreePort(t, func(port int) error {
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		answers, opened := make(chan strayAnswers, 1), false
+		_, err := Run(ctx, st, Options{Name: "slow", Port: port, OAuth: &oauth.Client{}, Timeout: time.Minute,
+			UI: &TextUI{Out: io.Discard, Err: io.Discard, Open: func(string) error {
+				opened = true
+				go func() { answers <- sendStrays(port); cancel() }()
+				return nil
+			}}})
+		if opened {
+			got = <-answers
 		}
-		return nil
-	}}})
+		return err
+	})
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "cancelled before the callback arrived") {
+		t.Errorf("invariant «stray and forged requests do not end the attempt»: %v", err)
+	}
+	if got.rebound != http.StatusMisdirectedRequest {
+		t.Errorf("forged callback with a foreign Host: status %d, want 421", got.rebound)
+	}
+	if len(got.stray) < 2 {
+		t.Errorf("stray requests: %d answered, want one over localhost and one over 127.0.0.1 at least", len(got.stray))
+	}
+	for _, body := range got.stray {
+		if !strings.Contains(body, "Waiting for the provider") {
+			t.Errorf("stray request page:\n%s", body)
+		}
+	}
+
+	start := time.Now()
+	err = onFreePort(t, func(port int) error {
+		_, _, _, _, err := runAuthorize(t, st, Options{Name: "slow", Port: port, Timeout: 1500 * time.Millisecond,
+			UI: &TextUI{Open: func(string) error { return nil }}})
+		return err
+	})
 	var te *TimeoutError
 	if !errors.As(err, &te) || !strings.Contains(err.Error(), "--timeout") || time.Since(start) < 1500*time.Millisecond {
 		t.Errorf("timeout: %v after %s", err, time.Since(start))
-	}
-	if code := <-rebound; code != http.StatusMisdirectedRequest {
-		t.Errorf("forged callback with a foreign Host: status %d, want 421", code)
-	}
-	for range targets {
-		if body := <-stray; !strings.Contains(body, "Waiting for the provider") {
-			t.Errorf("stray request page:\n%s", body)
-		}
 	}
 
 	l, err := netListen("tcp4", "127.0.0.1:0")
@@ -381,5 +379,58 @@ func TestTimeoutAndPortInUse(t *testing.T) {
 	var pe *PortInUseError
 	if !errors.As(err, &pe) || pe.Port != taken || !strings.Contains(err.Error(), "--port") {
 		t.Errorf("port in use: %v", err)
+	}
+}
+
+// strayAnswers is what the callback server answered a forged callback (its status) and
+// stray requests (each URL with its page, or the error).
+type strayAnswers struct {
+	rebound int
+	stray   []string
+}
+
+// sendStrays sends the callback server on port a forged callback from another site (DNS
+// rebinding: Host is not localhost), then a request without an authorization response to
+// the callback path over localhost, 127.0.0.1 and, when this host has IPv6 loopback,
+// [::1]; it returns the answers.
+func sendStrays(port int) strayAnswers {
+	client := &http.Client{Timeout: 10 * time.Second}
+	var out strayAnswers
+	req, _ := http.NewRequest(http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/callback?state=forged&code=forged", port), nil)
+	req.Host = fmt.Sprintf("attacker.example:%d", port)
+	if resp, err := client.Do(req); err == nil {
+		resp.Body.Close()
+		out.rebound = resp.StatusCode
+	}
+	targets := []string{RedirectURI(port), fmt.Sprintf("http://127.0.0.1:%d/callback", port)}
+	if l6, err := netListen("tcp6", "[::1]:0"); err == nil {
+		l6.Close()
+		targets = append(targets, fmt.Sprintf("http://[::1]:%d/callback", port))
+	}
+	for _, u := range targets {
+		resp, err := client.Get(u)
+		if err != nil {
+			out.stray = append(out.stray, u+": "+err.Error())
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		out.stray = append(out.stray, u+": "+string(body))
+	}
+	return out
+}
+
+// onFreePort runs f with a free port, and again with another (five tries in all) when
+// another process took the port before f could listen on it.
+func onFreePort(t *testing.T, f func(port int) error) error {
+	t.Helper()
+	for attempt := 1; ; attempt++ {
+		port := freePort(t)
+		err := f(port)
+		var pe *PortInUseError
+		if !errors.As(err, &pe) || pe.Port != port || attempt == 5 {
+			return err
+		}
+		t.Logf("port %d was taken before the callback server listened on it; trying another", port)
 	}
 }

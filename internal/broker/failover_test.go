@@ -37,7 +37,7 @@ type failoverSoak struct {
 	kills []kill
 	calls []call
 	armed atomic.Bool // kill the active node on the next refresh answer
-	armCh chan struct{}
+	armCh chan bool   // after an armed kill: whether a node was killed (and a new one elected)
 }
 
 // kill is one SIGKILL of the active node: when, which node, when the next was active,
@@ -58,7 +58,7 @@ type call struct {
 func newFailoverSoak(t *testing.T, grace, budget time.Duration, conns int) *failoverSoak {
 	t.Helper()
 	s := &failoverSoak{cluster: testenv.StartVaultCluster(t, testenv.VaultClusterOptions{}),
-		obs: &timedObserver{}, logs: &messageCounter{counts: map[string]int{}}, armCh: make(chan struct{}, 1)}
+		obs: &timedObserver{}, logs: &messageCounter{counts: map[string]int{}}, armCh: make(chan bool, 1)}
 	s.env = tailortest.StartOnCluster(t, s.cluster, testenv.HydraOptions{AccessTokenTTL: 6 * time.Second, RefreshTokenRotationGracePeriod: grace})
 	for i := range conns {
 		name := fmt.Sprintf("ha-%d", i)
@@ -83,19 +83,21 @@ func newFailoverSoak(t *testing.T, grace, budget time.Duration, conns int) *fail
 	return s
 }
 
-// run runs callers and the killer for d.
+// run runs callers and the killer until d has passed and two kills are done (at most
+// d + 150 s: check reports a run with fewer kills), then waits for the replicas to settle.
 func (s *failoverSoak) run(t *testing.T, d time.Duration) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range 30 {
 		wg.Add(1)
 		go func() { defer wg.Done(); s.caller(ctx, i) }()
 	}
-	s.killer(ctx, t)
+	s.killer(t, d, d+150*time.Second)
+	cancel()
 	wg.Wait()
-	s.awaitSettled(t, 8*time.Second)
+	s.awaitSettled(t, 30*time.Second)
 	for _, b := range s.brokers {
 		b.Close()
 	}
@@ -159,37 +161,74 @@ func (s *failoverSoak) caller(ctx context.Context, i int) {
 }
 
 // killer alternates a kill at a random moment and one armed for the next refresh answer,
-// restarting the killed node after 2 s, until ctx ends.
-func (s *failoverSoak) killer(ctx context.Context, t *testing.T) {
+// restarting the killed node after 2 s, until at least d has passed and two kills are done,
+// or limit has passed. A kill it started always ends with the election and the restart.
+func (s *failoverSoak) killer(t *testing.T, d, limit time.Duration) {
+	minimum, cancelMin := context.WithTimeout(context.Background(), d)
+	defer cancelMin()
+	hard, cancelHard := context.WithTimeout(context.Background(), limit)
+	defer cancelHard()
 	for n := 0; ; n++ {
+		enough := minimum.Done()
+		if s.killCount() < 2 {
+			enough = nil // d has passed or not: go on until two kills are done
+		}
 		select {
-		case <-ctx.Done():
+		case <-enough:
+			return
+		case <-hard.Done():
 			return
 		case <-time.After(time.Duration(3000+rand.IntN(3000)) * time.Millisecond):
 		}
+		killed := false
 		if n%2 == 1 {
-			s.armed.Store(true)
-			select {
-			case <-s.armCh:
-			case <-ctx.Done():
-				s.armed.Store(false)
+			var ok bool
+			if killed, ok = s.armedKill(hard); !ok {
 				return
 			}
 		} else {
-			s.killActive(t, false)
+			killed = s.killActive(t, false)
 		}
-		s.restartKilled(t)
+		if killed {
+			s.restartKilled(t)
+		}
 	}
+}
+
+// armedKill arms a kill for the next refresh answer and waits for it: whether a node was
+// killed, and false for ok when ctx ended before a refresh came.
+func (s *failoverSoak) armedKill(ctx context.Context) (killed, ok bool) {
+	s.armed.Store(true)
+	select {
+	case killed = <-s.armCh:
+		return killed, true
+	case <-ctx.Done():
+	}
+	if s.armed.Swap(false) {
+		return false, false // disarmed before a refresh came
+	}
+	return <-s.armCh, true // a refresh took it just now: the kill and its election end first
+}
+
+// killCount is how many kills are done (their election over).
+func (s *failoverSoak) killCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.kills)
 }
 
 // killActive SIGKILLs the active node and waits for the election; one aimed at a refresh
 // returns right after the kill (the refresh's answer then reaches the replica, whose write
-// meets the election) and waits in the background.
-func (s *failoverSoak) killActive(t *testing.T, onRefresh bool) {
+// meets the election), waits in the background and then sends on armCh. It returns (and
+// sends) whether it killed a node.
+func (s *failoverSoak) killActive(t *testing.T, onRefresh bool) bool {
 	i, err := s.cluster.Active()
 	if err != nil {
 		t.Errorf("no active node to kill: %v", err)
-		return
+		if onRefresh {
+			s.armCh <- false
+		}
+		return false
 	}
 	k := kill{at: time.Now(), node: i, onRefresh: onRefresh}
 	s.cluster.Kill(i)
@@ -202,14 +241,15 @@ func (s *failoverSoak) killActive(t *testing.T, onRefresh bool) {
 		s.kills = append(s.kills, k)
 		s.mu.Unlock()
 		if onRefresh {
-			s.armCh <- struct{}{}
+			s.armCh <- true
 		}
 	}
 	if onRefresh {
 		go wait()
-		return
+		return true
 	}
 	wait()
+	return true
 }
 
 // restartKilled starts the last killed node again after 2 s.
@@ -312,9 +352,10 @@ func medianMax(d []time.Duration) string {
 	return fmt.Sprintf("%.1f s median, %.1f s max", d[len(d)/2].Seconds(), d[len(d)-1].Seconds())
 }
 
-// TestVaultFailoverUnderRefreshLoad runs the soak without and with Hydra's rotation grace
-// period; the full size adds a run whose failover budget (0.5 s) is shorter than an
-// election, so that refreshed sets are parked in memory and written after it.
+// TestVaultFailoverUnderRefreshLoad runs the soak (at least 30 s and two kills) without and
+// with Hydra's rotation grace period; the full size adds a run whose failover budget
+// (0.5 s) is shorter than an election, so that refreshed sets are parked in memory and
+// written after it.
 func TestVaultFailoverUnderRefreshLoad(t *testing.T) {
 	type variant struct {
 		label         string

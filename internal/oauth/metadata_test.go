@@ -39,37 +39,51 @@ func TestFetchMetadataPicksTheTenant(t *testing.T) {
 }
 
 // TestFetchMetadataFailureModes: each failure is a *MetadataError of its kind, with a message
-// that says the tokens are kept and never holds the token.
+// that says the tokens are kept and never holds the token. The answering cases have 10 s
+// to get their answer; in the timeout case the server holds the answer until the call has
+// given up at its short deadline.
 func TestFetchMetadataFailureModes(t *testing.T) {
 	var status int
 	var answer any
-	var delay time.Duration
-	c, _ := routed(t, func(seen) (int, any) { time.Sleep(delay); return status, answer })
+	var hold chan struct{} // not nil: answer only once it is closed
+	c, _ := routed(t, func(seen) (int, any) {
+		if hold != nil {
+			<-hold
+		}
+		return status, answer
+	})
 	p := namedProvider(t, c, "xero", nil)
 	for _, tc := range []struct {
 		name   string
 		status int
 		answer any
-		delay  time.Duration
+		hang   bool
 		params map[string]string
 		want   MetadataErrorKind
 	}{
-		{"several, no pick", 200, []any{xeroTenant(tenantA, "A"), xeroTenant(tenantB, "B")}, 0, nil, MetadataSeveral},
-		{"none", 200, []any{}, 0, nil, MetadataNone},
-		{"no match", 200, []any{xeroTenant(tenantA, "A")}, 0, map[string]string{"tenant_id": tenantB}, MetadataNone},
-		{"call fails", 500, map[string]any{"error": "x"}, 0, nil, MetadataCallFailed},
-		{"unauthorized", 401, map[string]any{}, 0, nil, MetadataCallFailed},
-		{"not a list", 200, "hello", 0, nil, MetadataNone},
-		{"times out", 200, []any{}, 300 * time.Millisecond, nil, MetadataTimeout},
+		{"several, no pick", 200, []any{xeroTenant(tenantA, "A"), xeroTenant(tenantB, "B")}, false, nil, MetadataSeveral},
+		{"none", 200, []any{}, false, nil, MetadataNone},
+		{"no match", 200, []any{xeroTenant(tenantA, "A")}, false, map[string]string{"tenant_id": tenantB}, MetadataNone},
+		{"call fails", 500, map[string]any{"error": "x"}, false, nil, MetadataCallFailed},
+		{"unauthorized", 401, map[string]any{}, false, nil, MetadataCallFailed},
+		{"not a list", 200, "hello", false, nil, MetadataNone},
+		{"times out", 200, []any{}, true, nil, MetadataTimeout},
 	} {
-		status, answer, delay = tc.status, tc.answer, tc.delay
+		status, answer, hold = tc.status, tc.answer, nil
 		pp := p
 		if tc.params != nil {
 			pp = namedProvider(t, c, "xero", tc.params)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 150*time.Millisecond)
+		within := 10 * time.Second
+		if tc.hang {
+			hold, within = make(chan struct{}), 150*time.Millisecond
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), within)
 		m, err := c.FetchMetadata(ctx, pp, "secret-at", nil)
 		cancel()
+		if hold != nil {
+			close(hold) // the call has ended: let the handler finish
+		}
 		var me *MetadataError
 		if !errors.As(err, &me) || me.Kind != tc.want {
 			t.Errorf("%s: %v, %v; want a %s MetadataError", tc.name, m, err, tc.want)
