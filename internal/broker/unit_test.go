@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/authconn"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
 	"github.com/authconnection/terraform-provider-tailor/internal/store"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 	"github.com/authconnection/terraform-provider-tailor/internal/testenv/tailortest"
 )
 
@@ -159,7 +159,7 @@ func TestLead(t *testing.T) {
 func TestBackoffLeaseKeepsOtherReplicasFromRevokingTheServedToken(t *testing.T) {
 	st := tailortest.NewMemStore()
 	st.Conns["c"] = true
-	clk := newFakeClock()
+	clk := testenv.NewClock(time.Now())
 	st.Now = clk.Now
 	now := clk.Now()
 	// A 6 s token issued 2 s ago: lead 2 s, so its cutoff is about now.
@@ -327,29 +327,5 @@ func TestRevokedClientCredentialsTokenIsNotServedOn(t *testing.T) {
 	_ = b.sync(ctx, b.entry("cc")) // what the change log's entry for the revoke makes every replica do
 	if tok, err := b.Token(ctx, "cc"); err == nil || tok != nil {
 		t.Fatalf("after the revoke, with the provider failing: got %v, %v; want no token", tok, err)
-	}
-}
-
-// fakeClock is a clock a test moves by hand (broker.Options.Now, MemStore.Now).
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{t: time.Now()} }
-
-// Now returns the clock's time.
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Set moves the clock to t (never backwards).
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t.After(c.t) {
-		c.t = t
 	}
 }

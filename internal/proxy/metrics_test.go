@@ -18,6 +18,7 @@ import (
 	"github.com/authconnection/terraform-provider-tailor/internal/broker"
 	"github.com/authconnection/terraform-provider-tailor/internal/egress"
 	"github.com/authconnection/terraform-provider-tailor/internal/oauth"
+	"github.com/authconnection/terraform-provider-tailor/internal/testenv"
 )
 
 // measured is a bed whose proxy registers its metrics on reg.
@@ -239,10 +240,10 @@ func (refusingTokens) Refresh(context.Context, string, *broker.Token) (*broker.T
 // says so: 50ms before its headers, and 400ms more once the proxy reads the answer's body
 // (so after it noted the headers' arrival), before the body is written.
 func TestMetricsDurationIsTimeToHeaders(t *testing.T) {
-	clock := &stepClock{now: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	bodyRead := make(chan struct{})
 	m := &measured{bed: newBed(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		clock.advance(50 * time.Millisecond)
+		clock.Advance(50 * time.Millisecond)
 		w.WriteHeader(http.StatusOK)
 		http.NewResponseController(w).Flush()
 		select {
@@ -250,7 +251,7 @@ func TestMetricsDurationIsTimeToHeaders(t *testing.T) {
 		case <-r.Context().Done(): // the proxy gave up: the test fails on its duration
 			return
 		}
-		clock.advance(400 * time.Millisecond)
+		clock.Advance(400 * time.Millisecond)
 		_, _ = io.WriteString(w, "late body")
 	}), ""), reg: prometheus.NewRegistry()}
 	m.server = m.serve(New(Options{Tokens: m.tokens, Connections: fakeConns{"conn": {Connection: *m.conn, Version: 1}},
@@ -260,25 +261,6 @@ func TestMetricsDurationIsTimeToHeaders(t *testing.T) {
 	if sum := histogramSum(t, m.reg); math.Abs(sum-0.05) > 1e-9 {
 		t.Fatalf("duration %.3fs, want the 50ms to the headers, not the 450ms to the body's end", sum)
 	}
-}
-
-// stepClock is a clock that moves only when advanced.
-type stepClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-// Now returns the clock's time.
-func (c *stepClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *stepClock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // signalBodyRead is a transport that closes read once an answer's body is first read.
