@@ -295,16 +295,3 @@ func freeAddr(t *testing.T) string {
 	t.Helper()
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(testenv.Port(t)))
 }
-
-// waitReady polls base/readyz until it answers 200, or fails the test after timeout with
-// the server's log (logPath, when not empty).
-func waitReady(t *testing.T, hc *http.Client, base, what, logPath string, timeout time.Duration) {
-	t.Helper()
-	if err := awaitReady(hc, base, timeout); err != nil {
-		var b []byte
-		if logPath != "" {
-			b, _ = os.ReadFile(logPath)
-		}
-		t.Fatalf("%s not ready: %v\n%s", what, err, b)
-	}
-}
