@@ -2,10 +2,7 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 
@@ -16,23 +13,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 )
-
-// newDiscoveryIdP is a generic OpenID Connect provider on 127.0.0.1 that serves only its
-// discovery document (no catalog entry names its host).
-func newDiscoveryIdP(t *testing.T) *httptest.Server {
-	t.Helper()
-	var idp *httptest.Server
-	idp = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/.well-known/openid-configuration" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": idp.URL, "authorization_endpoint": idp.URL + "/authorize", "token_endpoint": idp.URL + "/token"})
-	}))
-	t.Cleanup(idp.Close)
-	return idp
-}
 
 // expectProxyInVault checks the proxy destinations stored with connection name.
 func expectProxyInVault(e *accEnv, name, baseURL string, hosts ...string) resource.TestCheckFunc {
@@ -56,7 +36,7 @@ func expectProxyInVault(e *accEnv, name, baseURL string, hosts ...string) resour
 // endpoint origins does. The invalid values are rows of the invalid-input table.
 func TestAccAuthConnectionResource_proxy(t *testing.T) {
 	e := newAccEnv(t)
-	idp := newDiscoveryIdP(t)
+	idp := newDiscoveryIdP(t, nil)
 	const addr, ds, name = "tailor_authconnection.api", "data.tailor_authconnection.api", "example-api"
 	args := func(base string, hosts []string, version int) string {
 		a := connArgs{Name: name, ProviderURL: idp.URL, ClientID: "api-client", SecretWO: fmt.Sprint("api-secret-", version),

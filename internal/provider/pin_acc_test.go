@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -23,20 +22,12 @@ import (
 func TestAccAuthConnectionResource_pinsDiscovery(t *testing.T) {
 	e := newAccEnv(t)
 	var moved atomic.Bool
-	var idp *httptest.Server
-	idp = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/.well-known/openid-configuration" {
-			http.NotFound(w, r)
-			return
-		}
-		tok := idp.URL + "/token"
+	idp := newDiscoveryIdP(t, func() string {
 		if moved.Load() {
-			tok = idp.URL + "/v2/token"
+			return "/v2/token"
 		}
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": idp.URL, "authorization_endpoint": idp.URL + "/authorize", "token_endpoint": tok})
-	}))
-	defer idp.Close()
+		return "/token"
+	})
 	gone := httptest.NewServer(http.NotFoundHandler())
 	gone.Close()
 	const name = "pinned-oauth"

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -347,4 +349,26 @@ func TestProviderSchemaIsValid(t *testing.T) {
 	if id == nil || len(id.IdentityAttributes) != 1 || id.IdentityAttributes[0].Name != "name" || !id.IdentityAttributes[0].RequiredForImport {
 		t.Errorf("identity schema of tailor_authconnection: want one required attribute name, got %+v", id)
 	}
+}
+
+// newDiscoveryIdP is a generic OpenID Connect provider on 127.0.0.1 that serves only its
+// discovery document (no catalog entry names its host). Its token endpoint is tokenPath()
+// under it at each request (a test may move it), "/token" when tokenPath is nil.
+func newDiscoveryIdP(t *testing.T, tokenPath func() string) *httptest.Server {
+	t.Helper()
+	var idp *httptest.Server
+	idp = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		tok := "/token"
+		if tokenPath != nil {
+			tok = tokenPath()
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"issuer": idp.URL, "authorization_endpoint": idp.URL + "/authorize", "token_endpoint": idp.URL + tok})
+	}))
+	t.Cleanup(idp.Close)
+	return idp
 }
